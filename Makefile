@@ -1,0 +1,59 @@
+# wpeval: two commands on a fresh machine.
+#   make demo   set up, generate the default synthetic data, run every notebook, write outputs/index.html
+#   make test   set up and run the test suite
+# Everything is installed into .venv from requirements.lock (exact pins); nothing outside the repo.
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.wpeval-installed
+N      ?= 200000
+SEED   ?= 20110601
+DATA   ?= data_synthetic/default.parquet
+JOBS   ?= 2
+
+.PHONY: help setup demo data run test test-fast bench browser-deps lint clean reference
+
+help:  ## list the targets
+	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
+
+$(STAMP): pyproject.toml requirements.lock
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -r requirements.lock
+	$(BIN)/python -m pip install -q --no-deps -e .
+	@touch $(STAMP)
+
+setup: $(STAMP)  ## create .venv and install the pinned dependencies
+
+$(DATA): $(STAMP) wpeval/synthetic.py wpeval/config/synthetic.yaml
+	$(BIN)/wpeval generate --n $(N) --seed $(SEED) --out $(DATA)
+
+data: $(DATA)  ## generate the default synthetic data (N=200000)
+
+demo: $(DATA)  ## set up, generate data, run every notebook, write outputs/index.html
+	$(BIN)/wpeval run --data $(DATA) --jobs $(JOBS)
+	@echo "Open outputs/index.html"
+
+test: $(STAMP) browser-deps  ## set up and run the test suite
+	$(BIN)/python -m pytest -q
+
+test-fast: $(STAMP)  ## the suite without slow and browser tests
+	WPEVAL_FAST=1 $(BIN)/python -m pytest -q -m "not slow and not browser"
+
+browser-deps:  ## install Debian chromium for the browser test when absent
+	@command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || \
+	  { echo "installing chromium (apt-get)"; \
+	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) \
+	    || echo "WARNING: could not install chromium; the browser test will fail"; }
+
+bench: $(STAMP)  ## side-by-side benchmarks (installs pyfixest; uses R where installed)
+	$(BIN)/python -m pip install -q "pyfixest>=0.30"
+	$(BIN)/python benchmarks/run_all.py
+
+reference:  ## regenerate the frozen R reference values (needs r-base-core, r-cran-survival, r-cran-estimatr)
+	cd tests/reference && for f in *.R; do Rscript $$f; done
+
+clean:  ## remove outputs and generated data (keeps .venv)
+	rm -rf outputs/* $(DATA)
+	@touch outputs/.gitkeep

@@ -1,0 +1,65 @@
+"""wpeval: evaluate a payment-by-results welfare-to-work programme from referral-level data.
+
+The public API is imported lazily (PEP 562), so ``import wpeval`` is fast and a notebook pays
+only for what it uses. See README.md for a worked example.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+__version__ = "0.1.0"
+
+# public name -> module that defines it
+_API = {
+    # data
+    "validate": "wpeval.schema",
+    "ChecksReport": "wpeval.schema",
+    "read_referrals": "wpeval.io",
+    "make_programme": "wpeval.synthetic",
+    "add_period": "wpeval.design",
+    "allocation_design": "wpeval.design",
+    "job_entry_times": "wpeval.outcomes",
+    "job_retention_times": "wpeval.outcomes",
+    "outcome_flags": "wpeval.outcomes",
+    # randomised comparisons
+    "diff_in_means": "wpeval.estimators.randomised",
+    "lin_adjusted": "wpeval.estimators.randomised",
+    "horvitz_thompson": "wpeval.estimators.randomised",
+    "iv_effect": "wpeval.estimators.randomised",
+    "compare_primes": "wpeval.estimators.contrasts",
+    "randomisation_test": "wpeval.inference.randomisation",
+    "adjust_pvalues": "wpeval.inference.multiplicity",
+    # survival
+    "kaplan_meier": "wpeval.estimators.survival",
+    "logrank": "wpeval.estimators.survival",
+    "cox": "wpeval.estimators.survival",
+    "rmst": "wpeval.estimators.survival",
+    "cumulative_incidence": "wpeval.estimators.survival",
+    "competing_risks": "wpeval.estimators.survival",
+    # payments, tables, heterogeneity
+    "payments": "wpeval.payments",
+    "group_differences": "wpeval.estimators.heterogeneity",
+    "league_table": "wpeval.estimators.ranking",
+    # results and errors
+    "EffectTable": "wpeval.results",
+    "DataContractError": "wpeval.exceptions",
+    "DesignError": "wpeval.exceptions",
+    "ParameterError": "wpeval.exceptions",
+    "StatisticalWarning": "wpeval.exceptions",
+}
+
+__all__ = sorted(_API) + ["__version__"]
+
+
+def __getattr__(name: str):
+    if name in _API:
+        module = importlib.import_module(_API[name])
+        value = getattr(module, name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'wpeval' has no attribute {name!r}")
+
+
+def __dir__():
+    return __all__

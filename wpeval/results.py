@@ -1,0 +1,173 @@
+"""Result objects shared by every estimator.
+
+Every estimator returns an :class:`EffectTable`: an immutable record of one or more estimated
+terms together with the method that produced them (estimator, standard-error type, confidence
+interval method, the design assumed). Tables can therefore never be read without the method.
+
+The layout follows linearmodels' results classes and pyfixest's ``tidy()``:
+
+- ``.tidy()`` returns a DataFrame with the columns :data:`TIDY_COLUMNS`
+  (``term, estimate, std_error, statistic, p_value, conf_low, conf_high, df, n``) plus any
+  extra columns the estimator adds (e.g. ``p_adjusted``);
+- ``.summary()`` returns a printable text block;
+- ``_repr_html_`` renders the table and the method in a notebook;
+- ``.to_dict()`` returns JSON-ready data for ``results.json``.
+"""
+
+from __future__ import annotations
+
+import html
+import math
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any, Mapping
+
+import numpy as np
+import pandas as pd
+
+TIDY_COLUMNS = ["term", "estimate", "std_error", "statistic", "p_value", "conf_low",
+                "conf_high", "df", "n"]
+
+#: keys every ``method`` mapping must carry
+METHOD_KEYS = ("estimator", "se_type", "ci_method", "design")
+
+
+def _jsonable(value: Any) -> Any:
+    """Convert numpy / pandas scalars and containers to plain JSON types (NaN -> None)."""
+    if isinstance(value, Mapping):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, np.ndarray):
+        return [_jsonable(v) for v in value.tolist()]
+    if isinstance(value, (np.integer,)):
+        return int(value)
+    if isinstance(value, (np.floating, float)):
+        value = float(value)
+        return None if not math.isfinite(value) else value
+    if isinstance(value, (np.bool_,)):
+        return bool(value)
+    if isinstance(value, (pd.Timestamp,)):
+        return value.isoformat()
+    if value is pd.NA or value is pd.NaT:
+        return None
+    return value
+
+
+@dataclass(frozen=True)
+class EffectTable:
+    """Immutable table of estimates with the method that produced them.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        One row per term. Must contain at least ``term`` and ``estimate``; missing standard
+        columns of :data:`TIDY_COLUMNS` are added as NaN. A copy is stored.
+    method : mapping
+        Must hold ``estimator``, ``se_type``, ``ci_method`` and ``design`` (strings), and may
+        hold more (``alpha``, ``blocks``, ``clusters``, ``weights``, ``notes``...).
+    title : str, optional
+        Short caption used by ``summary`` and ``_repr_html_``.
+    extra : mapping, optional
+        Anything else worth keeping (e.g. the randomisation distribution summary, variance
+        components); must be JSON-serialisable after :func:`_jsonable`.
+    """
+
+    table: pd.DataFrame
+    method: Mapping[str, Any]
+    title: str = ""
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        missing = [k for k in METHOD_KEYS if k not in self.method]
+        if missing:
+            raise ValueError(f"EffectTable.method is missing {missing}; every result must name "
+                             "its estimator, SE type, CI method and design")
+        if "term" not in self.table.columns or "estimate" not in self.table.columns:
+            raise ValueError("EffectTable.table needs 'term' and 'estimate' columns")
+        tab = self.table.copy()
+        for col in TIDY_COLUMNS:
+            if col not in tab.columns:
+                tab[col] = np.nan
+        rest = [c for c in tab.columns if c not in TIDY_COLUMNS]
+        tab = tab[TIDY_COLUMNS + rest].reset_index(drop=True)
+        object.__setattr__(self, "table", tab)
+        object.__setattr__(self, "method", MappingProxyType(dict(self.method)))
+        object.__setattr__(self, "extra", MappingProxyType(dict(self.extra)))
+
+    # -- access -----------------------------------------------------------------------------
+    def tidy(self) -> pd.DataFrame:
+        """Return a copy of the estimates as a DataFrame (standard columns first)."""
+        return self.table.copy()
+
+    def __getitem__(self, term: str) -> pd.Series:
+        """Row of one term, e.g. ``res["A4e - Maximus"]``."""
+        rows = self.table[self.table["term"] == term]
+        if rows.empty:
+            raise KeyError(f"no term {term!r}; terms are {list(self.table['term'])}")
+        return rows.iloc[0]
+
+    @property
+    def estimate(self) -> float:
+        """The estimate when the table has exactly one term."""
+        if len(self.table) != 1:
+            raise ValueError("result has several terms; use .tidy() or res[term]")
+        return float(self.table["estimate"].iloc[0])
+
+    @property
+    def std_error(self) -> float:
+        """The standard error when the table has exactly one term."""
+        if len(self.table) != 1:
+            raise ValueError("result has several terms; use .tidy() or res[term]")
+        return float(self.table["std_error"].iloc[0])
+
+    def method_line(self) -> str:
+        """One line naming the method, e.g. for a table caption."""
+        m = self.method
+        return (f"{m['estimator']}; SE: {m['se_type']}; CI: {m['ci_method']}; "
+                f"design: {m['design']}")
+
+    # -- rendering --------------------------------------------------------------------------
+    def summary(self, digits: int = 4) -> str:
+        """Printable summary: title, method, then the table."""
+        lines = [self.title] if self.title else []
+        lines.append(self.method_line())
+        for key in ("notes",):
+            if key in self.method and self.method[key]:
+                lines.append(f"notes: {self.method[key]}")
+        with pd.option_context("display.float_format", lambda v: f"{v:.{digits}g}",
+                               "display.width", 200, "display.max_columns", 30):
+            lines.append(self.table.to_string(index=False))
+        return "\n".join(lines)
+
+    def __str__(self) -> str:  # pragma: no cover - thin
+        return self.summary()
+
+    def __repr__(self) -> str:
+        return f"<EffectTable {self.title or self.method['estimator']}: {len(self.table)} term(s)>"
+
+    def _repr_html_(self) -> str:
+        cap = html.escape(self.title) if self.title else ""
+        body = self.table.to_html(index=False, float_format=lambda v: f"{v:.4g}",
+                                  na_rep="&ndash;", escape=True)
+        return (f"<div class='wpeval-result'><p><strong>{cap}</strong></p>{body}"
+                f"<p><em>{html.escape(self.method_line())}</em></p></div>")
+
+    def to_dict(self) -> dict:
+        """JSON-ready representation (NaN and inf become ``None``)."""
+        return _jsonable({
+            "title": self.title,
+            "method": dict(self.method),
+            "table": self.table.to_dict(orient="records"),
+            "extra": dict(self.extra),
+        })
+
+
+def ci_normal(estimate, std_error, alpha: float = 0.05):
+    """Normal-approximation confidence limits ``estimate -/+ z_{1-alpha/2} * std_error``."""
+    from scipy import stats
+
+    z = stats.norm.ppf(1 - alpha / 2)
+    estimate = np.asarray(estimate, dtype=float)
+    std_error = np.asarray(std_error, dtype=float)
+    return estimate - z * std_error, estimate + z * std_error
