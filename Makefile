@@ -51,7 +51,7 @@ bench: $(STAMP)  ## side-by-side benchmarks (installs pyfixest; uses R where ins
 	$(BIN)/python -m pip install -q "pyfixest>=0.30"
 	$(BIN)/python benchmarks/run_all.py
 
-reference:  ## regenerate the frozen R reference values (needs r-base-core, r-cran-survival, r-cran-estimatr)
+reference:  ## regenerate the frozen R reference values (needs r-base-core r-cran-survival r-cran-estimatr r-cran-metafor r-cran-jsonlite)
 	cd tests/reference && for f in *.R; do Rscript $$f; done
 
 clean:  ## remove outputs and generated data (keeps .venv)
