@@ -55,7 +55,10 @@ __all__ = sorted(_API) + ["__version__"]
 def __getattr__(name: str):
     if name in _API:
         module = importlib.import_module(_API[name])
-        value = getattr(module, name)
+        # ``wpeval.payments`` is both a module and its main function: the module is callable
+        # (calling it runs ``payments()``), so keep the module as the attribute and both
+        # ``wpeval.payments(df)`` and ``wpeval.payments.load_tariff`` work.
+        value = module if module.__name__ == f"wpeval.{name}" else getattr(module, name)
         globals()[name] = value
         return value
     raise AttributeError(f"module 'wpeval' has no attribute {name!r}")
