@@ -41,6 +41,8 @@ _API = {
     "payments": "wpeval.payments",
     "group_differences": "wpeval.estimators.heterogeneity",
     "league_table": "wpeval.estimators.ranking",
+    "funnel_data": "wpeval.estimators.ranking",
+    "creaming_and_parking": "wpeval.estimators.heterogeneity",
     # results and errors
     "EffectTable": "wpeval.results",
     "DataContractError": "wpeval.exceptions",
