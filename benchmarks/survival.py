@@ -1,0 +1,255 @@
+"""Benchmark: survival estimators side by side with R survival and lifelines.
+
+Data (synthetic-like, generated here with numpy so that size and shape are controlled): n rows
+in ~1,000 randomisation strata (district x quarter), integer days to job entry censored at
+728 days (104 weeks) or an extract date (heavy ties), 38 covariates (19 binary, 19
+continuous, rounded to 3 decimals so CSV round trips exactly) plus a 3-level "prime" arm
+allocated at random (2 dummies) = 40 Cox covariates.
+
+Compared, each in its own subprocess on the same data (written once as Parquet for Python and
+CSV for R):
+
+- stratified Cox, Efron ties, model-based SE:
+  wpeval ``cox(strata="stratum")`` vs R ``survival::coxph(Surv(time, event) ~ . +
+  strata(stratum))`` (timed inside R with ``system.time`` around ``coxph`` only; reading the
+  CSV is excluded) vs lifelines ``CoxPHFitter(strata=["stratum"])`` (Efron; at sizes up to
+  ``--lifelines-max`` rows only, by default 200k, because it takes many minutes at 2M).
+  Agreement: max relative difference of coefficients and SEs against R.
+- wpeval cluster-robust SE (cluster = pseudo person id of 3 rows) for information.
+- Kaplan-Meier by arm within strata plus the stratified 3-group log-rank (target < 5 s at 2M);
+  R ``survdiff(Surv ~ arm + strata(stratum))`` for the statistic.
+
+Timing: wall time of the fit only (data already in memory), one run per size (the 2M fits are
+long); peak memory = ``ru_maxrss`` of the worker process (includes the loaded data) and R's
+``gc()`` "max used". Run:
+
+    .venv/bin/python benchmarks/survival.py [--sizes 200000 2000000] [--lifelines-max 200000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+N_STRATA = 1000
+N_BIN = 19
+N_CONT = 19
+TARGET_KM_LR = 5.0
+HERE = Path(__file__).resolve()
+
+
+def make_data(n: int, seed: int = 20110601) -> pd.DataFrame:
+    """Synthetic job-entry data with ~1,000 strata and 40 Cox covariates."""
+    rng = np.random.default_rng(seed)
+    stratum = rng.integers(0, N_STRATA, n)
+    frailty = rng.normal(0, 0.3, N_STRATA)[stratum]
+    arm = rng.integers(0, 3, n)
+    cols = {}
+    for j in range(N_BIN):
+        cols[f"b{j:02d}"] = (rng.random(n) < rng.uniform(0.1, 0.5)).astype(np.float64)
+    for j in range(N_CONT):
+        cols[f"c{j:02d}"] = np.round(rng.normal(size=n), 3)
+    X = np.column_stack(list(cols.values()))
+    beta = rng.normal(0, 0.15, X.shape[1])
+    lin = X @ beta + frailty + np.array([0.0, 0.1, -0.15])[arm]
+    t = np.ceil(rng.exponential(400.0 / np.exp(lin)))
+    extract = np.ceil(rng.uniform(100, 1000, n))
+    cens = np.minimum(728, extract)
+    df = pd.DataFrame(cols)
+    df.insert(0, "stratum", stratum)
+    df.insert(1, "arm", np.array(["p0", "p1", "p2"])[arm])
+    df.insert(2, "time", np.minimum(t, cens))
+    df.insert(3, "event", (t <= cens).astype(np.int64))
+    df.insert(4, "person", np.arange(n) // 3)
+    return df
+
+
+def covariates() -> list[str]:
+    return [f"b{j:02d}" for j in range(N_BIN)] + [f"c{j:02d}" for j in range(N_CONT)] + ["arm"]
+
+
+def maxrss_gb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6  # KiB -> GB
+
+
+# --------------------------------------------------------------------------------------------
+# workers (run in subprocesses so that peak memory is per method)
+def worker(kind: str, data: str, out: str) -> None:
+    df = pd.read_parquet(data)
+    res: dict = {}
+    if kind == "wpeval_cox":
+        import wpeval
+
+        t0 = time.perf_counter()
+        fit = wpeval.cox(df, "time", "event", covariates(), strata="stratum")
+        res["seconds"] = time.perf_counter() - t0
+        tab = fit.tidy()
+        res.update(terms=tab["term"].tolist(), coef=tab["estimate"].tolist(),
+                   se=tab["std_error"].tolist(), iterations=fit.extra["iterations"])
+    elif kind == "wpeval_cox_cluster":
+        import wpeval
+
+        t0 = time.perf_counter()
+        fit = wpeval.cox(df, "time", "event", covariates(), strata="stratum", cluster="person")
+        res["seconds"] = time.perf_counter() - t0
+        res.update(coef=fit.tidy()["estimate"].tolist(), se=fit.tidy()["std_error"].tolist())
+    elif kind == "wpeval_km_logrank":
+        import wpeval
+
+        t0 = time.perf_counter()
+        km = wpeval.kaplan_meier(df, "time", "event", group="arm", strata="stratum")
+        t1 = time.perf_counter()
+        lr = wpeval.logrank(df, "time", "event", "arm", strata="stratum")
+        t2 = time.perf_counter()
+        res.update(seconds=t2 - t0, km_seconds=t1 - t0, logrank_seconds=t2 - t1,
+                   n_curves=len(km.curve_labels), chisq=lr.estimate)
+    elif kind == "lifelines_cox":
+        from lifelines import CoxPHFitter
+
+        X = pd.get_dummies(df[["time", "event", "stratum"] + covariates()], columns=["arm"],
+                           drop_first=True, dtype=float)
+        t0 = time.perf_counter()
+        cph = CoxPHFitter().fit(X, "time", "event", strata=["stratum"])
+        res["seconds"] = time.perf_counter() - t0
+        s = cph.summary
+        order = [c for c in X.columns if c not in ("time", "event", "stratum")]
+        res.update(coef=s.loc[order, "coef"].tolist(), se=s.loc[order, "se(coef)"].tolist())
+    else:  # pragma: no cover
+        raise SystemExit(f"unknown worker {kind}")
+    res["maxrss_gb"] = maxrss_gb()
+    Path(out).write_text(json.dumps(res))
+
+
+def run_worker(kind: str, data: Path, tmp: Path, timeout: float = 3600) -> dict | None:
+    out = tmp / f"{kind}.json"
+    env = dict(os.environ)
+    t0 = time.perf_counter()
+    proc = subprocess.run([sys.executable, str(HERE), "--worker", kind, "--data", str(data),
+                           "--out", str(out)], capture_output=True, text=True, env=env,
+                          timeout=timeout)
+    if proc.returncode != 0:
+        print(f"  {kind} failed:\n{proc.stderr[-2000:]}")
+        return None
+    res = json.loads(out.read_text())
+    res["wall_with_load"] = time.perf_counter() - t0
+    return res
+
+
+def run_r(csv: Path, tmp: Path, timeout: float = 7200) -> dict | None:
+    if shutil.which("Rscript") is None:
+        return None
+    out = tmp / "r.json"
+    covs = " + ".join(covariates())
+    code = f"""
+suppressPackageStartupMessages({{library(survival); library(data.table); library(jsonlite)}})
+d <- fread('{csv}')
+d$arm <- factor(d$arm)
+invisible(gc(reset = TRUE))
+t <- system.time(f <- coxph(Surv(time, event) ~ {covs} + strata(stratum), data = d,
+                             ties = 'efron'))[['elapsed']]
+mem <- sum(gc()[, 6])
+t2 <- system.time(s <- survdiff(Surv(time, event) ~ arm + strata(stratum), data = d))[['elapsed']]
+write_json(list(seconds = t, coef = unname(coef(f)), se = unname(sqrt(diag(f$var))),
+                names = names(coef(f)), iter = f$iter, max_used_mb = mem,
+                survdiff_seconds = t2, chisq = s$chisq),
+           '{out}', digits = NA, auto_unbox = TRUE)
+"""
+    proc = subprocess.run(["Rscript", "-e", code], capture_output=True, text=True,
+                          timeout=timeout)
+    if proc.returncode != 0:
+        print(f"  R failed:\n{proc.stderr[-2000:]}")
+        return None
+    return json.loads(out.read_text())
+
+
+def rel(a, b) -> float:
+    a, b = np.asarray(a, float), np.asarray(b, float)
+    return float(np.max(np.abs(a - b) / np.abs(b)))
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--sizes", type=int, nargs="+", default=[200_000, 2_000_000])
+    ap.add_argument("--lifelines-max", type=int, default=200_000)
+    ap.add_argument("--no-r", action="store_true")
+    ap.add_argument("--worker")
+    ap.add_argument("--data")
+    ap.add_argument("--out")
+    args = ap.parse_args()
+    if args.worker:
+        worker(args.worker, args.data, args.out)
+        return
+    rows = []
+    with tempfile.TemporaryDirectory() as td:
+        tmp = Path(td)
+        for n in args.sizes:
+            print(f"\n=== n = {n:,} rows, {N_STRATA} strata, {len(covariates()) + 1} Cox "
+                  "covariates (40 columns incl. 2 arm dummies) ===", flush=True)
+            t0 = time.perf_counter()
+            df = make_data(n)
+            pq, csv = tmp / f"d{n}.parquet", tmp / f"d{n}.csv"
+            df.to_parquet(pq, index=False)
+            if not args.no_r:
+                df.to_csv(csv, index=False)
+            print(f"  data: {df['event'].mean():.1%} events, {df['time'].nunique()} distinct "
+                  f"days, written in {time.perf_counter() - t0:.0f}s", flush=True)
+            del df
+            wp = run_worker("wpeval_cox", pq, tmp)
+            print(f"  wpeval cox: {wp['seconds']:.1f}s, peak {wp['maxrss_gb']:.2f} GB, "
+                  f"{wp['iterations']} Newton steps", flush=True)
+            r = None if args.no_r else run_r(csv, tmp)
+            if r:
+                print(f"  R coxph:    {r['seconds']:.1f}s, R max used {r['max_used_mb']:.0f} MB, "
+                      f"{r['iter']} iterations; coef rel diff {rel(wp['coef'], r['coef']):.1e}, "
+                      f"se rel diff {rel(wp['se'], r['se']):.1e}", flush=True)
+            ll = None
+            if n <= args.lifelines_max:
+                ll = run_worker("lifelines_cox", pq, tmp)
+                if ll:
+                    ref = r["coef"] if r else wp["coef"]
+                    print(f"  lifelines:  {ll['seconds']:.1f}s, peak {ll['maxrss_gb']:.2f} GB; "
+                          f"coef rel diff vs {'R' if r else 'wpeval'} {rel(ll['coef'], ref):.1e}",
+                          flush=True)
+            cl = run_worker("wpeval_cox_cluster", pq, tmp)
+            print(f"  wpeval cox + cluster-robust SE ({n // 3:,} clusters): "
+                  f"{cl['seconds']:.1f}s, peak {cl['maxrss_gb']:.2f} GB", flush=True)
+            km = run_worker("wpeval_km_logrank", pq, tmp)
+            print(f"  wpeval KM ({km['n_curves']} curves) + stratified log-rank: "
+                  f"{km['seconds']:.2f}s (KM {km['km_seconds']:.2f}s, log-rank "
+                  f"{km['logrank_seconds']:.2f}s), peak {km['maxrss_gb']:.2f} GB"
+                  + (f"; chi2 rel diff vs R survdiff {rel(km['chisq'], r['chisq']):.1e} "
+                     f"(R survdiff {r['survdiff_seconds']:.2f}s)" if r else ""), flush=True)
+            rows.append({
+                "n": n, "wpeval_cox_s": wp["seconds"], "wpeval_peak_gb": wp["maxrss_gb"],
+                "R_coxph_s": r["seconds"] if r else np.nan,
+                "R_over_wpeval": r["seconds"] / wp["seconds"] if r else np.nan,
+                "coef_rel_diff_vs_R": rel(wp["coef"], r["coef"]) if r else np.nan,
+                "se_rel_diff_vs_R": rel(wp["se"], r["se"]) if r else np.nan,
+                "lifelines_s": ll["seconds"] if ll else np.nan,
+                "lifelines_over_wpeval": ll["seconds"] / wp["seconds"] if ll else np.nan,
+                "lifelines_coef_rel_diff_vs_R": (rel(ll["coef"], r["coef"]) if ll and r
+                                                 else np.nan),
+                "wpeval_cluster_s": cl["seconds"], "km_logrank_s": km["seconds"],
+                "km_logrank_target_met": km["seconds"] < TARGET_KM_LR,
+            })
+    print("\nSummary")
+    with pd.option_context("display.width", 200, "display.max_columns", 30,
+                           "display.float_format", lambda v: f"{v:.3g}"):
+        print(pd.DataFrame(rows).to_string(index=False))
+    print(f"machine: {os.cpu_count()} cores; BLAS threads "
+          f"{os.environ.get('OPENBLAS_NUM_THREADS', 'default')}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,320 @@
+"""Within-CPA prime comparisons that use only the random allocation (issue 4).
+
+Claimants were allocated at random to the primes of their CPA within each Jobcentre Plus
+district x period, so a comparison of two primes is an experiment only *inside* a stratum
+that contains both. :func:`compare_primes` estimates, for each CPA, every pairwise contrast
+(A - B) and (with three or more primes) each prime against the CPA average, from
+within-stratum comparisons only, with the design's allocation probabilities, and adjusts
+the p-values for the family of contrasts (per CPA and overall).
+
+Hand-written because no library combines blocked estimation, per-contrast stratum
+selection with counting of what is dropped, and inverse-probability weighting when
+allocation shares differ inside a stratum (the 2013 market-share shift moved shares by
+payment group). All heavy work is one pass of ``np.bincount`` over the rows (stratum x prime
+cell sums); each contrast is then computed from the small cell table, so 2M rows take about
+a second.
+"""
+
+from __future__ import annotations
+
+import itertools
+import warnings
+from typing import Sequence
+
+import numpy as np
+import pandas as pd
+
+from ..exceptions import DataContractError, ParameterError, StatisticalWarning
+from ..inference.multiplicity import adjust_pvalues
+from ..results import EffectTable
+from . import se as _se
+from .randomised import (as_list, check_alpha, examples, group_codes, lin_adjusted,
+                         need_columns, numeric, t_inference)
+
+__all__ = ["compare_primes"]
+
+_ADJUST = ("holm", "bonferroni", "bh", "none")
+
+
+def _codes(s: pd.Series) -> tuple[np.ndarray, list[str]]:
+    """Integer codes and sorted string labels of the values present (no NaN expected)."""
+    if isinstance(s.dtype, pd.CategoricalDtype):
+        s = s.cat.remove_unused_categories()
+        labels = [str(c) for c in s.cat.categories]
+        codes = s.cat.codes.to_numpy().astype(np.int64)
+        order = np.argsort(labels, kind="stable")
+        remap = np.empty(len(labels), dtype=np.int64)
+        remap[order] = np.arange(len(labels))
+        return remap[codes], [labels[i] for i in order]
+    codes, uniq = pd.factorize(s.astype(str), sort=True)
+    return codes.astype(np.int64), [str(u) for u in uniq]
+
+
+def _with_period(data: pd.DataFrame, blocks: list[str], freq: str) -> pd.DataFrame:
+    if "period" in blocks and "period" not in data.columns:
+        from ..design import add_period
+
+        need_columns(data, ["referral_date"])
+        return add_period(data, freq)
+    return data
+
+
+def compare_primes(data: pd.DataFrame, outcome: str, *, cpa: str | Sequence[str] | None = None,
+                   blocks: Sequence[str] = ("district", "period"),
+                   covariates: Sequence[str] | None = None, method: str = "blocked",
+                   alpha: float = 0.05, adjust: str = "holm", prime_col: str = "prime",
+                   cpa_col: str = "cpa", prob_col: str = "allocation_prob",
+                   stratum_weight: str = "pair", vs_average: bool = True,
+                   freq: str = "Q") -> EffectTable:
+    """Compare the primes of each CPA using within-stratum comparisons only.
+
+    Estimands (per CPA): for primes A and B, the average effect of allocation to A rather
+    than B over the referrals of the strata containing both, strata weighted by their size
+    in the pair (``n_A,s + n_B,s``; ``stratum_weight="stratum"`` uses all referrals of the
+    stratum); for each prime A of a CPA with k >= 3 primes, ``mu_A - (1/k) sum_j mu_j``
+    (A against the CPA's unweighted average of primes) over the strata containing all k
+    primes, weighted by stratum size.
+
+    Estimator (``method="blocked"``): within stratum s, the mean outcome of each prime is
+    the Hajek inverse-probability-weighted mean ``sum w y / sum w`` with
+    ``w = 1/allocation_prob`` (``prob_col``), which is the plain mean when the probabilities
+    are constant within stratum x prime (then this is exactly estimatr's blocked
+    ``difference_in_means`` on the pair, checked in the tests). The contrast is
+    ``tau = sum_s omega_s tau_s`` with variance ``sum_s omega_s^2 V_s``, ``V_s`` the sum
+    over primes of ``c_j^2 Var(mu_js)``, ``Var`` the Neyman ``s^2/n`` (Hajek linearisation
+    ``n/(n-1) sum w^2 (y - mu)^2 / (sum w)^2`` with weights). Inference: t with
+    ``df = n - (primes x strata)`` without weights (estimatr's blocked df), normal with
+    weights. ``method="lin"``: :func:`wpeval.lin_adjusted` on the pair's rows with the
+    strata as blocks and ``covariates`` (pairwise contrasts only; needs probabilities
+    constant within stratum x prime, e.g. add ``payment_group`` to ``blocks``).
+
+    Strata are used for a contrast only if they contain every prime involved with at least
+    two referrals each; the others are counted (``n_dropped``: strata of the CPA lacking a
+    prime; ``n_dropped_small``: present but with a single referral, StatisticalWarning),
+    never silently ignored. Rows with a missing outcome are dropped and counted
+    (``extra["n_missing_outcome"]``; e.g. ``job_outcome_24m`` is NaN while the window is
+    open). Assumes complete randomisation within strata with the given probabilities and no
+    interference between referrals.
+
+    Parameters
+    ----------
+    data : DataFrame
+        Referral-level data (``cpa``, ``prime``, the block columns, the outcome, optionally
+        ``allocation_prob`` and covariates).
+    outcome : str
+        Numeric or bool outcome: a job-outcome flag (e.g. ``job_outcome_12m`` from
+        :func:`wpeval.outcome_flags`), a duration, a count.
+    cpa : str or list of str, optional
+        CPA code(s) to analyse (default: all).
+    blocks : sequence of str, default ("district", "period")
+        Randomisation strata within a CPA; ``period`` is derived from ``referral_date`` by
+        :func:`wpeval.design.add_period` (``freq``) when absent.
+    covariates : list of str, optional
+        Only with ``method="lin"``.
+    method : {"blocked", "lin"}, default "blocked"
+    alpha : float, default 0.05
+    adjust : {"holm", "bonferroni", "bh", "none"}, default "holm"
+        Multiplicity adjustment over the family of contrasts: ``p_adjusted_cpa`` within each
+        CPA and ``p_adjusted`` over every contrast in the table.
+    prime_col, cpa_col : str
+        Column names of the prime and the CPA.
+    prob_col : str, default "allocation_prob"
+        Probability of the prime received; used as inverse-probability weights when
+        present (``method="blocked"``).
+    stratum_weight : {"pair", "stratum"}, default "pair"
+    vs_average : bool, default True
+        Add each prime against its CPA average (CPAs with three or more primes).
+    freq : str, default "Q"
+        Period frequency when ``period`` is derived.
+
+    Returns
+    -------
+    EffectTable
+        Columns ``term`` ("A - B", "A - CPA average"), the standard ones, and ``cpa,
+        contrast ("pairwise" / "vs_cpa_average"), prime_a, prime_b, n_strata_used,
+        n_dropped, n_dropped_small, p_adjusted_cpa, p_adjusted, weighted``.
+    """
+    alpha = check_alpha(alpha)
+    blocks = as_list(blocks)
+    covariates = as_list(covariates)
+    if method not in ("blocked", "lin"):
+        raise ParameterError(f"method must be 'blocked' or 'lin', not {method!r}")
+    if covariates and method != "lin":
+        raise ParameterError("covariates are only used with method='lin'")
+    if adjust not in _ADJUST:
+        raise ParameterError(f"adjust must be one of {_ADJUST}, not {adjust!r} (Romano-Wolf "
+                             "needs joint randomisation draws: see randomisation_test)")
+    if stratum_weight not in ("pair", "stratum"):
+        raise ParameterError("stratum_weight must be 'pair' or 'stratum'")
+    if not blocks:
+        raise ParameterError("blocks must name at least one stratum column")
+    need_columns(data, [outcome, prime_col, cpa_col, *covariates])
+    extra = [c for c in ("person_id", prob_col, "referral_date") if c in data.columns]
+    cols = list(dict.fromkeys([outcome, prime_col, cpa_col, *covariates, *extra,
+                               *[b for b in blocks if b in data.columns]]))
+    data = _with_period(data[cols], blocks, freq)
+    need_columns(data, blocks)
+    if cpa is not None:
+        wanted = as_list(cpa)
+        cpa_codes, cpa_labels = _codes(data[cpa_col])
+        missing = [c for c in wanted if c not in cpa_labels]
+        if missing:
+            raise ParameterError(f"CPA(s) {missing} not in the data")
+        data = data[np.isin(cpa_codes, [cpa_labels.index(c) for c in wanted])]
+    y = numeric(data, outcome)
+    has_prob = prob_col in data.columns and method == "blocked"
+    prob = numeric(data, prob_col) if has_prob else None
+    miss = np.isnan(y)
+    for c in [prime_col, cpa_col, *blocks]:
+        miss |= data[c].isna().to_numpy()
+    n_missing = int(miss.sum())
+    if n_missing:
+        keep = ~miss
+        data, y = data[keep], y[keep]
+        prob = prob[keep] if prob is not None else None
+    if len(data) == 0:
+        raise DataContractError(f"no rows with a non-missing {outcome!r}", column=outcome,
+                                rule="not_null")
+    if prob is not None:
+        bad = ~((prob > 0) & (prob <= 1))
+        if bad.any():
+            raise DataContractError("allocation probabilities must be in (0, 1]",
+                                    column=prob_col, rule="probability_range",
+                                    examples=examples(data, bad))
+        w = 1.0 / prob
+    else:
+        w = np.ones(len(y))
+    stratum, S = group_codes(data, [cpa_col, *blocks])
+    pcode, primes = _codes(data[prime_col])
+    P = len(primes)
+    cell = stratum * P + pcode
+    n = np.bincount(cell, minlength=S * P).astype(float)
+    sw = np.bincount(cell, weights=w, minlength=S * P)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mu = np.bincount(cell, weights=w * y, minlength=S * P) / sw
+    dev = y - mu[cell]
+    vmu = _se.hajek_mean_var(n, sw, np.bincount(cell, weights=(w * dev) ** 2,
+                                                minlength=S * P))
+    weighted = False
+    if prob is not None:
+        pm = np.bincount(cell, weights=prob, minlength=S * P) / np.maximum(n, 1)
+        weighted = bool(np.max(np.abs(prob - pm[cell])) > 1e-9)
+    n, mu, vmu = (a.reshape(S, P) for a in (n, mu, vmu))
+    ccode, cpas = _codes(data[cpa_col])
+    s_cpa = np.empty(S, dtype=object)
+    s_cpa[stratum] = np.asarray(cpas, dtype=object)[ccode]
+
+    rows, small_total = [], 0
+    for c in sorted(set(s_cpa)):
+        ss = np.flatnonzero(s_cpa == c)
+        have = n[ss] > 0
+        cp = np.flatnonzero(have.any(axis=0))
+        for a, b in itertools.combinations(cp, 2):
+            r = _contrast(n, mu, vmu, ss, [a, b], np.array([1.0, -1.0]), stratum_weight,
+                          weighted, alpha)
+            if method == "lin" and r is not None:
+                r.update(_lin_pair(data, y, outcome, prime_col, stratum, ss, r.pop("used"),
+                                   primes[a], primes[b], covariates, alpha, prob, pcode,
+                                   [a, b]))
+            rows.append(_label(r, c, "pairwise", primes[a], primes[b], ss, have, [a, b]))
+            small_total += rows[-1]["n_dropped_small"]
+        if vs_average and method == "blocked" and len(cp) >= 3:
+            k = len(cp)
+            for a in cp:
+                coef = np.where(cp == a, 1.0 - 1.0 / k, -1.0 / k)
+                r = _contrast(n, mu, vmu, ss, list(cp), coef, "stratum", weighted, alpha)
+                rows.append(_label(r, c, "vs_cpa_average", primes[a], "CPA average", ss, have,
+                                   list(cp)))
+                small_total += rows[-1]["n_dropped_small"]
+    skipped = [f"{r['cpa']}: {r['term']}" for r in rows if r.get("estimate") is None]
+    if skipped:
+        warnings.warn(f"{len(skipped)} contrast(s) have no stratum with every prime involved "
+                      f"(at least two referrals each) and are not estimated: {skipped[:5]}",
+                      StatisticalWarning, stacklevel=2)
+    if small_total:
+        warnings.warn(f"{small_total} stratum x contrast combination(s) dropped because a "
+                      "prime had a single referral there (counted in n_dropped_small)",
+                      StatisticalWarning, stacklevel=2)
+    tab = pd.DataFrame([r for r in rows if r.get("estimate") is not None])
+    if tab.empty:
+        raise DataContractError("no contrast could be estimated (no stratum holds two primes "
+                                "with two referrals each)", column=prime_col,
+                                rule="design_support")
+    tab["p_adjusted_cpa"] = adjust_pvalues(tab["p_value"].to_numpy(), adjust,
+                                           groups=tab["cpa"].to_numpy())
+    tab["p_adjusted"] = adjust_pvalues(tab["p_value"].to_numpy(), adjust)
+    tab["weighted"] = weighted
+    front = ["term", "cpa", "contrast", "prime_a", "prime_b"]
+    tab = tab[front + [c for c in tab.columns if c not in front]]
+    est = ("Lin-adjusted within-stratum contrast" if method == "lin" else
+           "within-stratum difference in means" + (" (Hajek inverse-probability weighted)"
+                                                   if weighted else ""))
+    meth = {"estimator": est,
+            "se_type": "HC2" if method == "lin" else "Neyman (blocked)",
+            "ci_method": "normal" if weighted else "t",
+            "design": f"randomised within {cpa_col} x {' x '.join(blocks)} strata",
+            "alpha": alpha, "adjust": adjust, "blocks": blocks,
+            "stratum_weight": stratum_weight, "outcome": outcome,
+            "covariates": covariates or None,
+            "notes": ("p_adjusted_cpa: within each CPA's family of contrasts; p_adjusted: "
+                      "over all contrasts in the table")}
+    return EffectTable(tab, meth, title=f"Prime contrasts within CPAs: {outcome}",
+                       extra={"n_missing_outcome": n_missing, "n_rows_used": int(len(y)),
+                              "skipped": skipped})
+
+
+def _contrast(n, mu, vmu, ss, cols, coef, weighting, weighted, alpha):
+    """One contrast sum_j coef_j mu_j over the strata ``ss`` holding every prime in ``cols``
+    with >= 2 referrals each. Returns a dict or None (no usable stratum)."""
+    nn = n[np.ix_(ss, cols)]
+    present = (nn > 0).all(axis=1)
+    usable = (nn >= 2).all(axis=1)
+    out = {"n_dropped_small": int((present & ~usable).sum()), "used": ss[usable]}
+    if not usable.any():
+        out["estimate"] = None
+        return out
+    su = ss[usable]
+    m = mu[np.ix_(su, cols)]
+    v = vmu[np.ix_(su, cols)]
+    tau_s = m @ coef
+    v_s = v @ coef ** 2
+    size = nn[usable].sum(axis=1) if weighting == "pair" else n[su].sum(axis=1)
+    omega = size / size.sum()
+    tau = float(omega @ tau_s)
+    se = float(np.sqrt(omega ** 2 @ v_s))
+    n_used = int(nn[usable].sum())
+    df = None if weighted else float(n_used - len(cols) * len(su))
+    stat, p, lo, hi = t_inference(tau, se, df, alpha)
+    out.update(estimate=tau, std_error=se, statistic=stat, p_value=p, conf_low=lo,
+               conf_high=hi, df=np.nan if df is None else df, n=n_used,
+               n_strata_used=int(len(su)))
+    return out
+
+
+def _label(r, cpa, kind, a, b, ss, have, cols):
+    r = dict(r)
+    r.pop("used", None)
+    r["term"] = f"{a} - {b}"
+    r.update(cpa=cpa, contrast=kind, prime_a=a, prime_b=b,
+             n_dropped=int((~have[:, cols].all(axis=1)).sum()))
+    return r
+
+
+def _lin_pair(data, y, outcome, prime_col, stratum, ss, used, a, b, covariates, alpha, prob,
+              pcode, cols):
+    """Lin-adjusted A - B on the rows of the usable strata."""
+    rows = np.isin(stratum, used) & np.isin(pcode, cols)
+    if prob is not None:
+        pr = prob[rows]
+        cellp = pd.Series(pr).groupby([stratum[rows], pcode[rows]]).transform("std").fillna(0)
+        if cellp.max() > 1e-9:
+            raise ParameterError("method='lin' needs allocation probabilities constant within "
+                                 "stratum x prime; add payment_group to blocks")
+    sub = pd.DataFrame({"_y": y[rows], "_arm": np.where(pcode[rows] == cols[0], 1, 0),
+                        "_stratum": stratum[rows]})
+    for c in covariates:
+        sub[c] = data[c].to_numpy()[rows]
+    res = lin_adjusted(sub, "_y", "_arm", covariates, blocks="_stratum", alpha=alpha)
+    t = res.tidy().iloc[0]
+    return {k: t[k] for k in ("estimate", "std_error", "statistic", "p_value", "conf_low",
+                              "conf_high", "df", "n")}

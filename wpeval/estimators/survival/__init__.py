@@ -1,0 +1,23 @@
+"""Survival analysis for time to job entry and job retention.
+
+Public functions (all return immutable result objects that name their method):
+
+- :func:`kaplan_meier` -> :class:`SurvivalCurves` (Greenwood SE; log / log-log / plain CIs;
+  median with CI; at-risk tables),
+- :func:`logrank` -> EffectTable (k-group, stratified log-rank as R ``survdiff``),
+- :func:`cox` -> EffectTable (stratified Cox, Efron / Breslow ties, (start, stop] data,
+  model-based, robust and cluster-robust SEs as R ``coxph``),
+- :func:`rmst` -> EffectTable (restricted mean survival time and differences),
+- :func:`cumulative_incidence` -> :class:`CumulativeIncidence` (Aalen-Johansen, IJ SEs),
+- :func:`competing_risks` -> EffectTable (cause-specific Cox or Fine-Gray).
+
+Every estimator is checked against R ``survival`` in ``tests/reference/survival_reference.R``.
+"""
+
+from ._curves import CumulativeIncidence, SurvivalCurves
+from .competing import competing_risks, cumulative_incidence
+from .cox import cox
+from .km import kaplan_meier, logrank, rmst
+
+__all__ = ["kaplan_meier", "logrank", "cox", "rmst", "cumulative_incidence",
+           "competing_risks", "SurvivalCurves", "CumulativeIncidence"]

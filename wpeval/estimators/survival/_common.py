@@ -1,0 +1,271 @@
+"""Shared input handling for the survival estimators.
+
+Every public survival function goes through :func:`prepare`: it checks the columns exist,
+drops (and counts) rows with missing values in the columns used, checks durations and event
+codes, and returns plain numpy arrays plus integer codes for groups and strata. Rows are never
+reordered in the caller's frame and the input is never mutated.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from wpeval.exceptions import DataContractError, ParameterError, StatisticalWarning
+
+CONF_TYPES = ("log", "log-log", "plain")
+
+
+def as_list(cols) -> list[str]:
+    """``None`` -> ``[]``, a string -> ``[string]``, a sequence -> list."""
+    if cols is None:
+        return []
+    if isinstance(cols, str):
+        return [cols]
+    return list(cols)
+
+
+def check_alpha(alpha: float) -> float:
+    """Validate a significance level in (0, 1)."""
+    if not isinstance(alpha, (int, float)) or not 0 < float(alpha) < 1:
+        raise ParameterError(f"alpha must be a number in (0, 1), got {alpha!r}")
+    return float(alpha)
+
+
+def zcrit(alpha: float) -> float:
+    """Two-sided normal critical value ``z_{1 - alpha/2}``."""
+    return float(stats.norm.ppf(1 - alpha / 2))
+
+
+def _examples(frame: pd.DataFrame, mask: np.ndarray, id_col: str | None,
+              data: pd.DataFrame | None = None) -> list:
+    """Up to five ``id_col`` values (or row labels) of the rows flagged by ``mask``."""
+    labels = frame.index[np.flatnonzero(mask)[:5]]
+    src = frame if data is None else data
+    if id_col is not None and id_col in src.columns:
+        return src.loc[labels, id_col].tolist()
+    return labels.tolist()
+
+
+@dataclass
+class Prepared:
+    """Arrays extracted from the input frame after dropping incomplete rows."""
+
+    frame: pd.DataFrame          # the kept rows (a view/copy of the used columns)
+    duration: np.ndarray         # float64
+    event: np.ndarray | None     # int64 event code (0/1, or 0..k for competing risks)
+    entry: np.ndarray | None     # float64 start times, or None
+    n_input: int
+    n_dropped: int
+    dropped_by: dict = field(default_factory=dict)
+
+
+def prepare(data, duration: str, event: str | None, *, used: list[str], entry: str | None = None,
+            multi_state: bool = False, id_col: str | None = "person_id",
+            what: str = "estimator") -> Prepared:
+    """Validate and extract the survival columns.
+
+    Parameters
+    ----------
+    data : pandas.DataFrame
+        Input data, one row per unit (or per (start, stop] interval with ``entry``).
+    duration : str
+        Column with the follow-up time (time of event or censoring), >= 0, finite.
+    event : str or None
+        Column with the event indicator (0/1 or bool); with ``multi_state=True`` an integer
+        event type (0 = censored, 1, 2, ... = cause).
+    used : list of str
+        Other columns the estimator needs (group, strata, covariates, cluster, weights): rows
+        with a missing value in any of them are dropped and counted.
+    entry : str, optional
+        Column with the entry (start) time; each row must have ``entry < duration``.
+    multi_state : bool
+        Allow event codes 0, 1, 2, ...
+    id_col : str, optional
+        Column used to show example rows in error messages (``person_id`` by default).
+    what : str
+        Name of the calling estimator, used in warnings.
+    """
+    if not isinstance(data, pd.DataFrame):
+        raise ParameterError(f"data must be a pandas DataFrame, got {type(data).__name__}")
+    cols = [duration] + ([event] if event else []) + ([entry] if entry else []) + list(used)
+    for c in cols:
+        if not isinstance(c, str):
+            raise ParameterError(f"column names must be strings, got {c!r}")
+        if c not in data.columns:
+            raise DataContractError(f"column {c!r} is not in the data", column=c,
+                                    rule="column_present")
+    n_input = len(data)
+    keep = np.ones(n_input, dtype=bool)
+    dropped_by = {}
+    for c in dict.fromkeys(cols):
+        miss = data[c].isna().to_numpy()
+        if miss.any():
+            dropped_by[c] = int((miss & keep).sum())
+            keep &= ~miss
+    n_dropped = int((~keep).sum())
+    if n_dropped:
+        warnings.warn(f"{what}: dropped {n_dropped} of {n_input} rows with missing values "
+                      f"({dropped_by})", StatisticalWarning, stacklevel=3)
+    frame = data.loc[keep, list(dict.fromkeys(cols))] if n_dropped else data[
+        list(dict.fromkeys(cols))]
+    if len(frame) == 0:
+        raise DataContractError("no complete rows left after dropping missing values",
+                                column=duration, rule="non_empty")
+
+    dur = _numeric(frame, duration, id_col, data, keep)
+    bad = ~np.isfinite(dur) | (dur < 0)
+    if bad.any():
+        raise DataContractError(f"{bad.sum()} durations are negative or infinite",
+                                column=duration, rule="duration_nonnegative_finite",
+                                examples=_examples(frame, bad, id_col, data))
+    ev = None
+    if event:
+        raw = frame[event]
+        if pd.api.types.is_bool_dtype(raw):
+            ev = raw.to_numpy(dtype=np.int64)
+        else:
+            vals = _numeric(frame, event, id_col, data, keep)
+            if np.any(vals != np.round(vals)):
+                raise DataContractError("event codes must be integers", column=event,
+                                        rule="event_integer",
+                                        examples=_examples(frame, vals != np.round(vals), id_col, data))
+            ev = vals.astype(np.int64)
+        allowed_max = np.inf if multi_state else 1
+        badev = (ev < 0) | (ev > allowed_max)
+        if badev.any():
+            rule = "event_code_nonnegative" if multi_state else "event_0_1"
+            raise DataContractError(
+                "event must be 0 (censored) or 1 (event)" if not multi_state else
+                "event type must be 0 (censored) or a positive cause code",
+                column=event, rule=rule, examples=_examples(frame, badev, id_col, data))
+    ent = None
+    if entry:
+        ent = _numeric(frame, entry, id_col, data, keep)
+        badent = ~np.isfinite(ent) | (ent >= dur)
+        if badent.any():
+            raise DataContractError(f"{badent.sum()} rows have entry >= duration (each "
+                                    "interval must be (entry, duration] with entry < duration)",
+                                    column=entry, rule="entry_before_exit",
+                                    examples=_examples(frame, badent, id_col, data))
+    return Prepared(frame=frame, duration=dur, event=ev, entry=ent, n_input=n_input,
+                    n_dropped=n_dropped, dropped_by=dropped_by)
+
+
+def _numeric(frame: pd.DataFrame, col: str, id_col, data, keep) -> np.ndarray:
+    s = frame[col]
+    if pd.api.types.is_bool_dtype(s):
+        return s.to_numpy(dtype=np.float64)
+    if not pd.api.types.is_numeric_dtype(s):
+        raise DataContractError(f"column {col!r} must be numeric (got {s.dtype})", column=col,
+                                rule="numeric")
+    return s.to_numpy(dtype=np.float64)
+
+
+def codes(frame: pd.DataFrame, cols: list[str]) -> tuple[np.ndarray, pd.DataFrame]:
+    """Integer codes (0..K-1, sorted) of the combinations of ``cols`` and their labels.
+
+    Returns ``(codes, labels)`` where ``labels`` has one row per code with the column values.
+    With no columns every row gets code 0 and ``labels`` has one row and no columns.
+    """
+    n = len(frame)
+    if not cols:
+        return np.zeros(n, dtype=np.int64), pd.DataFrame(index=[0])
+    if len(cols) == 1:
+        cat = pd.Categorical(frame[cols[0]])
+        cat = cat.remove_unused_categories()
+        labels = pd.DataFrame({cols[0]: np.asarray(cat.categories)})
+        return cat.codes.astype(np.int64), labels
+    grouped = frame.groupby(cols, observed=True, sort=True)
+    code = grouped.ngroup().to_numpy(dtype=np.int64)
+    labels = grouped.size().reset_index()[cols]
+    return code, labels
+
+
+def label_strings(labels: pd.DataFrame) -> list[str]:
+    """``"grp=A, stratum=s1"`` style labels (``"all"`` when there are no columns)."""
+    if labels.shape[1] == 0:
+        return ["all"] * len(labels)
+    parts = [labels[c].astype(str).radd(f"{c}=") for c in labels.columns]
+    out = parts[0]
+    for p in parts[1:]:
+        out = out + ", " + p
+    return out.tolist()
+
+
+def design_matrix(frame: pd.DataFrame, covariates: list[str]) -> tuple[np.ndarray, list[str]]:
+    """Numeric design matrix (n x p, float64, C order) from the covariate columns.
+
+    Numeric and boolean columns enter as they are. String / object / categorical columns are
+    expanded to treatment (dummy) contrasts against their first level (the first category of
+    a pandas Categorical, otherwise the smallest value), named ``"col[T.level]"``.
+    There is no intercept (the Cox baseline hazard absorbs it).
+    """
+    blocks, names = [], []
+    for c in covariates:
+        s = frame[c]
+        if pd.api.types.is_bool_dtype(s) or pd.api.types.is_numeric_dtype(s):
+            blocks.append(s.to_numpy(dtype=np.float64)[:, None])
+            names.append(c)
+            continue
+        cat = pd.Categorical(s).remove_unused_categories()
+        levels = list(cat.categories)
+        if len(levels) < 2:
+            raise ParameterError(f"covariate {c!r} has a single level ({levels}); drop it")
+        codes_ = cat.codes
+        dummies = np.zeros((len(s), len(levels) - 1), dtype=np.float64)
+        rows = np.flatnonzero(codes_ > 0)
+        dummies[rows, codes_[rows] - 1] = 1.0
+        blocks.append(dummies)
+        names.extend(f"{c}[T.{lev}]" for lev in levels[1:])
+    if not blocks:
+        raise ParameterError("covariates must name at least one column")
+    X = np.ascontiguousarray(np.hstack(blocks)) if len(blocks) > 1 else np.ascontiguousarray(
+        blocks[0])
+    if not np.all(np.isfinite(X)):
+        bad = ~np.isfinite(X).all(axis=1)
+        raise DataContractError("covariates contain infinite values", column=str(covariates),
+                                rule="finite", examples=frame.index[bad][:5].tolist())
+    return X, names
+
+
+def ci_surv(p: np.ndarray, se_log: np.ndarray, conf_type: str, z: float):
+    """Pointwise confidence limits for a survival probability, as R ``survfit`` computes them.
+
+    ``se_log`` is the standard error of the cumulative hazard (``-log S``), i.e. R's
+    ``survfit()$std.err``. Formulas (R ``survival:::survfit_confint``):
+
+    * ``"log"``: ``exp(log p -/+ z se)``, upper limit capped at 1; undefined at ``p = 0``;
+    * ``"log-log"``: ``exp(-exp(log(-log p) -/+ z se / log p))``; undefined at p = 0 or 1;
+    * ``"plain"``: ``p -/+ z se p`` clipped to [0, 1].
+    """
+    p = np.asarray(p, dtype=float)
+    se = np.asarray(se_log, dtype=float)
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        if conf_type == "log":
+            xx = np.where(p == 0, np.nan, p)
+            lo = np.exp(np.log(xx) - z * se)
+            hi = np.minimum(np.exp(np.log(xx) + z * se), 1.0)
+        elif conf_type == "log-log":
+            xx = np.where((p == 0) | (p == 1), np.nan, p)
+            se2 = z * se / np.log(xx)
+            lo = np.exp(-np.exp(np.log(-np.log(xx)) - se2))
+            hi = np.exp(-np.exp(np.log(-np.log(xx)) + se2))
+        elif conf_type == "plain":
+            se2 = z * se * p
+            lo = np.maximum(p - se2, 0.0)
+            hi = np.minimum(p + se2, 1.0)
+        else:  # pragma: no cover - validated by callers
+            raise ParameterError(f"conf_type must be one of {CONF_TYPES}")
+    return lo, hi
+
+
+def check_conf_type(conf_type: str) -> str:
+    """Validate ``conf_type`` (``"log"``, ``"log-log"`` or ``"plain"``)."""
+    if conf_type not in CONF_TYPES:
+        raise ParameterError(f"conf_type must be one of {CONF_TYPES}, got {conf_type!r}")
+    return conf_type

@@ -1,0 +1,221 @@
+"""Survival plots: Kaplan-Meier curves with an at-risk table, cumulative incidence curves and a
+hazard-ratio forest plot.
+
+Free functions taking a result from :mod:`wpeval.estimators.survival` and ``ax=None``; each
+returns the matplotlib Axes (never calls ``plt.show()``; no pyplot state is used).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..exceptions import ParameterError
+
+__all__ = ["plot_survival", "plot_cumulative_incidence", "plot_hazard_ratios"]
+
+
+def _axes(ax, size=(8, 5)):
+    if ax is not None:
+        return ax
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=size)
+    return fig.add_subplot(1, 1, 1)
+
+
+def _pick(labels, which, max_curves):
+    if which is not None:
+        which = [which] if isinstance(which, str) else list(which)
+        unknown = [w for w in which if w not in labels]
+        if unknown:
+            raise ParameterError(f"unknown curves {unknown}; available: {labels[:10]}...")
+        return which
+    if len(labels) > max_curves:
+        raise ParameterError(f"{len(labels)} curves is too many for one plot; pass "
+                             f"curves=[...] (first labels: {labels[:5]}) or raise max_curves")
+    return labels
+
+
+def _step_with_band(ax, t, y, lo, hi, start, color, label, ci, alpha_band=0.15, **kw):
+    t = np.concatenate([[0.0], t])
+    y = np.concatenate([[start], y])
+    line = ax.step(t, y, where="post", color=color, label=label, **kw)[0]
+    if ci:
+        lo = np.concatenate([[start], lo])
+        hi = np.concatenate([[start], hi])
+        ok = ~(np.isnan(lo) | np.isnan(hi))
+        ax.fill_between(t, np.where(ok, lo, np.nan), np.where(ok, hi, np.nan), step="post",
+                        color=line.get_color(), alpha=alpha_band, linewidth=0)
+    return line
+
+
+def plot_survival(result, ax=None, *, curves=None, ci: bool = True, at_risk_times=None,
+                  censor_marks: bool = False, max_curves: int = 12, xlabel: str = "days",
+                  ylabel: str = "proportion without event"):
+    """Kaplan-Meier curves (step functions) with pointwise CI bands and an at-risk table.
+
+    Parameters
+    ----------
+    result : SurvivalCurves
+        Output of :func:`wpeval.estimators.survival.kaplan_meier`.
+    ax : matplotlib.axes.Axes, optional
+        Axes to draw on; a new figure is made when omitted.
+    curves : str or list of str, optional
+        Curve labels to draw (default all, up to ``max_curves``).
+    ci : bool
+        Shade the pointwise confidence band (the result's ``conf_type``).
+    at_risk_times : sequence of float, optional
+        Times at which to print the numbers at risk below the plot, one row per curve.
+    censor_marks : bool
+        Mark censoring times with ``|``.
+    max_curves : int
+        Refuse to draw more curves than this without an explicit ``curves`` list.
+    xlabel, ylabel : str
+        Axis labels.
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+    """
+    if not hasattr(result, "survival_at"):
+        raise ParameterError("plot_survival needs the result of kaplan_meier()")
+    ax = _axes(ax)
+    tab = result.tidy()
+    chosen = _pick(result.curve_labels, curves, max_curves)
+    colors = {}
+    for lab in chosen:
+        sub = tab[tab["curve"] == lab]
+        line = _step_with_band(ax, sub["time"].to_numpy(), sub["surv"].to_numpy(),
+                               sub["conf_low"].to_numpy(), sub["conf_high"].to_numpy(), 1.0,
+                               None, lab, ci)
+        colors[lab] = line.get_color()
+        if censor_marks:
+            cens = sub[sub["n_censor"] > 0]
+            ax.plot(cens["time"], cens["surv"], "|", color=line.get_color(), markersize=6)
+    ax.set_ylim(0, 1.02)
+    ax.set_xlim(left=0)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    if len(chosen) > 1 or chosen[0] != "all":
+        ax.legend(frameon=False, fontsize="small")
+    if at_risk_times is not None:
+        _at_risk_table(ax, result, chosen, colors, at_risk_times)
+    return ax
+
+
+def _at_risk_table(ax, result, chosen, colors, times):
+    from matplotlib.transforms import blended_transform_factory
+
+    risk = result.at_risk(times)
+    trans = blended_transform_factory(ax.transData, ax.transAxes)
+    step = 0.06
+    top = -0.16
+    ax.text(0, top + step, "Number at risk", transform=ax.transAxes, fontsize="small",
+            ha="left", va="bottom", fontweight="bold")
+    for i, lab in enumerate(chosen):
+        y = top - i * step
+        sub = risk[risk["curve"] == lab]
+        for t, n in zip(sub["time"], sub["n_risk"]):
+            ax.text(t, y, f"{n:,}", transform=trans, ha="center", va="top", fontsize="x-small",
+                    color=colors[lab], clip_on=False)
+    fig = ax.figure
+    if fig is not None:
+        fig.subplots_adjust(bottom=min(0.6, 0.2 + step * (len(chosen) + 1)))
+
+
+def plot_cumulative_incidence(result, ax=None, *, cause=None, curves=None, ci: bool = True,
+                              max_curves: int = 12, xlabel: str = "days",
+                              ylabel: str = "cumulative incidence", cause_labels=None):
+    """Aalen-Johansen cumulative incidence curves with pointwise CI bands.
+
+    Parameters
+    ----------
+    result : CumulativeIncidence
+        Output of :func:`wpeval.estimators.survival.cumulative_incidence`.
+    ax : matplotlib.axes.Axes, optional
+        Axes to draw on; a new figure is made when omitted.
+    cause : int or list of int, optional
+        Causes to draw (default all); line style distinguishes causes.
+    curves : str or list of str, optional
+        Curve (group) labels to draw (default all, up to ``max_curves``).
+    ci : bool
+        Shade the pointwise confidence band.
+    max_curves : int
+        Refuse to draw more groups than this without an explicit ``curves`` list.
+    xlabel, ylabel : str
+        Axis labels.
+    cause_labels : dict, optional
+        Names for the cause codes, e.g. ``{1: "job entry", 2: "other exit"}``.
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+    """
+    if not hasattr(result, "cif_at"):
+        raise ParameterError("plot_cumulative_incidence needs the result of "
+                             "cumulative_incidence()")
+    ax = _axes(ax)
+    tab = result.tidy()
+    labels = list(dict.fromkeys(tab["curve"]))
+    chosen = _pick(labels, curves, max_curves)
+    causes = sorted(tab["cause"].unique()) if cause is None else list(np.atleast_1d(cause))
+    styles = ["-", "--", ":", "-."]
+    names = cause_labels or {}
+    color_of = {}
+    for j, k in enumerate(causes):
+        for lab in chosen:
+            sub = tab[(tab["curve"] == lab) & (tab["cause"] == k)]
+            if sub.empty:
+                continue
+            name = names.get(k, f"cause {k}")
+            label = name if lab == "all" else f"{lab}: {name}"
+            line = _step_with_band(ax, sub["time"].to_numpy(), sub["cif"].to_numpy(),
+                                   sub["conf_low"].to_numpy(), sub["conf_high"].to_numpy(),
+                                   0.0, color_of.get(lab), label, ci,
+                                   linestyle=styles[j % len(styles)])
+            color_of.setdefault(lab, line.get_color())
+    ax.set_ylim(bottom=0)
+    ax.set_xlim(left=0)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.legend(frameon=False, fontsize="small")
+    return ax
+
+
+def plot_hazard_ratios(result, ax=None, *, terms=None, log_scale: bool = True):
+    """Forest plot of hazard ratios with confidence intervals.
+
+    Parameters
+    ----------
+    result : EffectTable
+        Output of :func:`wpeval.estimators.survival.cox` or ``competing_risks``.
+    ax : matplotlib.axes.Axes, optional
+        Axes to draw on; a new figure is made when omitted.
+    terms : list of str, optional
+        Terms to show (default all).
+    log_scale : bool
+        Log-scaled x axis (hazard ratios are symmetric on the log scale).
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+    """
+    tab = result.tidy()
+    if "hazard_ratio" not in tab.columns:
+        raise ParameterError("plot_hazard_ratios needs a Cox / competing-risks result")
+    if terms is not None:
+        tab = tab[tab["term"].isin(list(terms))]
+    ax = _axes(ax, size=(7, 0.4 * len(tab) + 1.5))
+    y = np.arange(len(tab))[::-1]
+    ax.errorbar(tab["hazard_ratio"], y,
+                xerr=[tab["hazard_ratio"] - tab["hr_conf_low"],
+                      tab["hr_conf_high"] - tab["hazard_ratio"]],
+                fmt="o", color="black", capsize=3)
+    ax.axvline(1.0, color="grey", linestyle="--", linewidth=1)
+    ax.set_yticks(y)
+    ax.set_yticklabels(tab["term"])
+    if log_scale:
+        ax.set_xscale("log")
+    ax.set_xlabel("hazard ratio (95% CI)" if result.method.get("alpha", 0.05) == 0.05
+                  else "hazard ratio")
+    return ax
