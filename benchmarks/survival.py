@@ -19,9 +19,10 @@ CSV for R):
 - Kaplan-Meier by arm within strata plus the stratified 3-group log-rank (target < 5 s at 2M);
   R ``survdiff(Surv ~ arm + strata(stratum))`` for the statistic.
 
-Timing: wall time of the fit only (data already in memory), one run per size (the 2M fits are
-long); peak memory = ``ru_maxrss`` of the worker process (includes the loaded data) and R's
-``gc()`` "max used". Run:
+BLAS: the Python workers run with ``OPENBLAS_NUM_THREADS=1`` unless set in the environment
+(see ``BLAS_THREADS``). Timing: wall time of the fit only (data already in memory), one run
+per size (the 2M fits are long); peak memory = ``ru_maxrss`` of the worker process (includes
+the loaded data) and R's ``gc()`` "max used". Run:
 
     .venv/bin/python benchmarks/survival.py [--sizes 200000 2000000] [--lifelines-max 200000]
 """
@@ -46,6 +47,10 @@ N_STRATA = 1000
 N_BIN = 19
 N_CONT = 19
 TARGET_KM_LR = 5.0
+# Single-threaded BLAS in the Python workers (R's coxph is single-threaded too): on a shared,
+# CPU-contended machine multi-threaded OpenBLAS spins and ran 10-60x slower in our runs.
+# Override with OPENBLAS_NUM_THREADS=2 in the environment on a quiet machine.
+BLAS_THREADS = 1
 HERE = Path(__file__).resolve()
 
 
@@ -87,6 +92,8 @@ def maxrss_gb() -> float:
 # workers (run in subprocesses so that peak memory is per method)
 def worker(kind: str, data: str, out: str) -> None:
     df = pd.read_parquet(data)
+    import wpeval.estimators.survival  # imported before timing, as R's library()
+
     res: dict = {}
     if kind == "wpeval_cox":
         import wpeval
@@ -134,10 +141,15 @@ def worker(kind: str, data: str, out: str) -> None:
 def run_worker(kind: str, data: Path, tmp: Path, timeout: float = 3600) -> dict | None:
     out = tmp / f"{kind}.json"
     env = dict(os.environ)
+    env.setdefault("OPENBLAS_NUM_THREADS", str(BLAS_THREADS))
     t0 = time.perf_counter()
-    proc = subprocess.run([sys.executable, str(HERE), "--worker", kind, "--data", str(data),
-                           "--out", str(out)], capture_output=True, text=True, env=env,
-                          timeout=timeout)
+    try:
+        proc = subprocess.run([sys.executable, str(HERE), "--worker", kind, "--data",
+                               str(data), "--out", str(out)], capture_output=True, text=True,
+                              env=env, timeout=timeout, check=False)
+    except subprocess.TimeoutExpired:
+        print(f"  {kind} did not finish within {timeout:.0f}s")
+        return None
     if proc.returncode != 0:
         print(f"  {kind} failed:\n{proc.stderr[-2000:]}")
         return None
@@ -166,7 +178,7 @@ write_json(list(seconds = t, coef = unname(coef(f)), se = unname(sqrt(diag(f$var
            '{out}', digits = NA, auto_unbox = TRUE)
 """
     proc = subprocess.run(["Rscript", "-e", code], capture_output=True, text=True,
-                          timeout=timeout)
+                          timeout=timeout, check=False)
     if proc.returncode != 0:
         print(f"  R failed:\n{proc.stderr[-2000:]}")
         return None
@@ -247,8 +259,8 @@ def main() -> None:
     with pd.option_context("display.width", 200, "display.max_columns", 30,
                            "display.float_format", lambda v: f"{v:.3g}"):
         print(pd.DataFrame(rows).to_string(index=False))
-    print(f"machine: {os.cpu_count()} cores; BLAS threads "
-          f"{os.environ.get('OPENBLAS_NUM_THREADS', 'default')}")
+    print(f"machine: {os.cpu_count()} cores; Python BLAS threads "
+          f"{os.environ.get('OPENBLAS_NUM_THREADS', BLAS_THREADS)}; R single-threaded coxph")
 
 
 if __name__ == "__main__":

@@ -99,9 +99,10 @@ def _cast(s: pd.Series, how: str) -> pd.Series:
         return pd.Series(pd.factorize(s)[0], index=s.index)
     if how == "bool":
         return s.notna() & (s.astype(str).str.len() % 2 == 0)
-    if how == "datetime_s" and pd.api.types.is_datetime64_any_dtype(s):
+    naive = pd.api.types.is_datetime64_any_dtype(s) and s.dt.tz is None
+    if how == "datetime_s" and naive:
         return s.astype("datetime64[s]")
-    if how == "tz" and pd.api.types.is_datetime64_any_dtype(s):
+    if how == "tz" and naive:
         return s.dt.tz_localize("Europe/London", ambiguous="NaT", nonexistent="NaT")
     if how == "uint" and pd.api.types.is_integer_dtype(s):
         return s.abs().astype("uint64")
@@ -131,7 +132,7 @@ def malformed(draw, kind: str) -> pd.DataFrame:
         for _ in range(draw(st.integers(1, 3))):
             name = draw(st.sampled_from(["x", "notes", "Person ID", "CPA", 0, 1.5, "",
                                          "referral_date ", "period"]))
-            df[name] = draw(st.sampled_from(NASTY[:12] + [NASTY[36], NASTY[37]]))
+            df[name] = pd.Series([draw(st.sampled_from(NASTY))] * n, dtype=object)
     elif kind == "cell_values":
         for _ in range(draw(st.integers(1, 4))):
             df = _set(df, draw(rows), draw(st.sampled_from(cols)), draw(st.sampled_from(NASTY)))
@@ -277,7 +278,7 @@ KINDS = ["missing_column", "extra_column", "cell_values", "dtype", "nan_inf", "e
 
 
 @pytest.mark.parametrize("kind", KINDS)
-@_settings(14)
+@_settings(10)
 @given(data=st.data())
 def test_validate_never_fails_from_inside_pandas(kind, data):
     df = data.draw(malformed(kind))
@@ -324,7 +325,7 @@ def test_kinds_meet_their_rule():
 
 
 # ------------------------------------------------------------------------------ invariance
-@_settings(12)
+@_settings(10)
 @given(data=st.data())
 def test_row_order_does_not_change_counts(data):
     df = data.draw(malformed(data.draw(st.sampled_from(
@@ -367,6 +368,20 @@ def test_duplicates_judged_among_valid_rows():
         assert r.loc[("duplicate_referral", "person_id"), "n_dropped"] == 0
         kept.append(rep.rows_kept)
     assert kept == [len(BASE), len(BASE)]
+    # two versions of one referral that disagree (another district of the same CPA and a
+    # different prime): neither can be trusted, both are dropped, in either order
+    cpa = str(BASE.at[0, "cpa"])
+    other = ALL[(ALL["cpa"].astype(str) == cpa) & (ALL["prime"] != BASE.at[0, "prime"])]
+    twin = BASE.iloc[[0]].assign(prime=other["prime"].iloc[0],
+                                 district=other["district"].iloc[0])
+    for df in (pd.concat([BASE, twin]), pd.concat([twin, BASE])):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", StatisticalWarning)
+            rep = validate(df, programme=PROG, strict=False)
+        r = rep.rules.set_index(["rule", "column"])
+        assert r.loc[("conflicting_duplicate", "person_id"), "n_dropped"] == 2
+        assert r.loc[("duplicate_referral", "person_id"), "n_dropped"] == 0
+        assert rep.rows_kept == len(BASE) - 1
 
 
 # ------------------------------------------------------------------------------ io readers
@@ -374,7 +389,7 @@ CELL_TEXT = st.text(alphabet=st.sampled_from(list("0123456789-/.,;:\"' \tabcAZ\u
                                                    "\u00a3\ufeff")), max_size=12)
 
 
-@_settings(25)
+@_settings(18)
 @given(data=st.data())
 def test_csv_of_random_text_accounts_for_every_line(data, tmp_path_factory):
     """A well-formed CSV (csv module) whose fields are random text: reading then validating
@@ -408,12 +423,16 @@ def test_csv_of_random_text_accounts_for_every_line(data, tmp_path_factory):
         or (issubclass(w.category, UserWarning) and "ambiguous" in str(w.message)))]
     assert not stray, stray
     info = df.attrs["wpeval_read"]
-    assert info["rows_read"] == len(recs)
+    # the records in the file as Python's csv module reads them (an independent parser; a
+    # bare carriage return inside an unquoted field ends a record for every parser)
+    with open(path, encoding="utf-8-sig", newline="") as fh:
+        n_file = sum(1 for r in csv.reader(fh) if r) - 1
+    assert info["rows_read"] == n_file
     out = check_validate(df, strict=False, pre_headers=info["repeated_header"])
     TALLY[("io", "csv random text", out)] += 1
 
 
-@_settings(25)
+@_settings(18)
 @given(blob=st.binary(max_size=400), suffix=st.sampled_from([".csv", ".parquet"]),
        head=st.booleans())
 def test_random_bytes_give_a_clear_error(blob, suffix, head, tmp_path_factory):
@@ -435,7 +454,7 @@ def test_random_bytes_give_a_clear_error(blob, suffix, head, tmp_path_factory):
     TALLY[("io", f"random bytes {suffix}", out)] += 1
 
 
-@_settings(20)
+@_settings(14)
 @given(data=st.data())
 def test_parquet_of_malformed_frames(data, tmp_path_factory):
     """Malformed frames written to Parquet (what pyarrow can store) read back and validate

@@ -20,6 +20,12 @@ SMOKE = ROOT / "notebooks" / "params" / "smoke.yaml"
 
 #: notebook name -> keys its results.json["results"] must hold (added by each notebook's author)
 EXPECTED_KEYS: dict[str, list[str]] = {
+    "02_prime_comparison": [],
+    "05_payment_groups": ["group_rates", "interaction_tests", "prime_effects",
+                          "creaming_and_parking", "n_cpa_tested"],
+    "06_report_tables": ["rate_24m_by_group", "rate_24m_jsa_18_24", "rate_24m_jsa_25_plus",
+                         "rate_24m_esa_new", "rate_24m_Total", "rate_12m_by_cohort", "mpl",
+                         "payments_by_contract", "total_paid"],
     "07_league_tables": [],
 }
 

@@ -355,6 +355,8 @@ class Report:
             obj = obj.to_frame()
         if isinstance(obj, EffectTable):
             self._guard_frame(obj.table, aggregate, f"table {key or caption!r}")
+            if caption and caption.strip() == (obj.title or "").strip():
+                caption = None   # the table shows its own title: do not repeat it
             self._display_wrapped(obj._repr_html_(), caption, "wpeval-table-figure")
             value = obj.to_dict()
         elif isinstance(obj, pd.DataFrame):

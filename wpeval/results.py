@@ -149,7 +149,7 @@ class EffectTable:
     def _repr_html_(self) -> str:
         cap = html.escape(self.title) if self.title else ""
         body = self.table.to_html(index=False, float_format=lambda v: f"{v:.4g}",
-                                  na_rep="&ndash;", escape=True)
+                                  na_rep="\u2013", escape=True)
         return (f"<div class='wpeval-result'><p><strong>{cap}</strong></p>{body}"
                 f"<p><em>{html.escape(self.method_line())}</em></p></div>")
 

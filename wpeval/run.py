@@ -251,19 +251,22 @@ def _executed_any(nb_path: Path) -> bool:
 
 
 class _DropParamWarnings(logging.Filter):
-    """papermill's own parameter inspection cannot parse annotations such as ``str | None``
-    and warns "Passed unknown parameter" for them; wpeval has already validated every
-    parameter against the notebook's typed schema, so those warnings are dropped."""
+    """papermill's own parameter inspection cannot parse some annotated lines (``str | None``,
+    a ``""`` default followed by a comment holding quotes) and warns "Unable to parse line" /
+    "Passed unknown parameter". wpeval has already validated every parameter against the
+    notebook's typed schema, so those warnings are dropped."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        return not str(record.msg).startswith("Passed unknown parameter")
+        msg = str(record.msg)
+        return not msg.startswith(("Passed unknown parameter", "Unable to parse line"))
 
 
 def _quiet_papermill() -> None:
-    log = logging.getLogger("papermill")
-    log.setLevel(logging.WARNING)
-    if not any(isinstance(f, _DropParamWarnings) for f in log.filters):
-        log.addFilter(_DropParamWarnings())
+    for name in ("papermill", "papermill.translators"):
+        log = logging.getLogger(name)
+        log.setLevel(logging.WARNING)
+        if not any(isinstance(f, _DropParamWarnings) for f in log.filters):
+            log.addFilter(_DropParamWarnings())
 
 
 def _run_papermill(job: Job, nb_out: Path, progress: bool | dict, timeout: float | None):
@@ -586,7 +589,8 @@ def _index_row(prov_path: Path, out: Path) -> dict:
         "question": prov.get("question", ""),
         "variant": ", ".join(f"{k}={v}" for k, v in (prov.get("variant") or {}).items()),
         "status": prov.get("status", "unknown"), "error": prov.get("error"),
-        "error_link": error_link, "started": prov.get("started_utc", ""),
+        "error_link": error_link,
+        "started": str(prov.get("started_utc", ""))[:19].replace("T", " ") + " UTC",
         "duration": f"{prov.get('duration_s', 0):.1f} s",
         "params": [(k, _fmt(v)) for k, v in (prov.get("parameters") or {}).items()],
         "changed": [(k, _fmt(v)) for k, v in (prov.get("parameters_changed") or {}).items()],
@@ -602,7 +606,8 @@ def write_index(out: str | Path = "outputs") -> Path:
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     rows = [_index_row(p, out) for p in sorted(out.glob("*/provenance.json"))]
-    rows.sort(key=lambda r: r["run_id"], reverse=True)
+    rows.sort(key=lambda r: r["run_id"])                       # within a batch: by notebook
+    rows.sort(key=lambda r: r["batch"], reverse=True)           # batches: newest first
     batches = []
     for batch, group in itertools.groupby(rows, key=lambda r: r["batch"]):
         group = list(group)

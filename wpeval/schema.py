@@ -84,8 +84,10 @@ RULES: dict[str, tuple[str, str]] = {
     "district_in_several_cpas": ("row", "a district under two or more CPAs (always raises)"),
     "district_not_in_cpa": ("row", "district not in the row's CPA (districts mapping)"),
     "unknown_stream": ("row", f"assessed_stream not one of {list(STREAMS)}"),
-    "duplicate_referral": ("row", "same person_id and referral_date as an earlier row "
-                                  "(among rows passing every other rule)"),
+    "duplicate_referral": ("row", "an exact copy of an earlier row (same person_id and "
+                                  "referral_date, same contract fields)"),
+    "conflicting_duplicate": ("row", "same person_id and referral_date as another row but "
+                                     "different contract fields: every copy dropped"),
     "negative_count": ("row", "a count below zero"),
     "sustainment_over_cap": ("row", "more sustainment payments than the group's cap"),
     "sustainment_without_outcome": ("row", "sustainment payments but no job outcome"),
@@ -524,17 +526,34 @@ def _validate_rows(data: pd.DataFrame, prog, strict: bool, period_freq: str, dis
         warns.append(("age_implausible", "age",
                       ((data["age"] < 16) | (data["age"] > 70)).fillna(False).to_numpy(), []))
 
-    # duplicates among otherwise valid rows: which copies fail other rules, or the row
-    # order, must not change how many rows are kept
+    # duplicates, judged among rows passing every other rule so that neither the row order
+    # nor which copy fails another rule changes what is kept: exact copies keep the first;
+    # copies that disagree cannot be told apart, so all of them go
     other = np.zeros(n, bool)
     for _, _, mask in fails:
         other |= mask
-    ok = ~other
-    dup = np.zeros(n, bool)
-    if ok.any():
-        keys = data.loc[ok, ["person_id", "referral_date"]]
-        dup[ok] = keys.duplicated(keep="first").to_numpy()
-    fails[dup_at] = ("duplicate_referral", "person_id", dup)
+    fails[dup_at:dup_at + 1] = [("duplicate_referral", "person_id", np.zeros(n, bool)),
+                                ("conflicting_duplicate", "person_id", np.zeros(n, bool))]
+    ok = np.flatnonzero(~other)
+    if len(ok) > 1:
+        key = data.iloc[ok][["person_id", "referral_date"]]
+        in_group = key.duplicated(keep=False).to_numpy()
+        if in_group.any():
+            rows = ok[in_group]
+            fields = [c for c in REQUIRED + OPTIONAL if c in data.columns]
+            sub = data.iloc[rows][["person_id", "referral_date"]].assign(
+                _h=pd.util.hash_pandas_object(data.iloc[rows][fields], index=False)
+                .to_numpy())
+            n_versions = sub.groupby(["person_id", "referral_date"], sort=False,
+                                     observed=True)["_h"].transform("nunique").to_numpy()
+            exact = (n_versions == 1) & sub.duplicated(["person_id", "referral_date"],
+                                                        keep="first").to_numpy()
+            dup = np.zeros(n, bool)
+            dup[rows[exact]] = True
+            conflict = np.zeros(n, bool)
+            conflict[rows[n_versions > 1]] = True
+            fails[dup_at] = ("duplicate_referral", "person_id", dup)
+            fails[dup_at + 1] = ("conflicting_duplicate", "person_id", conflict)
 
     # attribute each failing row to its first rule ---------------------------------------
     first = np.zeros(n, bool)

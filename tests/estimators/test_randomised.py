@@ -264,3 +264,10 @@ def test_no_warning_for_plain_blocked():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         r.diff_in_means(A, "y", "z", blocks="b")
+
+
+def test_zero_standard_error_warns():
+    d = pd.DataFrame({"y": [1.0] * 6, "t": [0, 0, 0, 1, 1, 1]})
+    with pytest.warns(StatisticalWarning, match="standard error"):
+        res = r.diff_in_means(d, "y", "t")
+    assert res.estimate == 0.0

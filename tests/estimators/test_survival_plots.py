@@ -6,10 +6,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from wpeval.exceptions import ParameterError
 from wpeval.estimators.survival import cox, cumulative_incidence, kaplan_meier
-from wpeval.plots.survival import (plot_cumulative_incidence, plot_hazard_ratios,
-                                   plot_survival)
+from wpeval.exceptions import ParameterError
+from wpeval.plots.survival import plot_cumulative_incidence, plot_hazard_ratios, plot_survival
 
 
 @pytest.fixture(scope="module")
@@ -28,6 +27,7 @@ def test_plot_survival_draws_each_curve_and_at_risk_numbers(data):
     ax = plot_survival(km, at_risk_times=[0, 30, 60])
     assert len(ax.get_lines()) == 2
     texts = [t.get_text() for t in ax.texts]
+    assert "Number at risk" in texts and "a" in texts  # short row labels (g= dropped)
     risk = km.at_risk([0, 30, 60])
     assert f"{risk['n_risk'].iloc[0]:,}" in texts
     # the step line ends at the last KM value of the first curve

@@ -15,8 +15,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from wpeval.estimators.survival import (competing_risks, cox, cumulative_incidence,
-                                        kaplan_meier, logrank, rmst)
+from wpeval.estimators.survival import (
+    competing_risks,
+    cox,
+    cumulative_incidence,
+    kaplan_meier,
+    logrank,
+    rmst,
+)
 
 REF = Path(__file__).resolve().parents[1] / "reference"
 RTOL = 1e-6

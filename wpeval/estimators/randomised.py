@@ -166,8 +166,18 @@ class Prepared:
     n_blocks: int = 0
     cluster: np.ndarray | None = None
     n_clusters: int = 0
-    frame: pd.DataFrame | None = None  # kept rows (for extra columns / examples)
+    source: pd.DataFrame | None = None  # the input columns used (all rows)
+    rows: np.ndarray | None = None  # positions of the kept rows in ``source`` (None: all)
     dropped: dict = field(default_factory=dict)
+
+    @property
+    def frame(self) -> pd.DataFrame:
+        """The kept rows of the input columns (built on first use: examples, covariates)."""
+        if self.rows is None:
+            return self.source
+        if getattr(self, "_frame", None) is None:
+            object.__setattr__(self, "_frame", self.source.iloc[self.rows])
+        return self._frame
 
 
 def prepare(data: pd.DataFrame, outcome: str, treatment: str, *, blocks=None, clusters=None,
@@ -213,11 +223,12 @@ def prepare(data: pd.DataFrame, outcome: str, treatment: str, *, blocks=None, cl
     idx = np.flatnonzero(keep)
     cols = list(dict.fromkeys([outcome, treatment, *blocks, *clusters, *extra]
                               + ([_ID] if _ID in data.columns else [])))
-    frame = data[cols] if len(idx) == len(data) else data[cols].iloc[idx]
+    source = data[cols]
     full = len(idx) == len(data)
     p = Prepared(y=y_all if full else y_all[idx],
                  z=(is2 if full else is2[idx]).astype(np.int8), cond1=cond1, cond2=cond2,
-                 frame=frame, dropped={k: v for k, v in dropped.items() if v})
+                 source=source, rows=None if full else idx,
+                 dropped={k: v for k, v in dropped.items() if v})
     if bcode is not None:
         b, nb = pd.factorize(bcode[idx], sort=True)
         p.block, p.n_blocks = b.astype(np.int64), len(nb)
@@ -239,6 +250,9 @@ def t_inference(est, se, df, alpha):
     from scipy import stats
 
     est, se = float(est), float(se)
+    if not (np.isfinite(se) and se > 0):
+        warnings.warn(f"the standard error is {se!r} (e.g. the outcome does not vary): no test "
+                      "statistic, p-value or interval", StatisticalWarning, stacklevel=3)
     stat = est / se if se > 0 else np.nan
     if df is None or not np.isfinite(df):
         q = stats.norm.ppf(1 - alpha / 2)
@@ -277,7 +291,8 @@ def _block_examples(p: Prepared, bad_blocks: np.ndarray) -> list:
 def _subset(p: Prepared, keep: np.ndarray) -> Prepared:
     """Rows ``keep`` of a Prepared, with block/cluster codes re-compacted."""
     q = Prepared(y=p.y[keep], z=p.z[keep], cond1=p.cond1, cond2=p.cond2,
-                 frame=p.frame.iloc[np.flatnonzero(keep)], dropped=dict(p.dropped))
+                 source=p.source, dropped=dict(p.dropped),
+                 rows=(np.flatnonzero(keep) if p.rows is None else p.rows[keep]))
     if p.block is not None:
         b, u = pd.factorize(p.block[keep], sort=True)
         q.block, q.n_blocks = b.astype(np.int64), len(u)

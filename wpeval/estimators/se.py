@@ -69,7 +69,8 @@ def welch(n1, n0, var1, var0):
     """
     a, b = var1 / n1, var0 / n0
     se = np.sqrt(a + b)
-    df = se ** 4 / (a ** 2 / (n1 - 1) + b ** 2 / (n0 - 1))
+    with np.errstate(invalid="ignore", divide="ignore"):  # constant outcome: df undefined
+        df = se ** 4 / (a ** 2 / (n1 - 1) + b ** 2 / (n0 - 1))
     return float(se), float(df)
 
 

@@ -218,23 +218,29 @@ def _draw_partition(des: _Design, K, D, rng, studentised, max_elements: int):
         n, m = int(des.n[b]), int(des.m[b])
         tot = Fb.sum(axis=0)
         exact32 = integral and float(np.abs(Fb).sum(axis=0).max()) < 2 ** 24
-        Fmul = Fb.astype(np.float32) if exact32 else Fb
+        dt = np.float32 if exact32 else np.float64
+        # one contiguous vector per column, summed with einsum's own SIMD loop: BLAS
+        # (d x n) @ (n x q) products with tiny q are slow, and multi-threaded BLAS collapses
+        # when the cores are shared
+        cols = [np.ascontiguousarray(Fb[:, j], dtype=dt) for j in range(Fb.shape[1])]
         k = min(m, n - m)  # draw the smaller side, treated sums follow from the totals
         chunk = max(1, max_elements // n)
         for lo in range(0, D, chunk):
             d = min(chunk, D - lo)
             keys = _raw_keys(rng, d, n)
             thr = np.partition(keys, k - 1, axis=1)[:, k - 1]
-            mask = keys <= thr[:, None]
-            bad = np.flatnonzero(np.count_nonzero(mask, axis=1) != k)
+            sel = keys <= thr[:, None]
+            bad = np.flatnonzero(np.count_nonzero(sel, axis=1) != k)
             while len(bad):  # a tie at the cut (probability ~ n / 2^32): redraw those rows
                 kk = _raw_keys(rng, len(bad), n)
                 tt = np.partition(kk, k - 1, axis=1)[:, k - 1]
                 mm = kk <= tt[:, None]
                 ok = np.count_nonzero(mm, axis=1) == k
-                mask[bad[ok]] = mm[ok]
+                sel[bad[ok]] = mm[ok]
                 bad = bad[~ok]
-            Sk = (mask.astype(Fmul.dtype) @ Fmul).astype(np.float64)
+            mask = sel.astype(dt)
+            Sk = np.column_stack([np.einsum("ij,j->i", mask, c) for c in cols]
+                                 ).astype(np.float64)
             S = Sk if k == m else tot[None, :] - Sk
             acc.add(slice(lo, lo + d), S, tot, n, m, des.w[b], K)
     return acc

@@ -11,7 +11,7 @@ import numpy as np
 
 from ..exceptions import ParameterError
 
-__all__ = ["plot_survival", "plot_cumulative_incidence", "plot_hazard_ratios"]
+__all__ = ["plot_cumulative_incidence", "plot_hazard_ratios", "plot_survival"]
 
 
 def _axes(ax, size=(8, 5)):
@@ -49,6 +49,21 @@ def _step_with_band(ax, t, y, lo, hi, start, color, label, ci, alpha_band=0.15, 
     return line
 
 
+def _short_labels(labels: list[str]) -> dict[str, str]:
+    """Drop ``key=value`` parts shared by every label; keep only values if one key is left."""
+    parts = [lab.split(", ") for lab in labels]
+    if not labels or any(len(p) != len(parts[0]) for p in parts):
+        return {lab: lab for lab in labels}
+    keep = [j for j in range(len(parts[0])) if len({p[j] for p in parts}) > 1] or [0]
+    out = {}
+    for lab, p in zip(labels, parts):
+        kept = [p[j] for j in keep]
+        if len(kept) == 1 and "=" in kept[0]:
+            kept = [kept[0].split("=", 1)[1]]
+        out[lab] = ", ".join(kept)
+    return out
+
+
 def plot_survival(result, ax=None, *, curves=None, ci: bool = True, at_risk_times=None,
                   censor_marks: bool = False, max_curves: int = 12, xlabel: str = "days",
                   ylabel: str = "proportion without event"):
@@ -59,7 +74,8 @@ def plot_survival(result, ax=None, *, curves=None, ci: bool = True, at_risk_time
     result : SurvivalCurves
         Output of :func:`wpeval.estimators.survival.kaplan_meier`.
     ax : matplotlib.axes.Axes, optional
-        Axes to draw on; a new figure is made when omitted.
+        Axes to draw on; a new figure is made when omitted (taller when an at-risk table is
+        drawn).
     curves : str or list of str, optional
         Curve labels to draw (default all, up to ``max_curves``).
     ci : bool
@@ -76,18 +92,22 @@ def plot_survival(result, ax=None, *, curves=None, ci: bool = True, at_risk_time
     Returns
     -------
     matplotlib.axes.Axes
+        Legend labels drop the parts shared by all drawn curves (e.g. the CPA).
     """
     if not hasattr(result, "survival_at"):
         raise ParameterError("plot_survival needs the result of kaplan_meier()")
+    chosen = _pick(result.curve_labels, curves, max_curves)
+    if ax is None and at_risk_times is not None:
+        ax = _axes(None, size=(8, 4.5 + (len(chosen) + 3) * 13 / 72))
     ax = _axes(ax)
     tab = result.tidy()
-    chosen = _pick(result.curve_labels, curves, max_curves)
+    short = _short_labels(chosen)
     colors = {}
     for lab in chosen:
         sub = tab[tab["curve"] == lab]
         line = _step_with_band(ax, sub["time"].to_numpy(), sub["surv"].to_numpy(),
                                sub["conf_low"].to_numpy(), sub["conf_high"].to_numpy(), 1.0,
-                               None, lab, ci)
+                               None, short[lab], ci)
         colors[lab] = line.get_color()
         if censor_marks:
             cens = sub[sub["n_censor"] > 0]
@@ -97,30 +117,39 @@ def plot_survival(result, ax=None, *, curves=None, ci: bool = True, at_risk_time
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
     if len(chosen) > 1 or chosen[0] != "all":
-        ax.legend(frameon=False, fontsize="small")
+        if len(chosen) > 4:
+            ax.legend(frameon=False, fontsize="small", loc="center left",
+                      bbox_to_anchor=(1.01, 0.5))
+        else:
+            ax.legend(frameon=False, fontsize="small")
     if at_risk_times is not None:
-        _at_risk_table(ax, result, chosen, colors, at_risk_times)
+        _at_risk_table(ax, result, chosen, short, colors, at_risk_times)
     return ax
 
 
-def _at_risk_table(ax, result, chosen, colors, times):
-    from matplotlib.transforms import blended_transform_factory
-
+def _at_risk_table(ax, result, chosen, short, colors, times):
+    """Numbers at risk under the x axis (offsets in points, below tick labels and xlabel)."""
     risk = result.at_risk(times)
-    trans = blended_transform_factory(ax.transData, ax.transAxes)
-    step = 0.06
-    top = -0.16
-    ax.text(0, top + step, "Number at risk", transform=ax.transAxes, fontsize="small",
-            ha="left", va="bottom", fontweight="bold")
+    first = -42  # points below the axis: clears tick labels and the x label
+    row = 13
+    ax.annotate("Number at risk", xy=(0, 0), xycoords="axes fraction", xytext=(0, first),
+                textcoords="offset points", ha="left", va="top", fontsize="small",
+                fontweight="bold", annotation_clip=False)
     for i, lab in enumerate(chosen):
-        y = top - i * step
+        y = first - (i + 1) * row
+        ax.annotate(short[lab], xy=(0, 0), xycoords="axes fraction", xytext=(-24, y),
+                    textcoords="offset points", ha="right", va="top", fontsize="x-small",
+                    color=colors[lab], annotation_clip=False)
         sub = risk[risk["curve"] == lab]
         for t, n in zip(sub["time"], sub["n_risk"]):
-            ax.text(t, y, f"{n:,}", transform=trans, ha="center", va="top", fontsize="x-small",
-                    color=colors[lab], clip_on=False)
+            ax.annotate(f"{n:,}", xy=(t, 0), xycoords=("data", "axes fraction"),
+                        xytext=(0, y), textcoords="offset points", ha="center", va="top",
+                        fontsize="x-small", color=colors[lab], annotation_clip=False)
     fig = ax.figure
     if fig is not None:
-        fig.subplots_adjust(bottom=min(0.6, 0.2 + step * (len(chosen) + 1)))
+        need = (-first + (len(chosen) + 1) * row) / 72  # inches
+        height = fig.get_figheight()
+        fig.subplots_adjust(bottom=min(0.7, (need + 0.1) / height))
 
 
 def plot_cumulative_incidence(result, ax=None, *, cause=None, curves=None, ci: bool = True,
@@ -215,7 +244,12 @@ def plot_hazard_ratios(result, ax=None, *, terms=None, log_scale: bool = True):
     ax.set_yticks(y)
     ax.set_yticklabels(tab["term"])
     if log_scale:
+        from matplotlib.ticker import FormatStrFormatter
+
         ax.set_xscale("log")
+        ax.xaxis.set_major_formatter(FormatStrFormatter("%g"))
+        ax.xaxis.set_minor_formatter(FormatStrFormatter("%g"))
+        ax.tick_params(axis="x", which="minor", labelsize="x-small")
     ax.set_xlabel("hazard ratio (95% CI)" if result.method.get("alpha", 0.05) == 0.05
                   else "hazard ratio")
     return ax

@@ -19,5 +19,5 @@ from .competing import competing_risks, cumulative_incidence
 from .cox import cox
 from .km import kaplan_meier, logrank, rmst
 
-__all__ = ["kaplan_meier", "logrank", "cox", "rmst", "cumulative_incidence",
-           "competing_risks", "SurvivalCurves", "CumulativeIncidence"]
+__all__ = ["CumulativeIncidence", "SurvivalCurves", "competing_risks", "cox",
+           "cumulative_incidence", "kaplan_meier", "logrank", "rmst"]

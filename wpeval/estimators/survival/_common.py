@@ -55,7 +55,7 @@ def _examples(frame: pd.DataFrame, mask: np.ndarray, id_col: str | None,
 class Prepared:
     """Arrays extracted from the input frame after dropping incomplete rows."""
 
-    frame: pd.DataFrame          # the kept rows (a view/copy of the used columns)
+    frame: pd.DataFrame          # the kept rows (the input itself when nothing is dropped)
     duration: np.ndarray         # float64
     event: np.ndarray | None     # int64 event code (0/1, or 0..k for competing risks)
     entry: np.ndarray | None     # float64 start times, or None
@@ -111,8 +111,8 @@ def prepare(data, duration: str, event: str | None, *, used: list[str], entry: s
     if n_dropped:
         warnings.warn(f"{what}: dropped {n_dropped} of {n_input} rows with missing values "
                       f"({dropped_by})", StatisticalWarning, stacklevel=3)
-    frame = data.loc[keep, list(dict.fromkeys(cols))] if n_dropped else data[
-        list(dict.fromkeys(cols))]
+    # no copy unless rows are dropped (the frame is only read column by column)
+    frame = data.loc[keep, list(dict.fromkeys(cols))] if n_dropped else data
     if len(frame) == 0:
         raise DataContractError("no complete rows left after dropping missing values",
                                 column=duration, rule="non_empty")
@@ -131,9 +131,10 @@ def prepare(data, duration: str, event: str | None, *, used: list[str], entry: s
         else:
             vals = _numeric(frame, event, id_col, data, keep)
             if np.any(vals != np.round(vals)):
+                nonint = vals != np.round(vals)
                 raise DataContractError("event codes must be integers", column=event,
                                         rule="event_integer",
-                                        examples=_examples(frame, vals != np.round(vals), id_col, data))
+                                        examples=_examples(frame, nonint, id_col, data))
             ev = vals.astype(np.int64)
         allowed_max = np.inf if multi_state else 1
         badev = (ev < 0) | (ev > allowed_max)

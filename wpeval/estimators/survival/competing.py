@@ -7,8 +7,8 @@ import pandas as pd
 
 from wpeval.exceptions import DesignError, ParameterError
 
-from ._common import (as_list, check_alpha, codes, design_matrix, label_strings, prepare,
-                      zcrit)
+from ._common import as_list, check_alpha, codes, design_matrix, label_strings, prepare, zcrit
+from ._coxengine import CoxEngine
 from ._curves import CumulativeIncidence
 from .cox import TIES, _result, fit_engine
 from .km import _group_cumprod, _group_cumsum, blocks
@@ -230,14 +230,12 @@ def competing_risks(data: pd.DataFrame, duration: str, event_type: str, covariat
     competing = (ev != 0) & (ev != cause)
     tail = np.where(competing, 1.0 / gminus["at_row"], 0.0)
 
-    def setter(engine):
-        g = gminus["lookup"](engine.ev_stratum, engine.ev_time)
-        engine.set_tail(tail, g)
-
     n = len(frame)
-    fit = fit_engine(X, names, T, (ev == cause).astype(np.int64), s_codes, np.ones(n),
-                     ties=ties, robust=True, cluster=np.arange(n), n_clusters=n,
-                     tail_setter=setter)
+    engine = CoxEngine(X, T, (ev == cause).astype(np.int64), s_codes, np.ones(n), ties=ties)
+    del X
+    engine.set_tail(tail, gminus["lookup"](engine.ev_stratum, engine.ev_time))
+    # one row per unit: R's cluster = id is the per-row sandwich
+    fit = fit_engine(engine, names, robust=True)
     method = {
         "estimator": f"Fine-Gray subdistribution hazards for cause {cause} (censoring-weighted "
                      f"Cox, {ties} ties; as R finegray + coxph)",

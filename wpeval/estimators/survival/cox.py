@@ -11,8 +11,8 @@ from scipy import linalg, stats
 from wpeval.exceptions import DesignError, ParameterError, StatisticalWarning
 from wpeval.results import EffectTable
 
-from ._coxengine import CoxEngine, invert, newton
 from ._common import as_list, check_alpha, codes, design_matrix, prepare, zcrit
+from ._coxengine import CoxEngine, invert, newton
 
 TIES = ("efron", "breslow")
 
@@ -115,8 +115,9 @@ def cox(data: pd.DataFrame, duration: str, event: str, covariates, *, strata=Non
         warnings.warn("cox: robust=True with several (entry, duration] rows per unit treats "
                       "each row as independent; pass cluster=<unit id>", StatisticalWarning,
                       stacklevel=2)
-    fit = fit_engine(X, names, prep.duration, prep.event, s_codes, w, start=prep.entry,
-                     ties=ties, robust=robust or bool(cluster), cluster=cl_codes,
+    engine = CoxEngine(X, prep.duration, prep.event, s_codes, w, start=prep.entry, ties=ties)
+    del X  # the engine keeps its own sorted copy
+    fit = fit_engine(engine, names, robust=robust or bool(cluster), cluster=cl_codes,
                      n_clusters=n_clusters)
     design = (f"stratified: separate baseline hazard for each of {len(s_labels)} levels of "
               f"{' x '.join(strata)}" if strata else "unstratified (one baseline hazard)")
@@ -160,17 +161,9 @@ def _se_name(robust: bool, cluster, n_clusters) -> str:
     return "model-based (inverse information of the partial likelihood)"
 
 
-def fit_engine(X, names, stop, event, strata, w, *, start=None, ties="efron", robust=False,
-               cluster=None, n_clusters=None, tail_setter=None) -> dict:
-    """Fit the Cox model with :class:`CoxEngine`; return coefficients and variances.
-
-    ``tail_setter(engine)`` may add Fine-Gray tails before fitting.
-    """
-    n, p = X.shape
-    engine = CoxEngine(X, stop, event, strata, w, start=start, ties=ties)
-    del X
-    if tail_setter is not None:
-        tail_setter(engine)
+def fit_engine(engine: CoxEngine, names, *, robust=False, cluster=None,
+               n_clusters=None) -> dict:
+    """Fit the Cox model held by ``engine``; return coefficients and variances."""
     _check_rank(engine, names)
     beta, ll, ll0, info, it, converged = newton(engine)
     if not converged:
@@ -179,7 +172,7 @@ def fit_engine(X, names, stop, event, strata, w, *, start=None, ties="efron", ro
     V = invert(info)
     Vr = engine.score_outer(V, cluster, n_clusters) if robust else None
     return dict(beta=beta, loglik=ll, loglik0=ll0, V=V, Vr=Vr, iterations=it,
-                converged=converged, n_events=int(event.sum()), names=names,
+                converged=converged, n_events=len(engine.dead), names=names,
                 n_event_times=engine.T)
 
 

@@ -11,8 +11,16 @@ from scipy import stats
 from wpeval.exceptions import DesignError, ParameterError, StatisticalWarning
 from wpeval.results import EffectTable
 
-from ._common import (as_list, check_alpha, check_conf_type, ci_surv, codes, label_strings,
-                      prepare, zcrit)
+from ._common import (
+    as_list,
+    check_alpha,
+    check_conf_type,
+    ci_surv,
+    codes,
+    label_strings,
+    prepare,
+    zcrit,
+)
 from ._curves import SurvivalCurves
 
 
@@ -209,7 +217,7 @@ def logrank(data: pd.DataFrame, duration: str, event: str, group, *, strata=None
     Y_g, d_g, d = Y_g[keep], d_g[keep], d[keep]
     Y = Y_g.sum(axis=1)
     P = Y_g / Y[:, None]
-    O = d_g.sum(axis=0)
+    obs = d_g.sum(axis=0)
     E = (d[:, None] * P).sum(axis=0)
     cvec = np.where(Y > 1, d * (Y - d) / np.maximum(Y - 1, 1), 0.0)
     V = np.diag((cvec[:, None] * P).sum(axis=0)) - P.T @ (cvec[:, None] * P)
@@ -218,7 +226,7 @@ def logrank(data: pd.DataFrame, duration: str, event: str, group, *, strata=None
     if df < 1:
         raise DesignError("fewer than two groups have expected events: no test possible")
     sel = pos[1:]
-    diff = (O - E)[sel]
+    diff = (obs - E)[sel]
     chisq = float(diff @ np.linalg.solve(V[np.ix_(sel, sel)], diff))
     pval = float(stats.chi2.sf(chisq, df))
     gnames = label_strings(glabels)
@@ -227,7 +235,7 @@ def logrank(data: pd.DataFrame, duration: str, event: str, group, *, strata=None
     tab = pd.DataFrame({"term": [term], "estimate": [chisq], "statistic": [chisq],
                         "df": [df], "p_value": [pval], "n": [len(prep.frame)]})
     groups = pd.DataFrame({"group": gnames, "n": np.bincount(g, minlength=G),
-                           "observed": O, "expected": E, "o_minus_e": O - E,
+                           "observed": obs, "expected": E, "o_minus_e": obs - E,
                            "var_o_minus_e": np.diag(V)})
     method = {
         "estimator": "k-group log-rank test" + (" stratified (O - E and hypergeometric "
