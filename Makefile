@@ -49,7 +49,7 @@ browser-deps:  ## install Debian chromium for the browser test when absent
 
 bench: $(STAMP)  ## side-by-side benchmarks (installs pyfixest; uses R where installed)
 	$(BIN)/python -m pip install -q "pyfixest>=0.30"
-	$(BIN)/python benchmarks/run_all.py
+	$(BIN)/wpeval bench
 
 reference:  ## regenerate the frozen R reference values (needs r-base-core r-cran-survival r-cran-estimatr r-cran-metafor r-cran-jsonlite)
 	cd tests/reference && for f in *.R; do Rscript $$f; done

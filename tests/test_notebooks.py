@@ -20,7 +20,9 @@ SMOKE = ROOT / "notebooks" / "params" / "smoke.yaml"
 
 #: notebook name -> keys its results.json["results"] must hold (added by each notebook's author)
 EXPECTED_KEYS: dict[str, list[str]] = {
-    "02_prime_comparison": [],
+    "02_prime_comparison": ["contrasts", "n_contrasts", "n_significant_adjusted",
+                            "n_missing_outcome", "randomisation_test",
+                            "randomisation_p_value"],
     "05_payment_groups": ["group_rates", "interaction_tests", "prime_effects",
                           "creaming_and_parking", "n_cpa_tested"],
     "06_report_tables": ["rate_24m_by_group", "rate_24m_jsa_18_24", "rate_24m_jsa_25_plus",
