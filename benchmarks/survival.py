@@ -22,7 +22,8 @@ CSV for R):
 BLAS: the Python workers run with ``OPENBLAS_NUM_THREADS=1`` unless set in the environment
 (see ``BLAS_THREADS``). Timing: wall time of the fit only (data already in memory), one run
 per size (the 2M fits are long); peak memory = ``ru_maxrss`` of the worker process (includes
-the loaded data) and R's ``gc()`` "max used". Run:
+the loaded data), the fit's own peak from ``tracemalloc`` (a second, untimed fit) and R's
+``gc()`` "max used". Run:
 
     .venv/bin/python benchmarks/survival.py [--sizes 200000 2000000] [--lifelines-max 200000]
 """
@@ -84,6 +85,15 @@ def covariates() -> list[str]:
     return [f"b{j:02d}" for j in range(N_BIN)] + [f"c{j:02d}" for j in range(N_CONT)] + ["arm"]
 
 
+def rss_gb() -> float:
+    """Current resident set size (Linux /proc), GB."""
+    try:
+        pages = int(Path("/proc/self/statm").read_text().split()[1])
+    except (OSError, ValueError, IndexError):
+        return float("nan")
+    return pages * os.sysconf("SC_PAGE_SIZE") / 1e9
+
+
 def maxrss_gb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6  # KiB -> GB
 
@@ -104,6 +114,14 @@ def worker(kind: str, data: str, out: str) -> None:
         tab = fit.tidy()
         res.update(terms=tab["term"].tolist(), coef=tab["estimate"].tolist(),
                    se=tab["std_error"].tolist(), iterations=fit.extra["iterations"])
+        # second, untimed fit under tracemalloc: peak memory allocated by the fit itself
+        import tracemalloc
+
+        res["rss_after_load_gb"] = rss_gb()
+        tracemalloc.start()
+        wpeval.cox(df, "time", "event", covariates(), strata="stratum")
+        res["fit_traced_peak_gb"] = tracemalloc.get_traced_memory()[1] / 1e9
+        tracemalloc.stop()
     elif kind == "wpeval_cox_cluster":
         import wpeval
 
@@ -218,8 +236,10 @@ def main() -> None:
                   f"days, written in {time.perf_counter() - t0:.0f}s", flush=True)
             del df
             wp = run_worker("wpeval_cox", pq, tmp)
-            print(f"  wpeval cox: {wp['seconds']:.1f}s, peak {wp['maxrss_gb']:.2f} GB, "
-                  f"{wp['iterations']} Newton steps", flush=True)
+            print(f"  wpeval cox: {wp['seconds']:.1f}s, {wp['iterations']} Newton steps; "
+                  f"process peak {wp['maxrss_gb']:.2f} GB (data loaded: "
+                  f"{wp['rss_after_load_gb']:.2f} GB), fit's own peak (tracemalloc) "
+                  f"{wp['fit_traced_peak_gb']:.2f} GB", flush=True)
             r = None if args.no_r else run_r(csv, tmp)
             if r:
                 print(f"  R coxph:    {r['seconds']:.1f}s, R max used {r['max_used_mb']:.0f} MB, "
@@ -244,6 +264,7 @@ def main() -> None:
                      f"(R survdiff {r['survdiff_seconds']:.2f}s)" if r else ""), flush=True)
             rows.append({
                 "n": n, "wpeval_cox_s": wp["seconds"], "wpeval_peak_gb": wp["maxrss_gb"],
+                "wpeval_fit_peak_gb": wp["fit_traced_peak_gb"],
                 "R_coxph_s": r["seconds"] if r else np.nan,
                 "R_over_wpeval": r["seconds"] / wp["seconds"] if r else np.nan,
                 "coef_rel_diff_vs_R": rel(wp["coef"], r["coef"]) if r else np.nan,

@@ -20,6 +20,8 @@ SMOKE = ROOT / "notebooks" / "params" / "smoke.yaml"
 
 #: notebook name -> keys its results.json["results"] must hold (added by each notebook's author)
 EXPECTED_KEYS: dict[str, list[str]] = {
+    "01_data_checks": ["checks", "rows_in", "rows_kept", "allocation_p_overall",
+                       "max_abs_smd_adjusted", "covariate_balance"],
     "02_prime_comparison": ["contrasts", "n_contrasts", "n_significant_adjusted",
                             "n_missing_outcome", "randomisation_test",
                             "randomisation_p_value"],

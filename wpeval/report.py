@@ -166,6 +166,7 @@ class Report:
         self.results: dict[str, Any] = {}
         self.figures: list[dict] = []
         self.data_info: dict[str, Any] = {}
+        self.checks = None  # the ChecksReport of load_data()
         self.timings: dict[str, float] = {}
         self._started = _utc_now()
         self._t0 = time.perf_counter()
@@ -230,7 +231,8 @@ class Report:
                        f"{html.escape(self.name)}</summary><table>{rows}</table></details>"))
 
     # -- data -------------------------------------------------------------------------------
-    def load_data(self, path: str | Path | None = None, *, strict: bool = False) -> pd.DataFrame:
+    def load_data(self, path: str | Path | None = None, *, strict: bool = False,
+                  period_freq: str | None = None) -> pd.DataFrame:
         """Read and check the referral-level data; display the checks summary.
 
         Parameters
@@ -239,6 +241,10 @@ class Report:
             Data file (Parquet or CSV). Default: the ``data_path`` parameter.
         strict : bool, optional
             Passed to :func:`wpeval.schema.validate` (strict: any failed check raises).
+        period_freq : str, optional
+            Period of the randomisation strata passed to :func:`wpeval.schema.validate`
+            ("Q", "M" or "H"); default: the notebook's ``period_freq`` parameter if it has
+            one, else quarterly. The checks report is kept as ``rep.checks``.
 
         Returns
         -------
@@ -267,12 +273,15 @@ class Report:
                                  f"{os.getcwd()} and {_params.project_root()})")
         t0 = time.perf_counter()
         raw = read_referrals(resolved)
-        checks = validate(raw, strict=strict)
+        if period_freq is None:
+            period_freq = self.params.get("period_freq", "Q")
+        checks = validate(raw, strict=strict, period_freq=period_freq)
+        self.checks = checks
         data = checks.data
         self.timings["load_data_s"] = round(time.perf_counter() - t0, 3)
         self.data_info = {"path": str(path),
                           "fingerprint": to_json(_prov.data_fingerprint(resolved)),
-                          "rows_read": int(len(raw)), "rows_after_checks": int(len(data))}
+                          "rows_read": int(checks.rows_in), "rows_after_checks": int(len(data))}
         frame = checks.to_frame()
         if "examples" in frame.columns:
             if self.params.get("synthetic", False) is True:

@@ -198,40 +198,61 @@ def label_strings(labels: pd.DataFrame) -> list[str]:
     return out.tolist()
 
 
-def design_matrix(frame: pd.DataFrame, covariates: list[str]) -> tuple[np.ndarray, list[str]]:
-    """Numeric design matrix (n x p, float64, C order) from the covariate columns.
+class Design:
+    """Covariate design: column names now, the numeric matrix built later in any row order.
 
     Numeric and boolean columns enter as they are. String / object / categorical columns are
     expanded to treatment (dummy) contrasts against their first level (the first category of
     a pandas Categorical, otherwise the smallest value), named ``"col[T.level]"``.
-    There is no intercept (the Cox baseline hazard absorbs it).
+    There is no intercept (the Cox baseline hazard absorbs it). Building the matrix directly
+    in the order the Cox engine needs avoids holding two n x p copies.
     """
-    blocks, names = [], []
-    for c in covariates:
-        s = frame[c]
-        if pd.api.types.is_bool_dtype(s) or pd.api.types.is_numeric_dtype(s):
-            blocks.append(s.to_numpy(dtype=np.float64)[:, None])
-            names.append(c)
-            continue
-        cat = pd.Categorical(s).remove_unused_categories()
-        levels = list(cat.categories)
-        if len(levels) < 2:
-            raise ParameterError(f"covariate {c!r} has a single level ({levels}); drop it")
-        codes_ = cat.codes
-        dummies = np.zeros((len(s), len(levels) - 1), dtype=np.float64)
-        rows = np.flatnonzero(codes_ > 0)
-        dummies[rows, codes_[rows] - 1] = 1.0
-        blocks.append(dummies)
-        names.extend(f"{c}[T.{lev}]" for lev in levels[1:])
-    if not blocks:
-        raise ParameterError("covariates must name at least one column")
-    X = np.ascontiguousarray(np.hstack(blocks)) if len(blocks) > 1 else np.ascontiguousarray(
-        blocks[0])
-    if not np.all(np.isfinite(X)):
-        bad = ~np.isfinite(X).all(axis=1)
-        raise DataContractError("covariates contain infinite values", column=str(covariates),
-                                rule="finite", examples=frame.index[bad][:5].tolist())
-    return X, names
+
+    def __init__(self, frame: pd.DataFrame, covariates: list[str]):
+        if not covariates:
+            raise ParameterError("covariates must name at least one column")
+        self.parts = []  # (kind, column values or codes, width)
+        self.names: list[str] = []
+        for c in covariates:
+            s = frame[c]
+            if pd.api.types.is_bool_dtype(s) or pd.api.types.is_numeric_dtype(s):
+                vals = s.to_numpy(dtype=np.float64)
+                if not np.all(np.isfinite(vals)):
+                    bad = ~np.isfinite(vals)
+                    raise DataContractError("covariate has infinite values", column=c,
+                                            rule="finite", examples=frame.index[bad][:5].tolist())
+                self.parts.append(("num", vals, 1))
+                self.names.append(c)
+                continue
+            cat = pd.Categorical(s).remove_unused_categories()
+            levels = list(cat.categories)
+            if len(levels) < 2:
+                raise ParameterError(f"covariate {c!r} has a single level ({levels}); drop it")
+            self.parts.append(("cat", np.asarray(cat.codes), len(levels) - 1))
+            self.names.extend(f"{c}[T.{lev}]" for lev in levels[1:])
+        self.n = len(frame)
+        self.p = len(self.names)
+
+    def build(self, order: np.ndarray | None = None) -> np.ndarray:
+        """The n x p float64 matrix (C order), rows permuted by ``order`` if given."""
+        X = np.empty((self.n, self.p), dtype=np.float64)
+        j = 0
+        for kind, vals, width in self.parts:
+            v = vals if order is None else vals[order]
+            if kind == "num":
+                X[:, j] = v
+            else:
+                X[:, j:j + width] = 0.0
+                rows = np.flatnonzero(v > 0)
+                X[rows, j + v[rows] - 1] = 1.0
+            j += width
+        return X
+
+
+def design_matrix(frame: pd.DataFrame, covariates: list[str]) -> tuple[np.ndarray, list[str]]:
+    """Numeric design matrix (n x p, float64, C order) and term names; see :class:`Design`."""
+    d = Design(frame, covariates)
+    return d.build(), d.names
 
 
 def ci_surv(p: np.ndarray, se_log: np.ndarray, conf_type: str, z: float):

@@ -59,9 +59,10 @@ class CoxEngine:
 
     Parameters
     ----------
-    X : ndarray (n, p)
-        Covariates. The engine keeps a row-sorted copy, centred within strata (the partial
-        likelihood is invariant to that); drop the caller's reference to save memory.
+    X : ndarray (n, p) or callable
+        Covariates, or ``X(order)`` returning them already in the row order ``order`` (saves
+        one n x p copy). The engine keeps a row-sorted copy, centred within strata (the
+        partial likelihood is invariant to that).
     stop, event, strata, weights : ndarray (n,)
         Exit times, 0/1 events, integer stratum codes 0..S-1, positive case weights.
     start : ndarray (n,) or None
@@ -70,8 +71,11 @@ class CoxEngine:
     """
 
     def __init__(self, X, stop, event, strata, weights, start=None, ties="efron"):
-        n, p = X.shape
-        self.n, self.p = n, p
+        if callable(X):  # X(order) builds the matrix directly in sorted row order
+            build, n = X, len(stop)
+        else:
+            build, n = None, X.shape[0]
+        self.n = n
         self.event = np.asarray(event).astype(bool)
         n_strata = int(strata.max()) + 1 if n else 0
         self.n_strata = n_strata
@@ -85,7 +89,8 @@ class CoxEngine:
         kstop = kstop[order]
         strata = strata[order]
         self.strata = strata
-        self.X = X = np.take(X, order, axis=0)
+        self.X = X = build(order) if build is not None else np.take(X, order, axis=0)
+        self.p = X.shape[1]
         self.w = weights = weights[order]
         self.event = self.event[order]
         # centre within strata (weighted means): numerics only, the fit is invariant
@@ -217,6 +222,7 @@ class CoxEngine:
     def evaluate(self, beta, need_info=True):
         """Log partial likelihood, score and information at ``beta``; keeps the pieces."""
         X = self.X
+        self.state = None  # free the previous evaluation's T x p arrays first
         eta = X @ beta if self.p else np.zeros(self.n)
         top = np.max(np.abs(eta)) if self.n else 0.0
         if top > 200:  # shift within strata; every term is invariant to this
@@ -256,10 +262,12 @@ class CoxEngine:
             vv[self.dead] -= rd * e[self.jd]
             info, U = self.xtdx(vv, u)
             # sum_j [q0 S1 S1' - q1 (S1 D1' + D1 S1') + q2 D1 D1'] = S1' Gv - D1' Fv
+            tmp = D1 * q1[:, None]
             Gv = S1 * q0[:, None]
-            Gv -= D1 * q1[:, None]
-            Fv = S1 * q1[:, None]
+            Gv -= tmp
+            Fv = np.multiply(S1, q1[:, None], out=tmp)
             Fv -= D1 * q2[:, None]
+            del tmp
             info -= S1.T @ Gv
             info += D1.T @ Fv
             info = (info + info.T) / 2

@@ -7,7 +7,7 @@ import pandas as pd
 
 from wpeval.exceptions import DesignError, ParameterError
 
-from ._common import as_list, check_alpha, codes, design_matrix, label_strings, prepare, zcrit
+from ._common import Design, as_list, check_alpha, codes, label_strings, prepare, zcrit
 from ._coxengine import CoxEngine
 from ._curves import CumulativeIncidence
 from .cox import TIES, _result, fit_engine
@@ -223,7 +223,8 @@ def competing_risks(data: pd.DataFrame, duration: str, event_type: str, covariat
                          extra={**dict(res.extra), "n_input": prep.n_input,
                                 "n_dropped": prep.n_dropped})
     frame = prep.frame
-    X, names = design_matrix(frame, covariates)
+    design = Design(frame, covariates)
+    names = design.names
     s_codes, s_labels = codes(frame, strata)
     T = prep.duration
     gminus = _censoring_left_limits(T, ev, s_codes)
@@ -231,8 +232,9 @@ def competing_risks(data: pd.DataFrame, duration: str, event_type: str, covariat
     tail = np.where(competing, 1.0 / gminus["at_row"], 0.0)
 
     n = len(frame)
-    engine = CoxEngine(X, T, (ev == cause).astype(np.int64), s_codes, np.ones(n), ties=ties)
-    del X
+    engine = CoxEngine(design.build, T, (ev == cause).astype(np.int64), s_codes, np.ones(n),
+                       ties=ties)
+    del design
     engine.set_tail(tail, gminus["lookup"](engine.ev_stratum, engine.ev_time))
     # one row per unit: R's cluster = id is the per-row sandwich
     fit = fit_engine(engine, names, robust=True)

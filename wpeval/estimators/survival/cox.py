@@ -11,7 +11,7 @@ from scipy import linalg, stats
 from wpeval.exceptions import DesignError, ParameterError, StatisticalWarning
 from wpeval.results import EffectTable
 
-from ._common import as_list, check_alpha, codes, design_matrix, prepare, zcrit
+from ._common import Design, as_list, check_alpha, codes, prepare, zcrit
 from ._coxengine import CoxEngine, invert, newton
 
 TIES = ("efron", "breslow")
@@ -103,7 +103,8 @@ def cox(data: pd.DataFrame, duration: str, event: str, covariates, *, strata=Non
     used = covariates + strata + ([cluster] if cluster else []) + ([weights] if weights else [])
     prep = prepare(data, duration, event, used=used, entry=entry, id_col=id_col, what="cox")
     frame = prep.frame
-    X, names = design_matrix(frame, covariates)
+    design = Design(frame, covariates)
+    names = design.names
     s_codes, s_labels = codes(frame, strata)
     w = _weights(frame, weights)
     if cluster:
@@ -115,8 +116,9 @@ def cox(data: pd.DataFrame, duration: str, event: str, covariates, *, strata=Non
         warnings.warn("cox: robust=True with several (entry, duration] rows per unit treats "
                       "each row as independent; pass cluster=<unit id>", StatisticalWarning,
                       stacklevel=2)
-    engine = CoxEngine(X, prep.duration, prep.event, s_codes, w, start=prep.entry, ties=ties)
-    del X  # the engine keeps its own sorted copy
+    engine = CoxEngine(design.build, prep.duration, prep.event, s_codes, w, start=prep.entry,
+                       ties=ties)
+    del design
     fit = fit_engine(engine, names, robust=robust or bool(cluster), cluster=cl_codes,
                      n_clusters=n_clusters)
     design = (f"stratified: separate baseline hazard for each of {len(s_labels)} levels of "
