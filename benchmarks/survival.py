@@ -21,9 +21,9 @@ CSV for R):
 
 BLAS: the Python workers run with ``OPENBLAS_NUM_THREADS=1`` unless set in the environment
 (see ``BLAS_THREADS``). Timing: wall time of the fit only (data already in memory), one run
-per size (the 2M fits are long); peak memory = ``ru_maxrss`` of the worker process (includes
-the loaded data), the fit's own peak from ``tracemalloc`` (a second, untimed fit) and R's
-``gc()`` "max used". Run:
+per size (the 2M fits are long). Peak memory: ``ru_maxrss`` of the worker process (includes
+the loaded data, after releasing pyarrow's cached read buffers), the fit's own peak from
+``tracemalloc`` (a second, untimed fit) and R's ``gc()`` "max used". Run:
 
     .venv/bin/python benchmarks/survival.py [--sizes 200000 2000000] [--lifelines-max 200000]
 """
@@ -101,7 +101,10 @@ def maxrss_gb() -> float:
 # --------------------------------------------------------------------------------------------
 # workers (run in subprocesses so that peak memory is per method)
 def worker(kind: str, data: str, out: str) -> None:
+    import pyarrow as pa
+
     df = pd.read_parquet(data)
+    pa.default_memory_pool().release_unused()  # drop pyarrow's cached read buffers
     import wpeval.estimators.survival  # imported before timing, as R's library()
 
     res: dict = {}

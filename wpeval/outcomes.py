@@ -30,15 +30,64 @@ CAUSE_CENSORED, CAUSE_JOB, CAUSE_OTHER_EXIT = 0, 1, 2
 
 
 def _need(df: pd.DataFrame, columns: list[str]) -> None:
+    if not isinstance(df, pd.DataFrame):
+        raise ParameterError(f"df must be a pandas DataFrame, got {type(df).__name__}")
     missing = [c for c in columns if c not in df.columns]
     if missing:
         raise DataContractError(f"columns {missing} are required to derive this outcome",
                                 column=missing[0], rule="required_column")
+    dup = [c for c in columns if int((df.columns == c).sum()) > 1]
+    if dup:
+        raise DataContractError(f"columns {dup} appear more than once; rename or drop the "
+                                "copies", column=dup[0], rule="unique_columns")
 
 
-def _days(later: pd.Series, earlier: pd.Series) -> np.ndarray:
-    """Whole days between two datetime columns as float (NaN where either is missing)."""
-    delta = pd.to_datetime(later) - pd.to_datetime(earlier)
+def _date(df: pd.DataFrame, col: str) -> pd.Series:
+    """A date column as timezone-naive datetime64 (NaT = missing).
+
+    datetime64 columns are used as they are (timezone-aware ones converted to naive UTC, so
+    that columns can be compared); text is parsed as ISO 8601 dates; numbers (e.g. days
+    since an epoch) and unparseable text are refused (DataContractError, rule
+    ``datetime``), because a silent guess would shift every duration.
+    """
+    s = df[col]
+    if isinstance(s.dtype, pd.DatetimeTZDtype):
+        return s.dt.tz_convert(None)
+    if pd.api.types.is_datetime64_any_dtype(s):
+        return s
+    if s.isna().all():
+        return pd.Series(pd.NaT, index=s.index, dtype="datetime64[ns]")
+    if pd.api.types.is_numeric_dtype(s) or pd.api.types.is_bool_dtype(s):
+        raise DataContractError(f"{col} must hold dates (datetime64 or ISO text), got {s.dtype}",
+                                column=col, rule="datetime")
+    text = s.astype("string")
+    try:
+        parsed = pd.to_datetime(text, format="ISO8601", errors="coerce")
+    except (ValueError, TypeError, OverflowError):  # pragma: no cover - pandas version quirks
+        parsed = pd.Series(pd.NaT, index=s.index, dtype="datetime64[ns]")
+    if isinstance(parsed.dtype, pd.DatetimeTZDtype):
+        parsed = parsed.dt.tz_convert(None)
+    bad = (parsed.isna() & s.notna() & (text.str.strip().str.upper() != "NAT")).to_numpy(
+        dtype=bool, na_value=False)
+    if bad.any():
+        raise DataContractError(f"{col} has {int(bad.sum())} value(s) that are not dates "
+                                f"(e.g. {s[bad].head(3).tolist()}); read the file with "
+                                "wpeval.read_referrals or fix the column", column=col,
+                                rule="datetime", examples=_examples(df, bad))
+    return parsed
+
+
+def _days(df: pd.DataFrame, later: str, earlier: str, rows=None) -> np.ndarray:
+    """Whole days between two date columns as float (NaN where either is missing)."""
+    a, b = _date(df, later), _date(df, earlier)
+    if rows is not None:
+        a, b = a[rows], b[rows]
+    try:
+        delta = a - b
+    except (OverflowError, pd.errors.OutOfBoundsDatetime, pd.errors.OutOfBoundsTimedelta) as exc:
+        raise DataContractError(f"{later} - {earlier} is out of the representable range "
+                                f"(dates before 1678 or after 2261?): {exc}", column=later,
+                                rule="date_range") from exc
     return (delta / pd.Timedelta(days=1)).to_numpy(dtype=float, na_value=np.nan)
 
 
@@ -81,9 +130,9 @@ def job_entry_times(df: pd.DataFrame, *, horizon_days: int = ATTACHMENT_DAYS) ->
     if not isinstance(horizon_days, (int, np.integer)) or horizon_days <= 0:
         raise ParameterError(f"horizon_days must be a positive integer, got {horizon_days!r}")
     _need(df, ["referral_date", "job_start_date", "exit_date", "data_end_date"])
-    follow = _days(df["data_end_date"], df["referral_date"])
-    to_job = _days(df["job_start_date"], df["referral_date"])
-    to_exit = _days(df["exit_date"], df["referral_date"])
+    follow = _days(df, "data_end_date", "referral_date")
+    to_job = _days(df, "job_start_date", "referral_date")
+    to_exit = _days(df, "exit_date", "referral_date")
     for name, values, col in (("extract date", follow, "data_end_date"),
                               ("job start", to_job, "job_start_date"),
                               ("other exit", to_exit, "exit_date")):
@@ -149,13 +198,13 @@ def job_retention_times(df: pd.DataFrame, *,
     _need(df, ["job_end_date"])
     keep = entry["entry_cause"].to_numpy() == CAUSE_JOB
     sub = entry.loc[keep].copy()
-    dur = _days(sub["job_end_date"], sub["job_start_date"])
+    dur = _days(df, "job_end_date", "job_start_date", keep)
     bad = dur < 0
     if bad.any():
         raise DataContractError(f"job_end_date before job_start_date in {int(bad.sum())} rows",
                                 column="job_end_date", rule="dates_in_order",
                                 examples=_examples(sub, bad))
-    to_extract = _days(sub["data_end_date"], sub["job_start_date"])
+    to_extract = _days(df, "data_end_date", "job_start_date", keep)
     ended = ~np.isnan(dur) & (dur <= to_extract)
     sub["retention_days"] = np.where(ended, dur, to_extract)
     sub["retention_event"] = ended.astype(np.int8)
@@ -189,15 +238,20 @@ def outcome_flags(df: pd.DataFrame, months: tuple[int, ...] = (12, 24)) -> pd.Da
         denominator; the count is in ``attrs["wpeval_checks"]``).
     """
     _need(df, ["referral_date", "job_outcome_date", "data_end_date"])
-    ref = pd.to_datetime(df["referral_date"])
-    outcome = pd.to_datetime(df["job_outcome_date"])
-    extract = pd.to_datetime(df["data_end_date"])
+    ref = _date(df, "referral_date")
+    outcome = _date(df, "job_outcome_date")
+    extract = _date(df, "data_end_date")
     out = df.copy()
     checks: dict = {"rows_in": int(len(df))}
     for k in months:
         if not isinstance(k, (int, np.integer)) or k <= 0:
             raise ParameterError(f"months must be positive integers, got {k!r}")
-        window_end = ref + pd.DateOffset(months=int(k))
+        try:
+            window_end = ref + pd.DateOffset(months=int(k))
+        except (OverflowError, pd.errors.OutOfBoundsDatetime) as exc:
+            raise DataContractError(f"referral_date + {k} months is out of the representable "
+                                    f"date range: {exc}", column="referral_date",
+                                    rule="date_range") from exc
         observed = (window_end <= extract).to_numpy()
         hit = (outcome.notna() & (outcome <= window_end)).to_numpy()
         out[f"job_outcome_{k}m"] = np.where(observed, hit.astype(float), np.nan)

@@ -267,7 +267,11 @@ def load_tariff(tariff: "Tariff | str | Path | Mapping | None" = None, *,
         path = Path(tariff)
         if not path.exists():
             raise ParameterError(f"tariff file {path} does not exist")
-        tar = _parse_tariff(yaml.safe_load(path.read_text("utf-8")), str(path))
+        try:  # safe_load only: a tariff file can never run code
+            raw = yaml.safe_load(path.read_text("utf-8"))
+        except (yaml.YAMLError, UnicodeDecodeError, OSError) as exc:
+            raise ParameterError(f"tariff file {path} is not valid YAML ({exc})") from exc
+        tar = _parse_tariff(raw, str(path))
     elif isinstance(tariff, Mapping):
         tar = _parse_tariff(tariff, "<dict>")
     else:
@@ -275,7 +279,10 @@ def load_tariff(tariff: "Tariff | str | Path | Mapping | None" = None, *,
     if discounts:
         new = dict(tar.discounts)
         for key, val in discounts.items():
-            cpa, prime = key if isinstance(key, tuple) else str(key).split("/", 1)
+            parts = tuple(key) if isinstance(key, tuple) else tuple(str(key).split("/", 1))
+            if len(parts) != 2:
+                raise ParameterError(f"discount key {key!r} must be (cpa, prime) or 'CPA/prime'")
+            cpa, prime = parts
             d = _number(val, f"discount {key}")
             if d >= 1:
                 raise ParameterError(f"discount {d} for {key} must be a fraction below 1")
@@ -286,7 +293,71 @@ def load_tariff(tariff: "Tariff | str | Path | Mapping | None" = None, *,
 
 # ------------------------------------------------------------------------- payments ------
 def _examples(df: pd.DataFrame, mask) -> list:
-    return df["person_id"].to_numpy()[np.asarray(mask)][:5].tolist()
+    mask = np.asarray(mask, dtype=bool)
+    if "person_id" in df.columns and df.columns.is_unique:
+        return df["person_id"].to_numpy()[mask][:5].tolist()
+    return df.index[mask][:5].tolist()
+
+
+def _unique_columns(df: pd.DataFrame, cols) -> None:
+    """DataContractError (rule ``unique_columns``) if a used column label is duplicated."""
+    if not df.columns.is_unique:
+        dup = [c for c in cols if int((df.columns == c).sum()) > 1]
+        if dup:
+            raise DataContractError(f"columns {dup} appear more than once; rename or drop the "
+                                    "copies", column=dup[0], rule="unique_columns")
+
+
+def attached_flags(df: pd.DataFrame) -> np.ndarray:
+    """``attached`` as a bool array: bool, or numbers 0/1 (True/False objects allowed).
+
+    DataContractError for missing values (``not_null``) or anything else, e.g. the text
+    ``"False"``, which ``astype(bool)`` would silently read as True (``boolean``).
+    """
+    s = df["attached"]
+    if pd.api.types.is_bool_dtype(s) and not s.isna().any():
+        return s.to_numpy(dtype=bool)
+    if s.isna().any():
+        raise DataContractError("attached has missing values", column="attached",
+                                rule="not_null", examples=_examples(df, s.isna().to_numpy()))
+    vals = s.to_numpy()
+    if pd.api.types.is_numeric_dtype(s) and not pd.api.types.is_complex_dtype(s):
+        num = s.to_numpy(dtype=float)
+        ok = (num == 0) | (num == 1)
+    else:  # object: Python / numpy bools, or the numbers 0 and 1
+        ok = np.fromiter((isinstance(v, (bool, np.bool_)) or (
+            isinstance(v, (int, float, np.integer, np.floating)) and v in (0, 1))
+            for v in vals), dtype=bool, count=len(vals))
+    if not ok.all():
+        raise DataContractError(f"attached must be True/False (or 0/1), got e.g. "
+                                f"{vals[~ok][:3].tolist()} ({s.dtype})", column="attached",
+                                rule="boolean", examples=_examples(df, ~ok))
+    return vals.astype(bool)
+
+
+def sustainment_counts(df: pd.DataFrame) -> np.ndarray:
+    """``sustainment_payments`` as int64: numeric, not missing, whole, >= 0 (DataContractError
+    naming the rule otherwise)."""
+    sp = df["sustainment_payments"]
+    if sp.isna().any():
+        raise DataContractError("sustainment_payments has missing values",
+                                column="sustainment_payments", rule="not_null",
+                                examples=_examples(df, sp.isna().to_numpy()))
+    if not pd.api.types.is_numeric_dtype(sp) or pd.api.types.is_bool_dtype(sp) or \
+            pd.api.types.is_complex_dtype(sp):
+        raise DataContractError(f"sustainment_payments must be a whole number, got {sp.dtype}",
+                                column="sustainment_payments", rule="integer")
+    num = sp.to_numpy(dtype=float)
+    bad = ~np.isfinite(num) | (num != np.round(num)) | (np.abs(num) > 1e6)
+    if bad.any():
+        raise DataContractError("sustainment_payments must be whole numbers of payments (at "
+                                "most a few dozen)", column="sustainment_payments",
+                                rule="integer", examples=_examples(df, bad))
+    if (num < 0).any():
+        raise DataContractError("sustainment_payments must be >= 0",
+                                column="sustainment_payments", rule="non_negative",
+                                examples=_examples(df, num < 0))
+    return num.astype(np.int64)
 
 
 def _dates(df: pd.DataFrame, col: str) -> np.ndarray:
@@ -479,15 +550,14 @@ def payments(referrals: pd.DataFrame, tariff: "Tariff | str | Path | Mapping | N
     if missing:
         raise DataContractError(f"payments need columns {missing}", column=missing[0],
                                 rule="required_column")
+    _unique_columns(df, list(REQUIRED) + ["attachment_date"])
     n = len(df)
     ref = _dates(df, "referral_date")
+    if np.isnat(ref).any():
+        raise DataContractError("referral_date has missing values", column="referral_date",
+                                rule="not_null", examples=_examples(df, np.isnat(ref)))
     jo_date = _dates(df, "job_outcome_date")
-    attached = df["attached"].to_numpy()
-    if attached.dtype != bool:
-        if pd.isna(df["attached"]).any():
-            raise DataContractError("attached has missing values", column="attached",
-                                    rule="not_null", examples=_examples(df, df["attached"].isna()))
-        attached = attached.astype(bool)
+    attached = attached_flags(df)
     checks: list[tuple[str, int, str]] = [("referrals", n, "all paid per the tariff")]
     if "attachment_date" in df.columns:
         att_date = _dates(df, "attachment_date")
@@ -499,16 +569,7 @@ def payments(referrals: pd.DataFrame, tariff: "Tariff | str | Path | Mapping | N
     att_date = np.where(attached, att_date, np.datetime64("NaT"))
     checks.append(("attachment_date_imputed", int(imputed.sum()),
                    "attached but no attachment_date: fee paid at referral_date"))
-    sp = df["sustainment_payments"]
-    if sp.isna().any():
-        raise DataContractError("sustainment_payments has missing values",
-                                column="sustainment_payments", rule="not_null",
-                                examples=_examples(df, sp.isna().to_numpy()))
-    sp = sp.to_numpy().astype(np.int64)
-    if (sp < 0).any():
-        raise DataContractError("sustainment_payments must be >= 0",
-                                column="sustainment_payments", rule="non_negative",
-                                examples=_examples(df, sp < 0))
+    sp = sustainment_counts(df)
     codes = list(tar.groups)
     grp = pd.Categorical(df["payment_group"].astype(str), categories=codes)
     gi = grp.codes.astype(np.int64)

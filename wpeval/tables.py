@@ -36,7 +36,8 @@ from . import disclosure as sdc
 from . import programme as _programme
 from .disclosure import StatTable, publish_table
 from .exceptions import DataContractError, ParameterError
-from .payments import PaymentsResult, Tariff, load_tariff, payments
+from .payments import (PaymentsResult, Tariff, attached_flags, load_tariff, payments,
+                       sustainment_counts)
 
 COUNT_MEASURES = ("referrals", "attachments", "job_outcomes", "sustainment_payments")
 TOTAL = "Total"
@@ -49,6 +50,12 @@ PUBLISHED_2YR_RATES = {"jsa_18_24": 0.364, "jsa_25_plus": 0.317, "esa_new": 0.15
 
 # ----------------------------------------------------------------------- helpers ---------
 def _need(df: pd.DataFrame, cols: Sequence[str]) -> None:
+    if not isinstance(df, pd.DataFrame):
+        raise ParameterError(f"tables need a pandas DataFrame, got {type(df).__name__}")
+    dup = [c for c in cols if int((df.columns == c).sum()) > 1]
+    if dup:
+        raise DataContractError(f"columns {dup} appear more than once; rename or drop the "
+                                "copies", column=dup[0], rule="unique_columns")
     missing = [c for c in cols if c not in df.columns]
     if missing:
         raise DataContractError(f"tables need columns {missing}", column=missing[0],
@@ -60,7 +67,14 @@ def _day(df: pd.DataFrame, col: str) -> np.ndarray:
     if not pd.api.types.is_datetime64_any_dtype(s):
         raise DataContractError(f"{col} must be a datetime column, got {s.dtype}", column=col,
                                 rule="datetime")
-    return s.to_numpy(dtype="datetime64[ns]").astype("datetime64[D]")
+    out = s.to_numpy(dtype="datetime64[ns]").astype("datetime64[D]")
+    if col in ("referral_date", "data_end_date") and np.isnat(out).any():
+        bad = np.isnat(out)
+        ids = (df["person_id"].to_numpy()[bad][:5].tolist() if "person_id" in df.columns
+               and df.columns.is_unique else df.index[bad][:5].tolist())
+        raise DataContractError(f"{col} has {int(bad.sum())} missing value(s)", column=col,
+                                rule="not_null", examples=ids)
+    return out
 
 
 def add_months(dates: np.ndarray, k) -> np.ndarray:
@@ -180,9 +194,9 @@ def _measure_columns(df: pd.DataFrame) -> pd.DataFrame:
     _need(df, ["attached", "job_outcome_date", "sustainment_payments"])
     return pd.DataFrame({
         "referrals": np.ones(len(df), dtype=np.int64),
-        "attachments": df["attached"].to_numpy().astype(np.int64),
+        "attachments": attached_flags(df).astype(np.int64),
         "job_outcomes": df["job_outcome_date"].notna().to_numpy().astype(np.int64),
-        "sustainment_payments": df["sustainment_payments"].to_numpy().astype(np.int64),
+        "sustainment_payments": sustainment_counts(df),
     })
 
 

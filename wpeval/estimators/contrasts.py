@@ -28,8 +28,9 @@ from ..exceptions import DataContractError, ParameterError, StatisticalWarning
 from ..inference.multiplicity import adjust_pvalues
 from ..results import EffectTable
 from . import se as _se
-from .randomised import (as_list, check_alpha, examples, group_codes, lin_adjusted,
-                         need_columns, numeric, t_inference)
+from ._prep import (as_list, check_alpha, check_weights, examples, flag_nonfinite, group_codes,
+                    need_columns, numeric, t_inference)
+from .randomised import lin_adjusted
 
 __all__ = ["compare_primes"]
 
@@ -181,6 +182,7 @@ def compare_primes(data: pd.DataFrame, outcome: str, *, cpa: str | Sequence[str]
             raise DataContractError("allocation probabilities must be in (0, 1]",
                                     column=prob_col, rule="probability_range",
                                     examples=examples(data, bad))
+        check_weights(y, np.minimum(prob, 0.5), data, prob_col)  # 1/p only: p = 1 is fine
         w = 1.0 / prob
     else:
         w = np.ones(len(y))
@@ -258,6 +260,7 @@ def compare_primes(data: pd.DataFrame, outcome: str, *, cpa: str | Sequence[str]
             "covariates": covariates or None,
             "notes": ("p_adjusted_cpa: within each CPA's family of contrasts; p_adjusted: "
                       "over all contrasts in the table")}
+    meth = flag_nonfinite(tab, meth)
     return EffectTable(tab, meth, title=f"Prime contrasts within CPAs: {outcome}",
                        extra={"n_missing_outcome": n_missing, "n_rows_used": int(len(y)),
                               "skipped": skipped})

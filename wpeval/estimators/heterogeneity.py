@@ -22,6 +22,7 @@ from scipy import stats
 from .. import programme as _programme
 from ..exceptions import DataContractError, DesignError, ParameterError, StatisticalWarning
 from ..results import EffectTable
+from ._prep import check_alpha, flag_nonfinite, need_columns, numeric
 
 #: the provider's assessed distance from work, nearest first (data contract)
 STREAMS = ["job_ready", "needs_support", "furthest_from_work"]
@@ -30,24 +31,23 @@ ADJUST = {"holm": "holm", "bh": "fdr_bh", "fdr_bh": "fdr_bh", "bonferroni": "bon
 
 
 def _need(df: pd.DataFrame, cols: Sequence[str]) -> None:
-    missing = [c for c in cols if c not in df.columns]
-    if missing:
-        raise DataContractError(f"columns {missing} are required", column=missing[0],
-                                rule="required_column")
+    """A DataFrame holding every column of ``cols`` once (see ``_prep.need_columns``)."""
+    need_columns(df, list(cols))
 
 
 def _outcome(df: pd.DataFrame, outcome: str) -> np.ndarray:
-    s = df[outcome]
-    if pd.api.types.is_bool_dtype(s):
-        return s.to_numpy(dtype=float)
-    if not pd.api.types.is_numeric_dtype(s):
-        raise DataContractError(f"outcome {outcome!r} must be numeric or boolean, got {s.dtype}",
-                                column=outcome, rule="numeric")
-    y = s.to_numpy(dtype=float)
-    if np.isinf(y).any():
-        raise DataContractError(f"outcome {outcome!r} has infinite values", column=outcome,
-                                rule="finite")
-    return y
+    """The outcome as float (bool -> 0/1, NaN kept): numeric, finite, not huge."""
+    return numeric(df, outcome)
+
+
+def _factorize(values) -> tuple[np.ndarray, list]:
+    """Sorted codes and labels; incomparable mixed types are sorted by their string form."""
+    try:
+        codes, labels = pd.factorize(values, sort=True)
+    except TypeError:
+        s = pd.Series(values, dtype=object)
+        codes, labels = pd.factorize(s.astype(str).where(s.notna()), sort=True)
+    return codes, list(labels)
 
 
 def _wilson(k: np.ndarray, n: np.ndarray, alpha: float):
@@ -64,11 +64,38 @@ def group_rates(df: pd.DataFrame, outcome: str, group: str = "payment_group",
     """Mean outcome by group with confidence intervals (descriptive, not a causal contrast).
 
     Binary outcomes (all values 0/1) get Wilson score intervals; others a normal interval
-    with SE = sd / sqrt(n). Rows with a missing outcome are left out (``n`` counts the rest).
+    with SE = sd / sqrt(n). Rows with a missing outcome or group are left out and counted
+    (``method["rows_missing_outcome"]``, ``method["rows_missing_group"]``); ``n`` counts the
+    rest.
+
+    Parameters
+    ----------
+    df : DataFrame
+        Referral-level data.
+    outcome : str
+        Numeric or boolean outcome column.
+    group : str, default "payment_group"
+        Grouping column (payment groups are listed in the programme's order).
+    alpha : float, default 0.05
+        1 - confidence level.
+
+    Returns
+    -------
+    EffectTable
+        One row per group. A group with a single referral has no standard error for a
+        non-binary outcome (NaN, warned and noted in ``method["notes"]``).
     """
+    alpha = check_alpha(alpha)
     _need(df, [outcome, group])
     y = _outcome(df, outcome)
     ok = ~np.isnan(y)
+    n_miss_y = int((~ok).sum())
+    miss_g = df[group].isna().to_numpy()
+    n_miss_g = int((ok & miss_g).sum())
+    ok &= ~miss_g
+    if not ok.any():
+        raise DataContractError(f"no rows with both {outcome!r} and {group!r} observed",
+                                column=outcome, rule="not_null")
     g = df[group].astype(str).to_numpy()[ok]
     y = y[ok]
     order = list(_programme.load().payment_groups) if group == "payment_group" else []
@@ -87,11 +114,11 @@ def group_rates(df: pd.DataFrame, outcome: str, group: str = "payment_group",
         lo, hi = est - z * se, est + z * se
     table = pd.DataFrame({"term": agg.index.astype(str), "estimate": est, "std_error": se,
                           "conf_low": lo, "conf_high": hi, "n": n.astype(int)})
-    return EffectTable(table, {
-        "estimator": "mean outcome by group", "se_type": "binomial" if binary else "iid",
-        "ci_method": "Wilson score" if binary else "normal", "design": "none (descriptive)",
-        "alpha": alpha, "outcome": outcome, "rows_missing_outcome": int((~ok).sum())},
-        title=f"{outcome} by {group}")
+    meth = {"estimator": "mean outcome by group", "se_type": "binomial" if binary else "iid",
+            "ci_method": "Wilson score" if binary else "normal", "design": "none (descriptive)",
+            "alpha": alpha, "outcome": outcome, "rows_missing_outcome": n_miss_y,
+            "rows_missing_group": n_miss_g}
+    return EffectTable(table, flag_nonfinite(table, meth), title=f"{outcome} by {group}")
 
 
 def _dense(codes: np.ndarray) -> np.ndarray:
@@ -156,7 +183,7 @@ def _cpa_fit(y, cell, grp, prime, groups, primes):
         if not ident.any():
             continue
         xtx, xty = xtx[np.ix_(ident, ident)], xty[ident]
-        if np.linalg.matrix_rank(xtx) < ident.sum():
+        if not np.isfinite(xtx).all() or np.linalg.matrix_rank(xtx) < ident.sum():
             return "collinear", None, [], n_used, dropped_rows, dropped_cells, 0
         inv = np.linalg.inv(xtx)
         beta = inv @ xty
@@ -294,22 +321,36 @@ def group_differences(data: pd.DataFrame, outcome: str, *, group: str = "payment
     df = data
     notes = []
     period_codes = None
+    _need(df, [outcome, group, prime_col, cpa_col])
     if "period" in blocks and "period" not in df.columns:
         _need(df, ["referral_date"])
-        months = pd.to_datetime(df["referral_date"]).to_numpy().astype("datetime64[M]")
+        ref = df["referral_date"]
+        if not pd.api.types.is_datetime64_any_dtype(ref):
+            raise DataContractError("referral_date must be a datetime column to derive the "
+                                    f"quarter period, got {ref.dtype}", column="referral_date",
+                                    rule="datetime")
+        months = ref.to_numpy().astype("datetime64[M]")
         period_codes = months.astype(np.int64) // 3  # calendar quarter index
+        period_codes = np.where(np.isnat(months), -1, period_codes)
         notes.append("period = quarter of referral_date")
     _need(df, [outcome, group, prime_col, cpa_col, *[b for b in blocks if b != "period"
                                                      or period_codes is None]])
-    rates = group_rates(df, outcome, group, alpha)
     y_all = _outcome(df, outcome)
     ok = ~np.isnan(y_all)
+    if not ok.any():
+        raise DataContractError(f"no rows with an observed {outcome!r} ({len(df)} rows, all "
+                                "missing)", column=outcome, rule="not_null")
+    rates = group_rates(df, outcome, group, alpha)
     y_all = y_all[ok]
 
     def codes_of(col):
-        codes, labels = pd.factorize(df[col].to_numpy()[ok], sort=True)
+        codes, labels = _factorize(df[col].to_numpy()[ok])
         if (codes < 0).any():
-            raise DataContractError(f"{col} has missing values", column=col, rule="not_null")
+            bad = np.flatnonzero(ok)[codes < 0]
+            ids = (df["person_id"].to_numpy()[bad][:5].tolist() if "person_id" in df.columns
+                   else df.index[bad][:5].tolist())
+            raise DataContractError(f"{col} has missing values", column=col, rule="not_null",
+                                    examples=ids)
         return codes.astype(np.int64), [str(v) for v in labels]
 
     cpa_codes, cpa_labels = codes_of(cpa_col)
@@ -318,6 +359,9 @@ def group_differences(data: pd.DataFrame, outcome: str, *, group: str = "payment
     cell_all = np.zeros(y_all.size, dtype=np.int64)
     for b in blocks:
         if b == "period" and period_codes is not None:
+            if (period_codes[ok] < 0).any():
+                raise DataContractError("referral_date has missing values (needed for the "
+                                        "period)", column="referral_date", rule="not_null")
             bc = _dense(period_codes[ok])
         else:
             bc = codes_of(b)[0]
@@ -467,8 +511,19 @@ def creaming_and_parking(data: pd.DataFrame, *, outcome: str = "job_outcome_24m"
     """
     from ..payments import PaymentsResult, payments
 
+    alpha = check_alpha(alpha)
     _need(data, [stream_col, prime_col, outcome, "job_start_date"]
           + (["cpa"] if by_cpa else []))
+    if len(data) == 0:
+        raise DataContractError("no referrals: the data are empty", column=outcome,
+                                rule="non_empty")
+    y = _outcome(data, outcome)
+    notbin = ~np.isnan(y) & (y != 0) & (y != 1)
+    if notbin.any():
+        ids = (data["person_id"].to_numpy()[notbin][:5].tolist() if "person_id" in data.columns
+               else data.index[notbin][:5].tolist())
+        raise DataContractError(f"{outcome!r} must be a 0/1 outcome (rate per stream)",
+                                column=outcome, rule="binary", examples=ids)
     if paid is None:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", StatisticalWarning)
@@ -478,7 +533,6 @@ def creaming_and_parking(data: pd.DataFrame, *, outcome: str = "job_outcome_24m"
     paid = np.asarray(paid, dtype=float)
     if paid.shape != (len(data),):
         raise ParameterError("paid must have one value per row of data")
-    y = _outcome(data, outcome)
     keys = (["cpa"] if by_cpa else []) + [stream_col, prime_col]
     frame = pd.DataFrame({k: data[k].astype(str).to_numpy() for k in keys})
     known = STREAMS + sorted(set(frame[stream_col]) - set(STREAMS))
@@ -501,10 +555,11 @@ def creaming_and_parking(data: pd.DataFrame, *, outcome: str = "job_outcome_24m"
         est = np.where(n > 0, k / np.maximum(n, 1), np.nan)
         lo, hi = _wilson(k, np.maximum(n, 1), alpha)
     lo, hi = np.where(n > 0, lo, np.nan), np.where(n > 0, hi, np.nan)
+    notes = ""
     if (n == 0).any():
-        warnings.warn(f"{int((n == 0).sum())} stream x prime cells have no referral with "
-                      f"{outcome} observed: rate left missing", StatisticalWarning,
-                      stacklevel=2)
+        notes = (f"{int((n == 0).sum())} stream x prime cells have no referral with {outcome} "
+                 "observed: rate left missing")
+        warnings.warn(notes, StatisticalWarning, stacklevel=2)
     term = agg[keys].astype(str).agg(" | ".join, axis=1)
     table = pd.DataFrame({
         "term": term, "estimate": est, "std_error": np.sqrt(est * (1 - est) / np.maximum(n, 1)),
@@ -516,5 +571,6 @@ def creaming_and_parking(data: pd.DataFrame, *, outcome: str = "job_outcome_24m"
     return EffectTable(table, {
         "estimator": f"{outcome} rate and payments per participant by {stream_col} and prime",
         "se_type": "binomial", "ci_method": "Wilson score",
-        "design": "descriptive (the stream is assessed after allocation)", "alpha": alpha},
+        "design": "descriptive (the stream is assessed after allocation)", "alpha": alpha,
+        **({"notes": notes} if notes else {})},
         title=f"Creaming and parking: outcomes and payments by {stream_col} and prime")

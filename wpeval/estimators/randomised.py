@@ -32,7 +32,6 @@ Rows with a missing outcome, treatment, block or cluster are dropped and counted
 from __future__ import annotations
 
 import warnings
-from dataclasses import dataclass, field
 from typing import Sequence
 
 import numpy as np
@@ -42,276 +41,16 @@ from ..exceptions import DataContractError, DesignError, ParameterError, Statist
 from ..results import EffectTable
 from . import se as _se
 
+# input preparation lives in ._prep; the names are re-exported here for older callers
+from ._prep import (Prepared, as_list, block_examples, cell_stats, check_alpha,  # noqa: F401
+                    check_weights, covariate_matrix, drop_missing_cov, examples, flag_nonfinite,
+                    group_codes, method_dict, need_columns, numeric, parse_conditions, prepare,
+                    result_row, subset, t_inference, term_name)
+
 __all__ = ["diff_in_means", "horvitz_thompson", "lin_adjusted", "iv_effect"]
 
-# ------------------------------------------------------------------------------ preparation
-_ID = "person_id"
 
-
-def as_list(cols) -> list[str]:
-    """``None`` -> [], a string -> [string], a sequence -> list."""
-    if cols is None:
-        return []
-    if isinstance(cols, str):
-        return [cols]
-    return list(cols)
-
-
-def examples(data: pd.DataFrame, mask) -> list:
-    """Up to five person_ids (or row labels) where ``mask`` is true."""
-    mask = np.asarray(mask, dtype=bool)
-    if _ID in data.columns:
-        return list(data[_ID].to_numpy()[mask][:5])
-    return list(data.index[mask][:5])
-
-
-def check_alpha(alpha) -> float:
-    if not isinstance(alpha, (int, float, np.floating)) or not 0 < float(alpha) < 1:
-        raise ParameterError(f"alpha must be a number strictly between 0 and 1, got {alpha!r}")
-    return float(alpha)
-
-
-def need_columns(data, cols: Sequence[str]) -> None:
-    if not isinstance(data, pd.DataFrame):
-        raise ParameterError(f"data must be a pandas DataFrame, got {type(data).__name__}")
-    for c in cols:
-        if not isinstance(c, str):
-            raise ParameterError(f"column names must be strings, got {c!r}")
-        if c not in data.columns:
-            raise DataContractError(f"column {c!r} not found in the data", column=c,
-                                    rule="missing_columns")
-
-
-def numeric(data: pd.DataFrame, col: str) -> np.ndarray:
-    """A column as float64 (bool -> 0/1); DataContractError if not numeric; NaN kept."""
-    s = data[col]
-    if pd.api.types.is_bool_dtype(s):
-        return s.to_numpy(dtype=float)
-    if isinstance(s.dtype, pd.CategoricalDtype) or not pd.api.types.is_numeric_dtype(s):
-        raise DataContractError(f"column {col!r} must be numeric (or bool), got {s.dtype}",
-                                column=col, rule="numeric")
-    out = s.to_numpy(dtype=float, na_value=np.nan)
-    bad = np.isinf(out)
-    if bad.any():
-        raise DataContractError(f"column {col!r} has infinite values", column=col,
-                                rule="finite", examples=examples(data, bad))
-    return out
-
-
-def group_codes(data: pd.DataFrame, cols: Sequence[str]) -> tuple[np.ndarray, int]:
-    """Integer codes 0..K-1 of the combinations of ``cols`` (sorted order; -1 if any value is
-    missing), and K. O(N) per column via category codes / hash factorisation."""
-    code = None
-    for c in cols:
-        s = data[c]
-        if isinstance(s.dtype, pd.CategoricalDtype):
-            cc = s.cat.codes.to_numpy().astype(np.int64)
-            k = len(s.cat.categories)
-        else:
-            cc, uniq = pd.factorize(s, sort=True)
-            cc = cc.astype(np.int64)
-            k = len(uniq)
-        if code is None:
-            code = cc
-        else:
-            code = np.where((code < 0) | (cc < 0), -1, code * max(k, 1) + cc)
-    if code is None:
-        raise ParameterError("no block/cluster columns given")
-    ok = code >= 0
-    out = np.full(len(code), -1, dtype=np.int64)
-    if ok.any():
-        inv, uniq = pd.factorize(code[ok], sort=True)
-        out[ok] = inv
-        return out, len(uniq)
-    return out, 0
-
-
-def parse_conditions(values: pd.Series, condition1, condition2, col: str):
-    """The two compared conditions, as estimatr's ``parse_conditions``: with two values
-    and none given, the sorted values (estimate = condition2 - condition1)."""
-    if isinstance(values.dtype, pd.CategoricalDtype):
-        present = values.cat.remove_unused_categories().cat.categories.tolist()
-    else:
-        present = sorted(pd.unique(values.dropna()).tolist())
-    for c in (condition1, condition2):
-        if c is not None and c not in present:
-            raise ParameterError(f"condition {c!r} is not a value of {col!r} "
-                                 f"(values: {present[:10]})")
-    if len(present) < 2:
-        raise DesignError(f"treatment column {col!r} has fewer than two conditions "
-                          f"({present}): nothing to compare")
-    if len(present) > 2:
-        if condition1 is None or condition2 is None:
-            raise ParameterError(f"{col!r} has {len(present)} values; give both condition1 "
-                                 "and condition2 (or use a two-valued column)")
-        return condition1, condition2
-    if condition1 is None and condition2 is None:
-        return present[0], present[1]
-    if condition1 is None:
-        return [v for v in present if v != condition2][0], condition2
-    if condition2 is None:
-        return condition1, [v for v in present if v != condition1][0]
-    return condition1, condition2
-
-
-@dataclass
-class Prepared:
-    """Cleaned arrays for one two-condition comparison."""
-
-    y: np.ndarray
-    z: np.ndarray
-    cond1: object
-    cond2: object
-    block: np.ndarray | None = None
-    n_blocks: int = 0
-    cluster: np.ndarray | None = None
-    n_clusters: int = 0
-    source: pd.DataFrame | None = None  # the input columns used (all rows)
-    rows: np.ndarray | None = None  # positions of the kept rows in ``source`` (None: all)
-    dropped: dict = field(default_factory=dict)
-
-    @property
-    def frame(self) -> pd.DataFrame:
-        """The kept rows of the input columns (built on first use: examples, covariates)."""
-        if self.rows is None:
-            return self.source
-        if getattr(self, "_frame", None) is None:
-            object.__setattr__(self, "_frame", self.source.iloc[self.rows])
-        return self._frame
-
-
-def prepare(data: pd.DataFrame, outcome: str, treatment: str, *, blocks=None, clusters=None,
-            condition1=None, condition2=None, extra: Sequence[str] = ()) -> Prepared:
-    """Check columns, keep the two conditions, drop (and count) rows with a missing outcome,
-    treatment, block or cluster, and return integer-coded arrays."""
-    blocks, clusters = as_list(blocks), as_list(clusters)
-    if not isinstance(outcome, str) or not isinstance(treatment, str):
-        raise ParameterError("outcome and treatment must be column names (str)")
-    if ("period" in blocks and isinstance(data, pd.DataFrame) and "period" not in data.columns
-            and "referral_date" in data.columns):
-        from ..design import add_period  # the design's default period: quarter of referral
-
-        cols = [c for c in dict.fromkeys([outcome, treatment, *blocks, *clusters, *extra,
-                                          _ID, "referral_date"]) if c in data.columns]
-        data = add_period(data[cols])
-    need_columns(data, [outcome, treatment, *blocks, *clusters, *extra])
-    y_all = numeric(data, outcome)
-    tcol = data[treatment]
-    cond1, cond2 = parse_conditions(tcol, condition1, condition2, treatment)
-    is2 = (tcol == cond2).to_numpy(dtype=bool, na_value=False)
-    is1 = (tcol == cond1).to_numpy(dtype=bool, na_value=False)
-    dropped = {"other_conditions": int((~(is1 | is2) & tcol.notna().to_numpy()).sum()),
-               "missing_treatment": int(tcol.isna().sum())}
-    keep = is1 | is2
-    miss_y = keep & np.isnan(y_all)
-    dropped["missing_outcome"] = int(miss_y.sum())
-    keep &= ~miss_y
-    bcode = ccode = None
-    if blocks:
-        bcode, _ = group_codes(data, blocks)
-        miss = keep & (bcode < 0)
-        dropped["missing_block"] = int(miss.sum())
-        keep &= ~miss
-    if clusters:
-        ccode, _ = group_codes(data, clusters)
-        miss = keep & (ccode < 0)
-        dropped["missing_cluster"] = int(miss.sum())
-        keep &= ~miss
-    if not keep.any():
-        raise DesignError("no rows left after keeping the two conditions and dropping "
-                          f"missing values ({dropped})")
-    idx = np.flatnonzero(keep)
-    cols = list(dict.fromkeys([outcome, treatment, *blocks, *clusters, *extra]
-                              + ([_ID] if _ID in data.columns else [])))
-    source = data[cols]
-    full = len(idx) == len(data)
-    p = Prepared(y=y_all if full else y_all[idx],
-                 z=(is2 if full else is2[idx]).astype(np.int8), cond1=cond1, cond2=cond2,
-                 source=source, rows=None if full else idx,
-                 dropped={k: v for k, v in dropped.items() if v})
-    if bcode is not None:
-        b, nb = pd.factorize(bcode[idx], sort=True)
-        p.block, p.n_blocks = b.astype(np.int64), len(nb)
-    if ccode is not None:
-        c, nc = pd.factorize(ccode[idx], sort=True)
-        p.cluster, p.n_clusters = c.astype(np.int64), len(nc)
-    return p
-
-
-def term_name(treatment: str, cond1, cond2) -> str:
-    """estimatr-like term: the column name for 0/1 (or False/True), else ``col: c2 - c1``."""
-    if {cond1, cond2} <= {0, 1, True, False} and bool(cond2) and not bool(cond1):
-        return treatment
-    return f"{treatment}: {cond2} - {cond1}"
-
-
-def t_inference(est, se, df, alpha):
-    """Statistic, two-sided p-value and CI with a t(df) reference (normal if df is None)."""
-    from scipy import stats
-
-    est, se = float(est), float(se)
-    if not (np.isfinite(se) and se > 0):
-        warnings.warn(f"the standard error is {se!r} (e.g. the outcome does not vary): no test "
-                      "statistic, p-value or interval", StatisticalWarning, stacklevel=3)
-    stat = est / se if se > 0 else np.nan
-    if df is None or not np.isfinite(df):
-        q = stats.norm.ppf(1 - alpha / 2)
-        p = 2 * stats.norm.sf(abs(stat))
-    else:
-        q = stats.t.ppf(1 - alpha / 2, df)
-        p = 2 * stats.t.sf(abs(stat), df)
-    return stat, p, est - q * se, est + q * se
-
-
-# ------------------------------------------------------------------------------ helpers
-def _method(estimator, se_type, ci_method, design, **more) -> dict:
-    m = {"estimator": estimator, "se_type": se_type, "ci_method": ci_method, "design": design}
-    m.update({k: v for k, v in more.items() if v is not None})
-    return m
-
-
-def _row(term, est, se, df, n, alpha, **cols) -> pd.DataFrame:
-    stat, p, lo, hi = t_inference(est, se, df, alpha)
-    return pd.DataFrame([{"term": term, "estimate": float(est), "std_error": float(se),
-                          "statistic": stat, "p_value": p, "conf_low": lo, "conf_high": hi,
-                          "df": np.nan if df is None else float(df), "n": int(n), **cols}])
-
-
-def _ci_label(df) -> str:
-    return "normal" if df is None else "t"
-
-
-def _block_examples(p: Prepared, bad_blocks: np.ndarray) -> list:
-    """person_ids from the first offending blocks."""
-    if p.block is None or not len(bad_blocks):
-        return []
-    return examples(p.frame, np.isin(p.block, bad_blocks[:5]))
-
-
-def _subset(p: Prepared, keep: np.ndarray) -> Prepared:
-    """Rows ``keep`` of a Prepared, with block/cluster codes re-compacted."""
-    q = Prepared(y=p.y[keep], z=p.z[keep], cond1=p.cond1, cond2=p.cond2,
-                 source=p.source, dropped=dict(p.dropped),
-                 rows=(np.flatnonzero(keep) if p.rows is None else p.rows[keep]))
-    if p.block is not None:
-        b, u = pd.factorize(p.block[keep], sort=True)
-        q.block, q.n_blocks = b.astype(np.int64), len(u)
-    if p.cluster is not None:
-        c, u = pd.factorize(p.cluster[keep], sort=True)
-        q.cluster, q.n_clusters = c.astype(np.int64), len(u)
-    return q
-
-
-def _cell_stats(y, cell, ncell):
-    """Counts, means and within-cell sums of squared deviations (two-pass)."""
-    cnt = np.bincount(cell, minlength=ncell).astype(float)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        mean = np.bincount(cell, weights=y, minlength=ncell) / cnt
-    dev = y - mean[cell]
-    ss = np.bincount(cell, weights=dev * dev, minlength=ncell)
-    return cnt, mean, ss, dev
-
-
+# ------------------------------------------------------------------------------ design checks
 def _check_clusters(p: Prepared) -> tuple[np.ndarray, np.ndarray]:
     """Treatment constant within clusters and clusters nested in blocks; returns the arm and
     block (or 0) of each cluster."""
@@ -338,7 +77,7 @@ def _check_clusters(p: Prepared) -> tuple[np.ndarray, np.ndarray]:
 # ------------------------------------------------------------------------------ estimators
 def _dim_unblocked(p: Prepared):
     y, z = p.y, p.z
-    cnt, mean, ss, dev = _cell_stats(y, z.astype(np.int64), 2)
+    cnt, mean, ss, dev = cell_stats(y, z.astype(np.int64), 2)
     n0, n1 = cnt
     if n0 == 0 or n1 == 0:
         raise DesignError("both conditions must be present")
@@ -365,7 +104,7 @@ def _dim_blocked(p: Prepared, drop_incomplete: bool):
     empty = (cnt == 0).any(axis=1)
     if not drop_incomplete and (cnt.sum(axis=1) == 1).any():
         raise DesignError("All blocks must have multiple units (or clusters); e.g. person_ids "
-                          f"{_block_examples(p, np.flatnonzero(cnt.sum(axis=1) == 1))}")
+                          f"{block_examples(p, np.flatnonzero(cnt.sum(axis=1) == 1))}")
     if empty.any():
         bad = np.flatnonzero(empty)
         if not drop_incomplete:
@@ -373,11 +112,11 @@ def _dim_blocked(p: Prepared, drop_incomplete: bool):
                 f"{len(bad)} block(s) lack one of the two conditions (estimatr: 'Must have "
                 "units with both treatment conditions within each block'); pass "
                 f"drop_incomplete_blocks=True to drop them; e.g. person_ids "
-                f"{_block_examples(p, bad)}")
+                f"{block_examples(p, bad)}")
         n_rows = int(cnt[bad].sum())
         warnings.warn(f"dropped {len(bad)} block(s) ({n_rows} rows) without both conditions",
                       StatisticalWarning, stacklevel=3)
-        p = _subset(p, ~np.isin(p.block, bad))
+        p = subset(p, ~np.isin(p.block, bad))
         p.dropped["incomplete_blocks"] = len(bad)
         p.dropped["rows_in_incomplete_blocks"] = n_rows
         if p.n_blocks == 0:
@@ -392,19 +131,23 @@ def _dim_blocked(p: Prepared, drop_incomplete: bool):
         size = np.bincount(p.block, minlength=B)
     if (size == 1).any():
         raise DesignError("All blocks must have multiple units (or clusters); e.g. person_ids "
-                          f"{_block_examples(p, np.flatnonzero(size == 1))}")
+                          f"{block_examples(p, np.flatnonzero(size == 1))}")
     pair = bool((size == 2).any())
+    if pair and B < 2:
+        raise DesignError("a single block of two units (or clusters): the matched-pairs "
+                          "variance needs at least two pairs; e.g. person_ids "
+                          f"{block_examples(p, np.arange(B))}")
     if pair and (size > 2).any():
         warnings.warn("Some blocks have two units/clusters while other blocks have more. As "
                       "standard variance estimates cannot be computed within blocks with two "
                       "units, the matched-pairs variance estimator is used (as estimatr).",
                       StatisticalWarning, stacklevel=3)
-    cntf, mean, ss, dev = _cell_stats(p.y, cell, 2 * B)
+    cntf, mean, ss, dev = cell_stats(p.y, cell, 2 * B)
     cnt = cntf.reshape(B, 2)
     if not pair and (cnt == 1).any():
         raise DesignError("If the design is not pair-matched, every block must have at least "
                           "two treated and two control units (estimatr); e.g. person_ids "
-                          f"{_block_examples(p, np.flatnonzero((cnt == 1).any(axis=1)))}")
+                          f"{block_examples(p, np.flatnonzero((cnt == 1).any(axis=1)))}")
     m = mean.reshape(B, 2)
     tau_b = m[:, 1] - m[:, 0]
     n_b = cnt.sum(axis=1)
@@ -436,7 +179,7 @@ def _prob_varies(prob, p: Prepared) -> bool:
     """Does the probability of the received condition vary within block x arm?"""
     cell = (p.block * 2 if p.block is not None else 0) + p.z
     n = max(int(cell.max()) + 1, 2)
-    cnt, mean, ss, _ = _cell_stats(prob, np.asarray(cell, dtype=np.int64), n)
+    cnt, mean, ss, _ = cell_stats(prob, np.asarray(cell, dtype=np.int64), n)
     return bool(np.nanmax(np.sqrt(ss / np.maximum(cnt, 1))) > 1e-9)
 
 
@@ -527,13 +270,14 @@ def diff_in_means(data: pd.DataFrame, outcome: str, treatment: str, *, blocks=No
         tau, se, df, design, se_type, ci = _dim_unblocked(p)
     else:
         p, tau, se, df, design, se_type, ci = _dim_blocked(p, drop_incomplete_blocks)
-    tab = _row(term_name(treatment, p.cond1, p.cond2), tau, se, df, len(p.y), alpha,
-               outcome=outcome, condition1=p.cond1, condition2=p.cond2,
-               n_blocks=p.n_blocks if p.block is not None else np.nan,
-               n_clusters=p.n_clusters if p.cluster is not None else np.nan)
-    meth = _method("difference in means", se_type, ci, design, alpha=alpha,
-                   blocks=as_list(blocks) or None, clusters=as_list(clusters) or None,
-                   reference="estimatr::difference_in_means")
+    tab = result_row(term_name(treatment, p.cond1, p.cond2), tau, se, df, len(p.y), alpha,
+                     outcome=outcome, condition1=p.cond1, condition2=p.cond2,
+                     n_blocks=p.n_blocks if p.block is not None else np.nan,
+                     n_clusters=p.n_clusters if p.cluster is not None else np.nan)
+    meth = method_dict("difference in means", se_type, ci, design, alpha=alpha,
+                       blocks=as_list(blocks) or None, clusters=as_list(clusters) or None,
+                       reference="estimatr::difference_in_means")
+    meth = flag_nonfinite(tab, meth)
     return EffectTable(tab, meth, title=f"Difference in means: {outcome}",
                        extra={"dropped": p.dropped})
 
@@ -604,6 +348,7 @@ def horvitz_thompson(data: pd.DataFrame, outcome: str, treatment: str, *, blocks
                                     "two-arm Horvitz-Thompson estimator", column=condition_prob,
                                     rule="probability_range", examples=examples(p.frame, bad))
         p2 = np.where(z == 1, recv, 1.0 - recv)
+        check_weights(y, p2, p.frame, condition_prob)
         prob_source = f"column {condition_prob!r} (probability of the condition received)"
     else:
         p2 = None
@@ -646,12 +391,12 @@ def horvitz_thompson(data: pd.DataFrame, outcome: str, treatment: str, *, blocks
                 raise DesignError(f"{len(bad)} block(s) hold only one condition, so the "
                                   "estimated probability is 0 or 1 and Horvitz-Thompson is "
                                   "undefined there; drop or merge them, or give "
-                                  f"condition_prob; e.g. person_ids {_block_examples(p, bad)}")
+                                  f"condition_prob; e.g. person_ids {block_examples(p, bad)}")
             p2 = share[b]
         if simple is None:
             simple = False
         if not simple:
-            _, _, ss, _ = _cell_stats(p2, b, B)
+            _, _, ss, _ = cell_stats(p2, b, B)
             if np.nanmax(ss) > 1e-12:
                 raise DesignError("treatment probabilities must be fixed within blocks for a "
                                   "block-randomised design (estimatr); add the variable the "
@@ -679,12 +424,13 @@ def horvitz_thompson(data: pd.DataFrame, outcome: str, treatment: str, *, blocks
             se_name = "HT youngs (complete)"
         se_b = _ht_se(np.atleast_1d(v_b), n_b)
         se = float(np.sqrt(np.sum(w ** 2 * se_b ** 2)))
-    tab = _row(term_name(treatment, p.cond1, p.cond2), tau, se, None, N, alpha,
-               outcome=outcome, condition1=p.cond1, condition2=p.cond2,
-               n_blocks=p.n_blocks if p.block is not None else np.nan)
-    meth = _method("Horvitz-Thompson", se_name, "normal", design, alpha=alpha,
-                   blocks=as_list(blocks) or None, probabilities=prob_source,
-                   reference="estimatr::horvitz_thompson", notes=notes or None)
+    tab = result_row(term_name(treatment, p.cond1, p.cond2), tau, se, None, N, alpha,
+                     outcome=outcome, condition1=p.cond1, condition2=p.cond2,
+                     n_blocks=p.n_blocks if p.block is not None else np.nan)
+    meth = method_dict("Horvitz-Thompson", se_name, "normal", design, alpha=alpha,
+                       blocks=as_list(blocks) or None, probabilities=prob_source,
+                       reference="estimatr::horvitz_thompson", notes=notes or None)
+    meth = flag_nonfinite(tab, meth)
     return EffectTable(tab, meth, title=f"Horvitz-Thompson: {outcome}",
                        extra={"dropped": p.dropped})
 
@@ -701,30 +447,6 @@ def _ht_se(v, n):
 
 
 # ------------------------------------------------------------------------------ covariates
-def _covariate_matrix(frame: pd.DataFrame, covariates: Sequence[str]):
-    """Numeric design of the covariates as R's model.matrix would build it (factors and
-    strings: dummies for every level but the first; bool: 0/1). Returns (matrix, names)."""
-    cols, names = [], []
-    for c in covariates:
-        s = frame[c]
-        if pd.api.types.is_bool_dtype(s) or (pd.api.types.is_numeric_dtype(s)
-                                             and not isinstance(s.dtype, pd.CategoricalDtype)):
-            cols.append(s.to_numpy(dtype=float, na_value=np.nan))
-            names.append(c)
-            continue
-        cat = s.astype("category")
-        cat = cat.cat.remove_unused_categories()
-        codes = cat.cat.codes.to_numpy()
-        for k, lev in enumerate(cat.cat.categories[1:], start=1):
-            col = (codes == k).astype(float)
-            col[codes < 0] = np.nan
-            cols.append(col)
-            names.append(f"{c}{lev}")
-    if not cols:
-        return np.empty((len(frame), 0)), []
-    return np.column_stack(cols), names
-
-
 def _demean(W, cell, ncell):
     """Within-cell demeaned columns and the cell means (n_cell x k)."""
     cnt = np.bincount(cell, minlength=ncell).astype(float)
@@ -733,13 +455,27 @@ def _demean(W, cell, ncell):
     return W - means[cell], means
 
 
-def _pinv_rank(W):
+def _rms(W):
+    """Column root mean squares, computed on columns scaled by their largest absolute value
+    so that tiny (1e-200) or large values neither underflow nor overflow."""
+    top = np.max(np.abs(W), axis=0) if len(W) else np.zeros(W.shape[1])
+    safe = np.where(top > 0, top, 1.0)
+    return top * np.sqrt(np.mean((W / safe) ** 2, axis=0)) if len(W) else top
+
+
+def _pinv_rank(W, ref=None):
     """Scaled pseudo-inverse of W'W and its rank (columns with no within-cell variation are
-    collinear with the cell dummies and get weight 0, as R's QR drops them)."""
+    collinear with the cell dummies and get weight 0, as R's QR drops them).
+
+    A column counts as varying within cells when its within-cell root mean square exceeds
+    1e-10 times its root mean square in ``ref`` (the columns before demeaning): a relative
+    test, so the result does not depend on the covariates' units (an absolute threshold
+    dropped a covariate measured in small units, e.g. x * 1e-12)."""
     if W.shape[1] == 0:
         return np.zeros((0, 0)), 0, W
-    sd = np.sqrt(np.mean(W ** 2, axis=0))
-    keep = sd > 1e-10 * max(1.0, float(np.max(sd)))
+    sd = _rms(W)
+    base = _rms(W if ref is None else ref)
+    keep = (sd > 1e-10 * base) & (sd > 0)
     Ws = np.where(keep, W / np.where(keep, sd, 1.0), 0.0)
     G = Ws.T @ Ws
     rank = int(np.linalg.matrix_rank(G, hermitian=True, tol=1e-9 * max(1.0, np.max(np.diag(G)))))
@@ -747,16 +483,23 @@ def _pinv_rank(W):
     return Ginv, rank, Ws
 
 
-def _drop_missing_cov(p: Prepared, X, label="missing_covariate"):
-    bad = np.isnan(X).any(axis=1) if X.shape[1] else np.zeros(len(p.y), bool)
-    if bad.any():
-        q = _subset(p, ~bad)
-        q.dropped[label] = int(bad.sum())
-        return q, X[~bad]
-    return p, X
-
-
 _HC = ("HC0", "HC1", "HC2", "HC3")
+
+
+def _check_hc(lev, n: int, rank: int, se_type: str, what: str, p: Prepared) -> None:
+    """DesignError when the HC variance is undefined: no residual degrees of freedom, or
+    (HC2 / HC3) observations with leverage one, which a rare covariate level or a
+    saturated model produces (R gives NaN or Inf there)."""
+    if n - rank <= 0:
+        raise DesignError(f"{what}: {n} rows for {rank} parameters leave no residual degrees "
+                          "of freedom; use fewer covariates (or covariate levels) or more data")
+    if se_type in ("HC2", "HC3"):
+        one = np.asarray(lev) > 1 - 1e-8
+        if one.any():
+            raise DesignError(f"{what}: {int(one.sum())} row(s) have leverage one (a covariate "
+                              f"level or cell held by them alone), so the {se_type} variance "
+                              "is undefined; merge rare covariate levels or use se_type='HC0' "
+                              f"or 'HC1'; e.g. person_ids {examples(p.frame, one)}")
 
 
 def lin_adjusted(data: pd.DataFrame, outcome: str, treatment: str,
@@ -810,8 +553,8 @@ def lin_adjusted(data: pd.DataFrame, outcome: str, treatment: str,
         raise ParameterError("lin_adjusted needs covariates (or blocks)")
     p = prepare(data, outcome, treatment, blocks=blocks, condition1=condition1,
                 condition2=condition2, extra=covariates)
-    X, names = _covariate_matrix(p.frame, covariates)
-    p, X = _drop_missing_cov(p, X)
+    X, names = covariate_matrix(p.frame, covariates)
+    p, X = drop_missing_cov(p, X)
     K = p.n_blocks if p.block is not None else 1
     cell = (p.block * 2 if p.block is not None else 0) + p.z.astype(np.int64)
     ncell = 2 * K
@@ -820,18 +563,18 @@ def lin_adjusted(data: pd.DataFrame, outcome: str, treatment: str,
         bad = np.flatnonzero((cnt < 2).reshape(K, 2).any(axis=1))
         raise DesignError("every block x arm cell needs at least two units for Lin's "
                           "estimator with HC2 errors (leverage 1 otherwise); e.g. person_ids "
-                          f"{_block_examples(p, bad)}")
+                          f"{block_examples(p, bad)}")
     Xc = X - X.mean(axis=0) if X.shape[1] else X
     W = np.hstack([Xc, Xc * p.z[:, None]]) if X.shape[1] else Xc
     Wt, Wbar = _demean(W, cell, ncell) if W.shape[1] else (W, np.zeros((ncell, 0)))
-    Ginv, r, Ws = _pinv_rank(Wt)
+    Ginv, r, Ws = _pinv_rank(Wt, ref=W)
     y = p.y
     ybar = np.bincount(cell, weights=y, minlength=ncell) / cnt
     n_b = cnt.reshape(K, 2).sum(axis=1)
     N = n_b.sum()
     wb = n_b / N
     if Ws.shape[1]:
-        scale = np.sqrt(np.mean(Wt ** 2, axis=0))
+        scale = _rms(Wt)
         scale = np.where(scale > 0, scale, 1.0)
         WbarS = Wbar / scale
         theta = Ginv @ (Ws.T @ y)
@@ -854,16 +597,18 @@ def lin_adjusted(data: pd.DataFrame, outcome: str, treatment: str,
     ell = wb[bidx] * sign / cnt[cell] - ell_cov
     resid = y - fitted
     rank = ncell + r
+    _check_hc(lev, int(N), rank, se_type, "lin_adjusted", p)
     se = _se.hc_linear_functional(ell, resid, lev, se_type, rank)
     df = float(N - rank)
-    tab = _row(term_name(treatment, p.cond1, p.cond2), tau, se, df, int(N), alpha,
-               outcome=outcome, condition1=p.cond1, condition2=p.cond2,
-               n_blocks=p.n_blocks if p.block is not None else np.nan)
+    tab = result_row(term_name(treatment, p.cond1, p.cond2), tau, se, df, int(N), alpha,
+                     outcome=outcome, condition1=p.cond1, condition2=p.cond2,
+                     n_blocks=p.n_blocks if p.block is not None else np.nan)
     design = "Blocked (block dummies centred and interacted)" if p.block is not None \
         else "Standard"
-    meth = _method("Lin (2013) regression adjustment", se_type, "t (df = N - rank)", design,
-                   alpha=alpha, covariates=names, blocks=as_list(blocks) or None,
-                   reference="estimatr::lm_lin")
+    meth = method_dict("Lin (2013) regression adjustment", se_type, "t (df = N - rank)", design,
+                       alpha=alpha, covariates=names, blocks=as_list(blocks) or None,
+                       reference="estimatr::lm_lin")
+    meth = flag_nonfinite(tab, meth)
     return EffectTable(tab, meth, title=f"Lin-adjusted effect: {outcome}",
                        extra={"dropped": p.dropped, "rank": int(rank),
                               "collinear_columns": int(W.shape[1] - r)})
@@ -925,9 +670,9 @@ def iv_effect(data: pd.DataFrame, outcome: str, treatment: str, received: str, *
     p = prepare(data, outcome, treatment, blocks=blocks, condition1=condition1,
                 condition2=condition2, extra=[received] + covariates)
     d = numeric(p.frame, received)
-    C, names = _covariate_matrix(p.frame, covariates)
+    C, names = covariate_matrix(p.frame, covariates)
     M = np.column_stack([d, C]) if C.shape[1] else d[:, None]
-    p, M = _drop_missing_cov(p, M, "missing_received_or_covariate")
+    p, M = drop_missing_cov(p, M, "missing_received_or_covariate")
     y, z = p.y, p.z.astype(float)
     N = len(y)
     d, C = M[:, 0], M[:, 1:]
@@ -950,34 +695,48 @@ def iv_effect(data: pd.DataFrame, outcome: str, treatment: str, received: str, *
         k_extra = 0
     if np.ptp(Zm[:, 0 if p.block is not None else 1]) == 0:
         raise DesignError("the instrument does not vary (after fixed effects)")
-    pi, *_ = np.linalg.lstsq(Zm, Xm, rcond=None)
-    Xhat = Zm @ pi
+    if np.ptp(Xm[:, 0 if p.block is not None else 1]) == 0:
+        raise DesignError(f"{received!r} (treatment received) does not vary"
+                          + (" within blocks" if p.block is not None else "")
+                          + ": the complier effect is not identified")
+    # work on columns scaled to unit root mean square: 2SLS is equivariant to the units of
+    # the regressors, but pinv / lstsq cut-offs are relative to the largest singular value,
+    # so unscaled columns in very different units (a covariate in pence, d * 1e-12) would
+    # be treated as collinear and silently dropped
+    sx, sz = _rms(Xm), _rms(Zm)
+    sx, sz = np.where(sx > 0, sx, 1.0), np.where(sz > 0, sz, 1.0)
+    Xs, Zs = Xm / sx, Zm / sz
+    pi, *_ = np.linalg.lstsq(Zs, Xs, rcond=None)
+    Xhat = Zs @ pi
     bread = np.linalg.pinv(Xhat.T @ Xhat)
     beta = bread @ (Xhat.T @ y)
-    resid = y - Xm @ beta
+    resid = y - Xs @ beta
     k = Xm.shape[1] + k_extra
     lev = lev0 + np.einsum("ij,jk,ik->i", Xhat, bread, Xhat)
+    _check_hc(lev, N, k, se_type, "iv_effect", p)
     V = _se.hc_vcov(Xhat, resid, bread, se_type, leverage=lev, rank=k)
     j = 0 if p.block is not None else 1
-    est, se = float(beta[j]), float(np.sqrt(V[j, j]))
+    est, se = float(beta[j] / sx[j]), float(np.sqrt(V[j, j]) / sx[j])
     # first stage: d on the instruments
-    zb = np.linalg.pinv(Zm.T @ Zm)
-    fs = zb @ (Zm.T @ Xm[:, j])
-    fres = Xm[:, j] - Zm @ fs
-    flev = lev0 + np.einsum("ij,jk,ik->i", Zm, zb, Zm)
-    fV = _se.hc_vcov(Zm, fres, zb, se_type, leverage=flev, rank=Zm.shape[1] + k_extra)
-    f_coef, f_se = float(fs[j]), float(np.sqrt(fV[j, j]))
-    f_stat = (f_coef / f_se) ** 2 if f_se > 0 else np.inf
+    zb = np.linalg.pinv(Zs.T @ Zs)
+    fs = zb @ (Zs.T @ Xs[:, j])
+    fres = Xs[:, j] - Zs @ fs
+    flev = lev0 + np.einsum("ij,jk,ik->i", Zs, zb, Zs)
+    fV = _se.hc_vcov(Zs, fres, zb, se_type, leverage=flev, rank=Zm.shape[1] + k_extra)
+    unit = sx[j] / sz[j]
+    f_coef, f_se = float(fs[j] * unit), float(np.sqrt(fV[j, j]) * unit)
+    f_stat = float(fs[j] ** 2 / fV[j, j]) if fV[j, j] > 0 else np.inf
     if f_stat < 10:
         warnings.warn(f"weak instrument: first-stage F = {f_stat:.2f} < 10; the CACE and its "
                       "interval are unreliable", StatisticalWarning, stacklevel=2)
     df = float(N - k)
-    tab = _row(received, est, se, df, N, alpha, outcome=outcome, instrument=treatment,
-               condition1=p.cond1, condition2=p.cond2)
-    meth = _method("instrumental variables (2SLS): complier average causal effect", se_type,
-                   "t (df = N - k)", "Blocked (fixed effects)" if p.block is not None
-                   else "Standard", alpha=alpha, covariates=names or None,
-                   blocks=as_list(blocks) or None, reference="estimatr::iv_robust")
+    tab = result_row(received, est, se, df, N, alpha, outcome=outcome, instrument=treatment,
+                     condition1=p.cond1, condition2=p.cond2)
+    meth = method_dict("instrumental variables (2SLS): complier average causal effect", se_type,
+                       "t (df = N - k)", "Blocked (fixed effects)" if p.block is not None
+                       else "Standard", alpha=alpha, covariates=names or None,
+                       blocks=as_list(blocks) or None, reference="estimatr::iv_robust")
+    meth = flag_nonfinite(tab, meth)
     return EffectTable(tab, meth, title=f"CACE of {received}: {outcome}",
                        extra={"dropped": p.dropped,
                               "first_stage": {"coef": f_coef, "std_error": f_se,

@@ -33,6 +33,7 @@ from scipy import stats
 
 from ..exceptions import DataContractError, DesignError, ParameterError, StatisticalWarning
 from ..results import EffectTable, ci_normal
+from ._prep import check_seed, numeric
 
 __all__ = ["contract_effects", "eb_shrink", "Shrinkage", "rank_confidence_sets",
            "funnel_limits", "funnel_data", "league_table"]
@@ -54,9 +55,14 @@ def _prepare(data: pd.DataFrame, outcome: str, cols: list[str]) -> tuple[pd.Data
     if not isinstance(outcome, str) or outcome not in data.columns:
         raise DataContractError(f"outcome column {outcome!r} not found", column=str(outcome),
                                 rule="required_column")
-    keep = [outcome] + [c for c in cols if c in data.columns]
-    if _ID in data.columns:
+    keep = list(dict.fromkeys([outcome] + [c for c in cols if c in data.columns]))
+    if _ID in data.columns and _ID not in keep:
         keep.append(_ID)
+    if not data.columns.is_unique:
+        dup = [c for c in keep if int((data.columns == c).sum()) > 1]
+        if dup:
+            raise DataContractError(f"column(s) {dup} appear more than once in the data; rename "
+                                    "or drop the copies", column=dup[0], rule="unique_columns")
     work = data[keep].copy()
     for c in cols:
         if c in work.columns:
@@ -76,15 +82,13 @@ def _prepare(data: pd.DataFrame, outcome: str, cols: list[str]) -> tuple[pd.Data
         if bad.any():
             raise DataContractError(f"{int(bad.sum())} rows with missing {c!r}", column=c,
                                     rule="not_null", examples=_examples(work, bad))
-    y = work[outcome]
-    if not (pd.api.types.is_numeric_dtype(y) or pd.api.types.is_bool_dtype(y)):
-        raise DataContractError("outcome must be numeric (or 0/1)", column=outcome,
-                                rule="numeric")
-    y = y.astype(float)
-    bad = np.isinf(y.to_numpy())
-    if bad.any():
-        raise DataContractError("outcome has infinite values", column=outcome, rule="finite",
-                                examples=_examples(work, bad))
+    for c in cols:  # labels of mixed, incomparable types (1 and "1"): group by their text
+        if work[c].dtype == object:
+            try:
+                pd.factorize(work[c], sort=True)
+            except TypeError:
+                work[c] = work[c].astype(str)
+    y = pd.Series(numeric(work, outcome), index=work.index)  # numeric, finite, not huge
     work[outcome] = y
     missing = y.isna()
     work = work.loc[~missing]
@@ -298,15 +302,28 @@ def _tau2_dl(y, v):
 
 def _tau2_reml(y, v, start, tol=1e-12, maxiter=1000):
     tau2 = start
+    k = len(y)
+    off = 1.0 - np.eye(k)
     for _ in range(maxiter):
         w = 1 / (v + tau2)
         sw = w.sum()
         mu = np.sum(w * y) / sw
-        tr_p = sw - np.sum(w ** 2) / sw
-        tr_pp = np.sum(w ** 2) - 2 * np.sum(w ** 3) / sw + (np.sum(w ** 2) / sw) ** 2
+        # P = W - w w'/sum(w); its traces from the sums over the *other* weights, which
+        # avoids the cancellation of sum w^2 - 2 sum w^3/sw + (sum w^2/sw)^2 when one weight
+        # dominates (it gave 0 and a division by zero)
+        others = off @ w
+        P = -np.outer(w, w) / sw
+        P[np.diag_indices(k)] = w * others / sw
+        tr_p = float(np.sum(w * others) / sw)
+        tr_pp = float(np.sum(P * P))
+        if not tr_pp > 0:
+            raise DesignError("REML for tau^2 is degenerate (one standard error dominates "
+                              "all others); use tau2_method='dl'")
         step = (np.sum(w ** 2 * (y - mu) ** 2) - tr_p) / tr_pp
         new = max(0.0, tau2 + step)
-        if abs(new - tau2) < tol * max(1.0, tau2):
+        # convergence relative to the scale of the sampling variances (an absolute floor of
+        # 1 stopped after one step for effects in small units)
+        if abs(new - tau2) < tol * max(tau2, float(np.mean(v))):
             return new
         tau2 = new
     raise DesignError("REML estimate of tau^2 did not converge; use tau2_method='dl'")
@@ -347,6 +364,9 @@ def eb_shrink(estimate, std_error, *, tau2_method: str = "reml", tau2: float | N
     if not (np.all(np.isfinite(y)) and np.all(np.isfinite(se)) and np.all(se > 0)):
         raise ParameterError("estimates and standard errors must be finite, SEs positive")
     v = se ** 2
+    if not (np.all(v > 0) and np.all(np.isfinite(1 / v)) and np.all(np.isfinite(v))):
+        raise ParameterError("standard errors are too small or too large to square in float64 "
+                             f"(range {se.min():.3g} to {se.max():.3g}); rescale them")
     dl, q = _tau2_dl(y, v)
     if tau2 is not None:
         if not np.isfinite(tau2) or tau2 < 0:
@@ -673,6 +693,9 @@ def league_table(data: pd.DataFrame, outcome: str, *, cpa_col: str = "cpa",
     Ranks and rank sets are for the raw (unshrunk) effects, as in MRSW.
     """
     alpha = _check_alpha(alpha)
+    check_seed(seed)
+    if isinstance(draws, bool) or not isinstance(draws, (int, np.integer)):
+        raise ParameterError(f"draws must be an integer, got {draws!r}")
     if shrinkage not in ("eb", None, "none"):
         raise ParameterError("shrinkage must be 'eb' or None")
     blocks = (blocks,) if isinstance(blocks, str) else tuple(blocks)

@@ -102,7 +102,10 @@ def romano_wolf(observed_stats, null_stats, *, alternative: str = "two-sided",
     order = np.argsort(-t, kind="stable")
     # running max over the not-yet-rejected hypotheses, from the least significant upwards
     tail_max = np.maximum.accumulate(tn[:, order[::-1]], axis=1)[:, ::-1]
-    tol = 1e-12 * np.maximum(1.0, np.abs(t[order]))
+    # ties up to rounding, relative to the size of the statistics (not an absolute floor,
+    # which would count every draw for statistics in small units)
+    size = np.maximum(np.abs(t[order]), np.max(np.abs(tn), axis=0, initial=0.0)[order])
+    tol = 1e-12 * size
     counts = (tail_max >= (t[order] - tol)[None, :]).sum(axis=0)
     p = (1 + counts) / (D + 1) if plus_one else counts / D
     p = np.minimum(np.maximum.accumulate(p), 1.0)

@@ -37,8 +37,8 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
-from ..estimators.randomised import (Prepared, _subset, as_list, check_alpha, examples,
-                                     numeric, prepare, term_name)
+from ..estimators._prep import (Prepared, as_list, check_alpha, check_seed, examples,
+                                flag_nonfinite, numeric, prepare, subset, term_name)
 from ..exceptions import DesignError, ParameterError, StatisticalWarning
 from ..results import EffectTable
 from .multiplicity import romano_wolf
@@ -104,7 +104,11 @@ class RandomisationDraws:
 
 
 def _count_ge(null: np.ndarray, obs: np.ndarray, alternative: str) -> np.ndarray:
-    tol = 1e-9 * np.maximum(1.0, np.abs(obs))
+    # ties up to rounding count as "at least as extreme"; the tolerance is relative to the
+    # size of the statistics (an absolute floor made p = 1 for outcomes in small units)
+    with np.errstate(invalid="ignore"):
+        size = np.maximum(np.abs(obs), np.nanmax(np.abs(null), axis=0, initial=0.0))
+    tol = 1e-9 * np.where(np.isfinite(size), size, 0.0)
     if alternative == "two-sided":
         return (np.abs(null) >= np.abs(obs) - tol).sum(axis=0)
     if alternative == "greater":
@@ -275,7 +279,10 @@ def _invert(acc, obs_acc, k, est, scale, alpha, alternative, exact):
         if (alternative == "greater" and sign > 0) or (alternative == "less" and sign < 0):
             limits.append(sign * np.inf)
             continue
-        inside, step = est, max(scale, 1e-8 * max(1.0, abs(est)))
+        unit = max(scale, abs(est)) if np.isfinite(scale) else abs(est)
+        unit = unit if unit > 0 else 1.0  # constant outcome: a degenerate distribution
+        inside = est
+        step = scale if np.isfinite(scale) and scale > 0 else 1e-8 * unit
         outside = None
         for _ in range(60):
             cand = est + sign * step
@@ -291,7 +298,7 @@ def _invert(acc, obs_acc, k, est, scale, alpha, alternative, exact):
             continue
         for _ in range(200):
             mid = 0.5 * (inside + outside)
-            if abs(outside - inside) <= 1e-10 * max(1.0, abs(est), scale):
+            if abs(outside - inside) <= 1e-10 * unit:
                 break
             if p_at(mid) > alpha:
                 inside = mid
@@ -382,14 +389,22 @@ def randomisation_test(data: pd.DataFrame, outcome: str | Sequence[str], treatme
     if not isinstance(draws, (int, np.integer)) or draws < 1:
         raise ParameterError(f"draws must be a positive integer, got {draws!r}")
     alpha = check_alpha(alpha)
+    check_seed(seed)
+    if not isinstance(max_elements, (int, np.integer)) or max_elements < 1:
+        raise ParameterError(f"max_elements must be a positive integer, got {max_elements!r}")
+    if isinstance(null_value, bool) or not isinstance(null_value, (int, float, np.number)) \
+            or not np.isfinite(null_value):
+        raise ParameterError(f"null_value must be a finite number, got {null_value!r}")
     p = prepare(data, outcomes[0], treatment, blocks=blocks, condition1=condition1,
                 condition2=condition2, extra=outcomes[1:])
     ys = np.column_stack([p.y] + [numeric(p.frame, o) for o in outcomes[1:]])
     miss = np.isnan(ys).any(axis=1)
     if miss.any():
-        p = _subset(p, ~miss)
+        p = subset(p, ~miss)
         p.dropped["missing_outcome"] = p.dropped.get("missing_outcome", 0) + int(miss.sum())
         ys = ys[~miss]
+    if len(ys) == 0:
+        raise DesignError(f"no rows with every outcome observed ({outcomes}): nothing to test")
     p = _check_blocks(p, statistic, drop_incomplete_blocks)
     if len(p.y) != len(ys):  # blocks dropped: rebuild the outcome matrix from kept rows
         ys = np.column_stack([p.y] + [numeric(p.frame, o) for o in outcomes[1:]])
@@ -452,6 +467,7 @@ def randomisation_test(data: pd.DataFrame, outcome: str | Sequence[str], treatme
              "null_stats": null, "observed_stats": obs, "alternative": alternative,
              "null_value": null_value, "seed": seed if isinstance(seed, int) else None,
              "dropped": p.dropped}
+    meth = flag_nonfinite(tab, meth)
     return EffectTable(tab, meth, title=f"Randomisation test: {', '.join(outcomes)}",
                        extra=extra)
 
@@ -466,7 +482,7 @@ def _check_blocks(p: Prepared, statistic: str, drop: bool):
         rows = np.isin(block, np.flatnonzero(bad))
         warnings.warn(f"dropped {int(bad.sum())} block(s) ({int(rows.sum())} rows) with fewer "
                       f"than {need} unit(s) in an arm", StatisticalWarning, stacklevel=3)
-        q = _subset(p, ~rows)
+        q = subset(p, ~rows)
         q.dropped["incomplete_blocks"] = int(bad.sum())
         q.dropped["rows_in_incomplete_blocks"] = int(rows.sum())
         return q

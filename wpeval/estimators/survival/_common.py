@@ -204,8 +204,9 @@ class Design:
     Numeric and boolean columns enter as they are. String / object / categorical columns are
     expanded to treatment (dummy) contrasts against their first level (the first category of
     a pandas Categorical, otherwise the smallest value), named ``"col[T.level]"``.
-    There is no intercept (the Cox baseline hazard absorbs it). Building the matrix directly
-    in the order the Cox engine needs avoids holding two n x p copies.
+    There is no intercept (the Cox baseline hazard absorbs it). The matrix is built only when
+    the Cox engine asks for it, in the engine's row order, so that no n x p copy outlives the
+    engine's own.
     """
 
     def __init__(self, frame: pd.DataFrame, covariates: list[str]):
@@ -233,26 +234,31 @@ class Design:
         self.n = len(frame)
         self.p = len(self.names)
 
-    def build(self, order: np.ndarray | None = None) -> np.ndarray:
-        """The n x p float64 matrix (C order), rows permuted by ``order`` if given."""
-        X = np.empty((self.n, self.p), dtype=np.float64)
-        j = 0
+    def _columns(self):
+        """Yield the design columns one at a time (input row order)."""
         for kind, vals, width in self.parts:
-            v = vals if order is None else vals[order]
             if kind == "num":
-                X[:, j] = v
+                yield vals
             else:
-                X[:, j:j + width] = 0.0
-                rows = np.flatnonzero(v > 0)
-                X[rows, j + v[rows] - 1] = 1.0
-            j += width
-        return X
+                for k in range(1, width + 1):
+                    yield (vals == k).astype(np.float64)
 
+    def build(self, order: np.ndarray | None = None) -> np.ndarray:
+        """The n x p float64 matrix (C order), rows permuted by ``order`` if given.
 
-def design_matrix(frame: pd.DataFrame, covariates: list[str]) -> tuple[np.ndarray, list[str]]:
-    """Numeric design matrix (n x p, float64, C order) and term names; see :class:`Design`."""
-    d = Design(frame, covariates)
-    return d.build(), d.names
+        Columns are written contiguously into a Fortran-order array, converted to C order,
+        then rows are gathered (a row gather reads contiguous rows; gathering each column in
+        random order would miss the cache on every element). At most two n x p arrays exist at
+        once, and only during this call.
+        """
+        F = np.empty((self.n, self.p), dtype=np.float64, order="F")
+        for j, col in enumerate(self._columns()):
+            F[:, j] = col
+        C = np.ascontiguousarray(F)
+        del F
+        if order is None:
+            return C
+        return np.take(C, order, axis=0)
 
 
 def ci_surv(p: np.ndarray, se_log: np.ndarray, conf_type: str, z: float):

@@ -3,16 +3,19 @@ case weights, Fine-Gray censoring-weighted tails, robust and cluster-robust sand
 
 Why hand-written: lifelines' ``CoxPHFitter`` has no (start, stop] data with strata *and*
 cluster-robust SEs that match R, computes robust SEs that ignore tied times (lifelines PR #496)
-or drops ``robust`` with ``cluster_col`` (#1598), and is several times slower than R at 10^6
-rows; statsmodels' ``PHReg`` has no Efron-consistent dfbeta sandwich and holds per-stratum
-Python loops. This engine matches R ``survival::coxph`` (see tests/reference/).
+or drops ``robust`` with ``cluster_col`` (#1598), and is far slower than R with many strata
+(about 20x R at 200k rows and 1,000 strata in benchmarks/survival.py); statsmodels' ``PHReg``
+has no Efron-consistent dfbeta sandwich and loops over strata in Python. This engine matches
+R ``survival::coxph`` to ~1e-12 (tests/reference/survival_reference.R).
 
 Formulation (no per-row p x p products, no N x N matrices)
 ----------------------------------------------------------
 Let ``E_1 < ... < E_T`` be the distinct (stratum, event time) pairs, ordered stratum-major.
 Row ``i`` is at risk at ``E_j`` iff ``lo_i <= j < hi_i`` (an *index interval*, computed once by
-``searchsorted`` on integer keys ``stratum * (U + 1) + rank(time)``); for right-censored data
-``lo_i`` is the first event index of the row's stratum. With ``r_i = w_i exp(eta_i)``:
+``searchsorted`` on integer keys ``stratum * (U + 1) + rank(time)``; integer-valued times such as
+days are ranked without sorting); for right-censored data ``lo_i`` is the first event index of
+the row's stratum. Rows are sorted once by key, so every later pass reads memory in order.
+With ``r_i = w_i exp(eta_i)``:
 
 * ``S0_j = sum_{i at risk} r_i`` and ``S1_j = sum r_i x_i`` are cumulative sums of a
   difference array (``+r_i`` at ``lo_i``, ``-r_i`` at ``hi_i``): one ``bincount`` for S0 and one
@@ -26,8 +29,11 @@ Row ``i`` is at risk at ``E_j`` iff ``lo_i <= j < hi_i`` (an *index interval*, c
   p x p matrices ``S2_j``: ``sum_j c_j S2_j = X' diag(r_i C_i) X`` where ``C_i`` is the sum of
   ``c_j`` over the row's risk interval (a difference of prefix sums), so
   ``I = X' diag(r C - delta r e) X - [S1' diag(q0) S1 - S1' diag(q1) D1 - D1' diag(q1) S1
-  + D1' diag(q2) D1]``. ``X' diag(v) X`` is accumulated over row chunks (BLAS gemm, memory
-  chunk x p), the bracket is T x p by p x T.
+  + D1' diag(q2) D1]``. ``X' diag(v) X`` is accumulated over row chunks of 16k rows (BLAS
+  gemm, chunk x p memory); the bracket is ``S1' Gv - D1' Fv`` with ``Gv = q0 S1 - q1 D1`` and
+  ``Fv = q1 S1 - q2 D1`` (two T x p by p x T products). Cost per Newton step: O(n p^2) flops
+  in BLAS plus O((n + T) p) memory passes; memory: X once (n x p, in sorted order) and a few
+  T x p arrays.
 * score ``U = X' (w delta - r C + delta r e)``.
 
 Robust variance: R's dfbeta residuals ``D = diag(w) L V`` with the Efron score residuals of
@@ -40,6 +46,12 @@ Robust variance: R's dfbeta residuals ``D = diag(w) L V`` with the Efron score r
 Fine-Gray tails: a row with ``tail_i > 0`` stays at risk after ``hi_i`` to the end of its
 stratum with weight ``w_i tail_i g_j`` at event ``j`` (``g_j`` = censoring survival ``G(t_j-)``,
 ``tail_i = 1/G(T_i-)``). This is exactly R's ``finegray()`` expansion without materialising it.
+
+Numerics: covariates are centred within strata and, if ``|eta|`` exceeds 200, ``eta`` is shifted
+by its stratum maximum (the partial likelihood, score, information and residuals are invariant
+to both). Risk-set sums come from cumulative sums across all strata; the rounding this carries
+over stratum boundaries is ~1e-16 of the largest partial sum (relative error ~1e-12 at 2M rows,
+checked against R in benchmarks/survival.py).
 """
 
 from __future__ import annotations
@@ -49,6 +61,11 @@ import scipy.sparse as sp
 from scipy import linalg
 
 from wpeval.exceptions import DesignError
+
+try:  # Y += A @ X into a preallocated Y (scipy's own kernel behind ``csr @ dense``)
+    from scipy.sparse._sparsetools import csr_matvecs as _csr_matvecs
+except ImportError:  # pragma: no cover - private scipy API moved
+    _csr_matvecs = None
 
 CHUNK = 1 << 17  # rows per chunk for residuals and centring
 GEMM_CHUNK = 1 << 14  # rows per chunk for X' diag(v) X (fits in cache)
@@ -148,6 +165,7 @@ class CoxEngine:
         self._dead_cols = self.Mdead.indices.copy()
         self.tail = None
         self.g = None
+        self._bufs = {}
         self._wdelta_sum = float(weights[dead].sum())
 
     # -- Fine-Gray tails ---------------------------------------------------------------------
@@ -169,6 +187,24 @@ class CoxEngine:
         self._tail_sign = self.Mtail.data.copy()
 
     # -- helpers -----------------------------------------------------------------------------
+    def _buffer(self, name, shape):
+        """Persistent work array: large arrays are allocated once, not at every evaluation
+        (fresh allocations of this size cost more in page faults than the arithmetic)."""
+        buf = self._bufs.get(name)
+        if buf is None or buf.shape != shape:
+            buf = self._bufs[name] = np.empty(shape)
+        return buf
+
+    def _spmm(self, M, name):
+        """``M @ X`` into the persistent buffer ``name``."""
+        if _csr_matvecs is None:  # pragma: no cover
+            return M @ self.X
+        out = self._buffer(name, (M.shape[0], self.p))
+        out.fill(0.0)
+        _csr_matvecs(M.shape[0], M.shape[1], self.p, M.indptr, M.indices, M.data,
+                     self.X.ravel(), out.ravel())
+        return out
+
     def _risk_sum_scalar(self, r):
         """S0_j (T,) for row weights r."""
         T = self.T
@@ -184,15 +220,16 @@ class CoxEngine:
         """S1_j (T, p)."""
         T = self.T
         self.Mdiff.data = self._diff_sign * r[self._diff_cols]
-        s = self.Mdiff @ self.X
+        s = self._spmm(self.Mdiff, "S1")
         np.cumsum(s, axis=0, out=s)
         s = s[:T]
         if self.tail is not None:
             rt = r * self.tail
             self.Mtail.data = self._tail_sign * rt[self._tail_cols]
-            st = self.Mtail @ self.X
+            st = self._spmm(self.Mtail, "S1tail")
             np.cumsum(st, axis=0, out=st)
-            s += self.g[:, None] * st[:T]
+            st *= np.concatenate([self.g, [0.0]])[:, None]
+            s += st[:T]
         return s
 
     def _interval_sum(self, a, ga=None):
@@ -244,7 +281,7 @@ class CoxEngine:
         loglik = float(np.dot(self.w[self.dead], eta[self.dead]) - np.dot(mw, np.log(den)))
         S1 = self._risk_sum_matrix(r)
         self.Mdead.data = r[self._dead_cols]
-        D1 = self.Mdead @ X
+        D1 = self._spmm(self.Mdead, "D1")
         gc = self.g * c if self.tail is not None else None
         C = self._interval_sum(c, gc)
         u = -r * C
@@ -262,12 +299,12 @@ class CoxEngine:
             vv[self.dead] -= rd * e[self.jd]
             info, U = self.xtdx(vv, u)
             # sum_j [q0 S1 S1' - q1 (S1 D1' + D1 S1') + q2 D1 D1'] = S1' Gv - D1' Fv
-            tmp = D1 * q1[:, None]
-            Gv = S1 * q0[:, None]
+            shape = (self.T, self.p)
+            Gv = np.multiply(S1, q0[:, None], out=self._buffer("Gv", shape))
+            tmp = np.multiply(D1, q1[:, None], out=self._buffer("tmp", (self.T + 1, self.p))[:-1])
             Gv -= tmp
-            Fv = np.multiply(S1, q1[:, None], out=tmp)
-            Fv -= D1 * q2[:, None]
-            del tmp
+            Fv = np.multiply(S1, q1[:, None], out=self._buffer("Fv", shape))
+            Fv -= np.multiply(D1, q2[:, None], out=tmp)
             info -= S1.T @ Gv
             info += D1.T @ Fv
             info = (info + info.T) / 2
@@ -283,17 +320,19 @@ class CoxEngine:
         ``None`` = each row its own cluster (R ``coxph(robust=TRUE)`` without ``cluster``).
         """
         if cluster is not None:
-            cluster = np.asarray(cluster)[self.order]
-            ind = sp.csc_matrix((np.ones(self.n), (cluster, np.arange(self.n))),
-                                shape=(n_clusters, self.n))
+            # cluster indicator (clusters x rows), one entry per column: built directly in CSC
+            ind = sp.csc_matrix((np.ones(self.n), np.asarray(cluster)[self.order].astype(np.int64),
+                                 np.arange(self.n + 1)), shape=(n_clusters, self.n))
         st = self.state
         S1, D1, c, e = st["S1"], st["D1"], st["c"], st["e"]
         Gv, Fv = st["Gv"], st["Fv"]
-        with np.errstate(invalid="ignore", divide="ignore"):
-            xbar_star = (S1 * c[:, None] - D1 * e[:, None]) / self.wd[:, None]
-        P = np.concatenate([np.zeros((1, self.p)), np.cumsum(Gv, axis=0)])
+        P = self._buffer("tmp", (self.T + 1, self.p))  # prefix sums of Gv, reusing a buffer
+        P[0] = 0.0
+        np.cumsum(Gv, axis=0, out=P[1:])
         if self.tail is not None:
-            PGt = np.concatenate([np.zeros((1, self.p)), np.cumsum(Gv * self.g[:, None], axis=0)])
+            PGt = np.empty((self.T + 1, self.p))
+            PGt[0] = 0.0
+            np.cumsum(Gv * self.g[:, None], axis=0, out=PGt[1:])
         C, er, w = st["C"], st["er"], self.w
         p = self.p
         meat = np.zeros((p, p))
@@ -320,7 +359,13 @@ class CoxEngine:
                 add -= np.take(Fv, jj, axis=0)
                 add *= er[di, None]
                 add += xd
-                add -= np.take(xbar_star, jj, axis=0)
+                # xbar*_j = (S1 c - D1 e)_j / wd_j, gathered for these deaths only
+                xbar = np.take(S1, jj, axis=0)
+                xbar *= (c[jj] / self.wd[jj])[:, None]
+                add -= xbar
+                xbar = np.take(D1, jj, axis=0)
+                xbar *= (e[jj] / self.wd[jj])[:, None]
+                add += xbar
                 L[di - a] += add
             L *= w[a:b, None]
             if cluster is None:
@@ -351,11 +396,13 @@ def _time_ranks(stop, start, n_strata):
     return inv[:n], rstart, len(utimes) + 1, lambda r: utimes[r - 1]
 
 
-def newton(engine: CoxEngine, beta0=None, max_iter: int = 50, tol: float = 1e-9):
+def newton(engine: CoxEngine, beta0=None, max_iter: int = 50, tol: float = 1e-9,
+           check=None):
     """Newton-Raphson with step halving (as R ``coxph``) on the partial likelihood.
 
     Stops at the first evaluated point whose Newton step is below ``tol * (1 + max|beta|)``
-    in every coordinate (so the distance to the maximiser is about that step). Returns
+    in every coordinate (so the distance to the maximiser is about that step). ``check``
+    is called with the information at the start (e.g. to reject collinear designs). Returns
     ``(beta, loglik, loglik0, info, n_iter, converged)``; ``info`` is the information at the
     returned ``beta``.
     """
@@ -363,6 +410,8 @@ def newton(engine: CoxEngine, beta0=None, max_iter: int = 50, tol: float = 1e-9)
     beta = np.zeros(p) if beta0 is None else np.asarray(beta0, float)
     ll, U, info = engine.evaluate(beta)
     ll0 = ll
+    if check is not None:
+        check(info)
     step = _solve(info, U)
     converged = False
     it = 0

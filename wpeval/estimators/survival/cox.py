@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 from scipy import linalg, stats
 
-from wpeval.exceptions import DesignError, ParameterError, StatisticalWarning
+from wpeval.exceptions import DataContractError, DesignError, ParameterError, StatisticalWarning
 from wpeval.results import EffectTable
 
 from ._common import Design, as_list, check_alpha, codes, prepare, zcrit
@@ -121,18 +121,18 @@ def cox(data: pd.DataFrame, duration: str, event: str, covariates, *, strata=Non
     del design
     fit = fit_engine(engine, names, robust=robust or bool(cluster), cluster=cl_codes,
                      n_clusters=n_clusters)
-    design = (f"stratified: separate baseline hazard for each of {len(s_labels)} levels of "
-              f"{' x '.join(strata)}" if strata else "unstratified (one baseline hazard)")
+    design_txt = (f"stratified: separate baseline hazard for each of {len(s_labels)} levels "
+                  f"of {' x '.join(strata)}" if strata else "unstratified (one baseline hazard)")
     if entry:
-        design += f"; counting process ({entry}, {duration}] (delayed entry allowed)"
+        design_txt += f"; counting process ({entry}, {duration}] (delayed entry allowed)"
     if weights:
-        design += f"; case weights {weights}"
+        design_txt += f"; case weights {weights}"
     se_type = _se_name(robust or bool(cluster), cluster, n_clusters)
     method = {
         "estimator": f"Cox proportional hazards, maximum partial likelihood ({ties} ties)",
         "se_type": se_type,
         "ci_method": f"Wald normal {100 * (1 - alpha):.0f}% on log hazard ratio",
-        "design": design,
+        "design": design_txt,
         "alpha": alpha,
         "n_events": fit["n_events"],
         "n_strata": len(s_labels),
@@ -147,8 +147,6 @@ def _weights(frame: pd.DataFrame, weights: str | None) -> np.ndarray:
         return np.ones(len(frame))
     w = frame[weights].to_numpy(dtype=np.float64)
     if np.any(~np.isfinite(w) | (w <= 0)):
-        from wpeval.exceptions import DataContractError
-
         raise DataContractError("weights must be positive and finite", column=weights,
                                 rule="weights_positive")
     return w
@@ -166,8 +164,8 @@ def _se_name(robust: bool, cluster, n_clusters) -> str:
 def fit_engine(engine: CoxEngine, names, *, robust=False, cluster=None,
                n_clusters=None) -> dict:
     """Fit the Cox model held by ``engine``; return coefficients and variances."""
-    _check_rank(engine, names)
-    beta, ll, ll0, info, it, converged = newton(engine)
+    beta, ll, ll0, info, it, converged = newton(engine,
+                                                check=lambda info0: _check_rank(info0, names))
     if not converged:
         warnings.warn(f"Cox fit did not converge in {it} iterations (a hazard ratio may be "
                       "infinite: monotone likelihood)", StatisticalWarning, stacklevel=3)
@@ -178,13 +176,18 @@ def fit_engine(engine: CoxEngine, names, *, robust=False, cluster=None,
                 n_event_times=engine.T)
 
 
-def _check_rank(engine: CoxEngine, names: list[str]) -> None:
-    """DesignError naming covariates that are collinear (after centring within strata)."""
-    H = engine.xtdx(engine.w)
+def _check_rank(H: np.ndarray, names: list[str]) -> None:
+    """DesignError naming covariates without information or collinear with others.
+
+    ``H`` is the information matrix at beta = 0: the event-weighted sum of the covariates'
+    covariance within risk sets, so a covariate (or combination) that never varies within a
+    risk set at an event time -- e.g. constant within every stratum -- has zero information.
+    """
     scale = np.sqrt(np.clip(np.diag(H), 0, None))
     zero = scale <= 1e-12 * max(1.0, scale.max(initial=0.0))
     if zero.any():
-        raise DesignError("covariates constant within every stratum (no information): "
+        raise DesignError("covariates with no variation within any risk set, e.g. constant "
+                          "within every stratum (no information): "
                           f"{[names[i] for i in np.flatnonzero(zero)]}")
     Hs = H / np.outer(scale, scale)
     _, R, piv = linalg.qr(Hs, pivoting=True)
