@@ -224,9 +224,6 @@ def test_parameter_file_tags_and_aliases_are_refused(tmp_path):
     assert not marker.exists()
 
 
-@pytest.mark.xfail(strict=True, reason="params.parse_cli_value lets yaml's ConstructorError / "
-                   "ScannerError escape for malformed command-line values (reported to the "
-                   "params owner; nothing is executed, but the error is not a ParameterError)")
 @pytest.mark.parametrize("text", ["!!python/object/apply:os.system ['true']", "@x", "[1, 2"])
 def test_command_line_values_never_execute_and_fail_clearly(text):
     try:

@@ -421,8 +421,17 @@ def values_for(sch: NotebookSchema, file_values: Mapping[str, Mapping[str, Any]]
 
 
 def parse_cli_value(text: str) -> Any:
-    """Type a value given on the command line as a YAML scalar (``5`` -> int, ``a`` -> str)."""
-    value = yaml.safe_load(text) if text.strip() else ""
+    """Type a value given on the command line as a YAML scalar (``5`` -> int, ``a`` -> str).
+
+    Only ``yaml.safe_load`` is used, so nothing is ever constructed or executed from a value;
+    text YAML cannot parse (``@x``, ``[1, 2``, ``!!python/...`` tags) raises ParameterError.
+    """
+    try:
+        value = yaml.safe_load(text) if text.strip() else ""
+    except yaml.YAMLError as exc:
+        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise ParameterError(f"command-line value {text!r} is not a literal "
+                             f"(number, true/false, or text): {first}") from exc
     if isinstance(value, float) and not math.isfinite(value):
         return text
     if not _is_literal(value) or isinstance(value, (list, dict)):
