@@ -354,6 +354,49 @@ def test_survival_duplicated_column_label_gives_clear_error():
         kaplan_meier(df, "dur", "ev")
 
 
+_SURVIVAL_BUG = "survival bug reported to the package owner; remove this xfail when fixed: "
+
+
+@pytest.mark.xfail(strict=True, raises=np.linalg.LinAlgError,
+                   reason=_SURVIVAL_BUG + "logrank solves a singular variance matrix "
+                   "(np.linalg.solve in km.logrank) when every group sits alone in its stratum")
+def test_logrank_singular_variance_gives_clear_error_or_result():
+    df = pd.DataFrame({"dur": [536.0, 24.0, 48.0], "ev": [1, 0, 1], "t": ["A", "B", "C"],
+                       "blk": ["b0", "b0", "b1"]})
+    check("logrank", lambda d: logrank(d, "dur", "ev", "t", strata="blk"), df, ["found"])
+
+
+@pytest.mark.xfail(strict=True, raises=AssertionError,
+                   reason=_SURVIVAL_BUG + "cox with monotone likelihood (a covariate level "
+                   "whose members are all censored) returns a coefficient of -37 with SE 4e7 "
+                   "and leaks 'overflow encountered in exp' (cox.py), with no "
+                   "StatisticalWarning that the coefficient may be infinite (R coxph warns)")
+def test_cox_monotone_likelihood_is_warned():
+    df = base_frame(13, 84, 1, 2)
+    with warnings.catch_warnings(record=True) as rec:
+        warnings.simplefilter("always")
+        cox(df, "dur", "ev", ["x1", "x2"], strata="blk")
+    assert not [w for w in rec if issubclass(w.category, RuntimeWarning)]
+    assert [w for w in rec if issubclass(w.category, StatisticalWarning)]
+
+
+@pytest.mark.xfail(strict=True, raises=ValueError,
+                   reason=_SURVIVAL_BUG + "a covariate of size 1e300 overflows inside the Cox "
+                   "engine and ends in numpy's 'array must not contain infs or NaNs' "
+                   "(cox._check_rank) instead of a DataContractError")
+@pytest.mark.parametrize("model", ["cox", "fine-gray"])
+def test_survival_huge_covariate_gives_clear_error(model):
+    df = base_frame(24, 0, 4, 2)
+    df = df.assign(x1=df["x1"] * 1e300)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        with pytest.raises(DataContractError):
+            if model == "cox":
+                cox(df, "dur", "ev", ["x1"])
+            else:
+                competing_risks(df, "dur", "cause", ["x1"])
+
+
 # ------------------------------------------------------------------------------ targeted cases
 # Each of these failed before this file existed (the exception or the silent NaN it gave
 # is in the comment); they pin the fixes.

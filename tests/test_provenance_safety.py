@@ -181,7 +181,8 @@ def test_disclosure_control_is_on_by_default(small_cells, name):
         ok = pub[~np.isnan(pub)]
         assert np.all(ok % st_.disclosure.base == 0), f"{name}: counts not rounded"
     assert off.disclosure is None and not off.suppressed.to_numpy().any()
-    with pytest.raises(ParameterError, match="synthetic"):
+    with pytest.raises(ParameterError, match="synthetic"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", StatisticalWarning)
         fn(small_cells, disclosure=False)
 
 

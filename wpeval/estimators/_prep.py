@@ -21,6 +21,8 @@ numpy:
   them in ``Prepared.dropped`` (reported in the result's ``extra["dropped"]``);
 - :func:`covariate_matrix` -- covariates as R's ``model.matrix`` would code them, with the
   same finiteness and size checks;
+- :func:`check_weights` -- inverse-probability weights that would overflow are refused;
+- :func:`check_alpha`, :func:`check_seed` -- argument checks (ParameterError);
 - :func:`flag_nonfinite` -- the last line of defence: a result whose estimate or standard
   error is not finite is returned only with a :class:`~wpeval.exceptions.StatisticalWarning`
   and a note in ``method["notes"]``.
@@ -38,10 +40,10 @@ import pandas as pd
 from ..exceptions import DataContractError, DesignError, ParameterError, StatisticalWarning
 
 __all__ = ["MAX_ABS", "as_list", "examples", "check_alpha", "check_seed", "check_weights",
-           "need_columns", "numeric",
-           "check_magnitude", "group_codes", "parse_conditions", "Prepared", "prepare",
-           "term_name", "t_inference", "method_dict", "result_row", "block_examples", "subset",
-           "cell_stats", "covariate_matrix", "drop_missing_cov", "flag_nonfinite"]
+           "need_columns", "numeric", "check_magnitude", "group_codes", "parse_conditions",
+           "Prepared", "prepare", "term_name", "t_inference", "method_dict", "result_row",
+           "block_examples", "subset", "cell_stats", "covariate_matrix", "drop_missing_cov",
+           "flag_nonfinite"]
 
 _ID = "person_id"
 
