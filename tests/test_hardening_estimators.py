@@ -17,9 +17,9 @@ Hypothesis runs derandomized (the same examples on every run, see tests/hypothes
 ``WPEVAL_HYPOTHESIS=long`` runs 15 times as many. With ``WPEVAL_FUZZ_TALLY_EST=path.json`` the
 count of inputs of each kind and what each got is written to that file when the module ends.
 
-Survival estimators (``wpeval.estimators.survival``) are exercised as well; a problem found
-there is reported to the owner of that package rather than fixed here (see the strict xfail
-below, which turns into a failure as soon as the bug is fixed).
+Survival estimators (``wpeval.estimators.survival``) are exercised as well; the four problems
+found there (duplicated column labels, a singular log-rank variance, a monotone Cox likelihood,
+covariates of size 1e300) are fixed and pinned by the tests below.
 """
 
 from __future__ import annotations
@@ -343,10 +343,6 @@ def test_survival_estimators_on_malformed_frames(name):
     run()
 
 
-@pytest.mark.xfail(strict=True, raises=AttributeError,
-                   reason="survival/_common.prepare does not check for duplicated column "
-                          "labels: data['dur'] is a DataFrame and '.dtype' fails (reported to "
-                          "the survival owner; remove this xfail when fixed)")
 def test_survival_duplicated_column_label_gives_clear_error():
     df = base_frame(24, 0, 2, 2)
     df = pd.concat([df, df[["dur"]]], axis=1)
@@ -354,23 +350,14 @@ def test_survival_duplicated_column_label_gives_clear_error():
         kaplan_meier(df, "dur", "ev")
 
 
-_SURVIVAL_BUG = "survival bug reported to the package owner; remove this xfail when fixed: "
 
 
-@pytest.mark.xfail(strict=True, raises=np.linalg.LinAlgError,
-                   reason=_SURVIVAL_BUG + "logrank solves a singular variance matrix "
-                   "(np.linalg.solve in km.logrank) when every group sits alone in its stratum")
 def test_logrank_singular_variance_gives_clear_error_or_result():
     df = pd.DataFrame({"dur": [536.0, 24.0, 48.0], "ev": [1, 0, 1], "t": ["A", "B", "C"],
                        "blk": ["b0", "b0", "b1"]})
     check("logrank", lambda d: logrank(d, "dur", "ev", "t", strata="blk"), df, ["found"])
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError,
-                   reason=_SURVIVAL_BUG + "cox with monotone likelihood (a covariate level "
-                   "whose members are all censored) returns a coefficient of -37 with SE 4e7 "
-                   "and leaks 'overflow encountered in exp' (cox.py), with no "
-                   "StatisticalWarning that the coefficient may be infinite (R coxph warns)")
 def test_cox_monotone_likelihood_is_warned():
     df = base_frame(13, 84, 1, 2)
     with warnings.catch_warnings(record=True) as rec:
@@ -380,10 +367,6 @@ def test_cox_monotone_likelihood_is_warned():
     assert [w for w in rec if issubclass(w.category, StatisticalWarning)]
 
 
-@pytest.mark.xfail(strict=True, raises=ValueError,
-                   reason=_SURVIVAL_BUG + "a covariate of size 1e300 overflows inside the Cox "
-                   "engine and ends in numpy's 'array must not contain infs or NaNs' "
-                   "(cox._check_rank) instead of a DataContractError")
 @pytest.mark.parametrize("model", ["cox", "fine-gray"])
 def test_survival_huge_covariate_gives_clear_error(model):
     df = base_frame(24, 0, 4, 2)

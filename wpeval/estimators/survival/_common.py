@@ -99,6 +99,10 @@ def prepare(data, duration: str, event: str | None, *, used: list[str], entry: s
         if c not in data.columns:
             raise DataContractError(f"column {c!r} is not in the data", column=c,
                                     rule="column_present")
+        if int((data.columns == c).sum()) > 1:
+            raise DataContractError(f"column {c!r} appears more than once in the data; "
+                                    "rename or drop the duplicate", column=c,
+                                    rule="unique_column_labels")
     n_input = len(data)
     keep = np.ones(n_input, dtype=bool)
     dropped_by = {}
@@ -198,6 +202,10 @@ def label_strings(labels: pd.DataFrame) -> list[str]:
     return out.tolist()
 
 
+#: covariates larger than this overflow exp(x * beta) and x x' sums; ask for rescaling
+_MAX_ABS_COVARIATE = 1e100
+
+
 class Design:
     """Covariate design: column names now, the numeric matrix built later in any row order.
 
@@ -222,6 +230,12 @@ class Design:
                     bad = ~np.isfinite(vals)
                     raise DataContractError("covariate has infinite values", column=c,
                                             rule="finite", examples=frame.index[bad][:5].tolist())
+                big = np.abs(vals) > _MAX_ABS_COVARIATE
+                if big.any():
+                    raise DataContractError(
+                        f"covariate has values of magnitude > {_MAX_ABS_COVARIATE:.0e} "
+                        "(the partial likelihood would overflow): rescale it", column=c,
+                        rule="covariate_scale", examples=frame.index[big][:5].tolist())
                 self.parts.append(("num", vals, 1))
                 self.names.append(c)
                 continue

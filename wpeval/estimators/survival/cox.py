@@ -164,16 +164,43 @@ def _se_name(robust: bool, cluster, n_clusters) -> str:
 def fit_engine(engine: CoxEngine, names, *, robust=False, cluster=None,
                n_clusters=None) -> dict:
     """Fit the Cox model held by ``engine``; return coefficients and variances."""
-    beta, ll, ll0, info, it, converged = newton(engine,
-                                                check=lambda info0: _check_rank(info0, names))
+    at_zero = {}
+
+    def check(info0):
+        at_zero["info"] = info0
+        _check_rank(info0, names)
+
+    with np.errstate(over="ignore", under="ignore"):
+        beta, ll, ll0, info, it, converged = newton(engine, check=check)
     if not converged:
         warnings.warn(f"Cox fit did not converge in {it} iterations (a hazard ratio may be "
                       "infinite: monotone likelihood)", StatisticalWarning, stacklevel=3)
     V = invert(info)
+    _warn_infinite(beta, V, at_zero["info"], names)
     Vr = engine.score_outer(V, cluster, n_clusters) if robust else None
     return dict(beta=beta, loglik=ll, loglik0=ll0, V=V, Vr=Vr, iterations=it,
                 converged=converged, n_events=len(engine.dead), names=names,
                 n_event_times=engine.T)
+
+
+def _warn_infinite(beta, V, info0, names) -> None:
+    """Warn when a coefficient is probably infinite (monotone likelihood).
+
+    R ``coxph`` warns "coefficient may be infinite" from its last Newton step. Here the
+    test is scale-free: the standard error at the fit against the one at beta = 0
+    (``1 / sqrt(info0_jj)``). In a regular fit the ratio is of order one (a few units for
+    strong effects); when every member of a covariate level is censored (or all fail first)
+    the likelihood keeps rising as the coefficient runs off, the information vanishes and
+    the ratio explodes (1e3 or more).
+    """
+    se = np.sqrt(np.clip(np.diag(V), 0, None))
+    se0 = 1 / np.sqrt(np.clip(np.diag(info0), 1e-300, None))
+    bad = ~np.isfinite(se) | (se > 1e3 * se0)
+    if bad.any():
+        warnings.warn("Cox fit: the partial likelihood is monotone in "
+                      f"{[names[i] for i in np.flatnonzero(bad)]}: the coefficient may be "
+                      "infinite and its standard error meaningless (e.g. a level with no "
+                      "events); drop or merge that level", StatisticalWarning, stacklevel=4)
 
 
 def _check_rank(H: np.ndarray, names: list[str]) -> None:
@@ -207,12 +234,14 @@ def _result(fit: dict, alpha: float, method: dict, n: int, prep, n_clusters, tit
     se = np.sqrt(np.diag(V_use))
     z = zcrit(alpha)
     stat = beta / se
+    with np.errstate(over="ignore"):  # exp of a runaway (monotone) coefficient: warned above
+        hr, hr_low, hr_high = np.exp(beta), np.exp(beta - z * se), np.exp(beta + z * se)
     tab = pd.DataFrame({
         "term": fit["names"], "estimate": beta, "std_error": se, "statistic": stat,
         "p_value": 2 * stats.norm.sf(np.abs(stat)), "conf_low": beta - z * se,
         "conf_high": beta + z * se, "n": n,
-        "hazard_ratio": np.exp(beta), "hr_conf_low": np.exp(beta - z * se),
-        "hr_conf_high": np.exp(beta + z * se), "model_std_error": se_model,
+        "hazard_ratio": hr, "hr_conf_low": hr_low,
+        "hr_conf_high": hr_high, "model_std_error": se_model,
     })
     p = len(beta)
     lr = 2 * (fit["loglik"] - fit["loglik0"])

@@ -227,7 +227,22 @@ def logrank(data: pd.DataFrame, duration: str, event: str, group, *, strata=None
         raise DesignError("fewer than two groups have expected events: no test possible")
     sel = pos[1:]
     diff = (obs - E)[sel]
-    chisq = float(diff @ np.linalg.solve(V[np.ix_(sel, sel)], diff))
+    Vs = V[np.ix_(sel, sel)]
+    # R survdiff solves V directly; when groups never share a stratum at an event time V is
+    # singular, so use the Moore-Penrose inverse with df = rank(V) and say so.
+    eig = np.linalg.eigvalsh(Vs)
+    rank = int(np.sum(eig > 1e-10 * max(eig.max(initial=0.0), 1e-300)))
+    if rank == 0:
+        raise DesignError("logrank: the groups are never at risk together within a stratum "
+                          "(no within-stratum comparison was found); check group and strata")
+    if rank < len(sel):
+        warnings.warn(f"logrank: the variance matrix is singular (rank {rank} of {len(sel)}: "
+                      "some groups are never at risk together within a stratum); using its "
+                      f"generalised inverse with df = {rank}", StatisticalWarning, stacklevel=2)
+        chisq = float(diff @ np.linalg.pinv(Vs, hermitian=True) @ diff)
+        df = rank
+    else:
+        chisq = float(diff @ np.linalg.solve(Vs, diff))
     pval = float(stats.chi2.sf(chisq, df))
     gnames = label_strings(glabels)
     term = f"log-rank: {' x '.join(group)}" + (f" (stratified by {' x '.join(strata)})"
