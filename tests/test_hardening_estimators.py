@@ -69,7 +69,7 @@ def _write_tally():
 def base_frame(n: int, seed: int, n_blocks: int, arms: int) -> pd.DataFrame:
     """A well-formed frame with every column the estimators below use: outcome ``y``
     (continuous), ``yb`` (0/1), treatment ``t`` (``arms`` values, alternating), blocks
-    ``blk`` / ``district``, covariates ``x1`` (float) and ``x2`` (string), ``prob``,
+    ``blk`` / ``district``, clusters ``cl`` (three units of one arm), covariates ``x1`` (float) and ``x2`` (string), ``prob``,
     received ``d``, ``cpa`` / ``prime`` (three primes), durations ``dur`` with event ``ev``
     and cause ``cause``."""
     rng = np.random.default_rng(seed)
@@ -91,6 +91,7 @@ def base_frame(n: int, seed: int, n_blocks: int, arms: int) -> pd.DataFrame:
         "cpa": np.where(i % 4 < 2, "C1", "C2"),
         "prime": np.array(["P1", "P2", "P3"])[(i // 2) % 3] if n else np.array([], dtype=object),
         "payment_group": np.array(["g1", "g2"])[i % 2],
+        "cl": (i % 2) + 2 * (i // 6),  # clusters of three units, one arm each
         "dur": np.round(rng.exponential(100, n)) + 1,
         "ev": (rng.random(n) < 0.7).astype(int),
         "cause": rng.choice([0, 1, 2], n),
@@ -159,7 +160,7 @@ def malformed(draw, roles: dict[str, str]):
     for _ in range(draw(st.integers(0, 2))):
         if not df.columns.is_unique:  # a duplicated label is the last mutation
             break
-        if draw(st.booleans()):
+        if draw(st.integers(0, 2)) > 0:  # two in three mutations change a column
             role = draw(st.sampled_from(sorted(roles)))
             col, kind = roles[role], draw(st.sampled_from(COL_KINDS))
             kinds.append(f"{role}:{kind}")
@@ -264,7 +265,8 @@ ESTIMATORS = {
     "diff_in_means_blocked": (lambda d: diff_in_means(d, "y", "t", blocks="blk"), EST),
     "diff_in_means_drop_incomplete": (lambda d: diff_in_means(
         d, "y", "t", blocks="blk", drop_incomplete_blocks=True), EST),
-    "diff_in_means_clustered": (lambda d: diff_in_means(d, "y", "t", clusters="blk"), EST),
+    "diff_in_means_clustered": (lambda d: diff_in_means(d, "y", "t", clusters="cl"),
+                                {**EST, "cluster": "cl"}),
     "diff_in_means_prob": (lambda d: diff_in_means(d, "y", "t", blocks="blk",
                                                    condition_prob="prob"),
                            {**EST, "prob": "prob"}),

@@ -222,3 +222,19 @@ def test_report_tables_run_and_orders_groups():
     assert groups == ["jsa_18_24", "jsa_25_plus", "esa_new", "esa_ex_ib", "Total"]
     for t in out.values():
         assert t.to_csv() and t.to_dict()["table"]
+
+
+def test_two_year_rates_table_matches_published_figures(large_programme):
+    """Issue acceptance: the 2-year job-outcome rate by payment group in the report table is
+    within 1.5 points of the published figures the generator is calibrated to (Learning and
+    Work Institute analysis of DWP statistics to Dec 2017; domain facts section 3), here on
+    300k default synthetic referrals, with disclosure control on (rates use unrounded counts).
+    """
+    from wpeval import tables
+
+    table = tables.outcome_rates(large_programme.referrals, months=24)
+    published = {"jsa_18_24": 0.364, "jsa_25_plus": 0.317, "esa_new": 0.151,
+                 "esa_ex_ib": 0.054, "Total": 0.278}
+    for group, rate in published.items():
+        got = table.value(group, "rate")
+        assert abs(got - rate) <= 0.015, (group, got, rate)
