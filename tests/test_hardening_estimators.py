@@ -352,8 +352,6 @@ def test_survival_duplicated_column_label_gives_clear_error():
         kaplan_meier(df, "dur", "ev")
 
 
-
-
 def test_logrank_singular_variance_gives_clear_error_or_result():
     df = pd.DataFrame({"dur": [536.0, 24.0, 48.0], "ev": [1, 0, 1], "t": ["A", "B", "C"],
                        "blk": ["b0", "b0", "b1"]})
