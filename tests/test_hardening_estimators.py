@@ -147,6 +147,43 @@ FRAME_KINDS = ["empty", "one_row", "few_rows", "one_arm_stratum", "all_censored"
                "duplicate_column", "shuffled", "integer_column_labels", "three_arms"]
 
 
+def mutate(df: pd.DataFrame, kind: str, col: str | None, rng: np.random.Generator,
+           seed: int = 0) -> pd.DataFrame:
+    """``df`` with one mutation: a column kind (:data:`COL_KINDS`) applied to ``col``, or a
+    frame kind (:data:`FRAME_KINDS`; ``col`` names the column to duplicate)."""
+    if kind in COL_KINDS:
+        if col not in df.columns:
+            return df
+        new = _col_mutation(kind, df[col], rng)
+        if new is None:
+            return df.drop(columns=[col])
+        return df.assign(**{col: new if kind == "nullable" else new.to_numpy()})
+    if kind == "empty":
+        return df.iloc[:0]
+    if kind == "one_row":
+        return df.iloc[:1]
+    if kind == "few_rows":
+        return df.iloc[:int(rng.integers(2, 6))]
+    if kind == "one_arm_stratum" and len(df) and "t" in df and "blk" in df:
+        first = df["blk"].astype(object).iloc[0]
+        mask = df["blk"].astype(object).eq(first).to_numpy(dtype=bool)
+        return df.assign(t=np.where(mask, df["t"].astype(object).iloc[0],
+                                    df["t"].astype(object)))
+    if kind == "all_censored":
+        return df.assign(ev=0, cause=0)
+    if kind == "all_events":
+        return df.assign(ev=1, cause=1)
+    if kind == "duplicate_column" and col in df.columns:
+        return pd.concat([df, df[[col]]], axis=1)
+    if kind == "shuffled":
+        return df.sample(frac=1.0, random_state=seed)
+    if kind == "integer_column_labels":
+        return df.set_axis(range(df.shape[1]), axis=1)
+    if kind == "three_arms" and len(df) and "t" in df.columns:
+        return df.assign(t=np.array(["A", "B", "C"])[np.arange(len(df)) % 3])
+    return df
+
+
 @st.composite
 def malformed(draw, roles: dict[str, str]):
     """(kinds, frame): a base frame with up to two mutations of the role columns and of the
@@ -160,46 +197,26 @@ def malformed(draw, roles: dict[str, str]):
     for _ in range(draw(st.integers(0, 2))):
         if not df.columns.is_unique:  # a duplicated label is the last mutation
             break
+        role = draw(st.sampled_from(sorted(roles)))
         if draw(st.integers(0, 2)) > 0:  # two in three mutations change a column
-            role = draw(st.sampled_from(sorted(roles)))
-            col, kind = roles[role], draw(st.sampled_from(COL_KINDS))
+            kind = draw(st.sampled_from(COL_KINDS))
             kinds.append(f"{role}:{kind}")
-            if col not in df.columns:
-                continue
-            new = _col_mutation(kind, df[col], rng)
-            df = df.drop(columns=[col]) if new is None else df.assign(**{col: new.to_numpy()
-                                                                         if kind != "nullable"
-                                                                         else new})
         else:
             kind = draw(st.sampled_from(FRAME_KINDS))
             kinds.append(kind)
-            if kind == "empty":
-                df = df.iloc[:0]
-            elif kind == "one_row":
-                df = df.iloc[:1]
-            elif kind == "few_rows":
-                df = df.iloc[:draw(st.integers(2, 5))]
-            elif kind == "one_arm_stratum" and len(df) and "t" in df and "blk" in df:
-                first = df["blk"].astype(object).iloc[0]
-                mask = df["blk"].astype(object).eq(first).to_numpy(dtype=bool)
-                df = df.assign(t=np.where(mask, df["t"].astype(object).iloc[0],
-                                          df["t"].astype(object)))
-            elif kind == "all_censored":
-                df = df.assign(ev=0, cause=0)
-            elif kind == "all_events":
-                df = df.assign(ev=1, cause=1)
-            elif kind == "duplicate_column":
-                col = roles[draw(st.sampled_from(sorted(roles)))]
-                if col in df.columns:
-                    df = pd.concat([df, df[[col]]], axis=1)
-            elif kind == "shuffled":
-                df = df.sample(frac=1.0, random_state=seed)
-            elif kind == "integer_column_labels":
-                df = df.set_axis(range(df.shape[1]), axis=1)
-            elif kind == "three_arms" and len(df) and "t" in df.columns \
-                    and df.columns.is_unique:
-                df = df.assign(t=np.array(["A", "B", "C"])[np.arange(len(df)) % 3])
+        df = mutate(df, kind, roles[role], rng, seed)
     return kinds, df
+
+
+def single_mutations(roles: dict[str, str]):
+    """Every column kind on every role, and every frame kind, each once on a valid frame:
+    the systematic part of the fuzzing (the hypothesis tests add random combinations)."""
+    cases = [(f"{role}:{kind}", kind, col) for role, col in sorted(roles.items())
+             for kind in COL_KINDS]
+    cases += [(kind, kind, roles[sorted(roles)[0]]) for kind in FRAME_KINDS]
+    for label, kind, col in cases:
+        df = base_frame(36, 17, 3, 2)
+        yield [label], mutate(df, kind, col, np.random.default_rng(17), 17)
 
 
 # ------------------------------------------------------------------------------ the checks
@@ -323,7 +340,7 @@ SURVIVAL = {
 def test_estimators_on_malformed_frames(name):
     fn, roles = ESTIMATORS[name]
 
-    @fuzz_settings(35)
+    @fuzz_settings(15)
     @given(malformed(roles))
     def run(case):
         kinds, df = case
@@ -332,12 +349,19 @@ def test_estimators_on_malformed_frames(name):
     run()
 
 
+@pytest.mark.parametrize("name", sorted(ESTIMATORS) + sorted(SURVIVAL))
+def test_every_single_mutation(name):
+    fn, roles = ESTIMATORS[name] if name in ESTIMATORS else SURVIVAL[name]
+    for kinds, df in single_mutations(roles):
+        check(name, fn, df, kinds)
+
+
 @pytest.mark.parametrize("name", sorted(SURVIVAL))
 def test_survival_estimators_on_malformed_frames(name):
     fn, roles = SURVIVAL[name]
 
-    @fuzz_settings(30)
-    @given(malformed(roles).filter(lambda c: not any("duplicate_column" in k for k in c[0])))
+    @fuzz_settings(12)
+    @given(malformed(roles))
     def run(case):
         kinds, df = case
         check(name, fn, df, kinds)
@@ -611,32 +635,53 @@ def malformed_referrals(draw):
     return kinds, df
 
 
+def check_referral(name: str, fn, df: pd.DataFrame, kinds) -> None:
+    """As :func:`check` for the referral-level functions (tables, payments, outcomes)."""
+    with warnings.catch_warnings(record=True) as rec:
+        warnings.simplefilter("always")
+        try:
+            res = fn(df)
+        except CLEAR as exc:
+            assert str(exc).strip()
+            if isinstance(exc, DataContractError):
+                assert exc.rule, f"DataContractError without a rule: {exc}"
+            TALLY[(name, "+".join(sorted(set(kinds))) or "valid", type(exc).__name__)] += 1
+            return
+    foreign = [f"{w.category.__name__}: {w.message}" for w in rec
+               if not issubclass(w.category, StatisticalWarning)]
+    assert not foreign, f"{name} on {kinds} leaked warnings: {foreign}"
+    if isinstance(res, EffectTable):
+        est = res.table["estimate"].to_numpy(float)
+        if not np.isfinite(est).all():
+            assert res.method.get("notes"), f"{name} on {kinds}: NaN rate without a note"
+    stat = any(issubclass(w.category, StatisticalWarning) for w in rec)
+    TALLY[(name, "+".join(sorted(set(kinds))) or "valid",
+           "result+StatisticalWarning" if stat else "result")] += 1
+
+
 @pytest.mark.parametrize("name", sorted(REFERRAL_FUNCS))
 def test_referral_level_functions_on_malformed_frames(name):
     fn = REFERRAL_FUNCS[name]
 
-    @fuzz_settings(25)
+    @fuzz_settings(10)
     @given(malformed_referrals())
     def run(case):
         kinds, df = case
-        with warnings.catch_warnings(record=True) as rec:
-            warnings.simplefilter("always")
-            try:
-                res = fn(df)
-            except CLEAR as exc:
-                assert str(exc).strip()
-                TALLY[(name, "+".join(sorted(set(kinds))) or "valid", type(exc).__name__)] += 1
-                return
-        foreign = [f"{w.category.__name__}: {w.message}" for w in rec
-                   if not issubclass(w.category, StatisticalWarning)]
-        assert not foreign, f"{name} on {kinds} leaked warnings: {foreign}"
-        if isinstance(res, EffectTable):
-            est = res.table["estimate"].to_numpy(float)
-            if not np.isfinite(est).all():
-                assert res.method.get("notes"), f"{name} on {kinds}: NaN rate without a note"
-        TALLY[(name, "+".join(sorted(set(kinds))) or "valid", "result")] += 1
+        check_referral(name, fn, df, kinds)
 
     run()
+
+
+@pytest.mark.parametrize("name", sorted(REFERRAL_FUNCS))
+def test_referral_level_every_single_mutation(name):
+    fn = REFERRAL_FUNCS[name]
+    rng = np.random.default_rng(3)
+    cols = ("referral_date", "job_outcome_date", "data_end_date") + (
+        ("job_start_date",) if name.startswith("job_") else ())
+    cases = [(f"{col}:{kind}", kind, col) for col in cols for kind in REF_KINDS]
+    cases += [(kind, kind, "prime") for kind in OTHER_KINDS]
+    for label, kind, col in cases:
+        check_referral(name, fn, _mutate_referrals(REF.copy(), kind, col, rng), [label])
 
 
 def test_referral_fixed_failures():
