@@ -32,6 +32,14 @@ TIDY_COLUMNS = ["term", "estimate", "std_error", "statistic", "p_value", "conf_l
 METHOD_KEYS = ("estimator", "se_type", "ci_method", "design")
 
 
+def check_method(method: Mapping[str, Any], owner: str = "result") -> None:
+    """Raise ValueError unless ``method`` names the estimator, SE type, CI method and design."""
+    missing = [k for k in METHOD_KEYS if k not in method]
+    if missing:
+        raise ValueError(f"{owner}.method is missing {missing}; every result must name "
+                         "its estimator, SE type, CI method and design")
+
+
 def _jsonable(value: Any) -> Any:
     """Convert numpy / pandas scalars and containers to plain JSON types (NaN -> None)."""
     if isinstance(value, Mapping):
@@ -79,10 +87,7 @@ class EffectTable:
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        missing = [k for k in METHOD_KEYS if k not in self.method]
-        if missing:
-            raise ValueError(f"EffectTable.method is missing {missing}; every result must name "
-                             "its estimator, SE type, CI method and design")
+        check_method(self.method, "EffectTable")
         if "term" not in self.table.columns or "estimate" not in self.table.columns:
             raise ValueError("EffectTable.table needs 'term' and 'estimate' columns")
         tab = self.table.copy()

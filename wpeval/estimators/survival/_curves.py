@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from wpeval.exceptions import ParameterError
-from wpeval.results import METHOD_KEYS, _jsonable
+from wpeval.results import _jsonable, check_method
 
 TO_DICT_MAX_ROWS = 2000
 
@@ -39,9 +39,7 @@ class _CurveResult:
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        missing = [k for k in METHOD_KEYS if k not in self.method]
-        if missing:
-            raise ValueError(f"method is missing {missing}")
+        check_method(self.method, type(self).__name__)
         object.__setattr__(self, "table", self.table.reset_index(drop=True).copy())
         object.__setattr__(self, "curves", self.curves.reset_index(drop=True).copy())
         object.__setattr__(self, "method", MappingProxyType(dict(self.method)))
