@@ -26,7 +26,7 @@ $(STAMP): pyproject.toml requirements.lock
 
 setup: $(STAMP)  ## create .venv and install the pinned dependencies
 
-$(DATA): $(STAMP) wpeval/synthetic.py wpeval/config/synthetic.yaml
+$(DATA): $(STAMP) wpeval/data/synthetic.py wpeval/config/synthetic.yaml
 	$(BIN)/wpeval generate --n $(N) --seed $(SEED) --out $(DATA)
 
 data: $(DATA)  ## generate the default synthetic data (N=200000)

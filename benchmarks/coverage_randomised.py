@@ -33,7 +33,7 @@ from scipy import stats
 
 def part_a(reps: int, n: int, seed: int) -> pd.DataFrame:
     import wpeval
-    from wpeval.outcomes import outcome_flags
+    from wpeval.data.outcomes import outcome_flags
 
     cfg = {"calendar": {"data_end_date": "2030-12-31"}}
     rows = []

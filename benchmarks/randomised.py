@@ -45,8 +45,8 @@ TARGET_RI = 30.0
 
 def make_data(n: int, seed: int) -> pd.DataFrame:
     import wpeval
-    from wpeval.design import add_period
-    from wpeval.outcomes import job_entry_times, outcome_flags
+    from wpeval.data.design import add_period
+    from wpeval.data.outcomes import job_entry_times, outcome_flags
 
     df = wpeval.make_programme(n, seed=seed).referrals
     df = outcome_flags(job_entry_times(add_period(df)))

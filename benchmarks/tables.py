@@ -1,4 +1,4 @@
-"""Benchmark: the full report-table set (wpeval.tables.report_tables) for 2M referrals.
+"""Benchmark: the full report-table set (wpeval.publish.tables.report_tables) for 2M referrals.
 
 Target: under 30 s on 2 cores (the data generation is timed separately and not counted).
 Also times payments() and group_differences() at the same size.
@@ -22,11 +22,11 @@ def main() -> None:
     args = ap.parse_args()
 
     import wpeval
-    from wpeval import tables
+    from wpeval.publish import tables
     from wpeval.payments import payments
     from wpeval.estimators.heterogeneity import group_differences
     from wpeval.exceptions import StatisticalWarning
-    from wpeval.outcomes import outcome_flags
+    from wpeval.data.outcomes import outcome_flags
 
     t0 = time.perf_counter()
     df = wpeval.make_programme(args.n, seed=args.seed).referrals

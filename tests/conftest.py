@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from wpeval.synthetic import DEFAULT_SEED, make_programme
+from wpeval.data.synthetic import DEFAULT_SEED, make_programme
 
 N_SMALL = 20_000
 

@@ -13,15 +13,15 @@ __version__ = "0.1.0"
 # public name -> module that defines it
 _API = {
     # data
-    "validate": "wpeval.schema",
-    "ChecksReport": "wpeval.schema",
-    "read_referrals": "wpeval.io",
-    "make_programme": "wpeval.synthetic",
-    "add_period": "wpeval.design",
-    "allocation_design": "wpeval.design",
-    "job_entry_times": "wpeval.outcomes",
-    "job_retention_times": "wpeval.outcomes",
-    "outcome_flags": "wpeval.outcomes",
+    "validate": "wpeval.data.schema",
+    "ChecksReport": "wpeval.data.schema",
+    "read_referrals": "wpeval.data.io",
+    "make_programme": "wpeval.data.synthetic",
+    "add_period": "wpeval.data.design",
+    "allocation_design": "wpeval.data.design",
+    "job_entry_times": "wpeval.data.outcomes",
+    "job_retention_times": "wpeval.data.outcomes",
+    "outcome_flags": "wpeval.data.outcomes",
     # randomised comparisons
     "diff_in_means": "wpeval.estimators.randomised",
     "lin_adjusted": "wpeval.estimators.randomised",

@@ -21,11 +21,11 @@ import sys
 import time
 from pathlib import Path
 
-from .exceptions import DataContractError, ParameterError
+from wpeval.exceptions import DataContractError, ParameterError
 
 
 def _cmd_generate(args: argparse.Namespace) -> int:
-    from .synthetic import write_sample
+    from wpeval.data.synthetic import write_sample
 
     if args.n <= 0:
         raise ParameterError(f"--n must be a positive number of referrals, got {args.n}")
@@ -39,8 +39,8 @@ def _cmd_generate(args: argparse.Namespace) -> int:
 def _cmd_validate(args: argparse.Namespace) -> int:
     import pandas as pd
 
-    from .io import read_referrals
-    from .schema import validate
+    from wpeval.data.io import read_referrals
+    from wpeval.data.schema import validate
 
     try:
         df = read_referrals(args.path)
@@ -75,7 +75,7 @@ def _print_checks(report, pd, show_all: bool = False) -> None:
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
-    from . import run as _run
+    from wpeval.publish import run as _run
 
     jobs = _run.plan(args.notebook or None, params_file=args.params, data=args.data,
                      sweeps=args.sweep or (), out=args.out)
@@ -97,7 +97,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
 
 def _cmd_index(args: argparse.Namespace) -> int:
-    from . import run as _run
+    from wpeval.publish import run as _run
 
     print(_run.write_index(args.out))
     return 0
@@ -131,7 +131,7 @@ def _cmd_bench(args: argparse.Namespace) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``wpeval`` command."""
-    from . import __version__
+    from wpeval import __version__
 
     parser = argparse.ArgumentParser(prog="wpeval", description=__doc__.split("\n\n")[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter)

@@ -12,7 +12,7 @@ class WpevalError(Exception):
 
 
 class DataContractError(WpevalError, ValueError):
-    """The input data breaks the referral-level data contract (see ``wpeval.schema``).
+    """The input data breaks the referral-level data contract (see ``wpeval.data.schema``).
 
     Parameters
     ----------

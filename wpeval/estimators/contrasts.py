@@ -24,13 +24,13 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
-from ..exceptions import DataContractError, ParameterError, StatisticalWarning
-from ..inference.multiplicity import adjust_pvalues
-from ..results import EffectTable
-from . import se as _se
-from ._prep import (as_list, check_alpha, check_weights, examples, flag_nonfinite, group_codes,
+from wpeval.exceptions import DataContractError, ParameterError, StatisticalWarning
+from wpeval.inference.multiplicity import adjust_pvalues
+from wpeval.results import EffectTable
+from wpeval.estimators import se as _se
+from wpeval._prepare import (as_list, check_alpha, check_weights, examples, flag_nonfinite, group_codes,
                     need_columns, numeric, t_inference)
-from .randomised import lin_adjusted
+from wpeval.estimators.randomised import lin_adjusted
 
 __all__ = ["compare_primes"]
 
@@ -53,7 +53,7 @@ def _codes(s: pd.Series) -> tuple[np.ndarray, list[str]]:
 
 def _with_period(data: pd.DataFrame, blocks: list[str], freq: str) -> pd.DataFrame:
     if "period" in blocks and "period" not in data.columns:
-        from ..design import add_period
+        from wpeval.data.design import add_period
 
         need_columns(data, ["referral_date"])
         return add_period(data, freq)
@@ -109,7 +109,7 @@ def compare_primes(data: pd.DataFrame, outcome: str, *, cpa: str | Sequence[str]
         CPA code(s) to analyse (default: all).
     blocks : sequence of str, default ("district", "period")
         Randomisation strata within a CPA; ``period`` is derived from ``referral_date`` by
-        :func:`wpeval.design.add_period` (``freq``) when absent.
+        :func:`wpeval.data.design.add_period` (``freq``) when absent.
     covariates : list of str, optional
         Only with ``method="lin"``.
     method : {"blocked", "lin"}, default "blocked"

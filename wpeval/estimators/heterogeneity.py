@@ -19,10 +19,10 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from .. import programme as _programme
-from ..exceptions import DataContractError, DesignError, ParameterError, StatisticalWarning
-from ..results import EffectTable
-from ._prep import check_alpha, flag_nonfinite, need_columns, numeric
+from wpeval.data import programme as _programme
+from wpeval.exceptions import DataContractError, DesignError, ParameterError, StatisticalWarning
+from wpeval.results import EffectTable
+from wpeval._prepare import check_alpha, flag_nonfinite, need_columns, numeric
 
 #: the provider's assessed distance from work, nearest first (data contract)
 STREAMS = ["job_ready", "needs_support", "furthest_from_work"]
@@ -264,7 +264,7 @@ def group_differences(data: pd.DataFrame, outcome: str, *, group: str = "payment
         (e.g. ``"2011Q3"``) when absent.
     outcome : str
         Numeric or boolean column, e.g. ``job_outcome_24m`` from
-        :func:`wpeval.outcomes.outcome_flags`; rows where it is missing are left out
+        :func:`wpeval.data.outcomes.outcome_flags`; rows where it is missing are left out
         (counted in the methods' ``rows_missing_outcome``).
     group : str, default "payment_group"
         The grouping whose interaction with the prime is tested.
@@ -481,7 +481,7 @@ def creaming_and_parking(data: pd.DataFrame, *, outcome: str = "job_outcome_24m"
     ----------
     data : DataFrame
         Referral-level data with ``stream_col``, ``prime_col``, ``outcome`` (e.g. from
-        :func:`wpeval.outcomes.outcome_flags`; missing = window not observed, left out of the
+        :func:`wpeval.data.outcomes.outcome_flags`; missing = window not observed, left out of the
         rate), ``job_start_date``; ``cpa`` when ``by_cpa``.
     outcome : str, default "job_outcome_24m"
         0/1 outcome whose rate is reported (``estimate``).
@@ -509,7 +509,7 @@ def creaming_and_parking(data: pd.DataFrame, *, outcome: str = "job_outcome_24m"
     The stream is assessed by the provider after allocation, so it can differ between primes
     for the same person: differences by stream within a prime are descriptive, not causal.
     """
-    from ..payments import PaymentsResult, payments
+    from wpeval.payments import PaymentsResult, payments
 
     alpha = check_alpha(alpha)
     _need(data, [stream_col, prime_col, outcome, "job_start_date"]

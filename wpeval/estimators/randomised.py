@@ -37,12 +37,12 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
-from ..exceptions import DataContractError, DesignError, ParameterError, StatisticalWarning
-from ..results import EffectTable
-from . import se as _se
+from wpeval.exceptions import DataContractError, DesignError, ParameterError, StatisticalWarning
+from wpeval.results import EffectTable
+from wpeval.estimators import se as _se
 
 # input preparation lives in ._prep; the names are re-exported here for older callers
-from ._prep import (Prepared, as_list, block_examples, cell_stats, check_alpha,  # noqa: F401
+from wpeval._prepare import (Prepared, as_list, block_examples, cell_stats, check_alpha,  # noqa: F401
                     check_weights, covariate_matrix, drop_missing_cov, examples, flag_nonfinite,
                     group_codes, method_dict, need_columns, numeric, parse_conditions, prepare,
                     result_row, subset, t_inference, term_name)
@@ -221,7 +221,7 @@ def diff_in_means(data: pd.DataFrame, outcome: str, treatment: str, *, blocks=No
         Column with the allocated condition (any values: primes, 0/1, bool).
     blocks : str or list of str, optional
         Randomisation strata (e.g. ``["district", "period"]``; ``period`` is derived as the
-        quarter of ``referral_date`` by :func:`wpeval.design.add_period` when absent, in
+        quarter of ``referral_date`` by :func:`wpeval.data.design.add_period` when absent, in
         every function of this module and in ``randomisation_test``).
     clusters : str or list of str, optional
         Unit of assignment when whole clusters were allocated.

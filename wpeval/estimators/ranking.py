@@ -31,9 +31,9 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from ..exceptions import DataContractError, DesignError, ParameterError, StatisticalWarning
-from ..results import EffectTable, ci_normal
-from ._prep import check_seed, numeric
+from wpeval.exceptions import DataContractError, DesignError, ParameterError, StatisticalWarning
+from wpeval.results import EffectTable, ci_normal
+from wpeval._prepare import check_seed, numeric
 
 __all__ = ["contract_effects", "eb_shrink", "Shrinkage", "rank_confidence_sets",
            "funnel_limits", "funnel_data", "league_table"]

@@ -16,7 +16,7 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
-from ..exceptions import ParameterError
+from wpeval.exceptions import ParameterError
 
 __all__ = ["adjust_pvalues", "romano_wolf", "METHODS"]
 

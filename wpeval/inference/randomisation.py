@@ -37,11 +37,11 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
-from ..estimators._prep import (Prepared, as_list, check_alpha, check_seed, examples,
+from wpeval._prepare import (Prepared, as_list, check_alpha, check_seed, examples,
                                 flag_nonfinite, numeric, prepare, subset, term_name)
-from ..exceptions import DesignError, ParameterError, StatisticalWarning
-from ..results import EffectTable
-from .multiplicity import romano_wolf
+from wpeval.exceptions import DesignError, ParameterError, StatisticalWarning
+from wpeval.results import EffectTable
+from wpeval.inference.multiplicity import romano_wolf
 
 __all__ = ["randomisation_test", "RandomisationDraws"]
 

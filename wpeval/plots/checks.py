@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ..exceptions import ParameterError
+from wpeval.exceptions import ParameterError
 
 
 def _axes(ax, figsize):
@@ -22,7 +22,7 @@ def plot_allocation_balance(table, ax=None, *, alpha: float = 0.05):
     Parameters
     ----------
     table : AllocationBalance or DataFrame
-        Result of :func:`wpeval.design.allocation_balance`, or its ``contracts`` frame
+        Result of :func:`wpeval.data.design.allocation_balance`, or its ``contracts`` frame
         (``cpa, prime, diff, std_error``).
     ax : matplotlib Axes, optional
     alpha : float, default 0.05
@@ -59,7 +59,7 @@ def plot_covariate_balance(table: pd.DataFrame, ax=None, *, threshold: float = 0
     Parameters
     ----------
     table : DataFrame
-        Result of :func:`wpeval.design.covariate_balance` (``covariate, smd_raw,
+        Result of :func:`wpeval.data.design.covariate_balance` (``covariate, smd_raw,
         smd_adjusted``).
     ax : matplotlib Axes, optional
     threshold : float, default 0.1
@@ -72,7 +72,7 @@ def plot_covariate_balance(table: pd.DataFrame, ax=None, *, threshold: float = 0
     if not isinstance(table, pd.DataFrame) or not {"covariate", "smd_raw",
                                                     "smd_adjusted"} <= set(table.columns):
         raise ParameterError("plot_covariate_balance needs the frame returned by "
-                             "wpeval.design.covariate_balance")
+                             "wpeval.data.design.covariate_balance")
     covs = list(dict.fromkeys(table["covariate"]))
     pos = {c: i for i, c in enumerate(covs[::-1])}
     y = table["covariate"].map(pos).to_numpy(dtype=float)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ..exceptions import ParameterError
+from wpeval.exceptions import ParameterError
 
 __all__ = ["plot_contrasts", "plot_randomisation"]
 

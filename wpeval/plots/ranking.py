@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ..exceptions import ParameterError
+from wpeval.exceptions import ParameterError
 
 __all__ = ["plot_league", "plot_funnel"]
 
@@ -120,7 +120,7 @@ def plot_funnel(table, ax=None, *, cpa: str | None = None, levels=None, grid: in
         flags use. Contracts above the limits are red, below orange; filled and labelled when
         outside the widest limits ("alarm"), hollow otherwise.
     """
-    from ..estimators.ranking import funnel_limits
+    from wpeval.estimators.ranking import funnel_limits
 
     tab = _table(table, ["term", "cpa", "estimate", "n", "target", "flag"])
     if cpa is not None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..exceptions import ParameterError
+from wpeval.exceptions import ParameterError
 
 __all__ = ["plot_cumulative_incidence", "plot_hazard_ratios", "plot_survival"]
 

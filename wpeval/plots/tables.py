@@ -1,7 +1,7 @@
 """Plots of the report tables and payment-group differences.
 
 Free functions ``plot_*(result, ax=None, ...) -> Axes``. They draw the *published* values of a
-:class:`wpeval.tables.StatTable` (after disclosure control: suppressed points are left out),
+:class:`wpeval.publish.tables.StatTable` (after disclosure control: suppressed points are left out),
 never the unrounded ones. They never call ``plt.show()``.
 """
 
@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.ticker import FuncFormatter, PercentFormatter
 
-from ..exceptions import ParameterError
+from wpeval.exceptions import ParameterError
 
 __all__ = ["plot_cohort_rates", "plot_cumulative", "plot_group_rates", "plot_prime_effects",
            "plot_mpl", "plot_payments"]
@@ -37,8 +37,8 @@ def plot_cohort_rates(table, ax=None, *, column: str | None = None, label: str |
     Parameters
     ----------
     table : StatTable
-        From :func:`wpeval.tables.outcome_rates` with ``by="cohort"`` (column ``rate``) or
-        :func:`wpeval.tables.cumulative_rates` (choose ``column``, e.g. ``"12 months"``).
+        From :func:`wpeval.publish.tables.outcome_rates` with ``by="cohort"`` (column ``rate``) or
+        :func:`wpeval.publish.tables.cumulative_rates` (choose ``column``, e.g. ``"12 months"``).
     ax : matplotlib Axes, optional
     column : str, optional
         Rate column; default ``rate`` or the table's first column.
@@ -68,7 +68,7 @@ def plot_cumulative(table, ax=None, *, groups=None):
     Parameters
     ----------
     table : StatTable
-        From :func:`wpeval.tables.cumulative_rates` (uses its ``.data`` curve).
+        From :func:`wpeval.publish.tables.cumulative_rates` (uses its ``.data`` curve).
     ax : matplotlib Axes, optional
     groups : list, optional
         Groups (first breakdown level) to draw; default all but the Total.
@@ -149,7 +149,7 @@ def plot_mpl(table, ax=None, *, contract_year: int | str = 2, group: str = "jsa_
     Parameters
     ----------
     table : StatTable
-        From :func:`wpeval.tables.mpl_table`.
+        From :func:`wpeval.publish.tables.mpl_table`.
     ax : matplotlib Axes, optional
     contract_year : int or str, default 2
     group : str, default "jsa_25_plus"
@@ -178,7 +178,7 @@ def plot_payments(table, ax=None, *, column: str = "total_paid"):
     Parameters
     ----------
     table : StatTable
-        From :func:`wpeval.tables.payments_table`.
+        From :func:`wpeval.publish.tables.payments_table`.
     ax : matplotlib Axes, optional
     column : str, default "total_paid"
     """

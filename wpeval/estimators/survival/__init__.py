@@ -14,10 +14,10 @@ Public functions (all return immutable result objects that name their method):
 Every estimator is checked against R ``survival`` in ``tests/reference/survival_reference.R``.
 """
 
-from ._curves import CumulativeIncidence, SurvivalCurves
-from .competing import competing_risks, cumulative_incidence
-from .cox import cox
-from .km import kaplan_meier, logrank, rmst
+from wpeval.estimators.survival._curves import CumulativeIncidence, SurvivalCurves
+from wpeval.estimators.survival.competing import competing_risks, cumulative_incidence
+from wpeval.estimators.survival.cox import cox
+from wpeval.estimators.survival.km import kaplan_meier, logrank, rmst
 
 __all__ = ["CumulativeIncidence", "SurvivalCurves", "competing_risks", "cox",
            "cumulative_incidence", "kaplan_meier", "logrank", "rmst"]

@@ -7,11 +7,11 @@ import pandas as pd
 
 from wpeval.exceptions import DesignError, ParameterError
 
-from ._common import Design, as_list, check_alpha, codes, label_strings, prepare, zcrit
-from ._coxengine import CoxEngine
-from ._curves import CumulativeIncidence
-from .cox import TIES, _result, fit_engine
-from .km import _group_cumprod, _group_cumsum, blocks
+from wpeval.estimators.survival._common import Design, as_list, check_alpha, codes, label_strings, prepare, zcrit
+from wpeval.estimators.survival._coxengine import CoxEngine
+from wpeval.estimators.survival._curves import CumulativeIncidence
+from wpeval.estimators.survival.cox import TIES, _result, fit_engine
+from wpeval.estimators.survival.km import _group_cumprod, _group_cumsum, blocks
 
 MODELS = ("fine-gray", "cause-specific")
 
@@ -197,7 +197,7 @@ def competing_risks(data: pd.DataFrame, duration: str, event_type: str, covariat
     EffectTable
         As :func:`cox`: log hazard ratios (``estimate``) and ``hazard_ratio`` columns.
     """
-    from .cox import cox
+    from wpeval.estimators.survival.cox import cox
 
     alpha = check_alpha(alpha)
     if model not in MODELS:

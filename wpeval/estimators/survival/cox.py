@@ -11,8 +11,8 @@ from scipy import linalg, stats
 from wpeval.exceptions import DataContractError, DesignError, ParameterError, StatisticalWarning
 from wpeval.results import EffectTable
 
-from ._common import Design, as_list, check_alpha, codes, prepare, zcrit
-from ._coxengine import CoxEngine, invert, newton
+from wpeval.estimators.survival._common import Design, as_list, check_alpha, codes, prepare, zcrit
+from wpeval.estimators.survival._coxengine import CoxEngine, invert, newton
 
 TIES = ("efron", "breslow")
 

@@ -11,7 +11,7 @@ from scipy import stats
 from wpeval.exceptions import DesignError, ParameterError, StatisticalWarning
 from wpeval.results import EffectTable
 
-from ._common import (
+from wpeval.estimators.survival._common import (
     as_list,
     check_alpha,
     check_conf_type,
@@ -21,7 +21,7 @@ from ._common import (
     prepare,
     zcrit,
 )
-from ._curves import SurvivalCurves
+from wpeval.estimators.survival._curves import SurvivalCurves
 
 
 # ---------------------------------------------------------------------------------------------

@@ -1,0 +1,475 @@
+"""Input preparation shared by the design-based estimators (randomised, contrasts,
+heterogeneity, ranking, randomisation inference).
+
+Every public estimator validates its input here, at the entry, so that malformed data give a
+clear :class:`~wpeval.exceptions.DataContractError` (column, rule, up to five ``person_id``
+values), :class:`~wpeval.exceptions.DesignError` or
+:class:`~wpeval.exceptions.ParameterError` instead of an exception from deep inside pandas or
+numpy:
+
+- :func:`need_columns` -- a DataFrame, string column names, every column present, and no
+  duplicated column label among those used (``data[col]`` would be a frame);
+- :func:`numeric` -- a numeric (or bool) column as float64: no strings, no complex values,
+  no infinities, and no value beyond :data:`MAX_ABS` in absolute size (squares and
+  cross-products of such values overflow float64; rescale instead); missing values are kept
+  as NaN for the caller to drop *and count*;
+- :func:`group_codes` -- integer codes of block / cluster combinations, tolerant of mixed
+  value types (sorted by their string form when the values cannot be compared);
+- :func:`prepare` -- the two-condition comparison used by ``diff_in_means``,
+  ``horvitz_thompson``, ``lin_adjusted``, ``iv_effect`` and ``randomisation_test``: keeps the
+  two conditions, drops rows with a missing outcome / treatment / block / cluster and counts
+  them in ``Prepared.dropped`` (reported in the result's ``extra["dropped"]``);
+- :func:`covariate_matrix` -- covariates as R's ``model.matrix`` would code them, with the
+  same finiteness and size checks;
+- :func:`check_weights` -- inverse-probability weights that would overflow are refused;
+- :func:`check_alpha`, :func:`check_seed` -- argument checks (ParameterError);
+- :func:`flag_nonfinite` -- the last line of defence: a result whose estimate or standard
+  error is not finite is returned only with a :class:`~wpeval.exceptions.StatisticalWarning`
+  and a note in ``method["notes"]``.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass, field
+from typing import Sequence
+
+import numpy as np
+import pandas as pd
+
+from wpeval.exceptions import DataContractError, DesignError, ParameterError, StatisticalWarning
+
+__all__ = ["MAX_ABS", "as_list", "examples", "check_alpha", "check_seed", "check_weights",
+           "need_columns", "numeric", "check_magnitude", "group_codes", "parse_conditions",
+           "Prepared", "prepare", "term_name", "t_inference", "method_dict", "result_row",
+           "block_examples", "subset", "cell_stats", "covariate_matrix", "drop_missing_cov",
+           "flag_nonfinite"]
+
+_ID = "person_id"
+
+#: Largest absolute value accepted in an outcome, covariate or probability column. Sums of
+#: squares over 2M rows of values up to 1e100 stay far below the float64 maximum (1.8e308)
+#: even after the products the estimators form (weights 1/p, covariate interactions);
+#: beyond that the variance overflows to inf and nothing useful can be reported.
+MAX_ABS = 1e100
+
+
+def as_list(cols) -> list[str]:
+    """``None`` -> [], a string -> [string], a sequence -> list."""
+    if cols is None:
+        return []
+    if isinstance(cols, str):
+        return [cols]
+    return list(cols)
+
+
+def examples(data: pd.DataFrame, mask) -> list:
+    """Up to five person_ids (or row labels) where ``mask`` is true."""
+    mask = np.asarray(mask, dtype=bool)
+    if _ID in data.columns and data.columns.is_unique:
+        return list(data[_ID].to_numpy()[mask][:5])
+    return list(data.index[mask][:5])
+
+
+def check_alpha(alpha) -> float:
+    """``alpha`` as a float strictly between 0 and 1 (ParameterError otherwise)."""
+    if (isinstance(alpha, bool) or not isinstance(alpha, (int, float, np.integer, np.floating))
+            or not 0 < float(alpha) < 1):
+        raise ParameterError(f"alpha must be a number strictly between 0 and 1, got {alpha!r}")
+    return float(alpha)
+
+
+def check_seed(seed):
+    """``seed`` if numpy can seed a Generator from it (None, an int >= 0, a SeedSequence or a
+    Generator), else ParameterError."""
+    if seed is None or isinstance(seed, (np.random.Generator, np.random.SeedSequence)):
+        return seed
+    if isinstance(seed, (int, np.integer)) and not isinstance(seed, bool) and seed >= 0:
+        return seed
+    raise ParameterError(f"seed must be None, a non-negative integer or a numpy Generator, got "
+                         f"{seed!r}")
+
+
+def need_columns(data, cols: Sequence[str]) -> None:
+    """Check that ``data`` is a DataFrame holding every column of ``cols`` exactly once.
+
+    Raises ParameterError (not a frame, a column name that is not a string) or
+    DataContractError (``missing_columns``: all absent columns are listed;
+    ``unique_columns``: a used column label appears more than once).
+    """
+    if not isinstance(data, pd.DataFrame):
+        raise ParameterError(f"data must be a pandas DataFrame, got {type(data).__name__}")
+    for c in cols:
+        if not isinstance(c, str):
+            raise ParameterError(f"column names must be strings, got {c!r}")
+    missing = [c for c in dict.fromkeys(cols) if c not in data.columns]
+    if missing:
+        raise DataContractError(f"column(s) {missing} not found in the data (columns: "
+                                f"{[str(c) for c in data.columns[:12]]}"
+                                f"{' ...' if data.shape[1] > 12 else ''})", column=missing[0],
+                                rule="missing_columns")
+    if not data.columns.is_unique:
+        dup = [c for c in dict.fromkeys(cols) if int((data.columns == c).sum()) > 1]
+        if dup:
+            raise DataContractError(f"column(s) {dup} appear more than once in the data; "
+                                    "rename or drop the copies", column=dup[0],
+                                    rule="unique_columns")
+
+
+def check_magnitude(values: np.ndarray, data: pd.DataFrame, col: str) -> None:
+    """DataContractError (rule ``magnitude``) if a finite value exceeds :data:`MAX_ABS`."""
+    with np.errstate(invalid="ignore"):
+        big = np.abs(values) > MAX_ABS
+    if big.any():
+        top = float(np.nanmax(np.abs(values)))
+        raise DataContractError(f"column {col!r} has {int(big.sum())} value(s) larger than "
+                                f"{MAX_ABS:g} in absolute size (largest {top:.3g}); variances "
+                                "would overflow: rescale the column (e.g. to thousands)",
+                                column=col, rule="magnitude", examples=examples(data, big))
+
+
+def check_weights(y: np.ndarray, prob: np.ndarray, data: pd.DataFrame, col: str) -> None:
+    """DataContractError (rule ``magnitude``) when inverse-probability weighting would give
+    weighted outcomes ``|y| / min(p, 1 - p)`` beyond :data:`MAX_ABS` (probabilities so close
+    to 0 or 1 that the variance overflows)."""
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        yw = (np.abs(y) + 1.0) / np.minimum(prob, 1.0 - prob)
+    bad = ~(yw <= MAX_ABS)
+    if bad.any():
+        raise DataContractError(f"{int(bad.sum())} probabilities in {col!r} are so close to 0 "
+                                "or 1 that the inverse-probability weights overflow (weighted "
+                                f"outcomes beyond {MAX_ABS:g}); check the column",
+                                column=col, rule="magnitude", examples=examples(data, bad))
+
+
+def numeric(data: pd.DataFrame, col: str) -> np.ndarray:
+    """A column as float64 (bool -> 0/1); NaN kept (the caller drops and counts).
+
+    DataContractError: not numeric or bool (``numeric``), complex (``numeric``), infinite
+    values (``finite``), values beyond :data:`MAX_ABS` (``magnitude``).
+    """
+    s = data[col]
+    if isinstance(s, pd.DataFrame):
+        raise DataContractError(f"column {col!r} appears more than once in the data",
+                                column=col, rule="unique_columns")
+    if pd.api.types.is_bool_dtype(s):
+        return s.to_numpy(dtype=float, na_value=np.nan)
+    if (isinstance(s.dtype, pd.CategoricalDtype) or not pd.api.types.is_numeric_dtype(s)
+            or pd.api.types.is_complex_dtype(s)):
+        raise DataContractError(f"column {col!r} must be numeric (or bool), got {s.dtype}",
+                                column=col, rule="numeric")
+    out = s.to_numpy(dtype=float, na_value=np.nan)
+    bad = np.isinf(out)
+    if bad.any():
+        raise DataContractError(f"column {col!r} has {int(bad.sum())} infinite value(s)",
+                                column=col, rule="finite", examples=examples(data, bad))
+    check_magnitude(out, data, col)
+    return out
+
+
+def _factorize_sorted(s: pd.Series) -> tuple[np.ndarray, int]:
+    """Codes in sorted order of the values (-1 for missing); values of mixed types that
+    cannot be compared are sorted by their string form."""
+    if isinstance(s.dtype, pd.CategoricalDtype):
+        return s.cat.codes.to_numpy().astype(np.int64), len(s.cat.categories)
+    try:
+        cc, uniq = pd.factorize(s, sort=True)
+    except TypeError:  # e.g. 1 and "1" in one object column
+        miss = s.isna().to_numpy()
+        cc, uniq = pd.factorize(s.astype(str).where(~miss), sort=True)
+    return cc.astype(np.int64), len(uniq)
+
+
+def group_codes(data: pd.DataFrame, cols: Sequence[str]) -> tuple[np.ndarray, int]:
+    """Integer codes 0..K-1 of the combinations of ``cols`` (sorted order; -1 if any value is
+    missing), and K. O(N) per column via category codes / hash factorisation."""
+    code = None
+    for c in cols:
+        cc, k = _factorize_sorted(data[c])
+        if code is None:
+            code = cc
+        else:
+            code = np.where((code < 0) | (cc < 0), -1, code * max(k, 1) + cc)
+    if code is None:
+        raise ParameterError("no block/cluster columns given")
+    ok = code >= 0
+    out = np.full(len(code), -1, dtype=np.int64)
+    if ok.any():
+        inv, uniq = pd.factorize(code[ok], sort=True)
+        out[ok] = inv
+        return out, len(uniq)
+    return out, 0
+
+
+def _sorted_values(values) -> list:
+    try:
+        return sorted(values)
+    except TypeError:  # mixed types: order by the string form, deterministically
+        return sorted(values, key=lambda v: (type(v).__name__, str(v)))
+
+
+def parse_conditions(values: pd.Series, condition1, condition2, col: str):
+    """The two compared conditions, as estimatr's ``parse_conditions``: with two values
+    and none given, the sorted values (estimate = condition2 - condition1)."""
+    if isinstance(values.dtype, pd.CategoricalDtype):
+        present = values.cat.remove_unused_categories().cat.categories.tolist()
+    else:
+        present = _sorted_values(pd.unique(values.dropna()).tolist())
+    for c in (condition1, condition2):
+        if c is not None and c not in present:
+            raise ParameterError(f"condition {c!r} is not a value of {col!r} "
+                                 f"(values: {present[:10]})")
+    if condition1 is not None and condition2 is not None and condition1 == condition2:
+        raise ParameterError(f"condition1 and condition2 are the same value ({condition1!r})")
+    if len(present) < 2:
+        raise DesignError(f"treatment column {col!r} has fewer than two conditions "
+                          f"({present}): nothing to compare")
+    if len(present) > 2:
+        if condition1 is None or condition2 is None:
+            raise ParameterError(f"{col!r} has {len(present)} values; give both condition1 "
+                                 "and condition2 (or use a two-valued column)")
+        return condition1, condition2
+    if condition1 is None and condition2 is None:
+        return present[0], present[1]
+    if condition1 is None:
+        return [v for v in present if v != condition2][0], condition2
+    if condition2 is None:
+        return condition1, [v for v in present if v != condition1][0]
+    return condition1, condition2
+
+
+@dataclass
+class Prepared:
+    """Cleaned arrays for one two-condition comparison."""
+
+    y: np.ndarray
+    z: np.ndarray
+    cond1: object
+    cond2: object
+    block: np.ndarray | None = None
+    n_blocks: int = 0
+    cluster: np.ndarray | None = None
+    n_clusters: int = 0
+    source: pd.DataFrame | None = None  # the input columns used (all rows)
+    rows: np.ndarray | None = None  # positions of the kept rows in ``source`` (None: all)
+    dropped: dict = field(default_factory=dict)
+
+    @property
+    def frame(self) -> pd.DataFrame:
+        """The kept rows of the input columns (built on first use: examples, covariates)."""
+        if self.rows is None:
+            return self.source
+        if getattr(self, "_frame", None) is None:
+            object.__setattr__(self, "_frame", self.source.iloc[self.rows])
+        return self._frame
+
+
+def prepare(data: pd.DataFrame, outcome: str, treatment: str, *, blocks=None, clusters=None,
+            condition1=None, condition2=None, extra: Sequence[str] = ()) -> Prepared:
+    """Check columns, keep the two conditions, drop (and count) rows with a missing outcome,
+    treatment, block or cluster, and return integer-coded arrays.
+
+    The counts are in ``Prepared.dropped`` (keys ``other_conditions``,
+    ``missing_treatment``, ``missing_outcome``, ``missing_block``, ``missing_cluster``; zero
+    counts omitted), which every estimator reports as ``extra["dropped"]``.
+    """
+    blocks, clusters = as_list(blocks), as_list(clusters)
+    extra = as_list(extra)
+    if not isinstance(outcome, str) or not isinstance(treatment, str):
+        raise ParameterError("outcome and treatment must be column names (str)")
+    if ("period" in blocks and isinstance(data, pd.DataFrame) and "period" not in data.columns
+            and "referral_date" in data.columns):
+        from wpeval.data.design import add_period  # the design's default period: quarter of referral
+
+        need_columns(data, [c for c in [outcome, treatment, *blocks, *clusters, *extra]
+                            if c != "period"] + ["referral_date"])
+        cols = [c for c in dict.fromkeys([outcome, treatment, *blocks, *clusters, *extra,
+                                          _ID, "referral_date"]) if c in data.columns]
+        data = add_period(data[cols])
+    need_columns(data, [outcome, treatment, *blocks, *clusters, *extra])
+    y_all = numeric(data, outcome)
+    tcol = data[treatment]
+    cond1, cond2 = parse_conditions(tcol, condition1, condition2, treatment)
+    is2 = (tcol == cond2).to_numpy(dtype=bool, na_value=False)
+    is1 = (tcol == cond1).to_numpy(dtype=bool, na_value=False)
+    dropped = {"other_conditions": int((~(is1 | is2) & tcol.notna().to_numpy()).sum()),
+               "missing_treatment": int(tcol.isna().sum())}
+    keep = is1 | is2
+    miss_y = keep & np.isnan(y_all)
+    dropped["missing_outcome"] = int(miss_y.sum())
+    keep &= ~miss_y
+    bcode = ccode = None
+    if blocks:
+        bcode, _ = group_codes(data, blocks)
+        miss = keep & (bcode < 0)
+        dropped["missing_block"] = int(miss.sum())
+        keep &= ~miss
+    if clusters:
+        ccode, _ = group_codes(data, clusters)
+        miss = keep & (ccode < 0)
+        dropped["missing_cluster"] = int(miss.sum())
+        keep &= ~miss
+    if not keep.any():
+        raise DesignError("no rows left after keeping the two conditions and dropping "
+                          f"missing values ({dropped})")
+    idx = np.flatnonzero(keep)
+    cols = list(dict.fromkeys([outcome, treatment, *blocks, *clusters, *extra]
+                              + ([_ID] if _ID in data.columns else [])))
+    source = data[cols]
+    full = len(idx) == len(data)
+    p = Prepared(y=y_all if full else y_all[idx],
+                 z=(is2 if full else is2[idx]).astype(np.int8), cond1=cond1, cond2=cond2,
+                 source=source, rows=None if full else idx,
+                 dropped={k: v for k, v in dropped.items() if v})
+    if bcode is not None:
+        b, nb = pd.factorize(bcode[idx], sort=True)
+        p.block, p.n_blocks = b.astype(np.int64), len(nb)
+    if ccode is not None:
+        c, nc = pd.factorize(ccode[idx], sort=True)
+        p.cluster, p.n_clusters = c.astype(np.int64), len(nc)
+    return p
+
+
+def term_name(treatment: str, cond1, cond2) -> str:
+    """estimatr-like term: the column name for 0/1 (or False/True), else ``col: c2 - c1``."""
+    try:
+        binary = {cond1, cond2} <= {0, 1, True, False} and bool(cond2) and not bool(cond1)
+    except TypeError:  # unhashable or odd values: name them
+        binary = False
+    if binary:
+        return treatment
+    return f"{treatment}: {cond2} - {cond1}"
+
+
+def t_inference(est, se, df, alpha):
+    """Statistic, two-sided p-value and CI with a t(df) reference (normal if df is None)."""
+    from scipy import stats
+
+    est, se = float(est), float(se)
+    if not (np.isfinite(se) and se > 0):
+        warnings.warn(f"the standard error is {se!r} (e.g. the outcome does not vary): no test "
+                      "statistic, p-value or interval", StatisticalWarning, stacklevel=3)
+    stat = est / se if se > 0 and np.isfinite(se) else np.nan
+    if df is None or not np.isfinite(df):
+        q = stats.norm.ppf(1 - alpha / 2)
+        p = 2 * stats.norm.sf(abs(stat))
+    else:
+        q = stats.t.ppf(1 - alpha / 2, df)
+        p = 2 * stats.t.sf(abs(stat), df)
+    return stat, p, est - q * se, est + q * se
+
+
+def method_dict(estimator, se_type, ci_method, design, **more) -> dict:
+    """The ``method`` mapping of an EffectTable (None values left out)."""
+    m = {"estimator": estimator, "se_type": se_type, "ci_method": ci_method, "design": design}
+    m.update({k: v for k, v in more.items() if v is not None})
+    return m
+
+
+def result_row(term, est, se, df, n, alpha, **cols) -> pd.DataFrame:
+    """One-row table with t (or normal) inference for ``est`` and ``se``."""
+    stat, p, lo, hi = t_inference(est, se, df, alpha)
+    return pd.DataFrame([{"term": term, "estimate": float(est), "std_error": float(se),
+                          "statistic": stat, "p_value": p, "conf_low": lo, "conf_high": hi,
+                          "df": np.nan if df is None else float(df), "n": int(n), **cols}])
+
+
+def block_examples(p: Prepared, bad_blocks: np.ndarray) -> list:
+    """person_ids from the first offending blocks."""
+    if p.block is None or not len(bad_blocks):
+        return []
+    return examples(p.frame, np.isin(p.block, bad_blocks[:5]))
+
+
+def subset(p: Prepared, keep: np.ndarray) -> Prepared:
+    """Rows ``keep`` of a Prepared, with block/cluster codes re-compacted."""
+    q = Prepared(y=p.y[keep], z=p.z[keep], cond1=p.cond1, cond2=p.cond2,
+                 source=p.source, dropped=dict(p.dropped),
+                 rows=(np.flatnonzero(keep) if p.rows is None else p.rows[keep]))
+    if p.block is not None:
+        b, u = pd.factorize(p.block[keep], sort=True)
+        q.block, q.n_blocks = b.astype(np.int64), len(u)
+    if p.cluster is not None:
+        c, u = pd.factorize(p.cluster[keep], sort=True)
+        q.cluster, q.n_clusters = c.astype(np.int64), len(u)
+    return q
+
+
+def cell_stats(y, cell, ncell):
+    """Counts, means and within-cell sums of squared deviations (two-pass)."""
+    cnt = np.bincount(cell, minlength=ncell).astype(float)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean = np.bincount(cell, weights=y, minlength=ncell) / cnt
+    dev = y - mean[cell]
+    ss = np.bincount(cell, weights=dev * dev, minlength=ncell)
+    return cnt, mean, ss, dev
+
+
+# ------------------------------------------------------------------------------ covariates
+def covariate_matrix(frame: pd.DataFrame, covariates: Sequence[str]):
+    """Numeric design of the covariates as R's model.matrix would build it (factors and
+    strings: dummies for every level but the first; bool: 0/1). Returns (matrix, names).
+
+    Numeric covariates must be finite and within :data:`MAX_ABS` (DataContractError);
+    missing values stay NaN (the caller drops and counts the rows).
+    """
+    cols, names = [], []
+    for c in covariates:
+        s = frame[c]
+        if isinstance(s, pd.DataFrame):
+            raise DataContractError(f"covariate {c!r} appears more than once in the data",
+                                    column=c, rule="unique_columns")
+        if pd.api.types.is_bool_dtype(s) or (pd.api.types.is_numeric_dtype(s)
+                                             and not isinstance(s.dtype, pd.CategoricalDtype)):
+            cols.append(numeric(frame, c))
+            names.append(c)
+            continue
+        miss = s.isna().to_numpy()
+        try:
+            cat = s.astype("category")
+        except TypeError:  # mixed, incomparable values: code them by their string form
+            cat = s.astype(str).where(~miss).astype("category")
+        cat = cat.cat.remove_unused_categories()
+        codes = cat.cat.codes.to_numpy()
+        for k, lev in enumerate(cat.cat.categories[1:], start=1):
+            col = (codes == k).astype(float)
+            col[codes < 0] = np.nan
+            cols.append(col)
+            names.append(f"{c}{lev}")
+    if not cols:
+        return np.empty((len(frame), 0)), []
+    return np.column_stack(cols), names
+
+
+def drop_missing_cov(p: Prepared, X, label="missing_covariate"):
+    """Drop (and count under ``label``) rows with a missing covariate."""
+    bad = np.isnan(X).any(axis=1) if X.shape[1] else np.zeros(len(p.y), bool)
+    if bad.any():
+        if bad.all():
+            raise DesignError(f"every row has a missing covariate ({label}); nothing left")
+        q = subset(p, ~bad)
+        q.dropped[label] = int(bad.sum())
+        return q, X[~bad]
+    return p, X
+
+
+# ------------------------------------------------------------------------------ results
+def flag_nonfinite(table: pd.DataFrame, method: dict, *, stacklevel: int = 3) -> dict:
+    """Warn and note when an estimate or standard error in ``table`` is not finite.
+
+    Returns ``method`` with a sentence appended to ``method["notes"]`` naming the terms, so a
+    NaN or infinite number is never presented as a result without an explanation.
+    """
+    est = pd.to_numeric(table["estimate"], errors="coerce").to_numpy(dtype=float)
+    se = (pd.to_numeric(table["std_error"], errors="coerce").to_numpy(dtype=float)
+          if "std_error" in table.columns else np.zeros(len(est)))
+    bad = ~(np.isfinite(est) & np.isfinite(se))
+    if not bad.any():
+        return method
+    terms = [str(t) for t in table["term"].to_numpy()[bad][:5]]
+    note = (f"{int(bad.sum())} term(s) have a non-finite estimate or standard error "
+            f"(e.g. {terms}): not estimable from these data")
+    warnings.warn(note, StatisticalWarning, stacklevel=stacklevel)
+    method = dict(method)
+    method["notes"] = "; ".join(x for x in (method.get("notes"), note) if x)
+    return method

@@ -1,0 +1,487 @@
+"""Reading and writing files: the only module of wpeval that touches the file system for data.
+
+- :func:`read_referrals` reads referral-level data from Parquet (pyarrow) or CSV (pyarrow
+  CSV engine through pandas: UTF-8 BOM, CRLF line ends and quoted fields are handled) and parses
+  the contract's date columns to ``datetime64[ns]``.
+- :func:`write_parquet` writes a frame deterministically: the same data give the same bytes.
+- :func:`file_fingerprint` / :func:`frame_fingerprint` identify inputs in provenance records.
+
+Values that cannot be parsed are *not* coerced to missing here: the column is returned as text so
+that :func:`wpeval.data.schema.validate` can report the offending rows (rule ``unparsable_date``).
+
+Real-world CSV trouble handled here: a UTF-8 byte-order mark, Windows line ends, quoted fields
+(with commas, quotes or line breaks inside), day-first dates (``31/01/2012``, also with a time),
+thousands separators in counts (``"1,234"``) and copies of the header line inside the data
+(files joined together). Header copies are removed while reading and their number is left in
+``df.attrs["wpeval_read"]`` so that :func:`wpeval.data.schema.validate` counts them as dropped
+(``rows_in`` = data lines of the file). Files too big for memory are refused before reading.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import warnings
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+import pandas as pd
+
+from wpeval.exceptions import DataContractError, ParameterError
+
+DATE_COLUMNS = ("referral_date", "attachment_date", "job_start_date", "job_outcome_date",
+                "job_end_date", "exit_date", "data_end_date")
+_ISO = re.compile(r"^\d{4}-\d{2}-\d{2}([ T]\d{2}:\d{2}(:\d{2}(\.\d+)?)?)?$")
+_SLASH = re.compile(r"^(\d{1,2})[/.-](\d{1,2})[/.-](\d{4})(?:[ T](\d{1,2}:\d{2}(?::\d{2})?))?$")
+#: a number written with thousands separators: 1,234 or -12,345,678.5
+_THOUSANDS = r"^\s*-?\d{1,3}(?:,\d{3})+(?:\.\d+)?\s*$"
+#: in-memory size of a frame read from a file, per byte of file (CSV: all text first, read as
+#: Arrow strings then converted to Python objects) or of uncompressed Parquet column data
+MEMORY_FACTOR = {"csv": 6.0, "parquet": 1.5}
+#: fixed Parquet writer options (compression, no page index, statistics on) for stable bytes
+PARQUET_OPTIONS = dict(compression="zstd", compression_level=3, use_dictionary=True,
+                       write_statistics=True, version="2.6", data_page_version="1.0")
+
+
+def read_referrals(path: str | Path, *, columns: Sequence[str] | None = None,
+                   dayfirst: bool | None = None, max_bytes: int | None = None
+                   ) -> pd.DataFrame:
+    """Read a referral-level extract from ``.parquet`` or ``.csv``.
+
+    Parameters
+    ----------
+    path : str or Path
+        The file. The extension chooses the reader (``.parquet``/``.pq`` or ``.csv``).
+    columns : sequence of str, optional
+        Read only these columns (all by default). Missing ones raise DataContractError.
+    dayfirst : bool, optional
+        For CSV dates written with slashes (``01/06/2011``): True for day/month/year (UK),
+        False for month/day/year. None infers it from the data (a first field above 12 means
+        day first; a second field above 12 means month first) and falls back to day first
+        (UK administrative data) with a warning when every value is ambiguous. ISO dates
+        (``2011-06-01``) are always read as year-month-day.
+    max_bytes : int, optional
+        Refuse a file larger than this many bytes (DataContractError, rule
+        ``file_too_large``). Default: refuse only a file whose estimated in-memory size
+        (:data:`MEMORY_FACTOR` times the CSV size or the uncompressed Parquet column data)
+        exceeds the memory available now.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Date columns of the contract as ``datetime64[ns]``, counts as int64, ``attached`` /
+        ``disability`` as bool, ``allocation_prob`` as float, each where every non-empty value
+        parses; otherwise the column is left as text for :func:`wpeval.data.schema.validate` to
+        report the offending rows. In those typed columns the texts of :data:`NULL_TOKENS`
+        (``NA``, ``NULL``, ``NaN``, ...) mean missing. Other columns of a CSV stay text (``validate`` makes the
+        contract's code columns categorical). ``person_id`` is
+        int64 when every value is a plain integer (no leading zeros), else text.
+
+        Copies of the header line inside a CSV are removed; ``df.attrs["wpeval_read"]``
+        holds ``rows_read`` (data lines, copies included), ``repeated_header`` (their number),
+        ``repeated_header_lines`` and ``rows_returned``.
+
+    Raises
+    ------
+    DataContractError
+        Unknown extension, unreadable, corrupt or empty file, a file too big for memory
+        (``file_too_large``), or requested columns not present.
+    ParameterError
+        ``max_bytes`` not a non-negative integer.
+    """
+    if max_bytes is not None and (isinstance(max_bytes, bool) or not isinstance(
+            max_bytes, (int, np.integer)) or max_bytes < 0):
+        raise ParameterError(f"max_bytes must be a non-negative integer, got {max_bytes!r}")
+    path = Path(path)
+    if not path.exists():
+        raise DataContractError(f"data file not found: {path}", rule="file_readable")
+    if not path.is_file():
+        raise DataContractError(f"not a file: {path}", rule="file_readable")
+    suffix = path.suffix.lower()
+    cols = list(columns) if columns is not None else None
+    _check_size(path, suffix, cols, max_bytes)
+    if suffix in (".parquet", ".pq"):
+        import pyarrow.parquet as pq
+
+        try:
+            schema_names = pq.read_schema(path).names
+            if cols is not None:
+                _check_columns(cols, schema_names, path)
+            df = pq.read_table(path, columns=cols).to_pandas()
+        except DataContractError:
+            raise
+        except Exception as exc:  # pyarrow raises several types for corrupt files
+            raise DataContractError(f"cannot read Parquet file {path}: {exc}",
+                                    rule="file_readable") from exc
+        info = {"path": str(path), "rows_read": len(df), "repeated_header": 0,
+                "repeated_header_lines": []}
+    elif suffix == ".csv":
+        df, info = _read_csv(path, cols)
+    else:
+        raise DataContractError(f"unknown data file type {suffix!r} for {path}; expected "
+                                ".parquet or .csv", rule="file_type")
+    df = _parse_columns(df, dayfirst)
+    info["rows_returned"] = len(df)
+    df.attrs["wpeval_read"] = info
+    return df
+
+
+def available_memory() -> int | None:
+    """Bytes of memory available now (``MemAvailable`` of /proc/meminfo, else free pages);
+    None when unknown."""
+    try:
+        with open("/proc/meminfo") as fh:
+            for line in fh:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        return int(os.sysconf("SC_AVPHYS_PAGES")) * int(os.sysconf("SC_PAGE_SIZE"))
+    except (ValueError, OSError, AttributeError):  # pragma: no cover - non-POSIX
+        return None
+
+
+def _check_size(path: Path, suffix: str, cols: list[str] | None,
+                max_bytes: int | None) -> None:
+    """Refuse a file over ``max_bytes``, or whose estimated in-memory size exceeds the
+    memory available (a clear error instead of the machine swapping or the process killed)."""
+    size = path.stat().st_size
+    if max_bytes is not None:
+        if size > max_bytes:
+            raise DataContractError(
+                f"{path} is {size:,} bytes, over the limit of {max_bytes:,} bytes "
+                "(max_bytes): split the extract, read fewer columns (columns=) or raise the "
+                "limit", rule="file_too_large")
+        return
+    if suffix in (".parquet", ".pq"):
+        try:
+            import pyarrow.parquet as pq
+
+            meta = pq.ParquetFile(path).metadata
+            wanted = set(cols) if cols is not None else None
+            raw = 0
+            for i in range(meta.num_row_groups):
+                rg = meta.row_group(i)
+                for j in range(rg.num_columns):
+                    c = rg.column(j)
+                    if wanted is None or c.path_in_schema.split(".")[0] in wanted:
+                        raw += c.total_uncompressed_size
+        except Exception:  # unreadable: the reader below reports it
+            return
+        need = raw * MEMORY_FACTOR["parquet"]
+    else:
+        need = size * MEMORY_FACTOR["csv"]
+    avail = available_memory()
+    if avail is not None and need > avail:
+        raise DataContractError(
+            f"{path} ({size:,} bytes) needs about {need / 2**30:.1f} GiB in memory but only "
+            f"{avail / 2**30:.1f} GiB is available: read fewer columns (columns=), split the "
+            "extract, or convert it to Parquet", rule="file_too_large")
+
+
+def _check_columns(cols: list[str], present: Sequence[str], path: Path) -> None:
+    missing = [c for c in cols if c not in present]
+    if missing:
+        raise DataContractError(f"{path}: requested columns not in the file: {missing}",
+                                column=missing[0], rule="missing_columns")
+
+
+def _read_csv(path: Path, cols: list[str] | None) -> tuple[pd.DataFrame, dict]:
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(1 << 16)
+    except OSError as exc:
+        raise DataContractError(f"cannot read {path}: {exc}", rule="file_readable") from exc
+    if not head.strip():
+        raise DataContractError(f"{path} is empty", rule="file_readable")
+    # read everything as text: types are decided below and by schema.validate, so an ID such
+    # as 000123 keeps its zeros and a bad date stays visible
+    import csv
+    import io as _io
+
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+
+    try:
+        names = next(csv.reader(_io.StringIO(head.decode("utf-8-sig", errors="replace")
+                                             .splitlines()[0])))
+    except (StopIteration, csv.Error) as exc:
+        raise DataContractError(f"cannot read the header of {path}: {exc}",
+                                rule="file_readable") from exc
+    if len(names) == 1:
+        seps = [s for s, label in ((";", "semicolons"), ("\t", "tabs"), ("|", "bars"))
+                if s in names[0]]
+        if seps:
+            raise DataContractError(
+                f"{path}: the header line has no commas but has {seps[0]!r}: wpeval reads "
+                "comma-separated files; re-save the extract as CSV with commas",
+                rule="file_readable")
+    stripped = [n.strip() for n in names]
+    dup = sorted({n for n in stripped if stripped.count(n) > 1})
+    if dup:
+        raise DataContractError(f"{path}: column name(s) repeated in the header: {dup}",
+                                column=dup[0], rule="column_labels")
+    types = {n: pa.string() for n in names + stripped}
+    try:
+        table = pacsv.read_csv(
+            path,
+            read_options=pacsv.ReadOptions(encoding="utf8"),
+            convert_options=pacsv.ConvertOptions(
+                column_types=types, strings_can_be_null=True,
+                null_values=[""], quoted_strings_can_be_null=True))
+        df = table.to_pandas()
+    except Exception:  # pyarrow is strict about a few layouts: fall back to the C parser
+        try:
+            df = pd.read_csv(path, engine="c", dtype=str, keep_default_na=False,
+                             na_values=[""], encoding="utf-8-sig")
+        except UnicodeDecodeError as exc:
+            raise DataContractError(
+                f"{path} is not UTF-8 text (byte {exc.object[exc.start:exc.start + 1]!r} at "
+                f"byte {exc.start:,}): re-save it as UTF-8 (spreadsheet exports are often "
+                "Windows-1252)", rule="file_readable") from exc
+        except Exception as exc:
+            raise DataContractError(f"cannot parse CSV file {path}: {exc}",
+                                    rule="file_readable") from exc
+    df.columns = [str(c).strip().lstrip("\ufeff") for c in df.columns]
+    if df.columns.duplicated().any():  # pragma: no cover - caught on the header above
+        raise DataContractError(f"{path}: column names repeated", rule="column_labels")
+    for col in df.columns:  # stray CR from CRLF files read by a lenient parser
+        if df[col].dtype == object:
+            s = df[col]
+            if s.str.endswith("\r", na=False).any():
+                df[col] = s.str.rstrip("\r")
+    n_read = len(df)
+    hdr = _header_copies(df)
+    lines = [f"data row {i + 1}" for i in np.flatnonzero(hdr)[:5]]
+    if hdr.any():
+        df = df.loc[~hdr].reset_index(drop=True)
+    if cols is not None:
+        _check_columns(cols, list(df.columns), path)
+        df = df[cols]
+    info = {"path": str(path), "rows_read": n_read, "repeated_header": int(hdr.sum()),
+            "repeated_header_lines": lines}
+    return df, info
+
+
+def _header_copies(df: pd.DataFrame) -> np.ndarray:
+    """Rows of an all-text frame that repeat the header: at least half of the named fields,
+    and every contract key column present (person_id, referral_date), equal their names."""
+    if df.empty or df.columns.duplicated().any():
+        return np.zeros(len(df), bool)
+    keys = [c for c in ("person_id", "referral_date", "cpa") if c in df.columns]
+    cand = np.ones(len(df), bool)
+    for c in keys or list(df.columns[:1]):
+        cand &= (df[c].astype("string").str.strip() == c).fillna(False).to_numpy(dtype=bool)
+        if not cand.any():
+            return cand
+    hits = np.zeros(len(df), np.int64)
+    for c in df.columns:
+        hits += (df[c].astype("string").str.strip() == c).fillna(False).to_numpy(dtype=bool)
+    return cand & (hits * 2 >= df.shape[1])
+
+
+def _parse_dates(s: pd.Series, dayfirst: bool | None, name: str) -> pd.Series:
+    """Text dates -> datetime64[ns]; works on the distinct values (few, for dates).
+
+    ISO values are read as they are; slash (or dot) dates day/month/year or month/day/year
+    (see :func:`read_referrals`), optionally with a time. When some values do not parse, the
+    column is returned as text with every parsable value rewritten as ISO, so that
+    :func:`wpeval.data.schema.validate` keeps those and reports the others.
+    """
+    if pd.api.types.is_datetime64_any_dtype(s):
+        return s.astype("datetime64[ns]") if s.dt.tz is None else s
+    if not (s.dtype == object or pd.api.types.is_string_dtype(s)):
+        return s
+    codes, uniq = pd.factorize(s.astype("string").str.strip(), use_na_sentinel=True)
+    uniq = [str(u) for u in uniq]
+    if not any(uniq_v != "" for uniq_v in uniq):
+        return pd.Series(pd.NaT, index=s.index, dtype="datetime64[ns]")
+    iso_of = [u if _ISO.match(u) else None for u in uniq]
+    slash = [(i, _SLASH.match(u)) for i, u in enumerate(uniq) if iso_of[i] is None]
+    slash = [(i, m) for i, m in slash if m]
+    if slash:
+        a = np.array([int(m.group(1)) for _, m in slash])
+        b = np.array([int(m.group(2)) for _, m in slash])
+        first_big, second_big = bool((a > 12).any()), bool((b > 12).any())
+        day_first = dayfirst
+        if day_first is None:
+            if first_big and second_big:
+                day_first = None  # inconsistent: leave those for validate to report
+            elif first_big or second_big:
+                day_first = first_big
+            else:
+                day_first = True
+                warnings.warn(f"{name}: every day/month date is ambiguous (day and month both "
+                              "<= 12); reading them as day/month/year (UK). Pass dayfirst= "
+                              "to choose.", UserWarning, stacklevel=4)
+        if day_first is not None:
+            for (i, m), x, y in zip(slash, a, b):
+                day, month = (x, y) if day_first else (y, x)
+                iso_of[i] = f"{m.group(3)}-{month:02d}-{day:02d}" + (
+                    f" {m.group(4)}" if m.group(4) else "")
+    cand = pd.Series([v if v is not None else "" for v in iso_of], dtype="string")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        parsed = pd.to_datetime(cand.where(cand != ""), format="ISO8601", errors="coerce")
+    parsed_u = parsed.to_numpy(dtype="datetime64[ns]")
+    ok_u = ~np.isnat(parsed_u) | (np.array(uniq, dtype=object) == "")
+    if ok_u.all():
+        out = np.full(len(s), np.datetime64("NaT"), dtype="datetime64[ns]")
+        have = codes >= 0
+        out[have] = parsed_u[codes[have]]
+        return pd.Series(out, index=s.index, name=s.name)
+    text_u = np.array([iso_of[i] if ok_u[i] and uniq[i] != "" else uniq[i]
+                       for i in range(len(uniq))] + [None], dtype=object)
+    return pd.Series(text_u[codes], index=s.index, name=s.name, dtype=object)
+
+
+INT_COLUMNS = ("sustainment_payments", "age", "benefit_duration_days")
+FLOAT_COLUMNS = ("allocation_prob",)
+BOOL_COLUMNS = ("attached", "disability")
+_BOOL_TEXT = {"true": True, "t": True, "1": True, "yes": True, "y": True,
+              "false": False, "f": False, "0": False, "no": False, "n": False}
+
+
+def _is_text(s: pd.Series) -> bool:
+    return s.dtype == object or pd.api.types.is_string_dtype(s)
+
+
+def strip_thousands(s: pd.Series) -> pd.Series:
+    """Remove thousands separators from text numbers (``"1,234"`` -> ``"1234"``).
+
+    Only values laid out exactly as groups of three digits after the first (``1,234``,
+    ``-12,345,678.5``) change; anything else (``"1,5"``, ``"12,34"``) is left for the caller to
+    reject. Non-text series are returned unchanged.
+    """
+    if not _is_text(s):
+        return s
+    txt = s.astype("string")
+    has = txt.str.fullmatch(_THOUSANDS).fillna(False).to_numpy(dtype=bool)
+    if not has.any():
+        return s
+    out = s.astype(object).copy()
+    out[has] = txt[has].str.replace(",", "", regex=False).str.strip().to_numpy(dtype=object)
+    return out
+
+
+def _parse_number(s: pd.Series, integer: bool) -> pd.Series:
+    """Text -> number when every non-empty value parses (and is whole, for integers);
+    thousands separators are removed first."""
+    if not _is_text(s):
+        return s
+    s = strip_thousands(s)
+    num = pd.to_numeric(s, errors="coerce")
+    if (num.isna() & s.notna()).any():
+        return s
+    if not integer:
+        return num.astype("float64")
+    x = num.dropna().to_numpy(dtype="float64")
+    with np.errstate(invalid="ignore"):
+        whole = np.isfinite(x) & (np.mod(np.nan_to_num(x), 1) == 0) & (np.abs(x) < 2.0 ** 63)
+    if not whole.all():
+        return s
+    return num.astype("int64") if num.notna().all() else num.astype("Int64")
+
+
+def _parse_bool(s: pd.Series) -> pd.Series:
+    """Text true/false, 1/0, yes/no, y/n, t/f -> bool (``boolean`` when some are missing)."""
+    if not _is_text(s):
+        return s
+    mapped = s.astype("string").str.strip().str.lower().map(_BOOL_TEXT)
+    if (mapped.isna() & s.notna()).any():
+        return s
+    return mapped.astype(bool) if mapped.notna().all() else mapped.astype("boolean")
+
+
+#: text read as missing in the typed columns (dates, numbers, flags) of a CSV: what R, SAS,
+#: SQL and spreadsheet exports write for an empty value. Code columns keep the text.
+NULL_TOKENS = ("NA", "N/A", "n/a", "#N/A", "NaN", "nan", "NaT", "NULL", "null", "None", ".")
+
+
+def _nulls_to_missing(s: pd.Series) -> pd.Series:
+    if not _is_text(s):
+        return s
+    txt = s.astype("string").str.strip()
+    hit = txt.isin(NULL_TOKENS).fillna(False).to_numpy(dtype=bool)
+    return s.where(~hit, None) if hit.any() else s
+
+
+def _parse_columns(df: pd.DataFrame, dayfirst: bool | None) -> pd.DataFrame:
+    for col in DATE_COLUMNS + INT_COLUMNS + FLOAT_COLUMNS + BOOL_COLUMNS:
+        if col in df.columns:
+            df[col] = _nulls_to_missing(df[col])
+    for col in DATE_COLUMNS:
+        if col in df.columns:
+            df[col] = _parse_dates(df[col], dayfirst, col)
+    for col in INT_COLUMNS + FLOAT_COLUMNS:
+        if col in df.columns:
+            df[col] = _parse_number(df[col], integer=col in INT_COLUMNS)
+    for col in BOOL_COLUMNS:
+        if col in df.columns:
+            df[col] = _parse_bool(df[col])
+    if "person_id" in df.columns and df["person_id"].dtype == object:
+        ids = df["person_id"].astype("string").str.strip()
+        plain = ids.str.fullmatch(r"-?(0|[1-9]\d{0,17})", na=False)
+        if len(ids) and plain.all():
+            df["person_id"] = ids.astype("int64")
+    return df
+
+
+def write_parquet(df: pd.DataFrame, path: str | Path) -> Path:
+    """Write ``df`` to Parquet so that the same data always give the same bytes.
+
+    The index is not written, compression and format options are fixed
+    (:data:`PARQUET_OPTIONS`), and the file metadata carry no time stamps (pyarrow writes only
+    the schema, the pandas metadata and the library version string).
+
+    Parameters
+    ----------
+    df : pandas.DataFrame
+        The frame to write.
+    path : str or Path
+        Destination (parent directories are created).
+
+    Returns
+    -------
+    Path
+    """
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    if not isinstance(df, pd.DataFrame):
+        raise ParameterError(f"write_parquet needs a DataFrame, got {type(df).__name__}")
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    table = pa.Table.from_pandas(df, preserve_index=False)
+    tmp = path.with_name(path.name + ".tmp")
+    pq.write_table(table, tmp, **PARQUET_OPTIONS)
+    tmp.replace(path)
+    return path
+
+
+def file_fingerprint(path: str | Path) -> str:
+    """SHA-256 hex digest of a file's bytes (read in 1 MiB chunks)."""
+    h = hashlib.sha256()
+    try:
+        with open(path, "rb") as fh:
+            for chunk in iter(lambda: fh.read(1 << 20), b""):
+                h.update(chunk)
+    except OSError as exc:
+        raise DataContractError(f"cannot read {path}: {exc}", rule="file_readable") from exc
+    return h.hexdigest()
+
+
+def frame_fingerprint(df: pd.DataFrame) -> str:
+    """SHA-256 hex digest of a frame's content.
+
+    Hashes the column names and dtypes, then the row hashes of
+    ``pandas.util.hash_pandas_object(df, index=False)`` (so the index does not matter but row
+    order, values and types do).
+    """
+    h = hashlib.sha256()
+    h.update("|".join(f"{c}:{t}" for c, t in zip(df.columns, df.dtypes)).encode())
+    h.update(pd.util.hash_pandas_object(df, index=False).to_numpy().tobytes())
+    return h.hexdigest()

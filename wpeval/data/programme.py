@@ -1,0 +1,93 @@
+"""Reference data for the programme: payment groups, CPAs and their prime contracts.
+
+The defaults in ``wpeval/config/programme.yaml`` describe the GB Work Programme (2011-17).
+An evaluator with other labels (or another programme) passes their own YAML file of the same
+shape to :func:`load`; nothing else in the kit hard-codes a group, CPA or prime name.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+from importlib import resources
+from pathlib import Path
+
+import yaml
+
+from wpeval.exceptions import ParameterError
+
+
+@dataclass(frozen=True)
+class PaymentGroup:
+    code: str
+    number: int
+    label: str
+    family: str
+    jo_trigger_weeks: int
+    sustainment_cap: int
+    mpl: bool
+    status: dict
+
+
+@dataclass(frozen=True)
+class Programme:
+    """Payment groups and contracts of a programme.
+
+    Attributes
+    ----------
+    payment_groups : dict[str, PaymentGroup]
+        Keyed by code, in DWP group-number order.
+    cpas : dict[str, dict]
+        Keyed by CPA code; each holds ``name``, ``number``, ``primes`` (list of str).
+    """
+
+    payment_groups: dict
+    cpas: dict
+
+    @property
+    def contracts(self) -> list[tuple[str, str]]:
+        """All (cpa, prime) contracts."""
+        return [(c, p) for c, info in self.cpas.items() for p in info["primes"]]
+
+    def primes_of(self, cpa: str) -> list[str]:
+        return list(self.cpas[cpa]["primes"])
+
+    def group_labels(self) -> dict[str, str]:
+        return {k: g.label for k, g in self.payment_groups.items()}
+
+
+def _parse(raw: dict, source: str) -> Programme:
+    try:
+        groups = {}
+        for g in raw["payment_groups"]:
+            groups[g["code"]] = PaymentGroup(
+                code=str(g["code"]), number=int(g["number"]), label=str(g["label"]),
+                family=str(g.get("family", "")), jo_trigger_weeks=int(g["jo_trigger_weeks"]),
+                sustainment_cap=int(g["sustainment_cap"]), mpl=bool(g.get("mpl", False)),
+                status=dict(g.get("status", {})))
+        cpas = {}
+        for c in raw["cpas"]:
+            primes = [str(p) for p in c["primes"]]
+            if len(set(primes)) != len(primes) or len(primes) < 1:
+                raise ParameterError(f"{source}: CPA {c['code']} has duplicate or no primes")
+            cpas[str(c["code"])] = {"name": str(c.get("name", c["code"])),
+                                    "number": int(c.get("number", 0)), "primes": primes}
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ParameterError(f"{source}: malformed programme file ({exc!r})") from exc
+    return Programme(payment_groups=groups, cpas=cpas)
+
+
+@lru_cache(maxsize=8)
+def _load_cached(path: str | None) -> Programme:
+    if path is None:
+        text = resources.files("wpeval.config").joinpath("programme.yaml").read_text("utf-8")
+        source = "wpeval/config/programme.yaml"
+    else:
+        text = Path(path).read_text("utf-8")
+        source = path
+    return _parse(yaml.safe_load(text), source)
+
+
+def load(path: str | Path | None = None) -> Programme:
+    """Load programme reference data (default: the GB Work Programme)."""
+    return _load_cached(None if path is None else str(path))

@@ -1,0 +1,629 @@
+"""Synthetic referral-level data for a Work-Programme-like payment-by-results programme.
+
+:func:`make_programme` simulates one row per referral with the columns of the data contract
+(:mod:`wpeval.data.schema`), calibrated to the published facts in ``domain.md`` (see
+``wpeval/config/synthetic.yaml``, where every parameter is documented), together with the
+allocation design and the *true* prime effects, so that every estimator in the kit can be
+checked against a known answer.
+
+Model (all vectorised; one ``numpy.random.Generator(PCG64)`` stream for the programme
+structure, which does not depend on ``n``, and one for the individuals):
+
+1. Structure: the 18 CPAs and 40 contracts of :func:`wpeval.data.programme.load`, 2-4 Jobcentre
+   Plus districts per CPA with unequal sizes and district effects, contract effects on the
+   log job-entry hazard (plus small contract x payment-group interactions), and the CPAs
+   with a market-share shift.
+2. Referral month from the intake curve, day uniform in the month; payment group from the
+   month's mix (ESA share rising from ~3% to ~1/3); district from the district sizes.
+3. Random allocation within district x quarter x payment group: equal shares, then from the
+   shift month the stronger prime (by true effect for that group) gains ``points`` from the
+   weaker one. ``allocation_prob`` records the probability of the prime received.
+4. Covariates by group; latent employability ``u``; the provider's ``assessed_stream``.
+5. A few % never attach (they remain referrals: intention to treat). For the attached,
+   constant individual hazards of job entry ``lambda_i`` and of other exit ``mu_g``
+   (competing risks), clocked from attachment and censored at 104 weeks / the extract date;
+   the job-entry hazard is reduced by ``early_multiplier`` in the first ``early_days`` after
+   attachment (providers' initial assessment period), so it is piecewise constant.
+6. First-job duration: Weibull (25% of jobs end within 13 weeks, 40% within 26). A job outcome
+   is achieved when the first job lasts the group's trigger (13 or 26 weeks) inside the 104
+   weeks; ``job_outcome_date = job_start + trigger``; sustainment payments = further full
+   4-week periods in work, up to the group's cap and the extract date.
+
+Truth: because individual hazards are piecewise constant, the probability of a job outcome within
+730 days of referral has the closed form
+``P_i(c) = (1 - never_g) * P(job start before tau_i and before exit) * S_D(7 * trigger_g)``
+(see :func:`_p_outcome` for the piecewise-exponential formula) with ``lambda = lambda_i(c)``
+the hazard had person i been allocated to contract c and
+``tau_i = min(728, 730 - delay_i) - 7 * trigger_g + 1`` (the last job-start day that still
+gives an outcome by day 730, counted on the day grid used by the simulation). The true
+2-year job-outcome rate of contract c is the mean of ``P_i(c)`` over the referrals of its CPA
+(a finite-population average of potential-outcome probabilities), so true within-CPA
+contrasts are exact, with no Monte Carlo error.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Mapping
+
+import numpy as np
+import pandas as pd
+import yaml
+
+from wpeval.data import programme as _programme
+from wpeval.exceptions import ParameterError
+
+DEFAULT_SEED = 20110601
+STREAMS = ["job_ready", "needs_support", "furthest_from_work"]
+COLUMNS = ["person_id", "referral_date", "cpa", "district", "prime", "payment_group", "attached",
+           "attachment_date", "job_start_date", "job_outcome_date", "job_end_date", "exit_date",
+           "data_end_date", "sustainment_payments", "age", "sex", "disability",
+           "benefit_duration_days", "assessed_stream", "allocation_prob"]
+WINDOW_DAYS = 728  # 104 weeks attached
+TWO_YEARS = 730
+
+
+@dataclass(frozen=True)
+class Truth:
+    """True parameters of a synthetic programme.
+
+    Attributes
+    ----------
+    contracts : DataFrame
+        One row per contract: ``cpa, prime, log_hazard_effect`` (main effect on the log
+        job-entry hazard, centred within CPA), ``p_jo_2y`` (true probability of a job outcome
+        within 730 days of referral had every referral of the CPA been allocated to this
+        prime), ``n_cpa`` (referrals in the CPA).
+    contracts_by_group : DataFrame
+        Same by payment group (``log_hazard_effect`` includes the interaction).
+    contrasts : DataFrame
+        Every within-CPA pair: ``cpa, prime, reference, term ("prime - reference"),
+        diff_p_jo_2y, log_hr`` (conditional log hazard ratio of the main effects).
+    group_rates : DataFrame
+        Expected 2-year job-outcome rate by payment group under the realised allocation
+        (``p_jo_2y``) over all referrals and over those with 2 years observed.
+    """
+
+    contracts: pd.DataFrame
+    contracts_by_group: pd.DataFrame
+    contrasts: pd.DataFrame
+    group_rates: pd.DataFrame
+
+
+@dataclass(frozen=True)
+class SyntheticProgramme:
+    """Result of :func:`make_programme`.
+
+    Attributes
+    ----------
+    referrals : DataFrame
+        One row per referral, the data contract columns (see :mod:`wpeval.data.schema`).
+    design : DataFrame
+        The allocation design: ``district, cpa, period, payment_group, prime, allocation_prob``
+        for every district x quarter x payment group x prime of the CPA.
+    districts : DataFrame
+        ``district, cpa, size_share, effect`` (effect on the log job-entry hazard).
+    truth : Truth
+        True prime effects and rates.
+    seed : int
+    config : dict
+        The full configuration used (defaults merged with the user's).
+    """
+
+    referrals: pd.DataFrame
+    design: pd.DataFrame
+    districts: pd.DataFrame
+    truth: Truth
+    seed: int
+    config: dict = field(repr=False)
+
+
+# ------------------------------------------------------------------------------ configuration
+def _merge(base: dict, over: Mapping) -> dict:
+    out = copy.deepcopy(base)
+    for k, v in over.items():
+        if isinstance(v, Mapping) and isinstance(out.get(k), dict):
+            out[k] = _merge(out[k], v)
+        else:
+            out[k] = copy.deepcopy(v)
+    return out
+
+
+def load_config(config: str | Path | Mapping | None = None) -> dict:
+    """Return the generator configuration: the defaults merged with ``config``.
+
+    Parameters
+    ----------
+    config : str, Path, mapping or None
+        A YAML file or a (partial, nested) mapping overriding keys of
+        ``wpeval/config/synthetic.yaml``; None for the defaults.
+    """
+    text = resources.files("wpeval.config").joinpath("synthetic.yaml").read_text("utf-8")
+    cfg = yaml.safe_load(text)
+    if config is None:
+        return cfg
+    if isinstance(config, (str, Path)):
+        try:
+            over = yaml.safe_load(Path(config).read_text("utf-8")) or {}
+        except OSError as exc:
+            raise ParameterError(f"cannot read synthetic config {config}: {exc}") from exc
+    elif isinstance(config, Mapping):
+        over = config
+    else:
+        raise ParameterError(f"config must be a path, a mapping or None, not {type(config)}")
+    if not isinstance(over, Mapping):
+        raise ParameterError("synthetic config must be a mapping of sections")
+    unknown = set(over) - set(cfg)
+    if unknown:
+        raise ParameterError(f"unknown synthetic config sections {sorted(unknown)}; "
+                             f"known: {sorted(cfg)}")
+    return _merge(cfg, over)
+
+
+def _month_index(month: str, first: pd.Period) -> int:
+    return int((pd.Period(month, "M") - first).n)
+
+
+# ------------------------------------------------------------------------------ structure
+def _structure(cfg: dict, prog, rng: np.random.Generator) -> dict:
+    """Districts, contract effects and allocation probabilities (independent of n)."""
+    groups = list(prog.payment_groups)
+    cpas = list(prog.cpas)
+    dc = cfg["districts"]
+    lo, hi = int(dc["per_cpa_min"]), int(dc["per_cpa_max"])
+    if not 1 <= lo <= hi:
+        raise ParameterError("districts.per_cpa_min/max must satisfy 1 <= min <= max")
+    n_d = rng.integers(lo, hi + 1, size=len(cpas))
+    d_cpa = np.repeat(np.arange(len(cpas)), n_d)
+    d_name = [f"{cpas[c]}-D{j + 1:02d}" for c, k in enumerate(n_d) for j in range(k)]
+    size = rng.lognormal(0.0, float(dc["size_sigma"]), size=len(d_cpa))
+    d_eff = rng.normal(0.0, float(dc["effect_sd"]), size=len(d_cpa))
+
+    k_cpa = np.array([len(prog.cpas[c]["primes"]) for c in cpas])
+    off = np.concatenate([[0], np.cumsum(k_cpa)[:-1]])
+    n_con = int(k_cpa.sum())
+    pc = cfg["primes"]
+    main = rng.normal(0.0, float(pc["effect_sd"]), size=n_con)
+    inter = rng.normal(0.0, float(pc["group_interaction_sd"]), size=(n_con, len(groups)))
+    con_cpa = np.repeat(np.arange(len(cpas)), k_cpa)
+    con_prime = [p for c in cpas for p in prog.cpas[c]["primes"]]
+    for c in range(len(cpas)):  # centre within CPA
+        sl = slice(off[c], off[c] + k_cpa[c])
+        main[sl] -= main[sl].mean()
+        inter[sl] -= inter[sl].mean(axis=0)
+    for key, val in (pc.get("overrides") or {}).items():
+        try:
+            cpa, prime = key.split("|")
+            i = off[cpas.index(cpa)] + prog.cpas[cpa]["primes"].index(prime)
+        except (ValueError, KeyError) as exc:
+            raise ParameterError(f"primes.overrides: {key!r} is not 'CPA|prime' of a "
+                                 "contract") from exc
+        main[i] = float(val)
+    eff = main[:, None] + inter  # contract x group
+
+    ac = cfg["allocation"]
+    if ac.get("shift_cpas") is not None:
+        bad = set(ac["shift_cpas"]) - set(cpas)
+        if bad:
+            raise ParameterError(f"allocation.shift_cpas: unknown CPAs {sorted(bad)}")
+        shift_cpa = np.isin(np.array(cpas), ac["shift_cpas"])
+    else:
+        pick = rng.choice(len(cpas), size=int(ac["n_shift_cpas"]), replace=False)
+        shift_cpa = np.zeros(len(cpas), bool)
+        shift_cpa[pick] = True
+    bad = set(ac["shift_groups"]) - set(groups)
+    if bad:
+        raise ParameterError(f"allocation.shift_groups: unknown payment groups {sorted(bad)}")
+    shift_grp = np.isin(np.array(groups), ac["shift_groups"])
+    steps = sorted(ac.get("shifts") or [], key=lambda s: s["from"])
+    for stp in steps:  # shares must be constant within the quarterly design strata
+        if pd.Period(stp["from"], "M").month % 3 != 1:
+            raise ParameterError(f"allocation.shifts: {stp['from']} does not start a quarter; "
+                                 "shifts must start in Jan, Apr, Jul or Oct")
+    # probs[cpa, group, step, slot]
+    probs = np.zeros((len(cpas), len(groups), len(steps) + 1, 3))
+    for c in range(len(cpas)):
+        k = k_cpa[c]
+        for g in range(len(groups)):
+            base = np.full(k, 1.0 / k)
+            e = eff[off[c]:off[c] + k, g]
+            for s in range(len(steps) + 1):
+                p = base.copy()
+                if s > 0 and shift_cpa[c] and shift_grp[g]:
+                    pts = sum(float(st["points"]) for st in steps[:s])
+                    p[np.argmax(e)] += pts
+                    p[np.argmin(e)] -= pts
+                if p.min() <= 0:
+                    raise ParameterError("allocation.shifts move more than a prime's share")
+                probs[c, g, s, :k] = p
+    return dict(groups=groups, cpas=cpas, n_d=n_d, d_cpa=d_cpa, d_name=d_name, size=size,
+                d_eff=d_eff, k_cpa=k_cpa, off=off, con_cpa=con_cpa, con_prime=con_prime,
+                main=main, eff=eff, shift_cpa=shift_cpa, steps=steps, probs=probs)
+
+
+# ------------------------------------------------------------------------------ helpers
+def _group_arrays(cfg: dict, prog, groups: list[str]) -> dict:
+    gc = cfg["groups"]
+    missing = [g for g in groups if g not in gc]
+    if missing:
+        raise ParameterError(f"synthetic config has no parameters for groups {missing}")
+    col = lambda key: np.array([float(gc[g][key]) for g in groups])  # noqa: E731
+    ages = np.array([gc[g]["age"] for g in groups], float)
+    bd = np.array([gc[g]["benefit_days"] for g in groups], float)
+    return dict(log_rate=col("log_rate"), exit_rate=col("exit_rate"),
+                never=col("never_attach"), retention=col("retention"), male=col("male"),
+                disabled=col("disabled"), target=col("target_2y"), age=ages, bd=bd,
+                trig=np.array([prog.payment_groups[g].jo_trigger_weeks for g in groups]),
+                cap=np.array([prog.payment_groups[g].sustainment_cap for g in groups]),
+                esa=np.array([prog.payment_groups[g].family == "ESA" for g in groups]))
+
+
+def _month_weights(cfg: dict, first: pd.Period, n_months: int) -> np.ndarray:
+    w = np.zeros(n_months)
+    for step in sorted(cfg["calendar"]["intake"], key=lambda s: s["from"]):
+        w[max(0, _month_index(step["from"], first)):] = float(step["weight"])
+    if w.min() <= 0:
+        raise ParameterError("calendar.intake must give every month a positive weight "
+                             "(the first step must start at or before first_referral_month)")
+    return w / w.sum()
+
+
+def _group_mix(cfg: dict, groups: list[str], first: pd.Period, n_months: int) -> np.ndarray:
+    mc = cfg["mix"]
+    t_plateau = max(1, _month_index(mc["esa_plateau_month"], first))
+    t = np.minimum(np.arange(n_months) / t_plateau, 1.0)
+    a, b = float(mc["esa_share_first"]), float(mc["esa_share_plateau"])
+    esa = a + (b - a) * t ** float(mc["esa_ramp_power"])
+    mix = np.zeros((n_months, len(groups)))
+    for part, share in (("esa", esa), ("other", 1 - esa)):
+        tot = sum(mc[part].values())
+        for g, v in mc[part].items():
+            if g not in groups:
+                raise ParameterError(f"mix.{part}: unknown payment group {g!r}")
+            mix[:, groups.index(g)] += share * float(v) / tot
+    return mix
+
+
+def _draw_cat(rng: np.random.Generator, cum: np.ndarray) -> np.ndarray:
+    """Categorical draws given row-wise cumulative probabilities (n x k)."""
+    u = rng.random(cum.shape[0])
+    return np.minimum((u[:, None] >= cum).sum(axis=1), cum.shape[1] - 1)
+
+
+def _days_to_dt(days: np.ndarray, valid: np.ndarray | None = None) -> np.ndarray:
+    out = days.astype("datetime64[D]").astype("datetime64[ns]")
+    if valid is not None:
+        out[~valid] = np.datetime64("NaT")
+    return out
+
+
+def _p_outcome(lam, mu, tau, never, s_trig, t0, a):
+    """Closed-form P(job outcome within 730 days) for piecewise-constant competing hazards.
+
+    Job-entry hazard ``a * lam`` on ``[0, t0)`` and ``lam`` afterwards, other-exit hazard
+    ``mu``; a job start before ``tau`` (and before exit) lasting the trigger gives an outcome:
+    ``P = (1 - never) * s_trig * [a lam/(a lam + mu) (1 - exp(-(a lam + mu) min(t0, tau)))
+    + exp(-(a lam + mu) t0) lam/(lam + mu) (1 - exp(-(lam + mu) (tau - t0)_+))]``.
+    """
+    tau = np.maximum(tau, 0)
+    r1 = a * lam + mu
+    p1 = a * lam / r1 * -np.expm1(-r1 * np.minimum(t0, tau))
+    r2 = lam + mu
+    p2 = np.exp(-r1 * t0) * lam / r2 * -np.expm1(-r2 * np.maximum(tau - t0, 0))
+    return (1 - never) * (p1 + p2) * s_trig
+
+
+def _entry_time(e, lam, t0, a):
+    """Invert the piecewise cumulative hazard: time at which ``H(t) = e``."""
+    h0 = a * lam * t0
+    return np.where(e < h0, e / (a * lam), t0 + (e - h0) / lam)
+
+
+# ------------------------------------------------------------------------------ generator
+def make_programme(n_referrals: int, seed: int = DEFAULT_SEED,
+                   config: str | Path | Mapping | None = None) -> SyntheticProgramme:
+    """Simulate a Work-Programme-like referral-level data set with known truth.
+
+    Parameters
+    ----------
+    n_referrals : int
+        Number of referrals (rows), >= 1.
+    seed : int, default 20110601
+        Seed of ``numpy.random.PCG64``; same seed + config gives an identical frame.
+    config : path, mapping or None
+        Overrides of ``wpeval/config/synthetic.yaml`` (see :func:`load_config`).
+
+    Returns
+    -------
+    SyntheticProgramme
+        ``.referrals``, ``.design``, ``.districts``, ``.truth``, ``.seed``, ``.config``.
+    """
+    if not isinstance(n_referrals, (int, np.integer)) or n_referrals < 1:
+        raise ParameterError(f"n_referrals must be a positive integer, got {n_referrals!r}")
+    if not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise ParameterError(f"seed must be a non-negative integer, got {seed!r}")
+    cfg = load_config(config)
+    prog = _programme.load()
+    n = int(n_referrals)
+    ss_struct, ss_people = np.random.SeedSequence(int(seed)).spawn(2)
+    st = _structure(cfg, prog, np.random.Generator(np.random.PCG64(ss_struct)))
+    rng = np.random.Generator(np.random.PCG64(ss_people))
+    groups, cpas = st["groups"], st["cpas"]
+    ga = _group_arrays(cfg, prog, groups)
+
+    cal = cfg["calendar"]
+    first = pd.Period(cal["first_referral_month"], "M")
+    data_end_ts = pd.Timestamp(cal["data_end_date"])
+    data_end = int(np.datetime64(data_end_ts.date(), "D").astype(np.int64))
+    # no referral after the extract: an earlier data_end_date cuts the last cohorts
+    last = min(pd.Period(cal["last_referral_month"], "M"), data_end_ts.to_period("M"))
+    n_months = int((last - first).n) + 1
+    if n_months < 1:
+        raise ParameterError("calendar: last_referral_month (or data_end_date) is before "
+                             "first_referral_month")
+    month_start = np.array([np.datetime64((first + i).start_time.date(), "D")
+                            for i in range(n_months + 1)]).astype(np.int64)
+    month_start[-1] = min(month_start[-1], data_end + 1)
+
+    # 1. referral dates (sorted), group, district, prime ------------------------------------
+    counts = rng.multinomial(n, _month_weights(cfg, first, n_months))
+    month = np.repeat(np.arange(n_months), counts)
+    span = month_start[month + 1] - month_start[month]
+    ref_day = month_start[month] + np.floor(rng.random(n) * span).astype(np.int64)
+    ref_day.sort()
+    g = _draw_cat(rng, np.cumsum(_group_mix(cfg, groups, first, n_months), axis=1)[month])
+    dsize = st["size"] / st["size"].sum()
+    d = np.minimum(np.searchsorted(np.cumsum(dsize), rng.random(n), side="right"),
+                   len(dsize) - 1)
+    c = st["d_cpa"][d]
+    step_from = np.array([_month_index(s["from"], first) for s in st["steps"]], int)
+    step = np.searchsorted(step_from, month, side="right")
+    p_rows = st["probs"][c, g, step]  # n x 3
+    slot = _draw_cat(rng, np.cumsum(p_rows, axis=1))
+    alloc_prob = p_rows[np.arange(n), slot]
+    con = st["off"][c] + slot
+
+    # 2. covariates ----------------------------------------------------------------------
+    amin, amax, aa, ab = (ga["age"][g, i] for i in range(4))
+    age = np.floor(amin + (amax - amin + 1) * rng.beta(aa, ab)).astype(np.int64)
+    age = np.minimum(age, amax.astype(np.int64))
+    male = rng.random(n) < ga["male"][g]
+    disabled = rng.random(n) < ga["disabled"][g]
+    bd = (ga["bd"][g, 0] + rng.gamma(1.5, ga["bd"][g, 1] / 1.5)).astype(np.int64)
+    hz = cfg["hazard"]
+    u = rng.normal(0.0, float(hz["frailty_sd"]), n)
+    x_lp = (float(hz["age_per_decade"]) * (age - 40) / 10 + float(hz["disability"]) * disabled
+            + float(hz["male"]) * male
+            + float(hz["benefit_log_years"]) * np.log(np.maximum(bd, 1) / 365.0))
+    sc = cfg["streams"]
+    score = (x_lp + u + rng.normal(0.0, float(sc["noise_sd"]), n)
+             + float(sc["esa_shift"]) * ga["esa"][g])
+    stream = np.where(score > float(sc["cut_job_ready"]), 0,
+                      np.where(score > float(sc["cut_needs_support"]), 1, 2))
+
+    # 3. hazards and event times ---------------------------------------------------------
+    flat = max(1, _month_index(hz["cohort_flat_month"], first))
+    cohort = float(hz["cohort_start"]) * np.maximum(1 - month / flat, 0)
+    base_lp = ga["log_rate"][g] + cohort + st["d_eff"][d] + x_lp + u
+    lam = np.exp(base_lp + st["eff"][con, g]) / 365.0
+    mu = ga["exit_rate"][g] / 365.0
+    ac = cfg["attachment"]
+    never = rng.random(n) < ga["never"][g]
+    delay = (int(ac["delay_min_days"]) + np.floor(
+        rng.gamma(float(ac["delay_shape"]),
+                  float(ac["delay_mean_days"]) / float(ac["delay_shape"]), n))).astype(np.int64)
+    att_day = ref_day + delay
+    attached = ~never & (att_day <= data_end)
+    t0, a_early = float(hz["early_days"]), float(hz["early_multiplier"])
+    t_job = _entry_time(rng.exponential(1.0, n), lam, t0, a_early)
+    t_exit = rng.exponential(1.0, n) / mu
+    follow = np.minimum(WINDOW_DAYS, data_end - att_day)
+    job_off = np.floor(np.minimum(t_job, 1e6)).astype(np.int64)
+    exit_off = np.floor(np.minimum(t_exit, 1e6)).astype(np.int64)
+    has_job = attached & (t_job < t_exit) & (job_off <= follow)
+    has_exit = attached & (t_exit <= t_job) & (exit_off <= follow)
+    job_day = att_day + job_off
+    exit_day = att_day + exit_off
+    # never-attached: some leave benefit soon after referral
+    ne = never & (rng.random(n) < float(ac["never_attached_exit"]))
+    ne_day = ref_day + 7 + np.floor(
+        rng.random(n) * (int(ac["never_attached_exit_max_days"]) - 6)).astype(np.int64)
+    ne &= ne_day <= data_end
+    exit_day = np.where(ne, ne_day, exit_day)
+    has_exit |= ne
+
+    # 4. first-job duration, outcome, sustainment ---------------------------------------
+    rc = cfg["retention"]
+    scale_g = float(rc["scale_days"]) * ga["retention"]
+    dur = np.floor(scale_g[g] * rng.weibull(float(rc["shape"]), n)).astype(np.int64)
+    end_day = job_day + dur
+    trig_days = 7 * ga["trig"][g]
+    out_day = job_day + trig_days
+    has_out = (has_job & (dur >= trig_days) & (job_off + trig_days <= WINDOW_DAYS)
+               & (out_day <= data_end))
+    has_end = has_job & (end_day <= data_end)
+    sus = np.where(has_out, (np.minimum(end_day, data_end) - out_day) // 28, 0)
+    sus = np.clip(sus, 0, ga["cap"][g]).astype(np.int64)
+
+    # 5. frame -------------------------------------------------------------------------
+    prime_cats = sorted(set(st["con_prime"]))
+    con_prime_code = np.array([prime_cats.index(p) for p in st["con_prime"]])
+    district_cats = sorted(st["d_name"])
+    d_code = np.array([district_cats.index(x) for x in st["d_name"]])
+    cat = pd.Categorical.from_codes
+    ref = pd.DataFrame({
+        "person_id": np.arange(1, n + 1, dtype=np.int64),
+        "referral_date": _days_to_dt(ref_day),
+        "cpa": cat(c, categories=cpas),
+        "district": cat(d_code[d], categories=district_cats),
+        "prime": cat(con_prime_code[con], categories=prime_cats),
+        "payment_group": cat(g, categories=groups),
+        "attached": attached,
+        "attachment_date": _days_to_dt(att_day, attached),
+        "job_start_date": _days_to_dt(job_day, has_job),
+        "job_outcome_date": _days_to_dt(out_day, has_out),
+        "job_end_date": _days_to_dt(end_day, has_end),
+        "exit_date": _days_to_dt(exit_day, has_exit),
+        "data_end_date": _days_to_dt(np.full(n, data_end, dtype=np.int64)),
+        "sustainment_payments": sus,
+        "age": age,
+        "sex": cat(male.astype(np.int8), categories=["F", "M"]),
+        "disability": disabled,
+        "benefit_duration_days": bd,
+        "assessed_stream": cat(stream, categories=STREAMS),
+        "allocation_prob": alloc_prob,
+    }, columns=COLUMNS)
+
+    # 6. truth --------------------------------------------------------------------------
+    tau = np.minimum(WINDOW_DAYS, TWO_YEARS - delay) - trig_days + 1
+    s_trig = np.exp(-(trig_days / scale_g[g]) ** float(rc["shape"]))
+    lam0 = np.exp(base_lp) / 365.0
+    p_slot = np.full((n, 3), np.nan)
+    for j in range(3):
+        ok = j < st["k_cpa"][c]
+        cj = np.where(ok, st["off"][c] + j, 0)
+        pj = _p_outcome(lam0 * np.exp(st["eff"][cj, g]), mu, tau, ga["never"][g], s_trig,
+                        t0, a_early)
+        p_slot[ok, j] = pj[ok]
+    p_own = p_slot[np.arange(n), slot]
+    observed_2y = ref_day + TWO_YEARS <= data_end
+    truth = _truth(st, prog, c, g, p_slot, p_own, observed_2y, groups)
+    design = _design_table(st, prog, first, n_months, district_cats)
+    districts = pd.DataFrame({"district": st["d_name"], "cpa": [cpas[i] for i in st["d_cpa"]],
+                              "size_share": dsize, "effect": st["d_eff"]})
+    return SyntheticProgramme(referrals=ref, design=design, districts=districts, truth=truth,
+                              seed=int(seed), config=cfg)
+
+
+def _truth(st, prog, c, g, p_slot, p_own, observed_2y, groups) -> Truth:
+    cpas = st["cpas"]
+    rows, rows_g = [], []
+    n_c = np.bincount(c, minlength=len(cpas))
+    for ci, cpa in enumerate(cpas):
+        in_c = c == ci
+        gi = g[in_c]
+        for j, prime in enumerate(prog.cpas[cpa]["primes"]):
+            k = st["off"][ci] + j
+            pj = p_slot[in_c, j]
+            rows.append({"cpa": cpa, "prime": prime, "log_hazard_effect": st["main"][k],
+                         "p_jo_2y": float(pj.mean()) if len(pj) else np.nan,
+                         "n_cpa": int(n_c[ci])})
+            sums = np.bincount(gi, weights=pj, minlength=len(groups))
+            cnt = np.bincount(gi, minlength=len(groups))
+            for gg, code in enumerate(groups):
+                rows_g.append({"cpa": cpa, "prime": prime, "payment_group": code,
+                               "log_hazard_effect": st["eff"][k, gg],
+                               "p_jo_2y": sums[gg] / cnt[gg] if cnt[gg] else np.nan,
+                               "n_cpa_group": int(cnt[gg])})
+    contracts = pd.DataFrame(rows)
+    contrasts = []
+    for cpa, sub in contracts.groupby("cpa", sort=False):
+        recs = sub.to_dict("records")
+        for a in range(len(recs)):
+            for b in range(a + 1, len(recs)):
+                ra, rb = recs[a], recs[b]
+                contrasts.append({"cpa": cpa, "prime": ra["prime"], "reference": rb["prime"],
+                                  "term": f"{ra['prime']} - {rb['prime']}",
+                                  "diff_p_jo_2y": ra["p_jo_2y"] - rb["p_jo_2y"],
+                                  "log_hr": ra["log_hazard_effect"] - rb["log_hazard_effect"]})
+    cnt_all = np.bincount(g, minlength=len(groups))
+    cnt_obs = np.bincount(g[observed_2y], minlength=len(groups))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        rates = pd.DataFrame({
+            "payment_group": groups,
+            "p_jo_2y": np.bincount(g, weights=p_own, minlength=len(groups)) / cnt_all,
+            "p_jo_2y_observed": np.bincount(g[observed_2y], weights=p_own[observed_2y],
+                                            minlength=len(groups)) / cnt_obs,
+            "n": cnt_all, "n_observed": cnt_obs})
+    tot = {"payment_group": "all", "p_jo_2y": p_own.mean(),
+           "p_jo_2y_observed": p_own[observed_2y].mean() if observed_2y.any() else np.nan,
+           "n": len(g), "n_observed": int(observed_2y.sum())}
+    rates = pd.concat([rates, pd.DataFrame([tot])], ignore_index=True)
+    return Truth(contracts=contracts, contracts_by_group=pd.DataFrame(rows_g),
+                 contrasts=pd.DataFrame(contrasts), group_rates=rates)
+
+
+def _design_table(st, prog, first, n_months, district_cats) -> pd.DataFrame:
+    """Allocation probability of every district x quarter x group x prime."""
+    quarters = pd.period_range(first.asfreq("Q"), (first + n_months - 1).asfreq("Q"), freq="Q")
+    step_from = [pd.Period(s["from"], "M") for s in st["steps"]]
+    recs = []
+    for q in quarters:
+        qm = q.asfreq("M", how="start")
+        s = sum(1 for f in step_from if f <= qm)
+        for di, dname in enumerate(st["d_name"]):
+            ci = st["d_cpa"][di]
+            cpa = st["cpas"][ci]
+            for gi, code in enumerate(st["groups"]):
+                for j, prime in enumerate(prog.cpas[cpa]["primes"]):
+                    recs.append((dname, cpa, str(q), code, prime, st["probs"][ci, gi, s, j]))
+    return pd.DataFrame(recs, columns=["district", "cpa", "period", "payment_group", "prime",
+                                       "allocation_prob"])
+
+
+# ------------------------------------------------------------------------------ calibration
+def calibrate(n: int = 400_000, seed: int = DEFAULT_SEED,
+              config: str | Path | Mapping | None = None, iterations: int = 6) -> dict:
+    """Find each group's ``log_rate`` that gives its ``target_2y`` 2-year job-outcome rate.
+
+    The expected 2-year rate among referrals with 2 years observed is computed in closed form
+    (see the module docstring) on a simulated sample; each group's rate is monotone in its
+    baseline log hazard, so a secant iteration on ``cloglog(rate) - cloglog(target)`` (first
+    step with slope 1) converges in a few steps. Used to set the defaults in
+    ``synthetic.yaml``; not called by :func:`make_programme`.
+
+    Returns
+    -------
+    dict
+        ``{group: log_rate}`` (rounded to 4 decimals).
+    """
+    cfg = load_config(config)
+    cll = lambda p: np.log(-np.log1p(-np.clip(p, 1e-9, 1 - 1e-9)))  # noqa: E731
+    hist: dict[str, list] = {code: [] for code in cfg["groups"]}
+    for _ in range(iterations):
+        rates = make_programme(n, seed, cfg).truth.group_rates.set_index("payment_group")
+        for code, gc in cfg["groups"].items():
+            f = cll(float(rates.loc[code, "p_jo_2y_observed"])) - cll(float(gc["target_2y"]))
+            x = float(gc["log_rate"])
+            hist[code].append((x, f))
+            slope = 1.0
+            if len(hist[code]) > 1:
+                (x0, f0), (x1, f1) = hist[code][-2:]
+                if abs(x1 - x0) > 1e-9 and (f1 - f0) / (x1 - x0) > 0.05:
+                    slope = (f1 - f0) / (x1 - x0)
+            gc["log_rate"] = x - f / slope
+    return {code: round(float(gc["log_rate"]), 4) for code, gc in cfg["groups"].items()}
+
+
+def write_sample(path: str | Path, n: int, seed: int = DEFAULT_SEED,
+                 config: str | Path | Mapping | None = None) -> Path:
+    """Generate ``n`` referrals and write them as Parquet (deterministic bytes).
+
+    Parameters
+    ----------
+    path : str or Path
+        Output file, must end in ``.parquet``.
+    n : int
+        Number of referrals.
+    seed : int, default 20110601
+        Generator seed.
+    config : path, mapping or None
+        Generator configuration overrides.
+
+    Returns
+    -------
+    Path
+        The file written.
+    """
+    from wpeval.data.io import write_parquet
+
+    path = Path(path)
+    if path.suffix != ".parquet":
+        raise ParameterError(f"write_sample writes Parquet; {path} does not end in .parquet")
+    prog = make_programme(n, seed, config)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_parquet(prog.referrals, path)
+    return path

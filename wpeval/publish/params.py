@@ -1,0 +1,441 @@
+"""Typed, validated notebook parameters.
+
+papermill injects parameters as plain assignments and never casts types (papermill issue #55),
+so a notebook run with ``seed: "5"`` would silently compute with a string. wpeval therefore
+reads the *types* from the notebook itself: the cell tagged ``parameters`` holds annotated
+literal assignments, one per line, each with a comment that documents it::
+
+    data_path: str = "data_synthetic/default.parquet"  # referral-level data, Parquet or CSV
+    seed: int = 20110601  # seed for anything random
+    cpa: str = "all"  # CPA code or "all"
+
+:func:`schema` parses that cell with :mod:`ast` (nothing in the notebook is executed) into a
+:class:`NotebookSchema` of frozen :class:`ParamSpec` records, and :func:`load` checks a set of
+values against it. Parameter files are YAML, read with ``yaml.safe_load`` only, shaped as::
+
+    common:                 # applied to every notebook that has the parameter
+      data_path: data_synthetic/sample_10k.parquet
+    02_prime_comparison:    # applied to that notebook only (every key must be one of its params)
+      cpa: CPA01
+
+Supported types: ``str``, ``int``, ``float``, ``bool``, ``dict``, ``list[str]``, ``list[int]``,
+``list[float]`` and ``T | None`` for any of these. Rules: an ``int`` is accepted for a
+``float`` (and stored as float); a ``bool`` is never accepted as an ``int`` or ``float``; strings
+are never converted to numbers (YAML values already carry their type); values must be plain
+literals (str, int, float, bool, None, lists and dicts of these).
+"""
+
+from __future__ import annotations
+
+import ast
+import io
+import json
+import math
+import os
+import tokenize
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Mapping
+
+import yaml
+
+from wpeval.exceptions import ParameterError
+
+#: base type names understood in a parameters cell
+BASE_TYPES = ("str", "int", "float", "bool", "dict", "list[str]", "list[int]", "list[float]")
+#: the tag that marks the parameters cell (papermill's convention)
+PARAMETERS_TAG = "parameters"
+#: parameters that only say where output goes; left out of results.json (see wpeval.publish.report)
+LOCATION_PARAMS = ("output_dir",)
+
+
+@dataclass(frozen=True)
+class ParamSpec:
+    """One notebook parameter.
+
+    Attributes
+    ----------
+    name : str
+        Variable name in the notebook.
+    type : str
+        Normalised type, one of :data:`BASE_TYPES`, optionally followed by ``" | None"``.
+    default : object
+        The literal default from the parameters cell (already validated against ``type``).
+    doc : str
+        The comment at the end of the line ("" if none).
+    """
+
+    name: str
+    type: str
+    default: Any
+    doc: str = ""
+
+    @property
+    def optional(self) -> bool:
+        """True when ``None`` is an accepted value."""
+        return self.type.endswith(" | None")
+
+
+@dataclass(frozen=True)
+class NotebookSchema:
+    """The typed parameters of one notebook.
+
+    Attributes
+    ----------
+    notebook : str
+        Notebook name (file stem, e.g. ``"02_prime_comparison"``).
+    path : str
+        Path of the notebook file the schema was read from ("" when parsed from source).
+    params : tuple of ParamSpec
+        In the order of the parameters cell.
+    """
+
+    notebook: str
+    path: str
+    params: tuple[ParamSpec, ...]
+
+    @property
+    def names(self) -> list[str]:
+        """Parameter names in cell order."""
+        return [p.name for p in self.params]
+
+    def __contains__(self, name: str) -> bool:
+        return name in self.names
+
+    def get(self, name: str) -> ParamSpec:
+        """The spec of parameter ``name`` (ParameterError listing the known ones if absent)."""
+        for p in self.params:
+            if p.name == name:
+                return p
+        raise ParameterError(f"notebook {self.notebook!r} has no parameter {name!r}; "
+                             f"known parameters: {', '.join(self.names) or '(none)'}")
+
+    def defaults(self) -> dict:
+        """Mapping name -> default value."""
+        return {p.name: p.default for p in self.params}
+
+
+# -- parsing the parameters cell ------------------------------------------------------------
+
+def _normalise_type(annotation: ast.expr, line: int) -> str:
+    text = ast.unparse(annotation).replace(" ", "")
+    optional = False
+    for none_form in ("|None", "None|"):
+        if none_form in text:
+            text = text.replace(none_form, "", 1)
+            optional = True
+    if text.startswith("Optional[") and text.endswith("]"):
+        text, optional = text[len("Optional["):-1], True
+    text = {"List[str]": "list[str]", "List[int]": "list[int]", "List[float]": "list[float]",
+            "Dict": "dict", "dict[str,Any]": "dict", "dict[str,object]": "dict"}.get(text, text)
+    if text not in BASE_TYPES:
+        raise ParameterError(f"line {line} of the parameters cell: unsupported type "
+                             f"{ast.unparse(annotation)!r}; use one of {', '.join(BASE_TYPES)} "
+                             "(optionally '| None')")
+    return text + (" | None" if optional else "")
+
+
+def _comments_by_line(source: str) -> dict[int, str]:
+    out: dict[int, str] = {}
+    try:
+        for tok in tokenize.generate_tokens(io.StringIO(source).readline):
+            if tok.type == tokenize.COMMENT:
+                out[tok.start[0]] = tok.string.lstrip("#").strip()
+    except (tokenize.TokenError, IndentationError):  # pragma: no cover - ast.parse fails first
+        pass
+    return out
+
+
+def parse_parameters(source: str, notebook: str = "<source>", path: str = "") -> NotebookSchema:
+    """Parse the source of a parameters cell into a :class:`NotebookSchema`.
+
+    Parameters
+    ----------
+    source : str
+        Python source of the cell: annotated literal assignments ``name: type = literal  # doc``.
+        Blank lines and comment-only lines are allowed; anything else is an error.
+    notebook : str, optional
+        Name used in error messages and stored in the schema.
+    path : str, optional
+        Notebook path stored in the schema.
+
+    Returns
+    -------
+    NotebookSchema
+
+    Raises
+    ------
+    ParameterError
+        A statement that is not an annotated assignment, a non-literal default, an unsupported
+        type, a default that does not match its type, or a name defined twice.
+    """
+    try:
+        tree = ast.parse(source)
+    except SyntaxError as exc:
+        raise ParameterError(f"{notebook}: parameters cell is not valid Python ({exc})") from exc
+    comments = _comments_by_line(source)
+    specs: list[ParamSpec] = []
+    seen: set[str] = set()
+    for node in tree.body:
+        where = f"{notebook}: line {node.lineno} of the parameters cell"
+        if not (isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name)):
+            raise ParameterError(f"{where}: expected an annotated assignment "
+                                 f"'name: type = literal  # doc', got {ast.unparse(node)!r}")
+        name = node.target.id
+        if node.value is None:
+            raise ParameterError(f"{where}: parameter {name!r} has no default value")
+        try:
+            default = ast.literal_eval(node.value)
+        except ValueError as exc:
+            raise ParameterError(f"{where}: default of {name!r} must be a literal, got "
+                                 f"{ast.unparse(node.value)!r}") from exc
+        if name in seen:
+            raise ParameterError(f"{where}: parameter {name!r} is defined twice")
+        seen.add(name)
+        ptype = _normalise_type(node.annotation, node.lineno)
+        spec = ParamSpec(name=name, type=ptype, default=default,
+                         doc=comments.get(node.end_lineno or node.lineno, ""))
+        spec = ParamSpec(name, ptype, check_value(spec, default, notebook), spec.doc)
+        specs.append(spec)
+    return NotebookSchema(notebook=notebook, path=path, params=tuple(specs))
+
+
+# -- finding notebooks ----------------------------------------------------------------------
+
+def project_root(start: str | Path | None = None) -> Path:
+    """The project folder: the nearest parent of ``start`` (default: cwd) holding a
+    ``notebooks/`` folder and a ``pyproject.toml`` or ``wpeval/`` folder; failing that, the
+    folder above the installed ``wpeval`` package."""
+    here = Path(start or os.getcwd()).resolve()
+    for folder in (here, *here.parents):
+        if (folder / "notebooks").is_dir() and ((folder / "pyproject.toml").is_file()
+                                               or (folder / "wpeval").is_dir()):
+            return folder
+    return Path(__file__).resolve().parents[2]
+
+
+def notebook_dirs() -> list[Path]:
+    """Folders searched for a notebook given by name, in order: ``$WPEVAL_NOTEBOOK_DIR``, the
+    current folder, ``./notebooks``, the project's ``notebooks/``."""
+    dirs = []
+    if os.environ.get("WPEVAL_NOTEBOOK_DIR"):
+        dirs.append(Path(os.environ["WPEVAL_NOTEBOOK_DIR"]))
+    dirs += [Path.cwd(), Path.cwd() / "notebooks", project_root() / "notebooks"]
+    out: list[Path] = []
+    for d in dirs:
+        if d.resolve() not in out:
+            out.append(d.resolve())
+    return out
+
+
+def find_notebook(name_or_path: str | Path) -> Path:
+    """Resolve a notebook name (``"02_prime_comparison"``) or path to an existing file.
+
+    Raises
+    ------
+    ParameterError
+        No such notebook; the message lists the notebooks that exist.
+    """
+    text = str(name_or_path)
+    candidate = Path(text)
+    if text.endswith(".ipynb") or os.sep in text or "/" in text:
+        if candidate.is_file():
+            return candidate.resolve()
+        raise ParameterError(f"notebook file {text!r} does not exist")
+    for folder in notebook_dirs():
+        path = folder / f"{text}.ipynb"
+        if path.is_file():
+            return path
+    known = sorted({p.stem for d in notebook_dirs() if d.is_dir() for p in d.glob("*.ipynb")})
+    raise ParameterError(f"no notebook named {text!r}; known notebooks: "
+                         f"{', '.join(known) or '(none)'}")
+
+
+def read_parameters_cell(path: str | Path) -> str:
+    """Source of the cell tagged ``parameters`` in the notebook at ``path`` ("" if none)."""
+    with open(path, encoding="utf-8") as fh:
+        nb = json.load(fh)
+    for cell in nb.get("cells", []):
+        if cell.get("cell_type") == "code" and PARAMETERS_TAG in cell.get("metadata", {}).get(
+                "tags", []):
+            src = cell.get("source", "")
+            return "".join(src) if isinstance(src, list) else src
+    return ""
+
+
+def schema(notebook: str | Path) -> NotebookSchema:
+    """The typed parameter schema of a notebook (name or path).
+
+    A notebook without a ``parameters`` cell has an empty schema.
+    """
+    path = find_notebook(notebook)
+    return parse_parameters(read_parameters_cell(path), notebook=path.stem, path=str(path))
+
+
+# -- checking values ------------------------------------------------------------------------
+
+def _is_literal(value: Any) -> bool:
+    if value is None or isinstance(value, (str, bool, int, float)):
+        return True
+    if isinstance(value, list):
+        return all(_is_literal(v) for v in value)
+    if isinstance(value, dict):
+        return all(isinstance(k, str) and _is_literal(v) for k, v in value.items())
+    return False
+
+
+def _type_error(spec: ParamSpec, value: Any, notebook: str, extra: str = "") -> ParameterError:
+    return ParameterError(f"parameter {spec.name!r} of notebook {notebook!r} expects "
+                          f"{spec.type}, got {value!r} ({type(value).__name__}){extra}")
+
+
+def check_value(spec: ParamSpec, value: Any, notebook: str = "<notebook>") -> Any:
+    """Check ``value`` against ``spec`` and return it (ints given for floats become floats).
+
+    Parameters
+    ----------
+    spec : ParamSpec
+        The parameter.
+    value : object
+        Candidate value (already typed: e.g. from YAML or Python).
+    notebook : str, optional
+        Name for the error message.
+
+    Raises
+    ------
+    ParameterError
+        Naming the parameter, the expected type and the value given.
+    """
+    if not _is_literal(value):
+        hint = " (quote dates in YAML)" if type(value).__name__ in ("date", "datetime") else ""
+        raise _type_error(spec, value, notebook,
+                          "; values must be plain literals (str, int, float, bool, None, "
+                          "list, dict)" + hint)
+    if value is None:
+        if spec.optional:
+            return None
+        raise _type_error(spec, value, notebook)
+    base = spec.type.removesuffix(" | None")
+    if base == "str" and isinstance(value, str):
+        return value
+    if base == "bool" and isinstance(value, bool):
+        return value
+    if base == "int" and isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if base == "float" and isinstance(value, (int, float)) and not isinstance(value, bool):
+        return float(value)
+    if base == "dict" and isinstance(value, dict):
+        return value
+    if base.startswith("list[") and isinstance(value, list):
+        inner = ParamSpec(spec.name, base[5:-1], None)
+        try:
+            return [check_value(inner, v, notebook) for v in value]
+        except ParameterError:
+            raise _type_error(spec, value, notebook) from None
+    raise _type_error(spec, value, notebook)
+
+
+def load(notebook: str | Path | NotebookSchema, values: Mapping[str, Any] | None = None) -> dict:
+    """Validate parameter values for a notebook and return the full parameter set.
+
+    Parameters
+    ----------
+    notebook : str, path or NotebookSchema
+        Notebook name (``"02_prime_comparison"``), path, or an already parsed schema.
+    values : mapping, optional
+        Overrides of the defaults; every key must be a parameter of the notebook.
+
+    Returns
+    -------
+    dict
+        Every parameter of the notebook (defaults overridden by ``values``), in cell order.
+
+    Raises
+    ------
+    ParameterError
+        Unknown parameter (the message lists the known ones) or a value of the wrong type
+        (the message names the parameter, the expected type and the value given).
+    """
+    sch = notebook if isinstance(notebook, NotebookSchema) else schema(notebook)
+    values = dict(values or {})
+    unknown = sorted(set(values) - set(sch.names))
+    if unknown:
+        raise ParameterError(f"unknown parameter(s) {', '.join(map(repr, unknown))} for notebook "
+                             f"{sch.notebook!r}; known parameters: "
+                             f"{', '.join(sch.names) or '(none)'}")
+    out = {}
+    for spec in sch.params:
+        out[spec.name] = check_value(spec, values[spec.name], sch.notebook) \
+            if spec.name in values else spec.default
+    return out
+
+
+# -- parameter files ------------------------------------------------------------------------
+
+def read_param_file(path: str | Path) -> dict:
+    """Read a YAML parameter file with ``yaml.safe_load`` (no code is ever executed).
+
+    Returns
+    -------
+    dict
+        ``{"common": {...}, "<notebook>": {...}, ...}`` (missing sections are absent).
+
+    Raises
+    ------
+    ParameterError
+        The file is not valid YAML, not a mapping of mappings, or holds non-literal values.
+    """
+    path = Path(path)
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except FileNotFoundError as exc:
+        raise ParameterError(f"parameter file {str(path)!r} does not exist") from exc
+    except yaml.YAMLError as exc:
+        raise ParameterError(f"parameter file {str(path)!r} is not valid YAML: {exc}") from exc
+    if raw is None:
+        return {}
+    if not isinstance(raw, dict):
+        raise ParameterError(f"parameter file {str(path)!r}: top level must be a mapping of "
+                             "sections ('common' and notebook names)")
+    for section, body in raw.items():
+        if body is None:
+            raw[section] = {}
+        elif not isinstance(body, dict) or not all(isinstance(k, str) for k in body):
+            raise ParameterError(f"parameter file {str(path)!r}: section {section!r} must be a "
+                                 "mapping of parameter names to values")
+    return {str(k): v for k, v in raw.items()}
+
+
+def values_for(sch: NotebookSchema, file_values: Mapping[str, Mapping[str, Any]]) -> dict:
+    """The values a parameter file gives one notebook: its ``common`` entries that are
+    parameters of the notebook, then its own section (whose keys must all be parameters)."""
+    values = {k: v for k, v in dict(file_values.get("common", {})).items() if k in sch}
+    own = dict(file_values.get(sch.notebook, {}))
+    unknown = sorted(set(own) - set(sch.names))
+    if unknown:
+        raise ParameterError(f"parameter file section {sch.notebook!r}: unknown parameter(s) "
+                             f"{', '.join(map(repr, unknown))}; known parameters: "
+                             f"{', '.join(sch.names) or '(none)'}")
+    values.update(own)
+    return values
+
+
+def parse_cli_value(text: str) -> Any:
+    """Type a value given on the command line as a YAML scalar (``5`` -> int, ``a`` -> str).
+
+    Only ``yaml.safe_load`` is used, so nothing is ever constructed or executed from a value;
+    text YAML cannot parse (``@x``, ``[1, 2``, ``!!python/...`` tags) raises ParameterError.
+    """
+    try:
+        value = yaml.safe_load(text) if text.strip() else ""
+    except yaml.YAMLError as exc:
+        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise ParameterError(f"command-line value {text!r} is not a literal "
+                             f"(number, true/false, or text): {first}") from exc
+    if isinstance(value, float) and not math.isfinite(value):
+        return text
+    if not _is_literal(value) or isinstance(value, (list, dict)):
+        return text
+    if isinstance(value, bool) and text.strip().lower() not in ("true", "false"):
+        return text  # YAML 1.1 reads yes/no/on/off as booleans; only true/false count here
+    return value
