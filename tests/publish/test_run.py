@@ -195,7 +195,7 @@ def test_sweep_gives_one_report_per_value_and_results_are_deterministic(batch, s
 
 
 def test_plan_cpa_all_expands_to_every_cpa_and_paths_stay_inside(tmp_path):
-    cfg = Path(run_mod.__file__).parents[1] / "config" / "programme.yaml"
+    cfg = Path(run_mod.__file__).parents[2] / "config" / "programme.yaml"
     cpas = [c["code"] for c in yaml.safe_load(cfg.read_text())["cpas"]]
     jobs = run_mod.plan([str(OK)], sweeps=["cpa=all"], out=tmp_path)
     assert [j.params["cpa"] for j in jobs] == cpas and len(cpas) == 18
