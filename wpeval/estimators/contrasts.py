@@ -18,6 +18,7 @@ a second.
 from __future__ import annotations
 
 import itertools
+from dataclasses import dataclass
 import warnings
 from typing import Sequence
 
@@ -136,8 +137,25 @@ def compare_primes(data: pd.DataFrame, outcome: str, *, cpa: str | Sequence[str]
         n_dropped, n_dropped_small, p_adjusted_cpa, p_adjusted, weighted``.
     """
     alpha = check_alpha(alpha)
-    blocks = as_list(blocks)
-    covariates = as_list(covariates)
+    blocks, covariates = as_list(blocks), as_list(covariates)
+    _check_options(method, covariates, adjust, stratum_weight, blocks)
+    data, y, prob, n_missing = _select_rows(data, outcome, cpa, blocks, covariates, method,
+                                            prime_col, cpa_col, prob_col, freq)
+    cells = _cell_means(data, y, _ipw_weights(data, y, prob, prob_col), prob, blocks,
+                        prime_col, cpa_col)
+    rows, small_total = _contrast_rows(cells, data, y, outcome, prime_col, method, covariates,
+                                       prob, stratum_weight, vs_average, alpha)
+    skipped = _warn_unused(rows, small_total)
+    tab = _contrast_table(rows, adjust, cells.weighted, prime_col)
+    meth = flag_nonfinite(tab, _contrast_method(method, cells.weighted, cpa_col, blocks,
+                                                alpha, adjust, stratum_weight, outcome,
+                                                covariates))
+    return EffectTable(tab, meth, title=f"Prime contrasts within CPAs: {outcome}",
+                       extra={"n_missing_outcome": n_missing, "n_rows_used": int(len(y)),
+                              "skipped": skipped})
+
+
+def _check_options(method, covariates, adjust, stratum_weight, blocks) -> None:
     if method not in ("blocked", "lin"):
         raise ParameterError(f"method must be 'blocked' or 'lin', not {method!r}")
     if covariates and method != "lin":
@@ -149,6 +167,12 @@ def compare_primes(data: pd.DataFrame, outcome: str, *, cpa: str | Sequence[str]
         raise ParameterError("stratum_weight must be 'pair' or 'stratum'")
     if not blocks:
         raise ParameterError("blocks must name at least one stratum column")
+
+
+def _select_rows(data, outcome, cpa, blocks, covariates, method, prime_col, cpa_col, prob_col,
+                 freq):
+    """The columns needed, the period derived, the CPAs asked for, rows with a missing
+    outcome, prime, CPA or block dropped and counted."""
     need_columns(data, [outcome, prime_col, cpa_col, *covariates])
     extra = [c for c in ("person_id", prob_col, "referral_date") if c in data.columns]
     cols = list(dict.fromkeys([outcome, prime_col, cpa_col, *covariates, *extra,
@@ -176,16 +200,37 @@ def compare_primes(data: pd.DataFrame, outcome: str, *, cpa: str | Sequence[str]
     if len(data) == 0:
         raise DataContractError(f"no rows with a non-missing {outcome!r}", column=outcome,
                                 rule="not_null")
-    if prob is not None:
-        bad = ~((prob > 0) & (prob <= 1))
-        if bad.any():
-            raise DataContractError("allocation probabilities must be in (0, 1]",
-                                    column=prob_col, rule="probability_range",
-                                    examples=examples(data, bad))
-        check_weights(y, np.minimum(prob, 0.5), data, prob_col)  # 1/p only: p = 1 is fine
-        w = 1.0 / prob
-    else:
-        w = np.ones(len(y))
+    return data, y, prob, n_missing
+
+
+def _ipw_weights(data, y, prob, prob_col) -> np.ndarray:
+    """Inverse allocation probabilities (ones without probabilities), checked."""
+    if prob is None:
+        return np.ones(len(y))
+    bad = ~((prob > 0) & (prob <= 1))
+    if bad.any():
+        raise DataContractError("allocation probabilities must be in (0, 1]",
+                                column=prob_col, rule="probability_range",
+                                examples=examples(data, bad))
+    check_weights(y, np.minimum(prob, 0.5), data, prob_col)  # 1/p only: p = 1 is fine
+    return 1.0 / prob
+
+
+@dataclass(frozen=True)
+class _Cells:
+    """Hajek means and their Neyman variances by stratum x prime (S x P arrays)."""
+
+    n: np.ndarray
+    mu: np.ndarray
+    vmu: np.ndarray
+    stratum: np.ndarray  # stratum code per row
+    pcode: np.ndarray  # prime code per row
+    primes: list
+    s_cpa: np.ndarray  # CPA of each stratum
+    weighted: bool  # probabilities vary within stratum x prime
+
+
+def _cell_means(data, y, w, prob, blocks, prime_col, cpa_col) -> _Cells:
     stratum, S = group_codes(data, [cpa_col, *blocks])
     pcode, primes = _codes(data[prime_col])
     P = len(primes)
@@ -201,42 +246,58 @@ def compare_primes(data: pd.DataFrame, outcome: str, *, cpa: str | Sequence[str]
     if prob is not None:
         pm = np.bincount(cell, weights=prob, minlength=S * P) / np.maximum(n, 1)
         weighted = bool(np.max(np.abs(prob - pm[cell])) > 1e-9)
-    n, mu, vmu = (a.reshape(S, P) for a in (n, mu, vmu))
     ccode, cpas = _codes(data[cpa_col])
     s_cpa = np.empty(S, dtype=object)
     s_cpa[stratum] = np.asarray(cpas, dtype=object)[ccode]
+    n, mu, vmu = (a.reshape(S, P) for a in (n, mu, vmu))
+    return _Cells(n, mu, vmu, stratum, pcode, primes, s_cpa, weighted)
 
+
+def _contrast_rows(cells: _Cells, data, y, outcome, prime_col, method, covariates, prob,
+                   stratum_weight, vs_average, alpha):
+    """Every pairwise contrast of each CPA, and each prime against the CPA average."""
+    n, mu, vmu, primes = cells.n, cells.mu, cells.vmu, cells.primes
     rows, small_total = [], 0
-    for c in sorted(set(s_cpa)):
-        ss = np.flatnonzero(s_cpa == c)
+    for c in sorted(set(cells.s_cpa)):
+        ss = np.flatnonzero(cells.s_cpa == c)
         have = n[ss] > 0
         cp = np.flatnonzero(have.any(axis=0))
         for a, b in itertools.combinations(cp, 2):
             r = _contrast(n, mu, vmu, ss, [a, b], np.array([1.0, -1.0]), stratum_weight,
-                          weighted, alpha)
+                          cells.weighted, alpha)
             if method == "lin" and r is not None:
-                r.update(_lin_pair(data, y, outcome, prime_col, stratum, ss, r.pop("used"),
-                                   primes[a], primes[b], covariates, alpha, prob, pcode,
-                                   [a, b]))
+                r.update(_lin_pair(data, y, outcome, prime_col, cells.stratum, ss,
+                                   r.pop("used"), primes[a], primes[b], covariates, alpha,
+                                   prob, cells.pcode, [a, b]))
             rows.append(_label(r, c, "pairwise", primes[a], primes[b], ss, have, [a, b]))
             small_total += rows[-1]["n_dropped_small"]
         if vs_average and method == "blocked" and len(cp) >= 3:
             k = len(cp)
             for a in cp:
                 coef = np.where(cp == a, 1.0 - 1.0 / k, -1.0 / k)
-                r = _contrast(n, mu, vmu, ss, list(cp), coef, "stratum", weighted, alpha)
+                r = _contrast(n, mu, vmu, ss, list(cp), coef, "stratum", cells.weighted,
+                              alpha)
                 rows.append(_label(r, c, "vs_cpa_average", primes[a], "CPA average", ss, have,
                                    list(cp)))
                 small_total += rows[-1]["n_dropped_small"]
+    return rows, small_total
+
+
+def _warn_unused(rows, small_total) -> list:
+    """Warn about contrasts without support and strata dropped for a single referral."""
     skipped = [f"{r['cpa']}: {r['term']}" for r in rows if r.get("estimate") is None]
     if skipped:
         warnings.warn(f"{len(skipped)} contrast(s) have no stratum with every prime involved "
                       f"(at least two referrals each) and are not estimated: {skipped[:5]}",
-                      StatisticalWarning, stacklevel=2)
+                      StatisticalWarning, stacklevel=3)
     if small_total:
         warnings.warn(f"{small_total} stratum x contrast combination(s) dropped because a "
                       "prime had a single referral there (counted in n_dropped_small)",
-                      StatisticalWarning, stacklevel=2)
+                      StatisticalWarning, stacklevel=3)
+    return skipped
+
+
+def _contrast_table(rows, adjust, weighted, prime_col) -> pd.DataFrame:
     tab = pd.DataFrame([r for r in rows if r.get("estimate") is not None])
     if tab.empty:
         raise DataContractError("no contrast could be estimated (no stratum holds two primes "
@@ -247,11 +308,15 @@ def compare_primes(data: pd.DataFrame, outcome: str, *, cpa: str | Sequence[str]
     tab["p_adjusted"] = adjust_pvalues(tab["p_value"].to_numpy(), adjust)
     tab["weighted"] = weighted
     front = ["term", "cpa", "contrast", "prime_a", "prime_b"]
-    tab = tab[front + [c for c in tab.columns if c not in front]]
+    return tab[front + [c for c in tab.columns if c not in front]]
+
+
+def _contrast_method(method, weighted, cpa_col, blocks, alpha, adjust, stratum_weight, outcome,
+                     covariates) -> dict:
     est = ("Lin-adjusted within-stratum contrast" if method == "lin" else
            "within-stratum difference in means" + (" (Hajek inverse-probability weighted)"
                                                    if weighted else ""))
-    meth = {"estimator": est,
+    return {"estimator": est,
             "se_type": "HC2" if method == "lin" else "Neyman (blocked)",
             "ci_method": "normal" if weighted else "t",
             "design": f"randomised within {cpa_col} x {' x '.join(blocks)} strata",
@@ -260,10 +325,6 @@ def compare_primes(data: pd.DataFrame, outcome: str, *, cpa: str | Sequence[str]
             "covariates": covariates or None,
             "notes": ("p_adjusted_cpa: within each CPA's family of contrasts; p_adjusted: "
                       "over all contrasts in the table")}
-    meth = flag_nonfinite(tab, meth)
-    return EffectTable(tab, meth, title=f"Prime contrasts within CPAs: {outcome}",
-                       extra={"n_missing_outcome": n_missing, "n_rows_used": int(len(y)),
-                              "skipped": skipped})
 
 
 def _contrast(n, mu, vmu, ss, cols, coef, weighting, weighted, alpha):
