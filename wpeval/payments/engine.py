@@ -167,14 +167,62 @@ def payments(referrals: pd.DataFrame, tariff: "Tariff | str | Path | Mapping | N
         raise DataContractError(f"payments need columns {missing}", column=missing[0],
                                 rule="required_column")
     _unique_columns(df, list(REQUIRED) + ["attachment_date"])
-    n = len(df)
+    checks: list[tuple[str, int, str]] = [("referrals", len(df), "all paid per the tariff")]
+    ref, attached, att_date = _referral_dates(df, checks)
+    gi = _group_index(df, tar)
+    cy = _contract_years(tar, ref, att_date, checks)
+    years = int(max(cy.max(initial=1), max(tar.attachment_phase), 4))
+    _, vals, unk = _tariff_arrays(tar, years)
+    yi = cy - 1
+    disc = _discounts(df, tar)
+    mult = 1.0 - disc
+    att_paid = _attachment_fees(tar, vals, gi, yi, mult, attached, att_date, checks)
+    jo_date = _dates(df, "job_outcome_date")
+    has_jo = ~np.isnat(jo_date)
+    jo_paid = np.where(has_jo, np.round(vals["job_outcome"][gi, yi] * mult, 2), 0.0)
+    checks.append(("job_outcome_without_attachment", int((has_jo & ~attached).sum()),
+                   "job-outcome fee paid although not attached (kept)"))
+    sus = _sustainment(df, vals, gi, yi, mult, jo_date, checks)
+    # placeholder flags: bit 1 attachment, 2 job outcome, 4 sustainment
+    u_att = attached & (att_paid > 0) & unk["attachment"][gi, yi]
+    u_jo = has_jo & unk["job_outcome"][gi, yi]
+    u_sus = (sus["n"] > 0) & (unk["sustainment_fee"][gi, yi] | unk["sustainment_cap"][gi, yi])
+    parts = (u_att * 1 + u_jo * 2 + u_sus * 4).astype(np.int8)
+    placeholder_paid = att_paid * u_att + jo_paid * u_jo + sus["paid"] * u_sus
+    checks.append(("placeholder_rows", int((parts > 0).sum()),
+                   "an amount uses an unconfirmed (U) tariff value: flagged `placeholder`"))
+    out = pd.DataFrame({
+        "person_id": df["person_id"].to_numpy(),
+        "referral_date": ref,
+        "cpa": df["cpa"].to_numpy(), "prime": df["prime"].to_numpy(),
+        "payment_group": df["payment_group"].to_numpy(),
+        "contract_year": cy, "discount": disc, "attached": attached,
+        "attachment_date": att_date, "attachment_paid": att_paid,
+        "job_outcome_date": jo_date, "job_outcome_paid": jo_paid,
+        "sustainment_count": sus["n"], "sustainment_fee": sus["fee"],
+        "sustainment_paid": sus["paid"],
+        "sustainment_first_date": sus["first"], "sustainment_last_date": sus["last"],
+        "sustainment_capped": sus["capped"],
+        "total_paid": att_paid + jo_paid + sus["paid"],
+        "placeholder": parts > 0, "placeholder_paid": placeholder_paid,
+        "placeholder_parts": parts,
+    }, index=df.index)
+    placeholders = _placeholder_table(out, list(tar.groups), vals, unk, gi, yi, u_att, u_jo,
+                                      u_sus)
+    if warn and len(placeholders):
+        _warn_placeholders(placeholders, parts, placeholder_paid)
+    return PaymentsResult(referrals=out, checks=pd.DataFrame(checks, columns=[
+        "check", "rows", "action"]), placeholders=placeholders, tariff=tar)
+
+
+def _referral_dates(df: pd.DataFrame, checks: list):
+    """Referral dates (none missing), attached flags and attachment dates (referral date
+    where an attached row has none, counted)."""
     ref = _dates(df, "referral_date")
     if np.isnat(ref).any():
         raise DataContractError("referral_date has missing values", column="referral_date",
                                 rule="not_null", examples=_examples(df, np.isnat(ref)))
-    jo_date = _dates(df, "job_outcome_date")
     attached = attached_flags(df)
-    checks: list[tuple[str, int, str]] = [("referrals", n, "all paid per the tariff")]
     if "attachment_date" in df.columns:
         att_date = _dates(df, "attachment_date")
         imputed = attached & np.isnat(att_date)
@@ -185,7 +233,11 @@ def payments(referrals: pd.DataFrame, tariff: "Tariff | str | Path | Mapping | N
     att_date = np.where(attached, att_date, np.datetime64("NaT"))
     checks.append(("attachment_date_imputed", int(imputed.sum()),
                    "attached but no attachment_date: fee paid at referral_date"))
-    sp = sustainment_counts(df)
+    return ref, attached, att_date
+
+
+def _group_index(df: pd.DataFrame, tar: Tariff) -> np.ndarray:
+    """Row index of each referral's payment group in the tariff; unknown groups raise."""
     codes = list(tar.groups)
     grp = pd.Categorical(df["payment_group"].astype(str), categories=codes)
     gi = grp.codes.astype(np.int64)
@@ -195,25 +247,32 @@ def payments(referrals: pd.DataFrame, tariff: "Tariff | str | Path | Mapping | N
         raise DataContractError(f"payment groups {vals} are not in the tariff ({codes})",
                                 column="payment_group", rule="known_code",
                                 examples=_examples(df, bad))
+    return gi
+
+
+def _contract_years(tar: Tariff, ref, att_date, checks: list) -> np.ndarray:
     basis = att_date if tar.basis[0] == "attachment_date" else ref
     basis = np.where(np.isnat(basis), ref, basis)
-    cy = tar.contract_year(basis)
     before = int((ref < np.datetime64(tar.start[0], "ns")).sum())
     checks.append(("referral_before_programme_start", before, "given contract year 1"))
-    years = int(max(cy.max(initial=1), max(tar.attachment_phase), 4))
-    _, vals, unk = _tariff_arrays(tar, years)
-    yi = cy - 1
-    # discounts per contract
-    disc = np.full(n, tar.default_discount)
+    return tar.contract_year(basis)
+
+
+def _discounts(df: pd.DataFrame, tar: Tariff) -> np.ndarray:
+    """Bid discount of each referral's contract."""
+    disc = np.full(len(df), tar.default_discount)
     if tar.discounts:
         keys = pd.MultiIndex.from_arrays([df["cpa"].astype(str), df["prime"].astype(str)])
         codes_c, uniq = pd.factorize(keys)
         per = np.array([tar.discounts.get(k, tar.default_discount) for k in uniq])
         disc = per[codes_c]
-    mult = 1.0 - disc
-    # attachment
+    return disc
+
+
+def _attachment_fees(tar: Tariff, vals, gi, yi, mult, attached, att_date, checks: list):
+    """Attachment fee by group and contract year, none from ``no_attachment_fee_from``."""
     att_fee = vals["attachment"][gi, yi] * mult
-    no_fee = np.zeros(n, dtype=bool)
+    no_fee = np.zeros(len(gi), dtype=bool)
     stop_label = "never" if tar.no_attachment_fee_from[0] is None else \
         str(pd.Timestamp(tar.no_attachment_fee_from[0]).date())
     if tar.no_attachment_fee_from[0] is not None:
@@ -222,13 +281,14 @@ def payments(referrals: pd.DataFrame, tariff: "Tariff | str | Path | Mapping | N
         att_fee = np.where(no_fee, 0.0, att_fee)
     checks.append(("attachment_fee_stopped", int(no_fee.sum()),
                    f"attached on/after {stop_label}: no attachment fee"))
-    att_paid = np.where(attached, np.round(att_fee, 2), 0.0)
-    # job outcome
+    return np.where(attached, np.round(att_fee, 2), 0.0)
+
+
+def _sustainment(df: pd.DataFrame, vals, gi, yi, mult, jo_date, checks: list) -> dict:
+    """Sustainment payments: none without a job outcome, capped, their first and last
+    dates (``job_outcome_date + 28k`` days)."""
     has_jo = ~np.isnat(jo_date)
-    jo_paid = np.where(has_jo, np.round(vals["job_outcome"][gi, yi] * mult, 2), 0.0)
-    checks.append(("job_outcome_without_attachment", int((has_jo & ~attached).sum()),
-                   "job-outcome fee paid although not attached (kept)"))
-    # sustainment
+    sp = sustainment_counts(df)
     orphan = (sp > 0) & ~has_jo
     checks.append(("sustainment_without_job_outcome", int(orphan.sum()),
                    "sustainment payments without a job outcome: set to 0"))
@@ -242,7 +302,6 @@ def payments(referrals: pd.DataFrame, tariff: "Tariff | str | Path | Mapping | N
                    "payments above the cap not paid"))
     fee = np.round(vals["sustainment_fee"][gi, yi] * mult, 2)
     fee = np.where(has_jo, fee, 0.0)
-    sus_paid = n_sus * fee
     first = np.where(n_sus > 0, jo_date + np.timedelta64(SUSTAINMENT_DAYS, "D"),
                      np.datetime64("NaT"))
     last = np.where(n_sus > 0, jo_date + (n_sus * SUSTAINMENT_DAYS).astype("timedelta64[D]"),
@@ -252,40 +311,18 @@ def payments(referrals: pd.DataFrame, tariff: "Tariff | str | Path | Mapping | N
         late = (n_sus > 0) & (last > end)
         checks.append(("sustainment_after_extract", int(late.sum()),
                        "last sustainment date after data_end_date (kept; check the data)"))
-    # placeholder flags: bit 1 attachment, 2 job outcome, 4 sustainment
-    u_att = attached & (att_paid > 0) & unk["attachment"][gi, yi]
-    u_jo = has_jo & unk["job_outcome"][gi, yi]
-    u_sus = (n_sus > 0) & (unk["sustainment_fee"][gi, yi] | unk["sustainment_cap"][gi, yi])
-    parts = (u_att * 1 + u_jo * 2 + u_sus * 4).astype(np.int8)
-    placeholder_paid = att_paid * u_att + jo_paid * u_jo + sus_paid * u_sus
-    checks.append(("placeholder_rows", int((parts > 0).sum()),
-                   "an amount uses an unconfirmed (U) tariff value: flagged `placeholder`"))
-    out = pd.DataFrame({
-        "person_id": df["person_id"].to_numpy(),
-        "referral_date": ref,
-        "cpa": df["cpa"].to_numpy(), "prime": df["prime"].to_numpy(),
-        "payment_group": df["payment_group"].to_numpy(),
-        "contract_year": cy, "discount": disc, "attached": attached,
-        "attachment_date": att_date, "attachment_paid": att_paid,
-        "job_outcome_date": jo_date, "job_outcome_paid": jo_paid,
-        "sustainment_count": n_sus, "sustainment_fee": fee, "sustainment_paid": sus_paid,
-        "sustainment_first_date": first, "sustainment_last_date": last,
-        "sustainment_capped": capped,
-        "total_paid": att_paid + jo_paid + sus_paid,
-        "placeholder": parts > 0, "placeholder_paid": placeholder_paid,
-        "placeholder_parts": parts,
-    }, index=df.index)
-    placeholders = _placeholder_table(out, codes, vals, unk, gi, yi, u_att, u_jo, u_sus)
-    if warn and len(placeholders):
-        items = sorted({f"{g}:{i}" for g, i in zip(placeholders["payment_group"],
-                                                    placeholders["item"])})
-        warnings.warn(
-            f"payments use unconfirmed (U) tariff values for {int((parts > 0).sum()):,} "
-            f"referrals ({placeholder_paid.sum():,.0f} pounds): {', '.join(items[:12])}"
-            f"{' ...' if len(items) > 12 else ''}; rows are flagged `placeholder`",
-            StatisticalWarning, stacklevel=2)
-    return PaymentsResult(referrals=out, checks=pd.DataFrame(checks, columns=[
-        "check", "rows", "action"]), placeholders=placeholders, tariff=tar)
+    return {"n": n_sus, "fee": fee, "paid": n_sus * fee, "first": first, "last": last,
+            "capped": capped}
+
+
+def _warn_placeholders(placeholders: pd.DataFrame, parts, placeholder_paid) -> None:
+    items = sorted({f"{g}:{i}" for g, i in zip(placeholders["payment_group"],
+                                                placeholders["item"])})
+    warnings.warn(
+        f"payments use unconfirmed (U) tariff values for {int((parts > 0).sum()):,} "
+        f"referrals ({placeholder_paid.sum():,.0f} pounds): {', '.join(items[:12])}"
+        f"{' ...' if len(items) > 12 else ''}; rows are flagged `placeholder`",
+        StatisticalWarning, stacklevel=3)
 
 
 def _placeholder_table(out, codes, vals, unk, gi, yi, u_att, u_jo, u_sus) -> pd.DataFrame:
