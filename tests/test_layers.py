@@ -12,7 +12,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "wpeval"
 
 # stage -> rank; a module may import its own stage or a lower one
 RANK = {
-    "exceptions": 0, "results": 0, "config": 0, "_prepare": 3, "__init__": 6, "__main__": 6,
+    "exceptions": 0, "results": 0, "config": 0, "_checks": 0, "_prepare": 3, "__init__": 6, "__main__": 6,
     "data": 1,
     "payments": 2,
     "estimators": 3, "inference": 3,
