@@ -12,7 +12,7 @@ SEED   ?= 20110601
 DATA   ?= data_synthetic/default.parquet
 JOBS   ?= 2
 
-.PHONY: help setup demo data run test test-fast bench browser-deps lint clean reference
+.PHONY: help setup demo data run test test-fast bench browser-deps lint format clean reference
 
 help:  ## list the targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -35,7 +35,17 @@ demo: $(DATA)  ## set up, generate data, run every notebook, write outputs/index
 	$(BIN)/wpeval run --data $(DATA) --jobs $(JOBS)
 	@echo "Open outputs/index.html"
 
-test: $(STAMP) browser-deps  ## set up and run the test suite
+lint: $(STAMP)  ## ruff (lint and format, notebooks included) and nbstripout --verify
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/nbstripout --verify notebooks/*.ipynb tests/run_fixtures/*.ipynb
+
+format: $(STAMP)  ## apply ruff's fixes and formatting, strip notebook outputs
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+	$(BIN)/nbstripout notebooks/*.ipynb tests/run_fixtures/*.ipynb
+
+test: $(STAMP) browser-deps lint  ## lint, then run the test suite
 	$(BIN)/python -m pytest -q
 
 test-fast: $(STAMP)  ## the suite without slow and browser tests
