@@ -13,6 +13,7 @@ from wpeval._prepare import (Prepared, as_list, block_examples, cell_stats, chec
                              flag_nonfinite, method_dict, numeric,
                              prepare, result_row, subset, term_name)
 from wpeval.estimators import se as _se
+from wpeval.estimators.se import dim as _se_dim
 from wpeval.estimators.randomised.ht import horvitz_thompson
 from wpeval.exceptions import DataContractError, DesignError, StatisticalWarning
 from wpeval.results import EffectTable
@@ -136,7 +137,7 @@ def _dim_blocked(p: Prepared, drop_incomplete: bool):
                 "t (df = N - 2 blocks)")
     rs = np.bincount(p.cluster, weights=dev, minlength=p.n_clusters)
     n_g = np.bincount(p.cluster, minlength=p.n_clusters).astype(float)
-    wg = _se._cr2_weights(n_g, cnt[blk_g, arm_g])
+    wg = _se_dim._cr2_weights(n_g, cnt[blk_g, arm_g])
     var_b = np.bincount(blk_g, weights=(wg * rs) ** 2, minlength=B)
     se = float(np.sqrt(np.sum(w ** 2 * var_b)))
     return (p, tau, se, float(p.n_clusters - 2 * B), "Block-clustered",
