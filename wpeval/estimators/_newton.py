@@ -32,6 +32,9 @@ answer as R:
   remaining step of 1e-9. In a converged regular fit the remaining step is of order ``eps``;
   on a monotone likelihood it stays near 1 (the log-likelihood approaches its supremum
   geometrically), so the two are separated by four orders of magnitude whatever the rounding.
+  As in R the check is made only after convergence: at the iteration cap the caller just
+  warns that the fit did not converge (which coefficients are still moving then depends on
+  the path, not on the data).
 """
 
 from __future__ import annotations
@@ -152,8 +155,11 @@ class NewtonFit:
     """Result of :func:`maximise`.
 
     ``beta``, ``loglik``, ``score`` and ``info`` belong to the returned point; ``loglik0`` is
-    the log-likelihood at the start. ``aliased`` marks parameters found aliased (left at their
-    start value), ``infinite`` those whose remaining Newton step says they may be infinite.
+    the log-likelihood at the start. ``aliased`` marks parameters found aliased at the start
+    (a property of the design: left at their start value), ``infinite`` (only after
+    convergence) those whose remaining Newton step says they may be infinite, ``vanished``
+    those whose information fell below the pivot tolerance during the fit (a coefficient
+    running off to infinity; their rows of ``imat`` are zero and their variance unknown).
     ``imat`` is the generalised inverse of ``info`` (zero rows / columns for aliased);
     ``info0`` the information at the start and ``scale`` the parameter scale used.
     """
@@ -168,6 +174,7 @@ class NewtonFit:
     converged: bool
     aliased: np.ndarray
     infinite: np.ndarray
+    vanished: np.ndarray
     halvings: int
     info0: np.ndarray
     scale: np.ndarray
@@ -240,13 +247,14 @@ def maximise(evaluate, beta0, control: NewtonControl | None = None, *, scale=Non
             best = (beta, ll_b, U_b, H_b, GeneralisedCholesky(H_b, tol, scale, alias=aliased0))
     b, ll, U, H, fac = best
     V = fac.inverse()
-    aliased = fac.singular | aliased0
+    vanished = fac.singular & ~aliased0
     with np.errstate(invalid="ignore", over="ignore"):
         remaining = np.abs(U @ V) / scale
-        infinite = ~aliased & (~np.isfinite(U) | (remaining > control.inf_tolerance
-                                                  * (1 + np.abs(b) / scale)))
+        infinite = converged & ~aliased0 & (vanished | ~np.isfinite(U) | (
+            remaining > control.inf_tolerance * (1 + np.abs(b) / scale)))
     return NewtonFit(beta=b, loglik=float(ll), loglik0=float(ll0), score=U, info=H, imat=V,
-                     iterations=it, converged=converged, aliased=aliased, infinite=infinite,
+                     iterations=it, converged=converged, aliased=aliased0, infinite=infinite,
+                     vanished=vanished,
                      halvings=halvings, info0=H0, scale=scale)
 
 

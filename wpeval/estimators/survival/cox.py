@@ -243,8 +243,9 @@ def fit_engine(engine: CoxEngine, names, *, robust=False, cluster=None, n_cluste
     V = fit.imat  # zero rows / columns for aliased covariates (as R)
     Vr = engine.score_outer(V, cluster, n_clusters) if robust else None
     beta = np.where(alias, np.nan, fit.beta)
-    return dict(beta=beta, loglik=fit.loglik, loglik0=fit.loglik0, V=_nan_aliased(V, alias),
-                Vr=None if Vr is None else _nan_aliased(Vr, alias), iterations=fit.iterations,
+    unknown = alias | fit.vanished  # variance undefined: NaN, never a zero
+    return dict(beta=beta, loglik=fit.loglik, loglik0=fit.loglik0, V=_nan_aliased(V, unknown),
+                Vr=None if Vr is None else _nan_aliased(Vr, unknown), iterations=fit.iterations,
                 converged=fit.converged, n_events=len(engine.dead), names=names,
                 n_event_times=engine.T, aliased=alias, notes=notes,
                 may_be_infinite=[names[i] for i in np.flatnonzero(fit.infinite)])
@@ -297,7 +298,7 @@ def _result(fit: dict, alpha: float, method: dict, n: int, prep, n_clusters, tit
         "hazard_ratio": hr, "hr_conf_low": hr_low,
         "hr_conf_high": hr_high, "model_std_error": se_model,
     })
-    keep = ~np.isnan(beta)
+    keep = ~np.isnan(beta) & ~np.isnan(np.diag(V_use))
     p = int(keep.sum())
     lr = 2 * (fit["loglik"] - fit["loglik0"])
     b = beta[keep]
