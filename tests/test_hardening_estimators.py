@@ -407,8 +407,9 @@ def test_cox_monotone_likelihood_is_warned():
 # (risk-set sums, BLAS products and reductions then add in another order, so every rounding
 # error changes) and x1 is multiplied by 2^20 (exact, but every intermediate changes scale).
 # * EDGE designs (monotone likelihood in one / two covariates, collinear and stratum-constant
-#   covariates, one event, all events in one level, five rows): the same error, or the same
-#   warnings (same covariates named aliased / possibly infinite) and the same numbers.
+#   covariates, one event, all events in one level, five rows): the same error, or -- for a
+#   converged fit -- the same warnings (same covariates named aliased / possibly infinite) and
+#   the same numbers; a fit stopped at the iteration cap says so in every variant.
 # * every single mutation of the hardening frame: the same error class and rule; for a
 #   result, the same aliased covariates (a property of the design), the same regularity
 #   (an irregular fit -- iteration cap reached, or a coefficient that may be infinite -- is
@@ -444,6 +445,7 @@ def _outcome(fn, df) -> dict:
     msgs = sorted({str(w.message) for w in rec})
     irregular = not res.extra["converged"] or bool(res.extra["may_be_infinite"])
     return {"kind": "result", "warnings": msgs, "aliased": res.extra["aliased"],
+            "converged": res.extra["converged"],
             "irregular": irregular, "values": res.tidy()[["estimate", "std_error"]].to_numpy(),
             "warned_irregular": any("did not converge" in m or "may be infinite" in m
                                     for m in msgs)}
@@ -485,6 +487,14 @@ def test_edge_designs_give_the_same_answer_whatever_the_rounding(model):
             assert re.search(STRUCTURAL, ref["message"]), (label, ref["message"])
         for how, frame, factor in _variants(df):
             got = _outcome(fn, frame)
+            if ref["kind"] == "result" and not (ref["converged"] and got["converged"]):
+                # stopped at the iteration cap (e.g. five rows, perfectly separated: the
+                # log-likelihood tends to 0, so its relative change never falls below eps, as
+                # in R): said so, aliased the same, numbers not comparable
+                assert got["irregular"] and ref["irregular"], (label, how)
+                assert got["warned_irregular"] and ref["warned_irregular"], (label, how)
+                assert got["aliased"] == ref["aliased"], (label, how)
+                continue
             assert {k: v for k, v in got.items() if k != "values"} == \
                 {k: v for k, v in ref.items() if k != "values"}, (label, how)
             if ref["kind"] == "result":

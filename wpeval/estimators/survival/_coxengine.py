@@ -51,7 +51,13 @@ Numerics: covariates are centred within strata and, if ``|eta|`` exceeds 200, ``
 by its stratum maximum (the partial likelihood, score, information and residuals are invariant
 to both). Risk-set sums come from cumulative sums across all strata; the rounding this carries
 over stratum boundaries is ~1e-16 of the largest partial sum (relative error ~1e-12 at 2M rows,
-checked against R in benchmarks/survival.py).
+checked against R in benchmarks/survival.py). Because risk-set sums are differences of
+cumulative sums, a risk set whose weights are ~1e-16 of the total (only reached when a
+the linear predictors of the rows at risk differ by about 37 or more) loses its value to rounding; the
+Newton loop (:func:`newton`, R ``coxph.control`` rules: relative change in the log partial
+likelihood below 1e-9, at most 20 iterations) stops a monotone likelihood long before that, and
+a non-positive risk-set sum during the loop is treated as a failed step (halved), never as an
+error.
 """
 
 from __future__ import annotations
