@@ -68,10 +68,10 @@ def fit_recording(fn):
 
 # ------------------------------------------------------------------------ monotone likelihood
 MONO = {
-    "one": dict(covariates=["g"]),
-    "two": dict(covariates=["z", "g"]),
-    "two_strata": dict(covariates=["z", "g"], strata="s"),
-    "one_breslow": dict(covariates=["g"], ties="breslow"),
+    "one": {"covariates": ["g"]},
+    "two": {"covariates": ["z", "g"]},
+    "two_strata": {"covariates": ["z", "g"], "strata": "s"},
+    "one_breslow": {"covariates": ["g"], "ties": "breslow"},
 }
 
 
@@ -82,8 +82,9 @@ def test_monotone_likelihood_matches_r_with_warning(case, ref, mono):
     # R: "Loglik converged before variable k; coefficient may be infinite."
     assert "Loglik converged" in str(r["warnings"])
     # the same log partial likelihood as R (at beta = 0 and at the returned point)
-    np.testing.assert_allclose([res.extra["loglik_null"], res.extra["loglik"]], r["loglik"],
-                               rtol=0, atol=1e-6)
+    np.testing.assert_allclose(
+        [res.extra["loglik_null"], res.extra["loglik"]], r["loglik"], rtol=0, atol=1e-6
+    )
     assert res.extra["converged"] and res.extra["iterations"] == r["iter"]
     # g (no events in g = 1) and only g is flagged, in the warning, extra and method notes
     assert res.extra["may_be_infinite"] == ["g"]
@@ -138,7 +139,8 @@ def test_aliased_terms_are_na_as_r(case, ref, aliased):
 
 def test_aliased_terms_fine_gray_as_r(ref, aliased):
     res, msgs = fit_recording(
-        lambda: competing_risks(aliased, "time", "cause", ["x1", "f", "x2", "h"]))
+        lambda: competing_risks(aliased, "time", "cause", ["x1", "f", "x2", "h"])
+    )
     assert _check_aliased(res, ref["aliased"]["finegray"], msgs) == ["x2", "h[T.q]"]
 
 
@@ -159,8 +161,12 @@ def test_km_near_ties_equal_r(timefix, key, ref, neartie):
     np.testing.assert_array_equal(tab["time"], np.array(r["time"], dtype=float))  # exact
     np.testing.assert_array_equal(tab["n_risk"], r["n_risk"])
     np.testing.assert_array_equal(tab["n_event"], r["n_event"])
-    for ours, theirs in [("surv", "surv"), ("se_cumhaz", "std_err"), ("conf_low", "lower"),
-                         ("conf_high", "upper")]:
+    for ours, theirs in [
+        ("surv", "surv"),
+        ("se_cumhaz", "std_err"),
+        ("conf_low", "lower"),
+        ("conf_high", "upper"),
+    ]:
         np.testing.assert_allclose(tab[ours], arr(r[theirs]), rtol=1e-9)
 
 
@@ -171,8 +177,9 @@ def test_cox_near_ties_equal_r(ties, key, ref, neartie):
     tab = res.tidy()
     np.testing.assert_allclose(tab["estimate"], r["coef"], rtol=1e-9)
     np.testing.assert_allclose(tab["std_error"], r["se"], rtol=1e-9)
-    np.testing.assert_allclose([res.extra["loglik_null"], res.extra["loglik"]], r["loglik"],
-                               rtol=1e-9)
+    np.testing.assert_allclose(
+        [res.extra["loglik_null"], res.extra["loglik"]], r["loglik"], rtol=1e-9
+    )
     assert res.extra["n_timefix"] > 0
     # without timefix the tie groups differ, and so does the Efron/Breslow likelihood
     raw = cox(neartie, "time", "status", ["x", "grp"], ties=ties, timefix=False)

@@ -68,14 +68,17 @@ class NewtonControl:
 
     eps: float = 1e-9
     iter_max: int = 20
-    toler_chol: float = MACHINE_EPS ** 0.75
+    toler_chol: float = MACHINE_EPS**0.75
     toler_inf: float | None = None
 
     def __post_init__(self) -> None:
         if not (isinstance(self.eps, (int, float)) and 0 < self.eps < 1):
             raise ParameterError(f"eps must be a number in (0, 1), got {self.eps!r}")
-        if isinstance(self.iter_max, bool) or not isinstance(self.iter_max, (int, np.integer)) \
-                or self.iter_max < 0:
+        if (
+            isinstance(self.iter_max, bool)
+            or not isinstance(self.iter_max, (int, np.integer))
+            or self.iter_max < 0
+        ):
             raise ParameterError(f"max_iter must be an integer >= 0, got {self.iter_max!r}")
         if not 0 < self.toler_chol < 1:
             raise ParameterError("toler_chol must be in (0, 1)")
@@ -119,10 +122,10 @@ class GeneralisedCholesky:
                     continue  # aliased: its column takes no part in the elimination
                 singular[i] = False
                 d[i] = piv
-                a = A[i + 1:, i].copy()
-                a[forced[i + 1:]] = 0.0
-                L[i + 1:, i] = a / piv
-                A[i + 1:, i + 1:] -= np.outer(a, a) / piv
+                a = A[i + 1 :, i].copy()
+                a[forced[i + 1 :]] = 0.0
+                L[i + 1 :, i] = a / piv
+                A[i + 1 :, i + 1 :] -= np.outer(a, a) / piv
         self.L, self.d, self.singular = L, d, singular
         self.rank = int((~singular).sum())
 
@@ -133,8 +136,7 @@ class GeneralisedCholesky:
         if k.any():
             Lk = self.L[np.ix_(k, k)]
             y = linalg.solve_triangular(Lk, (self.scale * b)[k], lower=True, unit_diagonal=True)
-            x[k] = linalg.solve_triangular(Lk.T, y / self.d[k], lower=False,
-                                           unit_diagonal=True)
+            x[k] = linalg.solve_triangular(Lk.T, y / self.d[k], lower=False, unit_diagonal=True)
         return self.scale * x
 
     def inverse(self) -> np.ndarray:
@@ -144,8 +146,9 @@ class GeneralisedCholesky:
         k = ~self.singular
         V = np.zeros((p, p))
         if k.any():
-            Li = linalg.solve_triangular(self.L[np.ix_(k, k)], np.eye(int(k.sum())), lower=True,
-                                         unit_diagonal=True)
+            Li = linalg.solve_triangular(
+                self.L[np.ix_(k, k)], np.eye(int(k.sum())), lower=True, unit_diagonal=True
+            )
             V[np.ix_(k, k)] = (Li.T / self.d[k]) @ Li
         return (self.scale[:, None] * V) * self.scale[None, :]
 
@@ -184,8 +187,9 @@ def _finite(ll, U, H) -> bool:
     return bool(np.isfinite(ll) and np.all(np.isfinite(U)) and np.all(np.isfinite(H)))
 
 
-def maximise(evaluate, beta0, control: NewtonControl | None = None, *, scale=None,
-             lower=None) -> NewtonFit:
+def maximise(
+    evaluate, beta0, control: NewtonControl | None = None, *, scale=None, lower=None
+) -> NewtonFit:
     """Maximise a log-likelihood by Newton-Raphson with R ``coxph``'s rules (module docstring).
 
     Parameters
@@ -245,17 +249,41 @@ def maximise(evaluate, beta0, control: NewtonControl | None = None, *, scale=Non
         if not converged:
             ll_b, U_b, H_b = evaluate(beta)  # leave the caller's state at the best point
             best = (beta, ll_b, U_b, H_b, GeneralisedCholesky(H_b, tol, scale, alias=aliased0))
+    return _finish(best, ll0, H0, aliased0, converged, it, halvings, control, scale)
+
+
+def _finish(best, ll0, H0, aliased0, converged, it, halvings, control, scale) -> NewtonFit:
+    """Inverse information, vanished and possibly infinite coefficients at the returned point."""
     b, ll, U, H, fac = best
     V = fac.inverse()
     vanished = fac.singular & ~aliased0
     with np.errstate(invalid="ignore", over="ignore"):
         remaining = np.abs(U @ V) / scale
-        infinite = converged & ~aliased0 & (vanished | ~np.isfinite(U) | (
-            remaining > control.inf_tolerance * (1 + np.abs(b) / scale)))
-    return NewtonFit(beta=b, loglik=float(ll), loglik0=float(ll0), score=U, info=H, imat=V,
-                     iterations=it, converged=converged, aliased=aliased0, infinite=infinite,
-                     vanished=vanished,
-                     halvings=halvings, info0=H0, scale=scale)
+        infinite = (
+            converged
+            & ~aliased0
+            & (
+                vanished
+                | ~np.isfinite(U)
+                | (remaining > control.inf_tolerance * (1 + np.abs(b) / scale))
+            )
+        )
+    return NewtonFit(
+        beta=b,
+        loglik=float(ll),
+        loglik0=float(ll0),
+        score=U,
+        info=H,
+        imat=V,
+        iterations=it,
+        converged=converged,
+        aliased=aliased0,
+        infinite=infinite,
+        vanished=vanished,
+        halvings=halvings,
+        info0=H0,
+        scale=scale,
+    )
 
 
 def _project(x, lower):

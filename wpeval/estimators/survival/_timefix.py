@@ -16,8 +16,9 @@ import numpy as np
 TIMEFIX_TOLERANCE = float(np.sqrt(np.finfo(np.float64).eps))
 
 
-def aeq_times(stop: np.ndarray, start: np.ndarray | None = None,
-              tolerance: float = TIMEFIX_TOLERANCE):
+def aeq_times(
+    stop: np.ndarray, start: np.ndarray | None = None, tolerance: float = TIMEFIX_TOLERANCE
+):
     """Merge times that are equal within ``tolerance``, exactly as R ``aeqSurv``.
 
     Algorithm (R ``survival::aeqSurv``): ``y`` = the sorted distinct finite values of all

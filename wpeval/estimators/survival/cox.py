@@ -244,11 +244,13 @@ def fit_engine(engine: CoxEngine, names, *, robust=False, cluster=None, n_cluste
     Vr = engine.score_outer(V, cluster, n_clusters) if robust else None
     beta = np.where(alias, np.nan, fit.beta)
     unknown = alias | fit.vanished  # variance undefined: NaN, never a zero
-    return dict(beta=beta, loglik=fit.loglik, loglik0=fit.loglik0, V=_nan_aliased(V, unknown),
-                Vr=None if Vr is None else _nan_aliased(Vr, unknown), iterations=fit.iterations,
-                converged=fit.converged, n_events=len(engine.dead), names=names,
-                n_event_times=engine.T, aliased=alias, notes=notes,
-                may_be_infinite=[names[i] for i in np.flatnonzero(fit.infinite)])
+    return {"beta": beta, "loglik": fit.loglik, "loglik0": fit.loglik0,
+            "V": _nan_aliased(V, unknown),
+            "Vr": None if Vr is None else _nan_aliased(Vr, unknown),
+            "iterations": fit.iterations, "converged": fit.converged,
+            "n_events": len(engine.dead), "names": names, "n_event_times": engine.T,
+            "aliased": alias, "notes": notes,
+            "may_be_infinite": [names[i] for i in np.flatnonzero(fit.infinite)]}
 
 
 def _eps(control) -> float:
