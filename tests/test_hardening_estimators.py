@@ -424,7 +424,7 @@ STRUCTURAL = r"no events|no events of cause|at least two groups|fewer than two g
 def _edge_frames():
     base = base_frame(36, 17, 3, 2)
     mono = base_frame(13, 84, 1, 2)
-    yield "monotone_one_covariate", mono.assign(x1=(mono["x2"] == "w").astype(float))
+    yield "monotone_level_also_as_x1_aliased", mono.assign(x1=(mono["x2"] == "w").astype(float))
     yield "monotone_two_covariates", mono
     yield "collinear", base.assign(x1=base["x2"].map({"u": 0.1, "v": 0.7, "w": 0.3}))
     yield "constant_within_strata", base.assign(x1=base["blk"].map({"b0": 1.0, "b1": 2.5,
