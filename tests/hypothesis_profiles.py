@@ -7,7 +7,7 @@ settings):
   database; used by ``make test``;
 - ``wpeval-long``: the same with 15 times as many examples; chosen when the environment
   variable ``WPEVAL_HYPOTHESIS=long`` is set (e.g. ``WPEVAL_HYPOTHESIS=long .venv/bin/python
-  -m pytest tests/test_hardening_estimators.py``).
+  -m pytest tests/estimators/test_hardening_estimators.py``).
 
 Use :func:`fuzz_settings` as a decorator: ``@fuzz_settings(40)``.
 """

@@ -262,11 +262,25 @@ def test_missing_column_and_bad_values(sim):
 
 
 def test_design_errors(sim):
-    with pytest.raises(DesignError, match="collinear"):
-        cox(sim.assign(x2=sim["x"] * 3 + 1), "time", "event", ["x", "x2"])
+    # aliased covariates (x2 = 3x + 1 is collinear with x; sx is constant within every
+    # stratum): strict mode raises, naming them; the default (as R coxph) reports NaN and
+    # warns, and the other coefficient is the fit without the aliased column
+    collinear = sim.assign(x2=sim["x"] * 3 + 1)
+    by_stratum = sim.assign(sx=sim["s"].map({"d1": 1.0, "d2": 2.0, "d3": 0.5, "d4": 0.0,
+                                             "d5": 7.0}))
+    with pytest.raises(DesignError, match=r"collinear.*\['x2'\]|\['x2'\].*collinear"):
+        cox(collinear, "time", "event", ["x", "x2"], singular="error")
     with pytest.raises(DesignError, match="constant within every stratum"):
-        cox(sim.assign(sx=sim["s"].map({"d1": 1.0, "d2": 2.0, "d3": 0.5, "d4": 0.0,
-                                        "d5": 7.0})), "time", "event", ["x", "sx"], strata="s")
+        cox(by_stratum, "time", "event", ["x", "sx"], strata="s", singular="error")
+    for frame, covs, strata, bad in [(collinear, ["x", "x2"], None, "x2"),
+                                     (by_stratum, ["x", "sx"], "s", "sx")]:
+        with pytest.warns(StatisticalWarning, match=f"aliased covariates.*{bad}"):
+            res = cox(frame, "time", "event", covs, strata=strata).tidy().set_index("term")
+        alone = cox(frame, "time", "event", ["x"], strata=strata).tidy().set_index("term")
+        assert np.isnan(res.loc[bad, "estimate"]) and np.isnan(res.loc[bad, "std_error"])
+        np.testing.assert_allclose(res.loc["x", ["estimate", "std_error"]].to_numpy(float),
+                                   alone.loc["x", ["estimate", "std_error"]].to_numpy(float),
+                                   rtol=1e-9)
     with pytest.raises(DesignError, match="no events"):
         cox(sim.assign(event=0), "time", "event", ["x"])
     with pytest.raises(DesignError, match="at least two groups"):

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from wpeval.estimators._newton import NewtonControl, maximise
 from wpeval.exceptions import DesignError, ParameterError, StatisticalWarning
 
 
@@ -33,11 +34,21 @@ def _tau2_dl(y, v):
     return max(0.0, (q - (len(y) - 1)) / c), q
 
 
-def _tau2_reml(y, v, start, tol=1e-12, maxiter=1000):
-    tau2 = start
+def _tau2_reml(y, v, start, eps=1e-12, maxiter=100):
+    """REML estimate of tau^2 by Fisher scoring (as metafor), in the kit's shared Newton loop.
+
+    Restricted log-likelihood ``l = -(sum log(v + t) + log sum w + sum w (y - mu)^2) / 2`` with
+    ``w = 1 / (v + t)``; score ``(sum w^2 (y - mu)^2 - tr P) / 2`` and expected information
+    ``tr(P P) / 2``, ``P = W - w w' / sum w``. The loop (:func:`wpeval.estimators._newton.maximise`)
+    stops when the relative change in ``l`` is below ``eps`` or the step is below ``eps``
+    on the scale of the sampling variances (``mean(v)``), halves steps that lower ``l`` and
+    keeps ``t >= 0``. Scoring converges linearly, hence the tighter ``eps`` than Cox's 1e-9.
+    """
     k = len(y)
     off = 1.0 - np.eye(k)
-    for _ in range(maxiter):
+
+    def evaluate(theta):
+        tau2 = float(theta[0])
         w = 1 / (v + tau2)
         sw = w.sum()
         mu = np.sum(w * y) / sw
@@ -52,14 +63,16 @@ def _tau2_reml(y, v, start, tol=1e-12, maxiter=1000):
         if not tr_pp > 0:
             raise DesignError("REML for tau^2 is degenerate (one standard error dominates "
                               "all others); use tau2_method='dl'")
-        step = (np.sum(w ** 2 * (y - mu) ** 2) - tr_p) / tr_pp
-        new = max(0.0, tau2 + step)
-        # convergence relative to the scale of the sampling variances (an absolute floor of
-        # 1 stopped after one step for effects in small units)
-        if abs(new - tau2) < tol * max(tau2, float(np.mean(v))):
-            return new
-        tau2 = new
-    raise DesignError("REML estimate of tau^2 did not converge; use tau2_method='dl'")
+        r2 = float(np.sum(w * (y - mu) ** 2))
+        ll = -0.5 * (float(np.sum(np.log(v + tau2))) + float(np.log(sw)) + r2)
+        score = 0.5 * (float(np.sum(w ** 2 * (y - mu) ** 2)) - tr_p)
+        return ll, np.array([score]), np.array([[0.5 * tr_pp]])
+
+    fit = maximise(evaluate, [start], NewtonControl(eps=eps, iter_max=maxiter),
+                   scale=[float(np.mean(v))], lower=[0.0])
+    if not fit.converged:
+        raise DesignError("REML estimate of tau^2 did not converge; use tau2_method='dl'")
+    return float(fit.beta[0])
 
 
 def eb_shrink(estimate, std_error, *, tau2_method: str = "reml", tau2: float | None = None,

@@ -17,6 +17,8 @@ from scipy import stats
 
 from wpeval.exceptions import DataContractError, ParameterError, StatisticalWarning
 
+from wpeval.estimators.survival._timefix import aeq_times
+
 CONF_TYPES = ("log", "log-log", "plain")
 
 
@@ -62,11 +64,12 @@ class Prepared:
     n_input: int
     n_dropped: int
     dropped_by: dict = field(default_factory=dict)
+    n_timefix: int = 0           # rows whose times were merged with a near-tied time
 
 
 def prepare(data, duration: str, event: str | None, *, used: list[str], entry: str | None = None,
             multi_state: bool = False, id_col: str | None = "person_id",
-            what: str = "estimator") -> Prepared:
+            what: str = "estimator", timefix: bool = True) -> Prepared:
     """Validate and extract the survival columns.
 
     Parameters
@@ -89,7 +92,13 @@ def prepare(data, duration: str, event: str | None, *, used: list[str], entry: s
         Column used to show example rows in error messages (``person_id`` by default).
     what : str
         Name of the calling estimator, used in warnings.
+    timefix : bool
+        Treat times equal within a relative tolerance of sqrt(machine epsilon) as tied
+        (R ``aeqSurv``, the ``timefix = TRUE`` default of R ``survival``); see
+        :func:`wpeval.estimators.survival._timefix.aeq_times`.
     """
+    if not isinstance(timefix, bool):
+        raise ParameterError(f"timefix must be True or False, got {timefix!r}")
     if not isinstance(data, pd.DataFrame):
         raise ParameterError(f"data must be a pandas DataFrame, got {type(data).__name__}")
     cols = [duration] + ([event] if event else []) + ([entry] if entry else []) + list(used)
@@ -157,8 +166,17 @@ def prepare(data, duration: str, event: str | None, *, used: list[str], entry: s
                                     "interval must be (entry, duration] with entry < duration)",
                                     column=entry, rule="entry_before_exit",
                                     examples=_examples(frame, badent, id_col, data))
+    n_fix = 0
+    if timefix:
+        dur, ent, n_fix = aeq_times(dur, ent)
+        if ent is not None and np.any(ent >= dur):
+            raise DataContractError(
+                "after merging near-tied times (timefix, as R aeqSurv) some (entry, duration] "
+                "intervals have length 0; correct the times or pass timefix=False",
+                column=entry, rule="timefix_interval_length",
+                examples=_examples(frame, ent >= dur, id_col, data))
     return Prepared(frame=frame, duration=dur, event=ev, entry=ent, n_input=n_input,
-                    n_dropped=n_dropped, dropped_by=dropped_by)
+                    n_dropped=n_dropped, dropped_by=dropped_by, n_timefix=n_fix)
 
 
 def _numeric(frame: pd.DataFrame, col: str, id_col, data, keep) -> np.ndarray:
@@ -236,6 +254,12 @@ class Design:
                         f"covariate has values of magnitude > {_MAX_ABS_COVARIATE:.0e} "
                         "(the partial likelihood would overflow): rescale it", column=c,
                         rule="covariate_scale", examples=frame.index[big][:5].tolist())
+                top = float(np.max(np.abs(vals), initial=0.0))
+                if 0 < top < 1 / _MAX_ABS_COVARIATE:
+                    raise DataContractError(
+                        f"covariate values are all of magnitude < {1 / _MAX_ABS_COVARIATE:.0e} "
+                        "(their squares underflow to 0): rescale it", column=c,
+                        rule="covariate_scale", examples=frame.index[vals != 0][:5].tolist())
                 self.parts.append(("num", vals, 1))
                 self.names.append(c)
                 continue

@@ -51,15 +51,21 @@ Numerics: covariates are centred within strata and, if ``|eta|`` exceeds 200, ``
 by its stratum maximum (the partial likelihood, score, information and residuals are invariant
 to both). Risk-set sums come from cumulative sums across all strata; the rounding this carries
 over stratum boundaries is ~1e-16 of the largest partial sum (relative error ~1e-12 at 2M rows,
-checked against R in benchmarks/survival.py).
+checked against R in benchmarks/survival.py). Because risk-set sums are differences of
+cumulative sums, a risk set whose weights are ~1e-16 of the total (only reached when a
+the linear predictors of the rows at risk differ by about 37 or more) loses its value to rounding; the
+Newton loop (:func:`newton`, R ``coxph.control`` rules: relative change in the log partial
+likelihood below 1e-9, at most 20 iterations) stops a monotone likelihood long before that, and
+a non-positive risk-set sum during the loop is treated as a failed step (halved), never as an
+error.
 """
 
 from __future__ import annotations
 
 import numpy as np
 import scipy.sparse as sp
-from scipy import linalg
 
+from wpeval.estimators._newton import NewtonControl, NewtonFit, maximise
 from wpeval.exceptions import DesignError
 
 try:  # Y += A @ X into a preallocated Y (scipy's own kernel behind ``csr @ dense``)
@@ -115,6 +121,7 @@ class CoxEngine:
         wsum = np.asarray(ind.sum(axis=1)).ravel()
         means = (ind @ X) / wsum[:, None]
         del ind
+        self.xscale = _r_scale(X, weights, wsum @ means / wsum.sum())
         for a in range(0, n, CHUNK):
             X[a:a + CHUNK] -= means[strata[a:a + CHUNK]]
         ke = kstop[self.event]  # sorted
@@ -273,8 +280,10 @@ class CoxEngine:
         D0 = np.bincount(self.jd, weights=rd, minlength=self.T)
         rep, f, mw = self.rep, self.f, self.meanwt
         den = S0[rep] - f * D0[rep]
-        if np.any(den <= 0):
-            raise DesignError("non-positive risk-set sum: weights or data are degenerate")
+        if np.any(den <= 0):  # only from underflow far from the start: a failed step
+            self.state = None
+            nan = np.full(self.p, np.nan)
+            return -np.inf, nan, np.full((self.p, self.p), np.nan) if need_info else None
         inv = mw / den
         c = np.bincount(rep, weights=inv, minlength=self.T)
         e = np.bincount(rep, weights=inv * f, minlength=self.T)
@@ -377,6 +386,18 @@ class CoxEngine:
         return V @ meat @ V
 
 
+def _r_scale(X, w, mean):
+    """R ``coxfit6`` covariate scale ``1 / mean_w |x - mean_w(x)|`` (1 for a constant column):
+    the typical size of a coefficient, used to make the convergence, aliasing and
+    infinite-coefficient tests independent of the covariates' units."""
+    acc = np.zeros(X.shape[1])
+    for a in range(0, X.shape[0], CHUNK):
+        acc += w[a:a + CHUNK] @ np.abs(X[a:a + CHUNK] - mean)
+    mad = acc / w.sum()
+    with np.errstate(divide="ignore"):
+        return np.where(mad > 0, 1.0 / np.where(mad > 0, mad, 1.0), 1.0)
+
+
 def _time_ranks(stop, start, n_strata):
     """Integer ranks of exit (and entry) times, 1-based (0 = -inf), and the inverse map.
 
@@ -396,60 +417,16 @@ def _time_ranks(stop, start, n_strata):
     return inv[:n], rstart, len(utimes) + 1, lambda r: utimes[r - 1]
 
 
-def newton(engine: CoxEngine, beta0=None, max_iter: int = 50, tol: float = 1e-9,
-           check=None):
-    """Newton-Raphson with step halving (as R ``coxph``) on the partial likelihood.
+def newton(engine: CoxEngine, control: NewtonControl | None = None) -> NewtonFit:
+    """Maximise the partial likelihood held by ``engine`` from beta = 0.
 
-    Stops at the first evaluated point whose Newton step is below ``tol * (1 + max|beta|)``
-    in every coordinate (so the distance to the maximiser is about that step). ``check``
-    is called with the information at the start (e.g. to reject collinear designs). Returns
-    ``(beta, loglik, loglik0, info, n_iter, converged)``; ``info`` is the information at the
-    returned ``beta``.
+    The loop, its convergence rule (relative change in the log partial likelihood below
+    ``eps``, R ``coxph.control``), step halving, iteration cap, aliasing and
+    infinite-coefficient checks are those of :func:`wpeval.estimators._newton.maximise`;
+    parameters are scaled by ``engine.xscale`` (R's ``1 / mean|x - mean(x)|``). On return the
+    engine's kept pieces belong to the returned ``beta`` (needed for robust variances).
     """
-    p = engine.p
-    beta = np.zeros(p) if beta0 is None else np.asarray(beta0, float)
-    ll, U, info = engine.evaluate(beta)
-    ll0 = ll
-    if check is not None:
-        check(info)
-    step = _solve(info, U)
-    converged = False
-    it = 0
-    while True:
-        if np.max(np.abs(step), initial=0.0) <= tol * (1 + np.max(np.abs(beta), initial=0.0)):
-            converged = True
-            break
-        if it >= max_iter:
-            break
-        it += 1
-        new = beta + step
-        ll_new, U_new, info_new = engine.evaluate(new)
-        halv = 0
-        while (not np.isfinite(ll_new) or ll_new < ll - 1e-12 * abs(ll)) and halv < 30:
-            new = (beta + new) / 2
-            ll_new, U_new, info_new = engine.evaluate(new)
-            halv += 1
-        beta, ll, U, info = new, ll_new, U_new, info_new
-        step = _solve(info, U)
-    if engine.state["beta"] is not beta:  # make sure the kept pieces belong to beta
-        engine.evaluate(beta)
-    return beta, ll, ll0, info, it, converged
-
-
-def _solve(info, U):
-    try:
-        cf = linalg.cho_factor(info, lower=True, check_finite=True)
-        return linalg.cho_solve(cf, U)
-    except (linalg.LinAlgError, ValueError) as err:
-        raise DesignError("the information matrix is not positive definite: a covariate is "
-                          "collinear with others or with the strata, or has no events on one "
-                          "side (monotone likelihood)") from err
-
-
-def invert(info):
-    """Inverse of the information matrix (Cholesky)."""
-    try:
-        cf = linalg.cho_factor(info, lower=True)
-        return linalg.cho_solve(cf, np.eye(info.shape[0]))
-    except (linalg.LinAlgError, ValueError) as err:
-        raise DesignError("the information matrix is singular at the solution") from err
+    fit = maximise(engine.evaluate, np.zeros(engine.p), control, scale=engine.xscale)
+    if engine.state is None or engine.state["beta"] is not fit.beta:
+        engine.evaluate(fit.beta)
+    return fit

@@ -10,7 +10,7 @@ from wpeval.exceptions import DesignError, ParameterError
 from wpeval.estimators.survival._common import Design, as_list, check_alpha, codes, label_strings, prepare, zcrit
 from wpeval.estimators.survival._coxengine import CoxEngine
 from wpeval.estimators.survival._curves import CumulativeIncidence
-from wpeval.estimators.survival.cox import TIES, _result, fit_engine
+from wpeval.estimators.survival.cox import TIES, _control, _fit_note, _result, fit_engine
 from wpeval.estimators.survival.km import _group_cumprod, _group_cumsum, blocks
 
 MODELS = ("fine-gray", "cause-specific")
@@ -18,7 +18,8 @@ MODELS = ("fine-gray", "cause-specific")
 
 def cumulative_incidence(data: pd.DataFrame, duration: str, event_type: str, *, group=None,
                          alpha: float = 0.05, conf_type: str = "log",
-                         id_col: str | None = "person_id") -> CumulativeIncidence:
+                         id_col: str | None = "person_id",
+                         timefix: bool = True) -> CumulativeIncidence:
     """Aalen-Johansen cumulative incidence functions for competing causes.
 
     Estimand: ``F_k(t) = P(T <= t, cause = k)`` for every cause ``k`` (e.g. 1 = job entry,
@@ -51,6 +52,9 @@ def cumulative_incidence(data: pd.DataFrame, duration: str, event_type: str, *, 
         Pointwise CI transformation.
     id_col : str, optional
         Column used to show example rows in error messages.
+    timefix : bool
+        Treat times equal within a relative tolerance of sqrt(machine epsilon) as tied, as R
+        (``timefix = TRUE``, ``aeqSurv``); ``extra["n_timefix"]`` counts the rows changed.
 
     Returns
     -------
@@ -62,7 +66,7 @@ def cumulative_incidence(data: pd.DataFrame, duration: str, event_type: str, *, 
         raise ParameterError(f"conf_type must be 'log' or 'plain', got {conf_type!r}")
     cols = as_list(group)
     prep = prepare(data, duration, event_type, used=cols, multi_state=True, id_col=id_col,
-                   what="cumulative_incidence")
+                   what="cumulative_incidence", timefix=timefix)
     code, labels = codes(prep.frame, cols)
     names = label_strings(labels)
     ev = prep.event
@@ -143,13 +147,15 @@ def cumulative_incidence(data: pd.DataFrame, duration: str, event_type: str, *, 
     }
     return CumulativeIncidence(table=table, curves=curves, method=method,
                                title=f"Cumulative incidence: {duration} by {event_type}",
-                               extra={"n_input": prep.n_input, "n_dropped": prep.n_dropped})
+                               extra={"n_input": prep.n_input, "n_dropped": prep.n_dropped,
+                                      "n_timefix": prep.n_timefix})
 
 
 def competing_risks(data: pd.DataFrame, duration: str, event_type: str, covariates, *,
                     cause: int = 1, model: str = "fine-gray", strata=None,
                     ties: str = "efron", alpha: float = 0.05,
-                    id_col: str | None = "person_id"):
+                    id_col: str | None = "person_id", singular: str = "na",
+                    max_iter: int = 20, timefix: bool = True):
     """Regression for one cause in the presence of competing causes.
 
     ``model="cause-specific"``: Cox model for the cause-specific hazard of ``cause``, other
@@ -191,6 +197,14 @@ def competing_risks(data: pd.DataFrame, duration: str, event_type: str, covariat
         1 - confidence level.
     id_col : str, optional
         Column used to show example rows in error messages.
+    singular : {"na", "error"}
+        Aliased covariates: ``NaN`` with a warning (default, as R) or :class:`DesignError`.
+    max_iter : int
+        Newton iteration cap (R ``coxph.control(iter.max = 20)``); the fit uses the same
+        Newton loop and convergence rule as :func:`cox`.
+    timefix : bool
+        Treat times equal within a relative tolerance of sqrt(machine epsilon) as tied (R
+        ``finegray(timefix = TRUE)`` / ``aeqSurv``).
 
     Returns
     -------
@@ -206,22 +220,25 @@ def competing_risks(data: pd.DataFrame, duration: str, event_type: str, covariat
         raise ParameterError(f"ties must be one of {TIES}, got {ties!r}")
     covariates = as_list(covariates)
     strata = as_list(strata)
+    control = _control(singular, max_iter)
     prep = prepare(data, duration, event_type, used=covariates + strata, multi_state=True,
-                   id_col=id_col, what="competing_risks")
+                   id_col=id_col, what="competing_risks", timefix=timefix)
     ev = prep.event
     if not np.any(ev == cause):
         raise DesignError(f"no events of cause {cause} in {event_type!r}")
     if model == "cause-specific":
         frame = prep.frame.assign(_cs_event=(ev == cause).astype(np.int64))
+        frame = frame.assign(**{duration: prep.duration})  # times after timefix
         res = cox(frame, duration, "_cs_event", covariates, strata=strata or None, ties=ties,
-                  alpha=alpha, id_col=id_col)
+                  alpha=alpha, id_col=id_col, singular=singular, max_iter=max_iter,
+                  timefix=False)
         method = dict(res.method)
         method["estimator"] = (f"cause-specific Cox for cause {cause} (other causes censored), "
                                f"{ties} ties")
         return type(res)(res.table.assign(cause=cause), method,
                          title=f"Cause-specific Cox: {event_type} = {cause}",
                          extra={**dict(res.extra), "n_input": prep.n_input,
-                                "n_dropped": prep.n_dropped})
+                                "n_dropped": prep.n_dropped, "n_timefix": prep.n_timefix})
     frame = prep.frame
     design = Design(frame, covariates)
     names = design.names
@@ -237,7 +254,7 @@ def competing_risks(data: pd.DataFrame, duration: str, event_type: str, covariat
     del design
     engine.set_tail(tail, gminus["lookup"](engine.ev_stratum, engine.ev_time))
     # one row per unit: R's cluster = id is the per-row sandwich
-    fit = fit_engine(engine, names, robust=True)
+    fit = fit_engine(engine, names, robust=True, control=control, singular=singular)
     method = {
         "estimator": f"Fine-Gray subdistribution hazards for cause {cause} (censoring-weighted "
                      f"Cox, {ties} ties; as R finegray + coxph)",
@@ -248,7 +265,8 @@ def competing_risks(data: pd.DataFrame, duration: str, event_type: str, covariat
                    "distribution within strata)" if strata else "unstratified"),
         "alpha": alpha, "cause": cause, "n_events": fit["n_events"],
         "n_competing": int(competing.sum()),
-        "notes": "estimate = log subdistribution hazard ratio",
+        "notes": "; ".join(["estimate = log subdistribution hazard ratio",
+                            _fit_note(control, timefix)] + fit["notes"]),
     }
     res = _result(fit, alpha, method, n, prep, n, title=f"Fine-Gray: {event_type} = {cause}")
     return type(res)(res.table.assign(cause=cause), res.method, title=res.title,

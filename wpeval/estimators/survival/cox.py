@@ -6,13 +6,14 @@ import warnings
 
 import numpy as np
 import pandas as pd
-from scipy import linalg, stats
+from scipy import stats
 
+from wpeval.estimators._newton import NewtonControl
 from wpeval.exceptions import DataContractError, DesignError, ParameterError, StatisticalWarning
 from wpeval.results import EffectTable
 
 from wpeval.estimators.survival._common import Design, as_list, check_alpha, codes, prepare, zcrit
-from wpeval.estimators.survival._coxengine import CoxEngine, invert, newton
+from wpeval.estimators.survival._coxengine import CoxEngine, newton
 
 TIES = ("efron", "breslow")
 
@@ -20,7 +21,8 @@ TIES = ("efron", "breslow")
 def cox(data: pd.DataFrame, duration: str, event: str, covariates, *, strata=None,
         ties: str = "efron", cluster: str | None = None, robust: bool = False,
         entry: str | None = None, weights: str | None = None, alpha: float = 0.05,
-        id_col: str | None = "person_id") -> EffectTable:
+        id_col: str | None = "person_id", singular: str = "na", max_iter: int = 20,
+        timefix: bool = True) -> EffectTable:
     """Cox proportional hazards model by maximum partial likelihood.
 
     Estimand: the log hazard ratio for each covariate, assuming the hazard of row ``i`` at
@@ -76,6 +78,27 @@ def cox(data: pd.DataFrame, duration: str, event: str, covariates, *, strata=Non
         1 - confidence level of the intervals.
     id_col : str, optional
         Column used to show example rows in error messages.
+    singular : {"na", "error"}
+        What to do with aliased covariates (collinear with the covariates before them, or
+        with no variation within any risk set, e.g. constant within every stratum), found by
+        a Cholesky decomposition that skips pivots below ``toler_chol`` = 1.8e-12 times the
+        largest (information scaled as R ``coxph`` scales covariates): ``"na"`` (default, as
+        R) reports them with ``NaN`` estimate and SE and warns; ``"error"`` raises
+        :class:`DesignError`.
+    max_iter : int
+        Newton iteration cap (R ``coxph.control(iter.max = 20)``).
+    timefix : bool
+        Treat times equal within a relative tolerance of sqrt(machine epsilon) as tied, as R
+        (``coxph.control(timefix = TRUE)``, ``aeqSurv``).
+
+    Fitting (R ``coxph.control`` defaults, :mod:`wpeval.estimators._newton`): Newton-Raphson
+    from beta = 0; converged when the relative change in the log partial likelihood is at
+    most ``eps = 1e-9`` (or the step is below ``1e-9`` on the scale of the covariate); step
+    halving when the log-likelihood falls; a warning when ``max_iter`` is reached. On a
+    monotone likelihood (e.g. a level with no events) the finite coefficient reached is
+    returned with a :class:`StatisticalWarning` naming each covariate whose remaining Newton
+    step ``|(U I^-1)_j|`` exceeds ``sqrt(eps) (1 + |beta_j|)`` (scaled): its coefficient may
+    be infinite; ``extra["may_be_infinite"]`` and the method notes list them.
 
     Returns
     -------
@@ -89,7 +112,7 @@ def cox(data: pd.DataFrame, duration: str, event: str, covariates, *, strata=Non
     Raises
     ------
     DesignError
-        No events, or a covariate collinear with others / constant within every stratum.
+        No events, or (``singular="error"``) an aliased covariate.
     DataContractError
         Missing columns, negative durations, event codes other than 0/1, entry >= duration.
     """
@@ -100,8 +123,10 @@ def cox(data: pd.DataFrame, duration: str, event: str, covariates, *, strata=Non
         raise ParameterError(f"ties must be one of {TIES}, got {ties!r}")
     if not isinstance(robust, bool):
         raise ParameterError("robust must be True or False")
+    control = _control(singular, max_iter)
     used = covariates + strata + ([cluster] if cluster else []) + ([weights] if weights else [])
-    prep = prepare(data, duration, event, used=used, entry=entry, id_col=id_col, what="cox")
+    prep = prepare(data, duration, event, used=used, entry=entry, id_col=id_col, what="cox",
+                   timefix=timefix)
     frame = prep.frame
     design = Design(frame, covariates)
     names = design.names
@@ -120,7 +145,7 @@ def cox(data: pd.DataFrame, duration: str, event: str, covariates, *, strata=Non
                        ties=ties)
     del design
     fit = fit_engine(engine, names, robust=robust or bool(cluster), cluster=cl_codes,
-                     n_clusters=n_clusters)
+                     n_clusters=n_clusters, control=control, singular=singular)
     design_txt = (f"stratified: separate baseline hazard for each of {len(s_labels)} levels "
                   f"of {' x '.join(strata)}" if strata else "unstratified (one baseline hazard)")
     if entry:
@@ -136,10 +161,28 @@ def cox(data: pd.DataFrame, duration: str, event: str, covariates, *, strata=Non
         "alpha": alpha,
         "n_events": fit["n_events"],
         "n_strata": len(s_labels),
-        "notes": "estimate = log hazard ratio; hazard_ratio = exp(estimate)",
+        "notes": "; ".join(["estimate = log hazard ratio; hazard_ratio = exp(estimate)",
+                            _fit_note(control, timefix)] + fit["notes"]),
     }
     return _result(fit, alpha, method, len(frame), prep, n_clusters,
                    title=f"Cox model for {duration} ({event})")
+
+
+SINGULAR = ("na", "error")
+
+
+def _control(singular: str, max_iter) -> NewtonControl:
+    """Validate ``singular`` / ``max_iter`` and build the Newton control (R defaults)."""
+    if singular not in SINGULAR:
+        raise ParameterError(f"singular must be one of {SINGULAR}, got {singular!r}")
+    return NewtonControl(iter_max=max_iter)
+
+
+def _fit_note(control: NewtonControl, timefix: bool) -> str:
+    return (f"Newton-Raphson as R coxph.control (eps={control.eps:g} on the relative change "
+            f"in log-likelihood, iter.max={control.iter_max}, step halving); aliased "
+            f"covariates NA (toler.chol={control.toler_chol:.2g}); "
+            + ("near-tied times merged (timefix, R aeqSurv)" if timefix else "timefix off"))
 
 
 def _weights(frame: pd.DataFrame, weights: str | None) -> np.ndarray:
@@ -161,69 +204,82 @@ def _se_name(robust: bool, cluster, n_clusters) -> str:
     return "model-based (inverse information of the partial likelihood)"
 
 
-def fit_engine(engine: CoxEngine, names, *, robust=False, cluster=None,
-               n_clusters=None) -> dict:
-    """Fit the Cox model held by ``engine``; return coefficients and variances."""
-    at_zero = {}
+def fit_engine(engine: CoxEngine, names, *, robust=False, cluster=None, n_clusters=None,
+               control: NewtonControl | None = None, singular: str = "na") -> dict:
+    """Fit the Cox model held by ``engine``; return coefficients and variances.
 
-    def check(info0):
-        at_zero["info"] = info0
-        _check_rank(info0, names)
-
+    Aliased covariates (R ``coxph``: ``NA``) get ``NaN`` estimates and variances and a
+    :class:`StatisticalWarning` (``singular="na"``) or a :class:`DesignError`
+    (``singular="error"``). Coefficients that may be infinite (monotone likelihood) are
+    returned at the finite value reached, with a warning naming them.
+    """
     with np.errstate(over="ignore", under="ignore"):
-        beta, ll, ll0, info, it, converged = newton(engine, check=check)
-    if not converged:
-        warnings.warn(f"Cox fit did not converge in {it} iterations (a hazard ratio may be "
-                      "infinite: monotone likelihood)", StatisticalWarning, stacklevel=3)
-    V = invert(info)
-    _warn_infinite(beta, V, at_zero["info"], names)
+        fit = newton(engine, control)
+    if not np.isfinite(fit.loglik0):  # pragma: no cover - positive weights at beta = 0
+        raise DesignError("the partial likelihood is not finite at beta = 0: weights or data "
+                          "are degenerate")
+    notes = []
+    alias = fit.aliased
+    if alias.any():
+        msg = _aliased_message(fit, names)
+        if singular == "error":
+            raise DesignError(msg + "; drop them")
+        warnings.warn(msg + ": their estimates are NaN (R: NA) and the other coefficients are "
+                      "estimated without them", StatisticalWarning, stacklevel=3)
+        notes.append(f"aliased (NaN): {[names[i] for i in np.flatnonzero(alias)]}")
+    if not fit.converged:
+        warnings.warn(f"Cox fit did not converge in {fit.iterations} iterations (relative "
+                      f"change in the log partial likelihood still above {_eps(control):g}); "
+                      "raise max_iter or check the covariates", StatisticalWarning, stacklevel=3)
+        notes.append(f"not converged in {fit.iterations} iterations")
+    if fit.infinite.any():
+        inf_names = [names[i] for i in np.flatnonzero(fit.infinite)]
+        warnings.warn(f"Cox fit: the coefficient of {inf_names} may be infinite (monotone "
+                      "likelihood, e.g. a level with no events or with all events first); the "
+                      "estimate is the finite value reached when the log partial likelihood "
+                      "converged and its standard error is meaningless: drop or merge that "
+                      "level", StatisticalWarning, stacklevel=3)
+        notes.append(f"coefficient may be infinite (monotone likelihood): {inf_names}")
+    V = fit.imat  # zero rows / columns for aliased covariates (as R)
     Vr = engine.score_outer(V, cluster, n_clusters) if robust else None
-    return dict(beta=beta, loglik=ll, loglik0=ll0, V=V, Vr=Vr, iterations=it,
-                converged=converged, n_events=len(engine.dead), names=names,
-                n_event_times=engine.T)
+    beta = np.where(alias, np.nan, fit.beta)
+    unknown = alias | fit.vanished  # variance undefined: NaN, never a zero
+    return {"beta": beta, "loglik": fit.loglik, "loglik0": fit.loglik0,
+            "V": _nan_aliased(V, unknown),
+            "Vr": None if Vr is None else _nan_aliased(Vr, unknown),
+            "iterations": fit.iterations, "converged": fit.converged,
+            "n_events": len(engine.dead), "names": names, "n_event_times": engine.T,
+            "aliased": alias, "notes": notes,
+            "may_be_infinite": [names[i] for i in np.flatnonzero(fit.infinite)]}
 
 
-def _warn_infinite(beta, V, info0, names) -> None:
-    """Warn when a coefficient is probably infinite (monotone likelihood).
-
-    R ``coxph`` warns "coefficient may be infinite" from its last Newton step. Here the
-    test is scale-free: the standard error at the fit against the one at beta = 0
-    (``1 / sqrt(info0_jj)``). In a regular fit the ratio is of order one (a few units for
-    strong effects); when every member of a covariate level is censored (or all fail first)
-    the likelihood keeps rising as the coefficient runs off, the information vanishes and
-    the ratio explodes (1e3 or more).
-    """
-    se = np.sqrt(np.clip(np.diag(V), 0, None))
-    se0 = 1 / np.sqrt(np.clip(np.diag(info0), 1e-300, None))
-    bad = ~np.isfinite(se) | (se > 1e3 * se0)
-    if bad.any():
-        warnings.warn("Cox fit: the partial likelihood is monotone in "
-                      f"{[names[i] for i in np.flatnonzero(bad)]}: the coefficient may be "
-                      "infinite and its standard error meaningless (e.g. a level with no "
-                      "events); drop or merge that level", StatisticalWarning, stacklevel=4)
+def _eps(control) -> float:
+    return (control or NewtonControl()).eps
 
 
-def _check_rank(H: np.ndarray, names: list[str]) -> None:
-    """DesignError naming covariates without information or collinear with others.
+def _nan_aliased(V, alias):
+    V = V.copy()
+    V[alias, :] = np.nan
+    V[:, alias] = np.nan
+    return V
 
-    ``H`` is the information matrix at beta = 0: the event-weighted sum of the covariates'
-    covariance within risk sets, so a covariate (or combination) that never varies within a
-    risk set at an event time -- e.g. constant within every stratum -- has zero information.
-    """
-    scale = np.sqrt(np.clip(np.diag(H), 0, None))
-    zero = scale <= 1e-12 * max(1.0, scale.max(initial=0.0))
-    if zero.any():
-        raise DesignError("covariates with no variation within any risk set, e.g. constant "
-                          "within every stratum (no information): "
-                          f"{[names[i] for i in np.flatnonzero(zero)]}")
-    Hs = H / np.outer(scale, scale)
-    _, R, piv = linalg.qr(Hs, pivoting=True)
-    d = np.abs(np.diag(R))
-    rank = int(np.sum(d > 1e-10 * d[0]))
-    if rank < len(names):
-        bad = [names[i] for i in piv[rank:]]
-        raise DesignError(f"covariates are collinear (with each other or with the strata): "
-                          f"{bad} can be written in terms of the others; drop them")
+
+def _aliased_message(fit, names) -> str:
+    """Name the aliased covariates and say why (no within-risk-set variation or collinear)."""
+    s = np.asarray(fit.scale)
+    d0 = np.diag(fit.info0) * s * s
+    top = float(np.max(d0[np.isfinite(d0)], initial=0.0))
+    idx = np.flatnonzero(fit.aliased)
+    none = [names[i] for i in idx if not d0[i] > NewtonControl().toler_chol * top]
+    coll = [names[i] for i in idx if names[i] not in none]
+    parts = []
+    if none:
+        parts.append(f"{none} have no variation within any risk set (e.g. constant within "
+                     "every stratum)")
+    if coll:
+        parts.append(f"{coll} are collinear with the covariates before them (or with the "
+                     "strata)")
+    return "aliased covariates: " + " and ".join(parts)
 
 
 def _result(fit: dict, alpha: float, method: dict, n: int, prep, n_clusters, title: str,
@@ -233,8 +289,9 @@ def _result(fit: dict, alpha: float, method: dict, n: int, prep, n_clusters, tit
     V_use = fit["Vr"] if fit["Vr"] is not None else fit["V"]
     se = np.sqrt(np.diag(V_use))
     z = zcrit(alpha)
-    stat = beta / se
-    with np.errstate(over="ignore"):  # exp of a runaway (monotone) coefficient: warned above
+    with np.errstate(invalid="ignore"):
+        stat = beta / se
+    with np.errstate(over="ignore", invalid="ignore"):  # exp of a runaway (monotone) coefficient: warned above
         hr, hr_low, hr_high = np.exp(beta), np.exp(beta - z * se), np.exp(beta + z * se)
     tab = pd.DataFrame({
         "term": fit["names"], "estimate": beta, "std_error": se, "statistic": stat,
@@ -243,9 +300,11 @@ def _result(fit: dict, alpha: float, method: dict, n: int, prep, n_clusters, tit
         "hazard_ratio": hr, "hr_conf_low": hr_low,
         "hr_conf_high": hr_high, "model_std_error": se_model,
     })
-    p = len(beta)
+    keep = ~np.isnan(beta) & ~np.isnan(np.diag(V_use))
+    p = int(keep.sum())
     lr = 2 * (fit["loglik"] - fit["loglik0"])
-    wald = float(beta @ np.linalg.solve(V_use, beta))
+    b = beta[keep]
+    wald = float(b @ np.linalg.solve(V_use[np.ix_(keep, keep)], b)) if p else 0.0
     extra = {
         "loglik": fit["loglik"], "loglik_null": fit["loglik0"],
         "lr_test": {"statistic": lr, "df": p, "p_value": float(stats.chi2.sf(lr, p))},
@@ -253,6 +312,8 @@ def _result(fit: dict, alpha: float, method: dict, n: int, prep, n_clusters, tit
                       "vcov": "robust" if fit["Vr"] is not None else "model"},
         "vcov": V_use.tolist(), "vcov_model": fit["V"].tolist(),
         "iterations": fit["iterations"], "converged": fit["converged"],
+        "aliased": [n for n, a in zip(fit["names"], fit["aliased"]) if a],
+        "may_be_infinite": fit["may_be_infinite"], "n_timefix": prep.n_timefix,
         "n_obs": n, "n_events": fit["n_events"], "n_clusters": n_clusters,
         "n_input": prep.n_input, "n_dropped": prep.n_dropped, "dropped_by": prep.dropped_by,
     }

@@ -73,7 +73,7 @@ def km_blocks(duration, event, code):
 # ---------------------------------------------------------------------------------------------
 def kaplan_meier(data: pd.DataFrame, duration: str, event: str, *, group=None, strata=None,
                  conf_type: str = "log", alpha: float = 0.05,
-                 id_col: str | None = "person_id") -> SurvivalCurves:
+                 id_col: str | None = "person_id", timefix: bool = True) -> SurvivalCurves:
     """Kaplan-Meier survival curves with Greenwood variance, as R ``survfit``.
 
     Estimand: the survival function ``S(t) = P(T > t)`` in each curve (group x stratum),
@@ -106,6 +106,9 @@ def kaplan_meier(data: pd.DataFrame, duration: str, event: str, *, group=None, s
         1 - confidence level.
     id_col : str, optional
         Column used to show example rows in error messages.
+    timefix : bool
+        Treat times equal within a relative tolerance of sqrt(machine epsilon) as tied, as R
+        (``timefix = TRUE``, ``aeqSurv``); ``extra["n_timefix"]`` counts the rows changed.
 
     Returns
     -------
@@ -115,7 +118,8 @@ def kaplan_meier(data: pd.DataFrame, duration: str, event: str, *, group=None, s
     alpha = check_alpha(alpha)
     conf_type = check_conf_type(conf_type)
     cols = as_list(group) + as_list(strata)
-    prep = prepare(data, duration, event, used=cols, id_col=id_col, what="kaplan_meier")
+    prep = prepare(data, duration, event, used=cols, id_col=id_col, what="kaplan_meier",
+                   timefix=timefix)
     code, labels = codes(prep.frame, cols)
     names = label_strings(labels)
     b = km_blocks(prep.duration, prep.event, code)
@@ -151,12 +155,13 @@ def kaplan_meier(data: pd.DataFrame, duration: str, event: str, *, group=None, s
     }
     return SurvivalCurves(table=table, curves=curves, method=method,
                           title=f"Kaplan-Meier: {duration}",
-                          extra={"n_input": prep.n_input, "n_dropped": prep.n_dropped})
+                          extra={"n_input": prep.n_input, "n_dropped": prep.n_dropped,
+                                 "n_timefix": prep.n_timefix})
 
 
 # ---------------------------------------------------------------------------------------------
 def logrank(data: pd.DataFrame, duration: str, event: str, group, *, strata=None,
-            id_col: str | None = "person_id") -> EffectTable:
+            id_col: str | None = "person_id", timefix: bool = True) -> EffectTable:
     """k-group log-rank test, optionally stratified, as R ``survdiff(Surv ~ group + strata())``.
 
     Null hypothesis: the hazard functions of the k groups are equal (within each stratum;
@@ -184,6 +189,9 @@ def logrank(data: pd.DataFrame, duration: str, event: str, group, *, strata=None
         Stratification columns (e.g. the randomisation strata ``["district", "period"]``).
     id_col : str, optional
         Column used to show example rows in error messages.
+    timefix : bool
+        Treat times equal within a relative tolerance of sqrt(machine epsilon) as tied, as R
+        (``timefix = TRUE``, ``aeqSurv``); ``extra["n_timefix"]`` counts the rows changed.
 
     Returns
     -------
@@ -196,7 +204,8 @@ def logrank(data: pd.DataFrame, duration: str, event: str, group, *, strata=None
     strata = as_list(strata)
     if not group:
         raise ParameterError("logrank needs a group column")
-    prep = prepare(data, duration, event, used=group + strata, id_col=id_col, what="logrank")
+    prep = prepare(data, duration, event, used=group + strata, id_col=id_col, what="logrank",
+                   timefix=timefix)
     g, glabels = codes(prep.frame, group)
     G = len(glabels)
     if G < 2:
@@ -265,12 +274,14 @@ def logrank(data: pd.DataFrame, duration: str, event: str, group, *, strata=None
     return EffectTable(tab, method, title=f"Log-rank test: {duration} by {' x '.join(group)}",
                        extra={"groups": groups.to_dict(orient="records"),
                               "variance": V.tolist(), "n_strata": len(slabels),
-                              "n_input": prep.n_input, "n_dropped": prep.n_dropped})
+                              "n_input": prep.n_input, "n_dropped": prep.n_dropped,
+                              "n_timefix": prep.n_timefix})
 
 
 # ---------------------------------------------------------------------------------------------
 def rmst(data: pd.DataFrame, duration: str, event: str, group, tau: float, *,
-         alpha: float = 0.05, reference=None, id_col: str | None = "person_id") -> EffectTable:
+         alpha: float = 0.05, reference=None, id_col: str | None = "person_id",
+         timefix: bool = True) -> EffectTable:
     """Restricted mean survival time (RMST) to ``tau`` per group and differences between groups.
 
     Estimand: ``RMST(tau) = E[min(T, tau)] = int_0^tau S(t) dt`` per group; the difference
@@ -302,6 +313,9 @@ def rmst(data: pd.DataFrame, duration: str, event: str, group, tau: float, *,
         differences; default the first group.
     id_col : str, optional
         Column used to show example rows in error messages.
+    timefix : bool
+        Treat times equal within a relative tolerance of sqrt(machine epsilon) as tied, as R
+        (``timefix = TRUE``, ``aeqSurv``); ``extra["n_timefix"]`` counts the rows changed.
 
     Returns
     -------
@@ -316,7 +330,8 @@ def rmst(data: pd.DataFrame, duration: str, event: str, group, tau: float, *,
         raise ParameterError(f"tau must be a positive number, got {tau!r}") from None
     if not np.isfinite(tau) or tau <= 0:
         raise ParameterError(f"tau must be a positive number, got {tau!r}")
-    prep = prepare(data, duration, event, used=group, id_col=id_col, what="rmst")
+    prep = prepare(data, duration, event, used=group, id_col=id_col, what="rmst",
+                   timefix=timefix)
     code, labels = codes(prep.frame, group)
     names = label_strings(labels)
     b = km_blocks(prep.duration, prep.event, code)
@@ -366,7 +381,8 @@ def rmst(data: pd.DataFrame, duration: str, event: str, group, tau: float, *,
         "notes": "p_value tests difference = 0",
     }
     return EffectTable(rows, method, title=f"RMST to {tau:g}: {duration}",
-                       extra={"n_input": prep.n_input, "n_dropped": prep.n_dropped})
+                       extra={"n_input": prep.n_input, "n_dropped": prep.n_dropped,
+                              "n_timefix": prep.n_timefix})
 
 
 def _rmst_one(time, surv, hh, tau):
