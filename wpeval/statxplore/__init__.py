@@ -10,36 +10,24 @@
 - :func:`flow_rates` gives descriptive performance measures from the flows alone;
 - :func:`fetch` posts a saved query to the Stat-Xplore API (``wpeval statxplore fetch``).
 
-Submodules are imported lazily, as in the top-level package.
+``import wpeval`` stays fast: this subpackage is loaded on first use of ``wpeval.statxplore``.
+Its functions are imported eagerly here because two of them share their module's name
+(``reconcile``, ``fetch``), which a lazy attribute lookup would shadow with the module.
 """
 
 from __future__ import annotations
 
-import importlib
+from .fetch import fetch
+from .fixtures import demo_responses, scale_cells, to_response
+from .flows import flow_rates
+from .noise import NoiseModel
+from .reader import parse_response, read, read_csv, read_json
+from .reconcile import Reconciliation, flag_cells, reconcile
+from .tables import monthly_tables
+from .workprogramme import (ContractLookup, load_lookup, parse_months, work_programme,
+                            write_lookup)
 
-_API = {
-    "read": "reader", "read_json": "reader", "read_csv": "reader", "parse_response": "reader",
-    "work_programme": "workprogramme", "load_lookup": "workprogramme",
-    "write_lookup": "workprogramme", "parse_months": "workprogramme",
-    "ContractLookup": "workprogramme",
-    "monthly_tables": "tables",
-    "NoiseModel": "noise",
-    "reconcile": "reconcile", "flag_cells": "reconcile", "Reconciliation": "reconcile",
-    "to_response": "fixtures", "demo_responses": "fixtures", "scale_cells": "fixtures",
-    "flow_rates": "flows",
-    "fetch": "fetch",
-}
-
-__all__ = sorted(_API)
-
-
-def __getattr__(name: str):
-    if name in _API:
-        value = getattr(importlib.import_module(f"{__name__}.{_API[name]}"), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
-def __dir__():
-    return __all__
+__all__ = ["ContractLookup", "NoiseModel", "Reconciliation", "demo_responses", "fetch",
+           "flag_cells", "flow_rates", "load_lookup", "monthly_tables", "parse_months",
+           "parse_response", "read", "read_csv", "read_json", "reconcile", "scale_cells",
+           "to_response", "work_programme", "write_lookup"]
