@@ -122,3 +122,18 @@ def test_extract_only_cells_and_bad_inputs():
     assert res.n_disagreeing == 1 and res.disagreements()["extract"].iloc[0] == 0
     d = res.to_dict()
     assert d["n_disagreeing"] == 1 and d["method"]["noise"]["base"] == 5
+
+
+def test_plot_marks_the_disagreeing_contract_month():
+    from wpeval.plots.statxplore import plot_reconciliation
+
+    truth = _truth(months=6, n_cpa=3)
+    big = truth[truth["value"] >= 600].iloc[0]
+    extract = scale_cells(truth, 1.05, cpa=big["cpa"], prime=big["prime"], month=big["month"])
+    res = reconcile(extract, _publish(truth, seed=1))
+    ax = plot_reconciliation(res)
+    marks = [ln for ln in ax.get_lines() if ln.get_marker() == "x"][0]
+    months = sorted(truth["month"].unique())
+    contracts = sorted(set(truth["cpa"] + ": " + truth["prime"]))
+    assert marks.get_xdata().tolist() == [months.index(big["month"])]
+    assert marks.get_ydata().tolist() == [contracts.index(f"{big['cpa']}: {big['prime']}")]
