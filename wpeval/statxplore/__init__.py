@@ -18,16 +18,17 @@ Its functions are imported eagerly here because two of them share their module's
 from __future__ import annotations
 
 from .fetch import fetch
-from .fixtures import demo_responses, scale_cells, to_response
+from .fixtures import break_extract, demo_responses, scale_cells, to_response
 from .flows import flow_rates
 from .noise import NoiseModel
 from .reader import parse_response, read, read_csv, read_json
 from .reconcile import Reconciliation, flag_cells, reconcile
 from .tables import monthly_tables
-from .workprogramme import (ContractLookup, load_lookup, parse_months, work_programme,
-                            write_lookup)
+from .workprogramme import (ContractLookup, load_lookup, parse_months, read_work_programme,
+                            work_programme, write_lookup)
 
-__all__ = ["ContractLookup", "NoiseModel", "Reconciliation", "demo_responses", "fetch",
+__all__ = ["ContractLookup", "NoiseModel", "Reconciliation", "break_extract", "demo_responses",
+           "fetch", "read_work_programme",
            "flag_cells", "flow_rates", "load_lookup", "monthly_tables", "parse_months",
            "parse_response", "read", "read_csv", "read_json", "reconcile", "scale_cells",
            "to_response", "work_programme", "write_lookup"]

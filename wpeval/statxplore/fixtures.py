@@ -23,7 +23,7 @@ from .noise import NoiseModel
 from .tables import monthly_tables
 from .workprogramme import ContractLookup, load_lookup
 
-__all__ = ["to_response", "demo_responses", "scale_cells"]
+__all__ = ["to_response", "demo_responses", "scale_cells", "break_extract"]
 
 _FIELD_LABELS = {"month": "Month", "contract": "Contract Package Area and Contract",
                  "payment_group": "Payment Group", "jo_length_weeks": "Job Outcome Length"}
@@ -192,3 +192,31 @@ def scale_cells(tables: pd.DataFrame, factor: float, *, table: str | None = None
         raise ParameterError("no cells match the selection")
     out.loc[sel, "value"] = np.rint(out.loc[sel, "value"] * factor)
     return out
+
+
+def break_extract(data: pd.DataFrame, share: float, *, seed: int = 0
+                  ) -> tuple[pd.DataFrame, dict]:
+    """A deliberately broken extract: ``share`` of the referrals of the largest
+    contract x payment group x referral month cell removed (as if lost in a transfer).
+
+    Returns
+    -------
+    (broken, cell) : the data without those rows, and the cell (cpa, prime, payment_group,
+    month as text, rows removed).
+    """
+    if not 0 < share <= 1:
+        raise ParameterError(f"share must be in (0, 1], got {share!r}")
+    month = pd.to_datetime(data["referral_date"]).dt.to_period("M")
+    keys = ["cpa", "prime", "payment_group"]
+    sizes = data.groupby([*[data[k] for k in keys], month.rename("month")], observed=True).size()
+    cpa, prime, group, mon = sizes.idxmax()
+    inside = ((data["cpa"] == cpa) & (data["prime"] == prime) & (data["payment_group"] == group)
+              & (month == mon)).to_numpy()
+    rows = np.flatnonzero(inside)
+    rng = np.random.default_rng(seed)
+    lost = rng.choice(rows, size=int(round(share * len(rows))), replace=False)
+    keep = np.ones(len(data), dtype=bool)
+    keep[lost] = False
+    cell = {"cpa": str(cpa), "prime": str(prime), "payment_group": str(group),
+            "month": str(mon), "referrals": int(len(rows)), "removed": int(len(lost))}
+    return data.loc[keep], cell

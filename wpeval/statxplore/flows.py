@@ -22,7 +22,11 @@ Limits (stated in every result):
   ratio of flows does not use that allocation: the comparison of contracts here is
   descriptive, not causal (see ``compare_primes`` for the randomised contrast with an extract).
 - **Noise.** Published cells carry Stat-Xplore's perturbation and rounding; summing many cells
-  adds their variance, which the standard error includes (from the noise model).
+  adds their variance, which the standard error includes (from the noise model). Summing many
+  *small* cells is also biased: a true 1 is published as 0 or 5 and is 0.5 on average under the
+  default model, so query Stat-Xplore at the level the measure needs (contract totals) rather
+  than adding up fine cells. A contract or CPA whose target rate is 0 (or at least 1) gets no
+  funnel limits (counted in ``extra``).
 
 Interval: delta method for a ratio of counts, treating job outcomes as Poisson given the
 referrals and adding the noise variance of every published cell summed:
@@ -129,9 +133,10 @@ def flow_rates(published: pd.DataFrame, *, outcome_start: str, outcome_end: str,
         p0 = (pooled["value_o"] / pooled["value_r"]).to_numpy()
     else:
         p0 = np.full(len(tab), o.sum() / r.sum())
-    if np.any((p0 <= 0) | (p0 >= 1)):
-        raise DesignError("a target flow rate is 0 or at least 1; binomial funnel limits need "
-                          "a rate in (0, 1)")
+    ok = (p0 > 0) & (p0 < 1)        # funnel limits need a target rate in (0, 1)
+    if not ok.any():
+        raise DesignError("every target flow rate is 0 or at least 1; binomial funnel limits "
+                          "need a rate in (0, 1)")
     terms = tab["cpa"] + ": " + tab["prime"]
     if "payment_group" in by:
         terms = terms + " / " + tab["payment_group"]
@@ -139,15 +144,18 @@ def flow_rates(published: pd.DataFrame, *, outcome_start: str, outcome_end: str,
     out = pd.DataFrame({"term": terms, "estimate": rate, "std_error": se,
                         "conf_low": rate - z_a * se, "conf_high": rate + z_a * se, "n": n,
                         **{c: tab[c].astype(str) for c in by}, "events": o, "target": p0})
-    out["z"] = (rate - p0) / np.sqrt(p0 * (1 - p0) / n)
+    p0s = np.where(ok, p0, 0.5)
+    out["z"] = np.where(ok, (rate - p0s) / np.sqrt(p0s * (1 - p0s) / n), np.nan)
     flag = np.full(len(out), "", dtype=object)
     levels = sorted(float(v) for v in levels)
     for i, lev in enumerate(levels):
-        lo, hi = funnel_limits(p0, n, lev)
+        lo, hi = funnel_limits(p0s, n, lev)
         tag = f"{lev * 100:g}".replace(".", "")
-        out[f"lower_{tag}"], out[f"upper_{tag}"] = lo, hi
+        out[f"lower_{tag}"] = np.where(ok, lo, np.nan)
+        out[f"upper_{tag}"] = np.where(ok, hi, np.nan)
         suffix = "_alarm" if i == len(levels) - 1 else "_alert"
-        flag = np.where(rate < lo, "low" + suffix, np.where(rate > hi, "high" + suffix, flag))
+        flag = np.where(ok & (rate < lo), "low" + suffix,
+                        np.where(ok & (rate > hi), "high" + suffix, flag))
     out["flag"] = flag
     method = {"estimator": "flow rate: job outcomes in a period / referrals in an earlier period",
               "se_type": "delta method: Poisson outcomes plus Stat-Xplore noise variance",
@@ -160,7 +168,8 @@ def flow_rates(published: pd.DataFrame, *, outcome_start: str, outcome_end: str,
                        "counted. Cohort job-outcome rates and MPLs need DWP's cohort tables. "
                        "Without the random allocation these comparisons are descriptive."}
     extra = {"n_contracts_without_referrals": n_no_ref,
-             "dispersion": float(np.mean(out["z"] ** 2)),
+             "n_without_funnel_limits": int((~ok).sum()),
+             "dispersion": float(np.nanmean(out["z"] ** 2)),
              "n_flagged": int((out["flag"] != "").sum())}
     return EffectTable(out, method, title="Flow rates: job outcomes over earlier referrals",
                        extra=extra)

@@ -107,9 +107,12 @@ class Reconciliation:
         return self.cells.copy()
 
     def disagreements(self) -> pd.DataFrame:
-        """The cells that disagree beyond the tolerance, largest relative difference first."""
+        """The cells that disagree beyond the tolerance, largest relative difference first
+        (relative to the extract's count, or to 1 when the extract has none)."""
         out = self.cells[self.cells["disagrees"]]
-        return out.reindex(out["rel_difference"].abs().sort_values(ascending=False).index)
+        order = out["difference"].abs().div(out["extract"].where(out["extract"] > 0, 1.0))
+        return out.loc[order.sort_values(ascending=False, kind="mergesort").index].reset_index(
+            drop=True)
 
     def months(self) -> pd.DataFrame:
         """Per table and month: cells, cells disagreeing, extract and published sums."""

@@ -22,7 +22,7 @@ from .. import programme as _programme
 from ..exceptions import DataContractError, ParameterError
 
 __all__ = ["ContractLookup", "load_lookup", "write_lookup", "work_programme", "parse_months",
-           "CANONICAL"]
+           "read_work_programme", "CANONICAL"]
 
 #: canonical columns of a Work Programme table, in output order (those present are kept)
 CANONICAL = ("table", "month", "cpa", "prime", "payment_group", "jo_length_weeks", "age",
@@ -315,3 +315,31 @@ def work_programme(frame: pd.DataFrame, *, lookup: ContractLookup | None = None,
     out.attrs["statxplore"] = {**frame.attrs.get("statxplore", {}), "database_id": db,
                                "n_total_rows_dropped": int(totals.sum())}
     return out
+
+
+def read_work_programme(paths, *, lookup: ContractLookup | None = None) -> pd.DataFrame:
+    """Read several Stat-Xplore files (JSON or tidy CSV) of Work Programme databases and map
+    each with :func:`work_programme`; returns their rows concatenated.
+
+    Parameters
+    ----------
+    paths : sequence of str or path
+        One file per database (a database may not appear twice).
+    lookup : ContractLookup, optional
+        Labels (default :func:`load_lookup`).
+    """
+    from .reader import read
+
+    lookup = lookup or load_lookup()
+    frames, seen = [], set()
+    for path in paths:
+        frame = work_programme(read(path), lookup=lookup)
+        table = frame["table"].iloc[0] if len(frame) else None
+        if table in seen:
+            raise DataContractError(f"two files hold the {table!r} table (second: {path})",
+                                    column="table", rule="one_file_per_database")
+        seen.add(table)
+        frames.append(frame)
+    if not frames:
+        raise ParameterError("no Stat-Xplore files given")
+    return pd.concat(frames, ignore_index=True)
