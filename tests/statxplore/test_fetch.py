@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import threading
 from http.server import BaseHTTPRequestHandler, HTTPServer
+from typing import ClassVar
 
 import pytest
 
@@ -15,19 +16,26 @@ from wpeval.statxplore import fetch, read
 
 from .conftest import FIXTURES
 
-QUERY = {"database": "str:database:UC_Households",
-         "measures": ["str:count:UC_Households:V_F_UC_HOUSEHOLDS"],
-         "dimensions": [["str:field:UC_Households:F_UC_DATE:DATE_NAME"]]}
+QUERY = {
+    "database": "str:database:UC_Households",
+    "measures": ["str:count:UC_Households:V_F_UC_HOUSEHOLDS"],
+    "dimensions": [["str:field:UC_Households:F_UC_DATE:DATE_NAME"]],
+}
 
 
 class _Handler(BaseHTTPRequestHandler):
-    seen: list = []
+    seen: ClassVar[list] = []
 
-    def do_POST(self):  # noqa: N802 (http.server's naming)
+    def do_POST(self):
         body = self.rfile.read(int(self.headers["Content-Length"]))
-        _Handler.seen.append({"path": self.path, "key": self.headers.get("APIKey"),
-                              "type": self.headers.get("Content-Type"),
-                              "body": json.loads(body)})
+        _Handler.seen.append(
+            {
+                "path": self.path,
+                "key": self.headers.get("APIKey"),
+                "type": self.headers.get("Content-Type"),
+                "body": json.loads(body),
+            }
+        )
         if self.headers.get("APIKey") != "test-key":
             self._send(403, b'{"message": "Invalid API key"}')
         elif self.path == "/webapi/rest/v1/table":
@@ -51,8 +59,9 @@ class _Handler(BaseHTTPRequestHandler):
 @pytest.fixture()
 def server():
     httpd = HTTPServer(("127.0.0.1", 0), _Handler)
-    thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05},
-                              daemon=True)
+    thread = threading.Thread(
+        target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+    )
     thread.start()
     _Handler.seen.clear()
     yield f"http://127.0.0.1:{httpd.server_address[1]}"
@@ -74,17 +83,47 @@ def test_cli_fetch_reads_the_key_from_the_environment(server, tmp_path, monkeypa
     query.write_text(json.dumps(QUERY))
     out = tmp_path / "resp.json"
     monkeypatch.setenv("STATXPLORE_API_KEY", "test-key")
-    code = main(["statxplore", "fetch", "--query", str(query), "--out", str(out),
-                 "--url", f"{server}/webapi/rest/v1/table"])
+    code = main(
+        [
+            "statxplore",
+            "fetch",
+            "--query",
+            str(query),
+            "--out",
+            str(out),
+            "--url",
+            f"{server}/webapi/rest/v1/table",
+        ]
+    )
     assert code == 0 and "UC_Households" in capsys.readouterr().out
     assert json.loads(out.read_text())["database"]["id"] == "UC_Households"
     monkeypatch.setenv("STATXPLORE_API_KEY", "wrong")
-    code = main(["statxplore", "fetch", "--query", str(query), "--out", str(out),
-                 "--url", f"{server}/webapi/rest/v1/table"])
+    code = main(
+        [
+            "statxplore",
+            "fetch",
+            "--query",
+            str(query),
+            "--out",
+            str(out),
+            "--url",
+            f"{server}/webapi/rest/v1/table",
+        ]
+    )
     assert code == 1 and "HTTP 403" in capsys.readouterr().err
     monkeypatch.delenv("STATXPLORE_API_KEY")
-    code = main(["statxplore", "fetch", "--query", str(query), "--out", str(out),
-                 "--url", f"{server}/webapi/rest/v1/table"])
+    code = main(
+        [
+            "statxplore",
+            "fetch",
+            "--query",
+            str(query),
+            "--out",
+            str(out),
+            "--url",
+            f"{server}/webapi/rest/v1/table",
+        ]
+    )
     assert code == 2 and "STATXPLORE_API_KEY" in capsys.readouterr().err
 
 

@@ -12,7 +12,7 @@ from wpeval.exceptions import DataContractError, ParameterError
 from wpeval.plots.ranking import plot_funnel
 from wpeval.statxplore import NoiseModel, flow_rates
 
-EXACT = NoiseModel(scale=0, base=1)   # exact counts: no noise variance
+EXACT = NoiseModel(scale=0, base=1)  # exact counts: no noise variance
 
 
 def _flows():
@@ -30,15 +30,15 @@ def _flows():
     # noise outside both windows must be ignored
     rows.append(("job_outcomes", "2012-12", "K1", "A", "g", 999.0))
     rows.append(("referrals", "2011-12", "K1", "A", "g", 999.0))
-    frame = pd.DataFrame(rows, columns=["table", "month", "cpa", "prime", "payment_group",
-                                        "value"])
+    frame = pd.DataFrame(rows, columns=["table", "month", "cpa", "prime", "payment_group", "value"])
     frame["month"] = pd.PeriodIndex(frame["month"], freq="M")
     return frame
 
 
 def test_flow_rates_by_hand():
-    res = flow_rates(_flows(), outcome_start="2013-01", outcome_end="2013-03", lag_months=12,
-                     noise=EXACT)
+    res = flow_rates(
+        _flows(), outcome_start="2013-01", outcome_end="2013-03", lag_months=12, noise=EXACT
+    )
     tab = res.tidy().set_index("term")
     # K1: A 60/300 = 0.2, B 120/600 = 0.2; K2: C 15/150 = 0.1
     assert tab.loc["K1: A", "estimate"] == pytest.approx(0.2)
@@ -50,7 +50,7 @@ def test_flow_rates_by_hand():
     assert tab.loc["K1: A", "conf_low"] == pytest.approx(0.2 - z * np.sqrt(60) / 300)
     # CPA target: K1 pooled (60 + 120) / 900 = 0.2; K2 0.1
     assert tab.loc["K1: B", "target"] == pytest.approx(0.2)
-    lo, hi = funnel_limits(0.2, 300, 0.95)
+    lo, _ = funnel_limits(0.2, 300, 0.95)
     assert tab.loc["K1: A", "lower_95"] == pytest.approx(lo)
     assert tab.loc["K1: A", "flag"] == ""
     assert "descriptive" in res.method["design"] and "not cohorts" in res.method["notes"]
@@ -69,8 +69,9 @@ def test_noise_widens_the_interval():
 
 
 def test_funnel_plot_draws_flow_rates():
-    res = flow_rates(_flows(), outcome_start="2013-01", outcome_end="2013-03", noise=EXACT,
-                     target="national")
+    res = flow_rates(
+        _flows(), outcome_start="2013-01", outcome_end="2013-03", noise=EXACT, target="national"
+    )
     ax = plot_funnel(res)
     assert ax.get_xlabel().startswith("referrals")
 
@@ -78,8 +79,9 @@ def test_funnel_plot_draws_flow_rates():
 def test_bad_inputs():
     flows = _flows()
     with pytest.raises(DataContractError, match="'referrals'"):
-        flow_rates(flows[flows["table"] != "referrals"], outcome_start="2013-01",
-                   outcome_end="2013-03")
+        flow_rates(
+            flows[flows["table"] != "referrals"], outcome_start="2013-01", outcome_end="2013-03"
+        )
     with pytest.raises(ParameterError, match="before"):
         flow_rates(flows, outcome_start="2013-03", outcome_end="2013-01")
     with pytest.raises(ParameterError, match="cpa"):

@@ -58,8 +58,8 @@ def test_tolerance_tail_is_below_alpha_and_minimal():
         t, tail = nm.tolerance(x, a)
         assert (tail <= a).all()
         vals, p = nm.difference_law(x)
-        below = ((np.abs(vals) > (t - 1)[:, None]) * p).sum(axis=1)   # tail at t - 1
-        assert (below[t > 0] > a).all()                                # t is the smallest
+        below = ((np.abs(vals) > (t - 1)[:, None]) * p).sum(axis=1)  # tail at t - 1
+        assert (below[t > 0] > a).all()  # t is the smallest
 
 
 def test_bad_parameters():

@@ -37,7 +37,7 @@ def _wide(frame: pd.DataFrame, measure: str) -> pd.DataFrame:
 def _assert_same_table(got: pd.DataFrame, exp: pd.DataFrame) -> None:
     assert list(got.columns) == list(exp.columns)
     assert len(got) == len(exp)
-    for col in exp.columns[:-1]:                      # labels: identical strings, same order
+    for col in exp.columns[:-1]:  # labels: identical strings, same order
         assert got[col].tolist() == exp[col].tolist(), col
     value = exp.columns[-1]
     np.testing.assert_array_equal(got[value].to_numpy(float), exp[value].astype(float).to_numpy())
@@ -45,14 +45,19 @@ def _assert_same_table(got: pd.DataFrame, exp: pd.DataFrame) -> None:
 
 def test_three_fields_one_measure_with_totals_cell_for_cell():
     frame = read(THREE)
-    _assert_same_table(_wide(frame, "Households on Universal Credit"),
-                       _expected("uc_households_region_month_family.expected.csv"))
+    _assert_same_table(
+        _wide(frame, "Households on Universal Credit"),
+        _expected("uc_households_region_month_family.expected.csv"),
+    )
 
 
-@pytest.mark.parametrize("measure, expected", [
-    ("Households on Universal Credit", "uc_households_two_measures.expected_households.csv"),
-    ("Mean of Payment Amount", "uc_households_two_measures.expected_mean_payment.csv"),
-])
+@pytest.mark.parametrize(
+    "measure, expected",
+    [
+        ("Households on Universal Credit", "uc_households_two_measures.expected_households.csv"),
+        ("Mean of Payment Amount", "uc_households_two_measures.expected_mean_payment.csv"),
+    ],
+)
 def test_two_fields_two_measures_cell_for_cell(measure, expected):
     _assert_same_table(_wide(read(TWO), measure), _expected(expected))
 
@@ -63,7 +68,8 @@ def test_totals_are_flagged_or_dropped_never_mixed():
     # total rows = 1*4*6 + 10*4*1 - 1*4*1 = 60 (worked by hand from the field items)
     assert len(frame) == 240 and int(frame["is_total"].sum()) == 60
     assert set(frame.loc[frame["is_total"], "National - Regional - LA - OAs"]) | set(
-        frame.loc[frame["is_total"], "Family Type"]) >= {"Total"}
+        frame.loc[frame["is_total"], "Family Type"]
+    ) >= {"Total"}
     dropped = read(THREE, totals="drop")
     assert len(dropped) == 180 and not dropped["is_total"].any()
     assert dropped.attrs["statxplore"]["n_total_rows_dropped"] == 60
@@ -82,7 +88,9 @@ def test_database_and_footnotes_are_kept():
     assert meta["item_footnotes"]["Month"]["May 2018"] == ["r"]
     assert [f["uri"] for f in meta["fields"]] == [f["uri"] for f in doc["fields"]]
     assert read(TWO).attrs["statxplore"]["precision"] == {
-        "Households on Universal Credit": 0, "Mean of Payment Amount": 2}
+        "Households on Universal Credit": 0,
+        "Mean of Payment Amount": 2,
+    }
 
 
 def _doc():
@@ -98,7 +106,7 @@ def test_missing_cubes_is_refused():
 
 def test_values_not_matching_the_fields_are_refused():
     doc = _doc()
-    doc["fields"][2]["items"] = doc["fields"][2]["items"][:-1]    # 5 family items, 6 values
+    doc["fields"][2]["items"] = doc["fields"][2]["items"][:-1]  # 5 family items, 6 values
     with pytest.raises(DataContractError, match=r"shape \[10, 4, 6\].*\[10, 4, 5\] items"):
         parse_response(doc)
 
@@ -129,11 +137,19 @@ def test_measure_without_cube_and_non_object_are_refused(tmp_path):
 
 def test_tidy_csv(tmp_path):
     path = tmp_path / "tidy.csv"
-    path.write_text("Month,Payment Group,value\nJune 2011,JSA 25+,\"1,205\"\n"
-                    "June 2011,Total,1300\nJuly 2011,JSA 25+,\n")
+    path.write_text(
+        'Month,Payment Group,value\nJune 2011,JSA 25+,"1,205"\n'
+        "June 2011,Total,1300\nJuly 2011,JSA 25+,\n"
+    )
     frame = read_csv(path)
-    assert list(frame.columns) == ["Month", "Payment Group", "measure", "value", "is_total",
-                                   "database"]
+    assert list(frame.columns) == [
+        "Month",
+        "Payment Group",
+        "measure",
+        "value",
+        "is_total",
+        "database",
+    ]
     assert frame["value"].tolist()[:2] == [1205.0, 1300.0] and np.isnan(frame["value"].iloc[2])
     assert frame["is_total"].tolist() == [False, True, False]
     assert len(read(path, totals="drop")) == 2

@@ -10,10 +10,17 @@ from scipy import stats
 
 from wpeval.exceptions import DataContractError
 from wpeval.io import read_referrals
-from wpeval.statxplore import (NoiseModel, demo_responses, flag_cells, monthly_tables, read,
-                               reconcile, scale_cells, work_programme)
+from wpeval.statxplore import (
+    NoiseModel,
+    demo_responses,
+    flag_cells,
+    monthly_tables,
+    read,
+    reconcile,
+    scale_cells,
+    work_programme,
+)
 from wpeval.statxplore.reconcile import alpha_per_cell
-
 
 
 def _truth(seed=5, months=12, n_cpa=20):
@@ -21,22 +28,27 @@ def _truth(seed=5, months=12, n_cpa=20):
     contracts and ~70 months is ~700 a contract-month; counts here are Poisson(U(50, 1500))."""
     rng = np.random.default_rng(seed)
     cpas = [f"Z{i:02d}" for i in range(n_cpa)]
-    rows = [(m, c, p) for m in pd.period_range("2012-01", periods=months, freq="M")
-            for c in cpas for p in ("First", "Second")]
+    rows = [
+        (m, c, p)
+        for m in pd.period_range("2012-01", periods=months, freq="M")
+        for c in cpas
+        for p in ("First", "Second")
+    ]
     frame = pd.DataFrame(rows, columns=["month", "cpa", "prime"])
     frame.insert(0, "table", "referrals")
     frame["value"] = rng.poisson(rng.uniform(50, 1500, len(frame))).astype(float)
     return frame
 
 
-def _publish(truth, seed, noise=NoiseModel()):
+def _publish(truth, seed, noise=None):
+    noise = noise or NoiseModel()
     return truth.assign(value=noise.apply(truth["value"].to_numpy(), seed).astype(float))
 
 
 def test_planted_five_percent_discrepancy_is_found():
     truth = _truth()
     published = _publish(truth, seed=1)
-    big = truth[truth["value"] >= 600].iloc[3]              # 5% of >= 600 is >= 30 referrals
+    big = truth[truth["value"] >= 600].iloc[3]  # 5% of >= 600 is >= 30 referrals
     extract = scale_cells(truth, 1.05, cpa=big["cpa"], prime=big["prime"], month=big["month"])
     res = reconcile(extract, published)
     dis = res.disagreements()
@@ -60,13 +72,19 @@ def test_clean_noisy_extract_finds_nothing():
 def test_clean_synthetic_extract_through_the_json_files(tmp_path):
     from pathlib import Path
 
-    data = read_referrals(Path(__file__).resolve().parents[2] / "data_synthetic" /
-                          "sample_10k.parquet")
+    data = read_referrals(
+        Path(__file__).resolve().parents[2] / "data_synthetic" / "sample_10k.parquet"
+    )
     paths = demo_responses(data, tmp_path, seed=3)
     published = pd.concat([work_programme(read(p)) for p in paths], ignore_index=True)
     res = reconcile(monthly_tables(data), published)
-    assert set(res.tables["table"]) == {"referrals", "attachments", "job_outcomes",
-                                        "sustainments", "sustainment_individuals"}
+    assert set(res.tables["table"]) == {
+        "referrals",
+        "attachments",
+        "job_outcomes",
+        "sustainments",
+        "sustainment_individuals",
+    }
     assert res.n_disagreeing == 0
     # the same files against an extract that lost every referral of its largest
     # contract x group x month cell (a 10,000-row sample's cells are small: losing only a
@@ -76,8 +94,7 @@ def test_clean_synthetic_extract_through_the_json_files(tmp_path):
     sizes = data.groupby([*[data[k] for k in keys], month], observed=True).size()
     cell = sizes.idxmax()
     assert sizes.max() >= 15
-    in_cell = np.logical_and.reduce([data[k] == v for k, v in zip(keys, cell)]
-                                    + [month == cell[3]])
+    in_cell = np.logical_and.reduce([data[k] == v for k, v in zip(keys, cell)] + [month == cell[3]])
     broken = reconcile(monthly_tables(data[~in_cell]), published)
     ref = broken.disagreements().query("table == 'referrals'")
     assert set(zip(ref["cpa"], ref["prime"], ref["payment_group"], ref["month"])) == {cell}
@@ -87,7 +104,7 @@ def test_false_alarms_at_the_stated_rate_over_2000_simulated_extracts():
     truth = _truth(seed=13)
     x = truth["value"].to_numpy()
     noise = NoiseModel()
-    sims = noise.apply(x, rng=99, size=2000)                     # 2000 publications x 480
+    sims = noise.apply(x, rng=99, size=2000)  # 2000 publications x 480
     # per table: P(any false alarm) <= alpha, exactly 1 - prod(1 - tail)
     a_cell = alpha_per_cell(0.05, len(x), "table")
     out = flag_cells(x, sims, noise, a_cell)
@@ -132,7 +149,7 @@ def test_plot_marks_the_disagreeing_contract_month():
     extract = scale_cells(truth, 1.05, cpa=big["cpa"], prime=big["prime"], month=big["month"])
     res = reconcile(extract, _publish(truth, seed=1))
     ax = plot_reconciliation(res)
-    marks = [ln for ln in ax.get_lines() if ln.get_marker() == "x"][0]
+    marks = next(ln for ln in ax.get_lines() if ln.get_marker() == "x")
     months = sorted(truth["month"].unique())
     contracts = sorted(set(truth["cpa"] + ": " + truth["prime"]))
     assert marks.get_xdata().tolist() == [months.index(big["month"])]

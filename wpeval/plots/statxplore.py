@@ -58,8 +58,14 @@ def plot_reconciliation(result, ax=None, *, table: str | None = None, clip: floa
 
         fig = Figure(figsize=(10, max(3.0, 0.18 * len(grid) + 1.5)))
         ax = fig.add_subplot(1, 1, 1)
-    im = ax.imshow(np.clip(grid.to_numpy(float), -clip, clip), aspect="auto", cmap="RdBu_r",
-                   vmin=-clip, vmax=clip, interpolation="nearest")
+    im = ax.imshow(
+        np.clip(grid.to_numpy(float), -clip, clip),
+        aspect="auto",
+        cmap="RdBu_r",
+        vmin=-clip,
+        vmax=clip,
+        interpolation="nearest",
+    )
     yy, xx = np.nonzero(flags.fillna(False).to_numpy(bool))
     ax.plot(xx, yy, "x", color="black", ms=6, mew=1.5, label="disagrees")
     months = [str(m) for m in grid.columns]

@@ -24,11 +24,35 @@ from .noise import NoiseModel
 from .reader import parse_response, read, read_csv, read_json
 from .reconcile import Reconciliation, flag_cells, reconcile
 from .tables import monthly_tables
-from .workprogramme import (ContractLookup, load_lookup, parse_months, read_work_programme,
-                            work_programme, write_lookup)
+from .workprogramme import (
+    ContractLookup,
+    load_lookup,
+    parse_months,
+    read_work_programme,
+    work_programme,
+    write_lookup,
+)
 
-__all__ = ["ContractLookup", "NoiseModel", "Reconciliation", "break_extract", "demo_responses",
-           "fetch", "read_work_programme",
-           "flag_cells", "flow_rates", "load_lookup", "monthly_tables", "parse_months",
-           "parse_response", "read", "read_csv", "read_json", "reconcile", "scale_cells",
-           "to_response", "work_programme", "write_lookup"]
+__all__ = [
+    "ContractLookup",
+    "NoiseModel",
+    "Reconciliation",
+    "break_extract",
+    "demo_responses",
+    "fetch",
+    "flag_cells",
+    "flow_rates",
+    "load_lookup",
+    "monthly_tables",
+    "parse_months",
+    "parse_response",
+    "read",
+    "read_csv",
+    "read_json",
+    "read_work_programme",
+    "reconcile",
+    "scale_cells",
+    "to_response",
+    "work_programme",
+    "write_lookup",
+]

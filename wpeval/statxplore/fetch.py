@@ -18,7 +18,7 @@ from pathlib import Path
 
 from ..exceptions import DataContractError, ParameterError
 
-__all__ = ["fetch", "DEFAULT_URL", "API_KEY_ENV"]
+__all__ = ["API_KEY_ENV", "DEFAULT_URL", "fetch"]
 
 DEFAULT_URL = "https://stat-xplore.dwp.gov.uk/webapi/rest/v1/table"
 API_KEY_ENV = "STATXPLORE_API_KEY"
@@ -35,13 +35,20 @@ def _query(query) -> dict:
     except json.JSONDecodeError as exc:
         raise ParameterError(f"query file {str(path)!r} is not valid JSON ({exc})") from exc
     if not isinstance(doc, dict) or "database" not in doc:
-        raise ParameterError(f"query file {str(path)!r} is not a Stat-Xplore table query (no "
-                             "'database' key)")
+        raise ParameterError(
+            f"query file {str(path)!r} is not a Stat-Xplore table query (no 'database' key)"
+        )
     return doc
 
 
-def fetch(query, *, api_key: str | None = None, url: str = DEFAULT_URL,
-          out: str | Path | None = None, timeout: float = 120.0) -> dict:
+def fetch(
+    query,
+    *,
+    api_key: str | None = None,
+    url: str = DEFAULT_URL,
+    out: str | Path | None = None,
+    timeout: float = 120.0,
+) -> dict:
     """POST a table query to Stat-Xplore and return (and optionally save) the response.
 
     Parameters
@@ -73,29 +80,41 @@ def fetch(query, *, api_key: str | None = None, url: str = DEFAULT_URL,
     body = json.dumps(_query(query)).encode("utf-8")
     key = api_key or os.environ.get(API_KEY_ENV)
     if not key:
-        raise ParameterError(f"no Stat-Xplore API key: set {API_KEY_ENV} (your key is on your "
-                             "Stat-Xplore account page)")
-    req = urllib.request.Request(url, data=body, method="POST", headers={
-        "APIKey": key, "Content-Type": "application/json", "Accept": "application/json"})
+        raise ParameterError(
+            f"no Stat-Xplore API key: set {API_KEY_ENV} (your key is on your "
+            "Stat-Xplore account page)"
+        )
+    req = urllib.request.Request(
+        url,
+        data=body,
+        method="POST",
+        headers={"APIKey": key, "Content-Type": "application/json", "Accept": "application/json"},
+    )
     try:
         with urllib.request.urlopen(req, timeout=timeout) as resp:
             raw = resp.read()
     except urllib.error.HTTPError as exc:
         detail = exc.read()[:300].decode("utf-8", "replace")
-        raise DataContractError(f"Stat-Xplore answered HTTP {exc.code} {exc.reason} for {url}: "
-                                f"{detail}", rule="statxplore_http") from exc
+        raise DataContractError(
+            f"Stat-Xplore answered HTTP {exc.code} {exc.reason} for {url}: {detail}",
+            rule="statxplore_http",
+        ) from exc
     except urllib.error.URLError as exc:
-        raise DataContractError(f"could not reach {url}: {exc.reason}",
-                                rule="statxplore_http") from exc
+        raise DataContractError(
+            f"could not reach {url}: {exc.reason}", rule="statxplore_http"
+        ) from exc
     try:
         doc = json.loads(raw.decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise DataContractError(f"{url} did not return JSON: {raw[:200]!r}",
-                                rule="statxplore_response_shape") from exc
+        raise DataContractError(
+            f"{url} did not return JSON: {raw[:200]!r}", rule="statxplore_response_shape"
+        ) from exc
     if not isinstance(doc, dict) or "cubes" not in doc:
-        raise DataContractError(f"{url} returned JSON without 'cubes' (not a table response): "
-                                f"{str(doc)[:200]}", column="cubes",
-                                rule="statxplore_response_shape")
+        raise DataContractError(
+            f"{url} returned JSON without 'cubes' (not a table response): {str(doc)[:200]}",
+            column="cubes",
+            rule="statxplore_response_shape",
+        )
     if out is not None:
         Path(out).write_text(json.dumps(doc, indent=1), encoding="utf-8")
     return doc

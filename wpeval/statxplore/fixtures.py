@@ -23,10 +23,14 @@ from .noise import NoiseModel
 from .tables import monthly_tables
 from .workprogramme import ContractLookup, load_lookup
 
-__all__ = ["to_response", "demo_responses", "scale_cells", "break_extract"]
+__all__ = ["break_extract", "demo_responses", "scale_cells", "to_response"]
 
-_FIELD_LABELS = {"month": "Month", "contract": "Contract Package Area and Contract",
-                 "payment_group": "Payment Group", "jo_length_weeks": "Job Outcome Length"}
+_FIELD_LABELS = {
+    "month": "Month",
+    "contract": "Contract Package Area and Contract",
+    "payment_group": "Payment Group",
+    "jo_length_weeks": "Job Outcome Length",
+}
 
 
 def _axes(table: pd.DataFrame, lookup: ContractLookup, breakdowns) -> list[tuple]:
@@ -77,9 +81,16 @@ def _with_totals(cube: np.ndarray) -> np.ndarray:
     return cube
 
 
-def to_response(table: pd.DataFrame, database: str, *, lookup: ContractLookup | None = None,
-                breakdowns=("month", "contract", "payment_group"), noise: NoiseModel | None = None,
-                seed=None, totals: bool = False) -> dict:
+def to_response(
+    table: pd.DataFrame,
+    database: str,
+    *,
+    lookup: ContractLookup | None = None,
+    breakdowns=("month", "contract", "payment_group"),
+    noise: NoiseModel | None = None,
+    seed=None,
+    totals: bool = False,
+) -> dict:
     """A Stat-Xplore ``/table`` response (as a dict) for one table of :func:`monthly_tables`.
 
     Parameters
@@ -114,29 +125,50 @@ def to_response(table: pd.DataFrame, database: str, *, lookup: ContractLookup | 
     fields = []
     for name, labels, keys in axes:
         uri = uris.get(name, f"str:field:{database}:{name.upper()}")
-        items = [{"type": "RecodeItem", "uris": [f"{uri}:{k}"], "labels": [lab]}
-                 for lab, k in zip(labels, keys)]
+        items = [
+            {"type": "RecodeItem", "uris": [f"{uri}:{k}"], "labels": [lab]}
+            for lab, k in zip(labels, keys)
+        ]
         if totals:
             items.append({"type": "Total", "labels": ["Total"]})
         fields.append({"uri": uri, "label": _FIELD_LABELS[name], "items": items})
-    measure = {"uri": spec["measure"], "label": spec["measure_label"],
-               "measure": spec["measure"], "function": "COUNT"}
+    measure = {
+        "uri": spec["measure"],
+        "label": spec["measure_label"],
+        "measure": spec["measure"],
+        "function": "COUNT",
+    }
     return {
-        "query": {"database": f"str:database:{database}", "measures": [spec["measure"]],
-                  "dimensions": [[f["uri"]] for f in fields]},
-        "database": {"id": database, "uri": f"str:database:{database}",
-                     "label": f"Work Programme {spec['measure_label']}", "annotationKeys": ["S"]},
+        "query": {
+            "database": f"str:database:{database}",
+            "measures": [spec["measure"]],
+            "dimensions": [[f["uri"]] for f in fields],
+        },
+        "database": {
+            "id": database,
+            "uri": f"str:database:{database}",
+            "label": f"Work Programme {spec['measure_label']}",
+            "annotationKeys": ["S"],
+        },
         "measures": [measure],
         "fields": fields,
         "cubes": {spec["measure"]: {"values": cube.tolist(), "precision": 0}},
-        "annotationMap": {"S": "Synthetic figures made by wpeval from a synthetic programme, "
-                               "with Stat-Xplore-like noise and rounding; not DWP statistics."},
+        "annotationMap": {
+            "S": "Synthetic figures made by wpeval from a synthetic programme, "
+            "with Stat-Xplore-like noise and rounding; not DWP statistics."
+        },
     }
 
 
-def demo_responses(data: pd.DataFrame, folder: str | Path, *, lookup: ContractLookup | None = None,
-                   noise: NoiseModel | None = None, seed: int = 0, totals: bool = True
-                   ) -> list[Path]:
+def demo_responses(
+    data: pd.DataFrame,
+    folder: str | Path,
+    *,
+    lookup: ContractLookup | None = None,
+    noise: NoiseModel | None = None,
+    seed: int = 0,
+    totals: bool = True,
+) -> list[Path]:
     """Write one Stat-Xplore-shaped JSON file per Work Programme database from referral data.
 
     Parameters
@@ -170,17 +202,32 @@ def demo_responses(data: pd.DataFrame, folder: str | Path, *, lookup: ContractLo
         if t.empty:
             continue
         bd = ("month", "contract", "payment_group") + (
-            ("jo_length_weeks",) if "jo_length_weeks" in spec.get("fields_uri", {}) else ())
-        resp = to_response(t, db, lookup=lookup, noise=noise, breakdowns=bd,
-                           seed=np.random.default_rng([seed, i]), totals=totals)
+            ("jo_length_weeks",) if "jo_length_weeks" in spec.get("fields_uri", {}) else ()
+        )
+        resp = to_response(
+            t,
+            db,
+            lookup=lookup,
+            noise=noise,
+            breakdowns=bd,
+            seed=np.random.default_rng([seed, i]),
+            totals=totals,
+        )
         path = folder / f"{db}.json"
         path.write_text(json.dumps(resp), encoding="utf-8")
         paths.append(path)
     return paths
 
 
-def scale_cells(tables: pd.DataFrame, factor: float, *, table: str | None = None,
-                cpa: str | None = None, prime: str | None = None, month=None) -> pd.DataFrame:
+def scale_cells(
+    tables: pd.DataFrame,
+    factor: float,
+    *,
+    table: str | None = None,
+    cpa: str | None = None,
+    prime: str | None = None,
+    month=None,
+) -> pd.DataFrame:
     """A copy of ``tables`` with the selected cells multiplied by ``factor`` (rounded to whole
     counts): how the tests and the demo plant a known discrepancy."""
     out = tables.copy()
@@ -194,8 +241,7 @@ def scale_cells(tables: pd.DataFrame, factor: float, *, table: str | None = None
     return out
 
 
-def break_extract(data: pd.DataFrame, share: float, *, seed: int = 0
-                  ) -> tuple[pd.DataFrame, dict]:
+def break_extract(data: pd.DataFrame, share: float, *, seed: int = 0) -> tuple[pd.DataFrame, dict]:
     """A deliberately broken extract: ``share`` of the referrals of the largest
     contract x payment group x referral month cell removed (as if lost in a transfer).
 
@@ -210,13 +256,23 @@ def break_extract(data: pd.DataFrame, share: float, *, seed: int = 0
     keys = ["cpa", "prime", "payment_group"]
     sizes = data.groupby([*[data[k] for k in keys], month.rename("month")], observed=True).size()
     cpa, prime, group, mon = sizes.idxmax()
-    inside = ((data["cpa"] == cpa) & (data["prime"] == prime) & (data["payment_group"] == group)
-              & (month == mon)).to_numpy()
+    inside = (
+        (data["cpa"] == cpa)
+        & (data["prime"] == prime)
+        & (data["payment_group"] == group)
+        & (month == mon)
+    ).to_numpy()
     rows = np.flatnonzero(inside)
     rng = np.random.default_rng(seed)
-    lost = rng.choice(rows, size=int(round(share * len(rows))), replace=False)
+    lost = rng.choice(rows, size=round(share * len(rows)), replace=False)
     keep = np.ones(len(data), dtype=bool)
     keep[lost] = False
-    cell = {"cpa": str(cpa), "prime": str(prime), "payment_group": str(group),
-            "month": str(mon), "referrals": int(len(rows)), "removed": int(len(lost))}
+    cell = {
+        "cpa": str(cpa),
+        "prime": str(prime),
+        "payment_group": str(group),
+        "month": str(mon),
+        "referrals": len(rows),
+        "removed": len(lost),
+    }
     return data.loc[keep], cell

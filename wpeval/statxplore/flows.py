@@ -52,20 +52,32 @@ from .noise import NoiseModel
 __all__ = ["flow_rates"]
 
 
-def _window(table: pd.DataFrame, start: pd.Period, end: pd.Period, by: list[str],
-            noise: NoiseModel | None) -> pd.DataFrame:
+def _window(
+    table: pd.DataFrame, start: pd.Period, end: pd.Period, by: list[str], noise: NoiseModel | None
+) -> pd.DataFrame:
     sel = table[(table["month"] >= start) & (table["month"] <= end)]
     vals = sel["value"].fillna(0).clip(lower=0)
     var = noise.variance(np.rint(vals)) if noise is not None else np.zeros(len(sel))
-    out = sel.assign(value=vals, noise_var=var).groupby(by, observed=True)[
-        ["value", "noise_var"]].sum()
+    out = (
+        sel.assign(value=vals, noise_var=var)
+        .groupby(by, observed=True)[["value", "noise_var"]]
+        .sum()
+    )
     return out
 
 
-def flow_rates(published: pd.DataFrame, *, outcome_start: str, outcome_end: str,
-               lag_months: int = 12, by=("cpa", "prime"), target: str = "cpa",
-               alpha: float = 0.05, levels=(0.95, 0.998), noise: NoiseModel | None = None
-               ) -> EffectTable:
+def flow_rates(
+    published: pd.DataFrame,
+    *,
+    outcome_start: str,
+    outcome_end: str,
+    lag_months: int = 12,
+    by=("cpa", "prime"),
+    target: str = "cpa",
+    alpha: float = 0.05,
+    levels=(0.95, 0.998),
+    noise: NoiseModel | None = None,
+) -> EffectTable:
     """Job outcomes in a period over referrals in an earlier period, by contract.
 
     Parameters
@@ -112,8 +124,9 @@ def flow_rates(published: pd.DataFrame, *, outcome_start: str, outcome_end: str,
     tabs = {t: published[published["table"] == t] for t in ("job_outcomes", "referrals")}
     for t, frame in tabs.items():
         if frame.empty:
-            raise DataContractError(f"flow rates need the {t!r} table", column="table",
-                                    rule="required_table")
+            raise DataContractError(
+                f"flow rates need the {t!r} table", column="table", rule="required_table"
+            )
     r_end = end - int(lag_months)
     r_start = r_end - (end.ordinal - start.ordinal)
     num = _window(tabs["job_outcomes"], start, end, by, noise)
@@ -125,7 +138,7 @@ def flow_rates(published: pd.DataFrame, *, outcome_start: str, outcome_end: str,
         raise DesignError(f"no referrals in the reference period {r_start} to {r_end}")
     o, r = tab["value_o"].to_numpy(), tab["value_r"].to_numpy()
     rate = o / r
-    se = np.sqrt(o + tab["noise_var_o"] + rate ** 2 * tab["noise_var_r"]) / r
+    se = np.sqrt(o + tab["noise_var_o"] + rate**2 * tab["noise_var_r"]) / r
     z_a = stats.norm.isf(alpha / 2)
     group_keys = ["cpa"] + (["payment_group"] if "payment_group" in by else [])
     if target == "cpa":
@@ -133,17 +146,29 @@ def flow_rates(published: pd.DataFrame, *, outcome_start: str, outcome_end: str,
         p0 = (pooled["value_o"] / pooled["value_r"]).to_numpy()
     else:
         p0 = np.full(len(tab), o.sum() / r.sum())
-    ok = (p0 > 0) & (p0 < 1)        # funnel limits need a target rate in (0, 1)
+    ok = (p0 > 0) & (p0 < 1)  # funnel limits need a target rate in (0, 1)
     if not ok.any():
-        raise DesignError("every target flow rate is 0 or at least 1; binomial funnel limits "
-                          "need a rate in (0, 1)")
+        raise DesignError(
+            "every target flow rate is 0 or at least 1; binomial funnel limits "
+            "need a rate in (0, 1)"
+        )
     terms = tab["cpa"] + ": " + tab["prime"]
     if "payment_group" in by:
         terms = terms + " / " + tab["payment_group"]
     n = np.maximum(np.rint(r), 1).astype(int)
-    out = pd.DataFrame({"term": terms, "estimate": rate, "std_error": se,
-                        "conf_low": rate - z_a * se, "conf_high": rate + z_a * se, "n": n,
-                        **{c: tab[c].astype(str) for c in by}, "events": o, "target": p0})
+    out = pd.DataFrame(
+        {
+            "term": terms,
+            "estimate": rate,
+            "std_error": se,
+            "conf_low": rate - z_a * se,
+            "conf_high": rate + z_a * se,
+            "n": n,
+            **{c: tab[c].astype(str) for c in by},
+            "events": o,
+            "target": p0,
+        }
+    )
     p0s = np.where(ok, p0, 0.5)
     out["z"] = np.where(ok, (rate - p0s) / np.sqrt(p0s * (1 - p0s) / n), np.nan)
     flag = np.full(len(out), "", dtype=object)
@@ -154,22 +179,31 @@ def flow_rates(published: pd.DataFrame, *, outcome_start: str, outcome_end: str,
         out[f"lower_{tag}"] = np.where(ok, lo, np.nan)
         out[f"upper_{tag}"] = np.where(ok, hi, np.nan)
         suffix = "_alarm" if i == len(levels) - 1 else "_alert"
-        flag = np.where(ok & (rate < lo), "low" + suffix,
-                        np.where(ok & (rate > hi), "high" + suffix, flag))
+        flag = np.where(
+            ok & (rate < lo), "low" + suffix, np.where(ok & (rate > hi), "high" + suffix, flag)
+        )
     out["flag"] = flag
-    method = {"estimator": "flow rate: job outcomes in a period / referrals in an earlier period",
-              "se_type": "delta method: Poisson outcomes plus Stat-Xplore noise variance",
-              "ci_method": f"normal, {100 * (1 - alpha):g}%",
-              "design": "none: descriptive comparison of flows, not the random allocation",
-              "outcome_period": f"{start} to {end}",
-              "reference_period": f"{r_start} to {r_end}", "lag_months": int(lag_months),
-              "target": target, "levels": levels, "alpha": alpha,
-              "notes": "Flows are not cohorts: outcomes need not come from the referrals "
-                       "counted. Cohort job-outcome rates and MPLs need DWP's cohort tables. "
-                       "Without the random allocation these comparisons are descriptive."}
-    extra = {"n_contracts_without_referrals": n_no_ref,
-             "n_without_funnel_limits": int((~ok).sum()),
-             "dispersion": float(np.nanmean(out["z"] ** 2)),
-             "n_flagged": int((out["flag"] != "").sum())}
-    return EffectTable(out, method, title="Flow rates: job outcomes over earlier referrals",
-                       extra=extra)
+    method = {
+        "estimator": "flow rate: job outcomes in a period / referrals in an earlier period",
+        "se_type": "delta method: Poisson outcomes plus Stat-Xplore noise variance",
+        "ci_method": f"normal, {100 * (1 - alpha):g}%",
+        "design": "none: descriptive comparison of flows, not the random allocation",
+        "outcome_period": f"{start} to {end}",
+        "reference_period": f"{r_start} to {r_end}",
+        "lag_months": int(lag_months),
+        "target": target,
+        "levels": levels,
+        "alpha": alpha,
+        "notes": "Flows are not cohorts: outcomes need not come from the referrals "
+        "counted. Cohort job-outcome rates and MPLs need DWP's cohort tables. "
+        "Without the random allocation these comparisons are descriptive.",
+    }
+    extra = {
+        "n_contracts_without_referrals": n_no_ref,
+        "n_without_funnel_limits": int((~ok).sum()),
+        "dispersion": float(np.nanmean(out["z"] ** 2)),
+        "n_flagged": int((out["flag"] != "").sum()),
+    }
+    return EffectTable(
+        out, method, title="Flow rates: job outcomes over earlier referrals", extra=extra
+    )

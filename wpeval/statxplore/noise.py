@@ -71,7 +71,7 @@ class NoiseModel:
         x = np.asarray(x, dtype=np.int64)
         v = np.where(x > 0, np.maximum(x + np.asarray(d, dtype=np.int64), 0), 0)
         b = int(self.base)
-        return (v + b // 2) // b * b if b > 1 else v   # halves up; exact integer arithmetic
+        return (v + b // 2) // b * b if b > 1 else v  # halves up; exact integer arithmetic
 
     def apply(self, x, rng: np.random.Generator | int | None = None, size=None) -> np.ndarray:
         """Draw published values for true counts ``x``.
@@ -143,9 +143,9 @@ class NoiseModel:
         vals, p = self.difference_law(uniq)
         absd = np.abs(vals)
         ts = np.arange(int(absd.max()) + 1 if absd.size else 1)
-        tails = ((absd[:, None, :] > ts[None, :, None]) * p).sum(axis=2)    # (u, T)
+        tails = ((absd[:, None, :] > ts[None, :, None]) * p).sum(axis=2)  # (u, T)
         ok = tails <= alpha_cell + 1e-15
-        first = ok.argmax(axis=1)          # the last t (= max |D|) always has tail 0
+        first = ok.argmax(axis=1)  # the last t (= max |D|) always has tail 0
         t_u, tail_u = ts[first], tails[np.arange(len(uniq)), first]
         return t_u[inv], tail_u[inv]
 

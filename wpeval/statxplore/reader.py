@@ -26,7 +26,7 @@ import pandas as pd
 
 from ..exceptions import DataContractError, ParameterError
 
-__all__ = ["read", "read_json", "read_csv", "parse_response", "TOTAL_TYPES"]
+__all__ = ["TOTAL_TYPES", "parse_response", "read", "read_csv", "read_json"]
 
 #: item types Stat-Xplore uses for totals (every other type is a category)
 TOTAL_TYPES = ("Total",)
@@ -36,13 +36,18 @@ VALUE_COLUMNS = ("measure", "value", "is_total", "database")
 
 def _require(doc: dict, key: str, where: str, kind: type) -> Any:
     if key not in doc:
-        raise DataContractError(f"not a Stat-Xplore table response: {where} has no {key!r}",
-                                column=key, rule="statxplore_response_shape")
+        raise DataContractError(
+            f"not a Stat-Xplore table response: {where} has no {key!r}",
+            column=key,
+            rule="statxplore_response_shape",
+        )
     value = doc[key]
     if not isinstance(value, kind):
-        raise DataContractError(f"{where}[{key!r}] must be a {kind.__name__}, got "
-                                f"{type(value).__name__}", column=key,
-                                rule="statxplore_response_shape")
+        raise DataContractError(
+            f"{where}[{key!r}] must be a {kind.__name__}, got {type(value).__name__}",
+            column=key,
+            rule="statxplore_response_shape",
+        )
     return value
 
 
@@ -63,8 +68,9 @@ def _field_columns(fields: list[dict]) -> list[str]:
 def _items(field: dict, where: str) -> tuple[list[str], np.ndarray, dict]:
     items = _require(field, "items", where, list)
     if not items:
-        raise DataContractError(f"{where} has no items", column="items",
-                                rule="statxplore_response_shape")
+        raise DataContractError(
+            f"{where} has no items", column="items", rule="statxplore_response_shape"
+        )
     labels, total, notes = [], np.zeros(len(items), dtype=bool), {}
     for j, item in enumerate(items):
         lab = item.get("labels") or item.get("uris") or [f"item {j + 1}"]
@@ -82,12 +88,17 @@ def _cube_array(cube: dict, uri: str, shape: tuple[int, ...], columns: list[str]
     except (ValueError, TypeError) as exc:
         raise DataContractError(
             f"cube {uri!r}: values are ragged or not numbers, so they cannot match the "
-            f"fields {columns} with {list(shape)} items ({exc})", column="cubes",
-            rule="values_match_fields") from exc
+            f"fields {columns} with {list(shape)} items ({exc})",
+            column="cubes",
+            rule="values_match_fields",
+        ) from exc
     if arr.shape != shape:
         raise DataContractError(
             f"cube {uri!r}: values have shape {list(arr.shape)} but the fields {columns} have "
-            f"{list(shape)} items", column="cubes", rule="values_match_fields")
+            f"{list(shape)} items",
+            column="cubes",
+            rule="values_match_fields",
+        )
     return arr
 
 
@@ -118,8 +129,10 @@ def parse_response(doc: dict, source: str = "<response>") -> pd.DataFrame:
         shapes).
     """
     if not isinstance(doc, dict):
-        raise DataContractError(f"{source}: a Stat-Xplore response is a JSON object, got "
-                                f"{type(doc).__name__}", rule="statxplore_response_shape")
+        raise DataContractError(
+            f"{source}: a Stat-Xplore response is a JSON object, got {type(doc).__name__}",
+            rule="statxplore_response_shape",
+        )
     cubes = _require(doc, "cubes", source, dict)
     fields = _require(doc, "fields", source, list)
     measures = doc.get("measures") or [{"uri": k, "label": k} for k in cubes]
@@ -140,25 +153,42 @@ def parse_response(doc: dict, source: str = "<response>") -> pd.DataFrame:
         uri = str(m.get("uri"))
         label = str(m.get("label") or uri)
         if uri not in cubes:
-            raise DataContractError(f"{source}: measure {uri!r} has no cube; cubes hold "
-                                    f"{sorted(cubes)}", column="cubes", rule="cube_per_measure")
+            raise DataContractError(
+                f"{source}: measure {uri!r} has no cube; cubes hold {sorted(cubes)}",
+                column="cubes",
+                rule="cube_per_measure",
+            )
         arr = _cube_array(cubes[uri], uri, shape, columns)
         precision[label] = cubes[uri].get("precision")
-        data = {col: np.asarray(labs, dtype=object)[idx]
-                for col, (labs, _, _), idx in zip(columns, parsed, index)}
+        data = {
+            col: np.asarray(labs, dtype=object)[idx]
+            for col, (labs, _, _), idx in zip(columns, parsed, index)
+        }
         data.update(measure=label, value=arr.ravel(), is_total=is_total)
         frames.append(pd.DataFrame(data))
     if not frames:
-        raise DataContractError(f"{source}: the response has no measures", column="measures",
-                                rule="statxplore_response_shape")
+        raise DataContractError(
+            f"{source}: the response has no measures",
+            column="measures",
+            rule="statxplore_response_shape",
+        )
     out = pd.concat(frames, ignore_index=True)
     out["database"] = str(database.get("id") or database.get("uri") or "")
     out.attrs["statxplore"] = {
-        "source": source, "database": dict(database),
-        "measures": [{"uri": str(m.get("uri")), "label": str(m.get("label") or m.get("uri")),
-                      "function": m.get("function")} for m in measures],
-        "fields": [{"column": c, "label": f.get("label"), "uri": f.get("uri")}
-                   for c, f in zip(columns, fields)],
+        "source": source,
+        "database": dict(database),
+        "measures": [
+            {
+                "uri": str(m.get("uri")),
+                "label": str(m.get("label") or m.get("uri")),
+                "function": m.get("function"),
+            }
+            for m in measures
+        ],
+        "fields": [
+            {"column": c, "label": f.get("label"), "uri": f.get("uri")}
+            for c, f in zip(columns, fields)
+        ],
         "footnotes": dict(doc.get("annotationMap") or {}),
         "item_footnotes": {c: p[2] for c, p in zip(columns, parsed) if p[2]},
         "precision": precision,
@@ -174,8 +204,10 @@ def _drop_totals(frame: pd.DataFrame, totals: str) -> pd.DataFrame:
     attrs = dict(frame.attrs)
     kept = frame.loc[~frame["is_total"].to_numpy()].reset_index(drop=True)
     attrs.setdefault("statxplore", {})
-    attrs["statxplore"] = {**attrs["statxplore"],
-                           "n_total_rows_dropped": int(frame["is_total"].sum())}
+    attrs["statxplore"] = {
+        **attrs["statxplore"],
+        "n_total_rows_dropped": int(frame["is_total"].sum()),
+    }
     kept.attrs = attrs
     return kept
 
@@ -203,13 +235,13 @@ def read_json(path: str | Path, *, totals: str = "flag") -> pd.DataFrame:
     except FileNotFoundError as exc:
         raise ParameterError(f"Stat-Xplore file {str(path)!r} does not exist") from exc
     except json.JSONDecodeError as exc:
-        raise DataContractError(f"{path}: not valid JSON ({exc})",
-                                rule="statxplore_response_shape") from exc
+        raise DataContractError(
+            f"{path}: not valid JSON ({exc})", rule="statxplore_response_shape"
+        ) from exc
     return _drop_totals(parse_response(doc, source=str(path)), totals)
 
 
-def read_csv(path: str | Path, *, totals: str = "flag", total_label: str = "Total"
-             ) -> pd.DataFrame:
+def read_csv(path: str | Path, *, totals: str = "flag", total_label: str = "Total") -> pd.DataFrame:
     """Read a tidy CSV of published counts: one column per field, then ``value``.
 
     Parameters
@@ -234,25 +266,37 @@ def read_csv(path: str | Path, *, totals: str = "flag", total_label: str = "Tota
     except FileNotFoundError as exc:
         raise ParameterError(f"CSV file {str(path)!r} does not exist") from exc
     if "value" not in raw.columns:
-        raise DataContractError(f"{path}: a tidy CSV needs a 'value' column; columns are "
-                                f"{list(raw.columns)}", column="value", rule="required_column")
+        raise DataContractError(
+            f"{path}: a tidy CSV needs a 'value' column; columns are {list(raw.columns)}",
+            column="value",
+            rule="required_column",
+        )
     fields = [c for c in raw.columns if c not in VALUE_COLUMNS]
-    value = pd.to_numeric(raw["value"].str.replace(",", "", regex=False).replace("", None),
-                          errors="coerce")
+    value = pd.to_numeric(
+        raw["value"].str.replace(",", "", regex=False).replace("", None), errors="coerce"
+    )
     bad = value.isna() & (raw["value"].str.strip() != "")
     if bad.any():
-        raise DataContractError(f"{path}: {int(bad.sum())} value(s) are not numbers",
-                                column="value", rule="numeric",
-                                examples=raw.loc[bad, "value"].head(5).tolist())
+        raise DataContractError(
+            f"{path}: {int(bad.sum())} value(s) are not numbers",
+            column="value",
+            rule="numeric",
+            examples=raw.loc[bad, "value"].head(5).tolist(),
+        )
     out = raw[fields].copy()
-    out["measure"] = raw["measure"] if "measure" in raw else ""
+    out["measure"] = raw.get("measure", "")
     out["value"] = value.astype(float)
     out["is_total"] = (raw[fields] == total_label).any(axis=1) if fields else False
-    out["database"] = raw["database"] if "database" in raw else ""
-    out.attrs["statxplore"] = {"source": str(path), "database": {}, "measures": [],
-                               "fields": [{"column": c, "label": c, "uri": None}
-                                          for c in fields],
-                               "footnotes": {}, "item_footnotes": {}, "precision": {}}
+    out["database"] = raw.get("database", "")
+    out.attrs["statxplore"] = {
+        "source": str(path),
+        "database": {},
+        "measures": [],
+        "fields": [{"column": c, "label": c, "uri": None} for c in fields],
+        "footnotes": {},
+        "item_footnotes": {},
+        "precision": {},
+    }
     return _drop_totals(out, totals)
 
 
@@ -277,5 +321,7 @@ def read(path: str | Path, *, totals: str = "flag") -> pd.DataFrame:
         return read_json(path, totals=totals)
     if suffix == ".csv":
         return read_csv(path, totals=totals)
-    raise ParameterError(f"cannot tell the format of {str(path)!r}: expected a .json "
-                         "(Stat-Xplore /table response) or .csv (tidy table) file")
+    raise ParameterError(
+        f"cannot tell the format of {str(path)!r}: expected a .json "
+        "(Stat-Xplore /table response) or .csv (tidy table) file"
+    )

@@ -20,8 +20,9 @@ that either source is wrong.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -30,7 +31,7 @@ from ..exceptions import DataContractError, ParameterError
 from ..results import _jsonable, check_method
 from .noise import NoiseModel
 
-__all__ = ["reconcile", "flag_cells", "Reconciliation", "alpha_per_cell"]
+__all__ = ["Reconciliation", "alpha_per_cell", "flag_cells", "reconcile"]
 
 
 def alpha_per_cell(alpha: float, m: int, per: str = "table") -> float:
@@ -44,8 +45,9 @@ def alpha_per_cell(alpha: float, m: int, per: str = "table") -> float:
     return float(-np.expm1(np.log1p(-alpha) / max(int(m), 1)))
 
 
-def flag_cells(extract, published, noise: NoiseModel, alpha_cell: float,
-               rel_tol: float = 0.0) -> dict:
+def flag_cells(
+    extract, published, noise: NoiseModel, alpha_cell: float, rel_tol: float = 0.0
+) -> dict:
     """Vectorised core of :func:`reconcile`.
 
     Parameters
@@ -71,8 +73,7 @@ def flag_cells(extract, published, noise: NoiseModel, alpha_cell: float,
     t, tail = noise.tolerance(x, alpha_cell)
     tol = t + float(rel_tol) * x
     diff = np.asarray(published, dtype=float) - x
-    return {"difference": diff, "tolerance": tol, "tail": tail,
-            "flag": np.abs(diff) > tol + 1e-9}
+    return {"difference": diff, "tolerance": tol, "tail": tail, "flag": np.abs(diff) > tol + 1e-9}
 
 
 @dataclass(frozen=True)
@@ -112,13 +113,18 @@ class Reconciliation:
         out = self.cells[self.cells["disagrees"]]
         order = out["difference"].abs().div(out["extract"].where(out["extract"] > 0, 1.0))
         return out.loc[order.sort_values(ascending=False, kind="mergesort").index].reset_index(
-            drop=True)
+            drop=True
+        )
 
     def months(self) -> pd.DataFrame:
         """Per table and month: cells, cells disagreeing, extract and published sums."""
         g = self.cells.groupby(["table", "month"], sort=True)
-        out = g.agg(cells=("disagrees", "size"), disagreeing=("disagrees", "sum"),
-                    extract=("extract", "sum"), published=("published", "sum")).reset_index()
+        out = g.agg(
+            cells=("disagrees", "size"),
+            disagreeing=("disagrees", "sum"),
+            extract=("extract", "sum"),
+            published=("published", "sum"),
+        ).reset_index()
         out["difference"] = out["published"] - out["extract"]
         return out
 
@@ -127,13 +133,19 @@ class Reconciliation:
         return int(self.cells["disagrees"].sum())
 
     def summary(self) -> str:
-        lines = [f"Reconciliation of an extract with {len(self.tables)} published table(s): "
-                 f"{len(self.cells):,} cells compared, {self.n_disagreeing} disagree beyond "
-                 "the noise tolerance."]
+        lines = [
+            (
+                f"Reconciliation of an extract with {len(self.tables)} published table(s): "
+                f"{len(self.cells):,} cells compared, {self.n_disagreeing} disagree beyond "
+                "the noise tolerance."
+            )
+        ]
         for _, r in self.tables.iterrows():
-            lines.append(f"  {r['table']}: {int(r['cells']):,} cells, {int(r['disagreeing'])} "
-                         f"disagreeing; false-alarm rate of a clean table "
-                         f"{r['achieved_rate']:.4f} (alpha {self.method['alpha']})")
+            lines.append(
+                f"  {r['table']}: {int(r['cells']):,} cells, {int(r['disagreeing'])} "
+                f"disagreeing; false-alarm rate of a clean table "
+                f"{r['achieved_rate']:.4f} (alpha {self.method['alpha']})"
+            )
         lines.append(f"Method: {self.method['estimator']}; {self.method['ci_method']}.")
         return "\n".join(lines)
 
@@ -144,11 +156,17 @@ class Reconciliation:
         """JSON-ready summary (no cell-level rows beyond the disagreements)."""
         dis = self.disagreements().copy()
         dis["month"] = dis["month"].astype(str)
-        return _jsonable({"method": dict(self.method), "n_cells": len(self.cells),
-                          "n_disagreeing": self.n_disagreeing,
-                          "tables": self.tables.to_dict("records"),
-                          "disagreements": dis.head(50).to_dict("records"),
-                          "n_extract_only": len(self.extract_only), **dict(self.extra)})
+        return _jsonable(
+            {
+                "method": dict(self.method),
+                "n_cells": len(self.cells),
+                "n_disagreeing": self.n_disagreeing,
+                "tables": self.tables.to_dict("records"),
+                "disagreements": dis.head(50).to_dict("records"),
+                "n_extract_only": len(self.extract_only),
+                **dict(self.extra),
+            }
+        )
 
 
 _ORDER = ("table", "month", "cpa", "prime", "payment_group", "jo_length_weeks")
@@ -162,41 +180,64 @@ def _one_table(name, ext, pub, noise, alpha, per, rel_tol):
     keys = _key_columns(pub)
     missing = [k for k in keys if k not in ext.columns or ext[k].isna().all()]
     if missing:
-        raise DataContractError(f"the extract's {name!r} table has no {missing} breakdown, which "
-                                "the published table has", column=missing[0],
-                                rule="same_breakdowns")
+        raise DataContractError(
+            f"the extract's {name!r} table has no {missing} breakdown, which "
+            "the published table has",
+            column=missing[0],
+            rule="same_breakdowns",
+        )
     pub = pub.dropna(subset=["value"])
     if pub.duplicated(keys).any():
-        raise DataContractError(f"published {name!r} table has duplicate cells (totals left "
-                                "in, or two tables of one database?)", column=keys[0],
-                                rule="one_row_per_cell")
+        raise DataContractError(
+            f"published {name!r} table has duplicate cells (totals left "
+            "in, or two tables of one database?)",
+            column=keys[0],
+            rule="one_row_per_cell",
+        )
     agg = ext.groupby(keys, observed=True, sort=False)["value"].sum().rename("extract")
     merged = pub.rename(columns={"value": "published"})[keys + ["published"]].merge(
-        agg.reset_index(), on=keys, how="outer", indicator=True)
+        agg.reset_index(), on=keys, how="outer", indicator=True
+    )
     only = merged[merged["_merge"] == "right_only"].drop(columns=["_merge", "published"])
     cells = merged[merged["_merge"] != "right_only"].drop(columns="_merge").copy()
     cells["extract"] = cells["extract"].fillna(0.0)
     a_cell = alpha_per_cell(alpha, len(cells), per)
-    res = flag_cells(cells["extract"].to_numpy(), cells["published"].to_numpy(), noise, a_cell,
-                     rel_tol)
+    res = flag_cells(
+        cells["extract"].to_numpy(), cells["published"].to_numpy(), noise, a_cell, rel_tol
+    )
     cells["difference"] = res["difference"]
     with np.errstate(divide="ignore", invalid="ignore"):
         cells["rel_difference"] = res["difference"] / cells["extract"].to_numpy()
     cells["tolerance"], cells["p_exceed"] = res["tolerance"], res["tail"]
     cells["disagrees"] = res["flag"]
     rate = abs(float(-np.expm1(np.log1p(-np.clip(res["tail"], 0, 1 - 1e-16)).sum())))
-    order = [c for c in ("table", "month", "cpa", "prime", "payment_group", "jo_length_weeks")
-             if c in keys] + [c for c in keys if c not in _ORDER]
+    order = [
+        c
+        for c in ("table", "month", "cpa", "prime", "payment_group", "jo_length_weeks")
+        if c in keys
+    ] + [c for c in keys if c not in _ORDER]
     cells = cells[order + [c for c in cells.columns if c not in keys]]
-    row = {"table": name, "cells": len(cells), "disagreeing": int(res["flag"].sum()),
-           "alpha_cell": a_cell, "achieved_rate": rate,
-           "expected_false_alarms": float(res["tail"].sum()), "extract_only_cells": len(only)}
+    row = {
+        "table": name,
+        "cells": len(cells),
+        "disagreeing": int(res["flag"].sum()),
+        "alpha_cell": a_cell,
+        "achieved_rate": rate,
+        "expected_false_alarms": float(res["tail"].sum()),
+        "extract_only_cells": len(only),
+    }
     return cells, only, row
 
 
-def reconcile(extract_tables: pd.DataFrame, published: pd.DataFrame, *,
-              noise: NoiseModel | None = None, alpha: float = 0.05, per: str = "table",
-              rel_tol: float = 0.0) -> Reconciliation:
+def reconcile(
+    extract_tables: pd.DataFrame,
+    published: pd.DataFrame,
+    *,
+    noise: NoiseModel | None = None,
+    alpha: float = 0.05,
+    per: str = "table",
+    rel_tol: float = 0.0,
+) -> Reconciliation:
     """Compare an extract's monthly tables with the published ones, cell by cell.
 
     Parameters
@@ -223,8 +264,9 @@ def reconcile(extract_tables: pd.DataFrame, published: pd.DataFrame, *,
     noise = noise or NoiseModel()
     for name, frame in (("extract_tables", extract_tables), ("published", published)):
         if not {"table", "value"} <= set(frame.columns):
-            raise DataContractError(f"{name} needs 'table' and 'value' columns", column="table",
-                                    rule="required_column")
+            raise DataContractError(
+                f"{name} needs 'table' and 'value' columns", column="table", rule="required_column"
+            )
     cells, only, rows = [], [], []
     for name, pub in published.groupby("table", sort=True):
         ext = extract_tables[extract_tables["table"] == name]
@@ -233,15 +275,23 @@ def reconcile(extract_tables: pd.DataFrame, published: pd.DataFrame, *,
         only.append(o)
         rows.append(r)
     if not cells:
-        raise DataContractError("the published frame holds no tables", column="table",
-                                rule="non_empty")
-    method = {"estimator": "cell-by-cell difference, published minus extract",
-              "se_type": "exact law of Stat-Xplore-like noise and rounding given the extract",
-              "ci_method": f"tolerance = smallest t with P(|D| > t) <= alpha_cell"
-                           + (f" plus {rel_tol:g} x extract" if rel_tol else ""),
-              "design": "none (descriptive check of two sources)",
-              "alpha": alpha, "per": per, "rel_tol": rel_tol,
-              "noise": {"scale": noise.scale, "max_abs": noise.max_abs, "base": noise.base}}
-    return Reconciliation(cells=pd.concat(cells, ignore_index=True),
-                          extract_only=pd.concat(only, ignore_index=True),
-                          tables=pd.DataFrame(rows), method=method)
+        raise DataContractError(
+            "the published frame holds no tables", column="table", rule="non_empty"
+        )
+    method = {
+        "estimator": "cell-by-cell difference, published minus extract",
+        "se_type": "exact law of Stat-Xplore-like noise and rounding given the extract",
+        "ci_method": "tolerance = smallest t with P(|D| > t) <= alpha_cell"
+        + (f" plus {rel_tol:g} x extract" if rel_tol else ""),
+        "design": "none (descriptive check of two sources)",
+        "alpha": alpha,
+        "per": per,
+        "rel_tol": rel_tol,
+        "noise": {"scale": noise.scale, "max_abs": noise.max_abs, "base": noise.base},
+    }
+    return Reconciliation(
+        cells=pd.concat(cells, ignore_index=True),
+        extract_only=pd.concat(only, ignore_index=True),
+        tables=pd.DataFrame(rows),
+        method=method,
+    )

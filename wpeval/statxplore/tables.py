@@ -33,7 +33,7 @@ import pandas as pd
 from .. import programme as _programme
 from ..exceptions import DataContractError, ParameterError
 
-__all__ = ["monthly_tables", "TABLES", "KEYS"]
+__all__ = ["KEYS", "TABLES", "monthly_tables"]
 
 TABLES = ("referrals", "attachments", "job_outcomes", "sustainments", "sustainment_individuals")
 #: key columns of every table, in order (``jo_length_weeks`` only in job_outcomes)
@@ -43,8 +43,9 @@ KEYS = ("table", "month", "cpa", "prime", "payment_group")
 def _need(df: pd.DataFrame, cols) -> None:
     missing = [c for c in cols if c not in df.columns]
     if missing:
-        raise DataContractError(f"monthly tables need the columns {missing}", column=missing[0],
-                                rule="required_column")
+        raise DataContractError(
+            f"monthly tables need the columns {missing}", column=missing[0], rule="required_column"
+        )
 
 
 def _count(frame: pd.DataFrame, table: str, by: list[str], weight=None) -> pd.DataFrame:
@@ -74,8 +75,9 @@ def _sustainment_events(df: pd.DataFrame, by: list[str]) -> tuple[pd.DataFrame, 
     return ev.loc[~late], int(late.sum())
 
 
-def monthly_tables(data: pd.DataFrame, *, tables=TABLES, by=("cpa", "prime", "payment_group"),
-                   programme=None) -> pd.DataFrame:
+def monthly_tables(
+    data: pd.DataFrame, *, tables=TABLES, by=("cpa", "prime", "payment_group"), programme=None
+) -> pd.DataFrame:
     """Monthly flow counts in Stat-Xplore's shape from referral-level data.
 
     Parameters
@@ -113,8 +115,7 @@ def monthly_tables(data: pd.DataFrame, *, tables=TABLES, by=("cpa", "prime", "pa
         if col in df:
             df[col] = pd.to_datetime(df[col])
     if "referrals" in tables:
-        out.append(_count(df.assign(month=df["referral_date"].dt.to_period("M")), "referrals",
-                          by))
+        out.append(_count(df.assign(month=df["referral_date"].dt.to_period("M")), "referrals", by))
     if "attachments" in tables:
         _need(df, ["attached"])
         att = df[df["attached"].astype(bool)]
@@ -129,13 +130,19 @@ def monthly_tables(data: pd.DataFrame, *, tables=TABLES, by=("cpa", "prime", "pa
         _need(df, ["job_outcome_date", "payment_group"])
         jo = df[df["job_outcome_date"].notna()]
         weeks = {k: g.jo_trigger_weeks for k, g in prog.payment_groups.items()}
-        jo = jo.assign(month=jo["job_outcome_date"].dt.to_period("M"),
-                       jo_length_weeks=jo["payment_group"].astype(str).map(weeks))
+        jo = jo.assign(
+            month=jo["job_outcome_date"].dt.to_period("M"),
+            jo_length_weeks=jo["payment_group"].astype(str).map(weeks),
+        )
         if jo["jo_length_weeks"].isna().any():
-            raise DataContractError("payment group not in the programme file",
-                                    column="payment_group", rule="known_payment_group",
-                                    examples=jo.loc[jo["jo_length_weeks"].isna(),
-                                                    "payment_group"].unique()[:5].tolist())
+            raise DataContractError(
+                "payment group not in the programme file",
+                column="payment_group",
+                rule="known_payment_group",
+                examples=jo.loc[jo["jo_length_weeks"].isna(), "payment_group"]
+                .unique()[:5]
+                .tolist(),
+            )
         t = _count(jo, "job_outcomes", by + ["jo_length_weeks"])
         out.append(t)
     if {"sustainments", "sustainment_individuals"} & set(tables):

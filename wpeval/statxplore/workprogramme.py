@@ -10,168 +10,34 @@ Unknown labels are errors that name them.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from importlib import resources
-from pathlib import Path
-
 import numpy as np
 import pandas as pd
-import yaml
 
-from .. import programme as _programme
 from ..exceptions import DataContractError, ParameterError
+from .lookup import ContractLookup, load_lookup, write_lookup
 
-__all__ = ["ContractLookup", "load_lookup", "write_lookup", "work_programme", "parse_months",
-           "read_work_programme", "CANONICAL"]
+__all__ = [
+    "CANONICAL",
+    "ContractLookup",
+    "load_lookup",
+    "parse_months",
+    "read_work_programme",
+    "work_programme",
+    "write_lookup",
+]
 
 #: canonical columns of a Work Programme table, in output order (those present are kept)
-CANONICAL = ("table", "month", "cpa", "prime", "payment_group", "jo_length_weeks", "age",
-             "gender", "disability")
-
-
-@dataclass(frozen=True)
-class ContractLookup:
-    """Labels of the Work Programme databases.
-
-    Attributes
-    ----------
-    contracts : dict
-        Contract label -> ``(cpa, prime)``.
-    groups : dict
-        Lower-cased payment-group label, code, ``pg<n>`` or ``group <n>`` -> group code.
-    fields : dict
-        Canonical column -> ``{"labels": [...], "uri_codes": [...]}``.
-    databases : dict
-        Database id -> ``table``, ``measure``, ``measure_label``, ``coverage``, ``fields_uri``.
-    programme : wpeval.programme.Programme
-        The programme the labels were generated from.
-    """
-
-    contracts: dict
-    groups: dict
-    fields: dict
-    databases: dict
-    programme: object
-
-    def label_of(self, cpa: str, prime: str) -> str:
-        """The first label that maps to ``(cpa, prime)`` (the one wpeval writes)."""
-        for label, pair in self.contracts.items():
-            if pair == (cpa, prime):
-                return label
-        raise ParameterError(f"no contract label for ({cpa!r}, {prime!r})")
-
-    def database_of_table(self, table: str) -> str:
-        """The database id whose ``table`` is ``table`` (e.g. "job_outcomes")."""
-        for db, spec in self.databases.items():
-            if spec["table"] == table:
-                return db
-        raise ParameterError(f"no database for table {table!r}; known tables: "
-                             f"{[s['table'] for s in self.databases.values()]}")
-
-
-def _generated_labels(raw: dict, prog) -> dict:
-    out: dict[str, tuple[str, str]] = {}
-    for fmt in raw.get("contract_label_formats") or []:
-        for cpa, info in prog.cpas.items():
-            for prime in info["primes"]:
-                label = fmt.format(cpa=cpa, cpa_number=info["number"], cpa_name=info["name"],
-                                   prime=prime)
-                if label in out and out[label] != (cpa, prime):
-                    raise ParameterError(f"contract label format {fmt!r} gives the same label "
-                                         f"{label!r} to two contracts")
-                out.setdefault(label, (cpa, prime))
-    return out
-
-
-def _group_map(raw: dict, prog) -> dict:
-    groups: dict[str, str] = {}
-    for code, g in prog.payment_groups.items():
-        for key in (g.label, code, f"pg{g.number}", f"group {g.number}", f"pg{g.number} - {g.label}",
-                    f"{g.number} - {g.label}"):
-            groups[str(key).strip().lower()] = code
-    for alias, code in (raw.get("payment_group_aliases") or {}).items():
-        if code not in prog.payment_groups:
-            raise ParameterError(f"payment_group_aliases: {alias!r} maps to unknown group code "
-                                 f"{code!r}; known codes: {list(prog.payment_groups)}")
-        groups[str(alias).strip().lower()] = code
-    return groups
-
-
-def load_lookup(path: str | Path | None = None, programme=None) -> ContractLookup:
-    """Load the Stat-Xplore label lookup.
-
-    Parameters
-    ----------
-    path : str or path, optional
-        A YAML file shaped like ``wpeval/config/statxplore_contracts.yaml`` (the default).
-    programme : Programme or str or path, optional
-        The programme whose contracts and groups the labels are generated from (default
-        :func:`wpeval.programme.load`).
-
-    Returns
-    -------
-    ContractLookup
-
-    Raises
-    ------
-    ParameterError
-        Malformed file, an explicit entry naming a CPA or prime the programme lacks, or a
-        label format that gives two contracts the same label.
-    """
-    prog = programme if hasattr(programme, "cpas") else _programme.load(programme)
-    if path is None:
-        text = resources.files("wpeval.config").joinpath("statxplore_contracts.yaml").read_text(
-            "utf-8")
-        source = "wpeval/config/statxplore_contracts.yaml"
-    else:
-        text, source = Path(path).read_text("utf-8"), str(path)
-    raw = yaml.safe_load(text) or {}
-    if not isinstance(raw, dict):
-        raise ParameterError(f"{source}: top level must be a mapping")
-    contracts = _generated_labels(raw, prog)
-    for entry in raw.get("contracts") or []:
-        try:
-            label, cpa, prime = str(entry["label"]), str(entry["cpa"]), str(entry["prime"])
-        except (KeyError, TypeError) as exc:
-            raise ParameterError(f"{source}: each contracts entry needs label, cpa and prime; "
-                                 f"got {entry!r}") from exc
-        if cpa not in prog.cpas or prime not in prog.cpas[cpa]["primes"]:
-            raise ParameterError(f"{source}: contract label {label!r} maps to ({cpa!r}, "
-                                 f"{prime!r}), which is not a contract of the programme")
-        contracts[label] = (cpa, prime)
-    fields = {k: {"labels": [str(s).lower() for s in v.get("labels", [])],
-                  "uri_codes": [str(s).lower() for s in v.get("uri_codes", [])]}
-              for k, v in (raw.get("fields") or {}).items()}
-    return ContractLookup(contracts=contracts, groups=_group_map(raw, prog), fields=fields,
-                          databases=dict(raw.get("databases") or {}), programme=prog)
-
-
-def write_lookup(path: str | Path, programme=None, base: str | Path | None = None) -> Path:
-    """Write an editable lookup file listing every contract label explicitly.
-
-    Parameters
-    ----------
-    path : str or path
-        Output YAML file.
-    programme : Programme or path, optional
-        Programme to seed the labels from (default: the packaged programme file).
-    base : str or path, optional
-        Lookup file whose formats and field definitions are copied (default: the packaged one).
-    """
-    lookup = load_lookup(base, programme)
-    text = (resources.files("wpeval.config").joinpath("statxplore_contracts.yaml")
-            .read_text("utf-8") if base is None else Path(base).read_text("utf-8"))
-    raw = yaml.safe_load(text)
-    seen, entries = set(), []
-    for label, (cpa, prime) in lookup.contracts.items():
-        if (cpa, prime) not in seen:   # one label per contract: the first format's
-            seen.add((cpa, prime))
-            entries.append({"label": label, "cpa": cpa, "prime": prime})
-    raw["contracts"] = entries
-    raw["contract_label_formats"] = []
-    path = Path(path)
-    path.write_text(yaml.safe_dump(raw, sort_keys=False, allow_unicode=True), encoding="utf-8")
-    return path
+CANONICAL = (
+    "table",
+    "month",
+    "cpa",
+    "prime",
+    "payment_group",
+    "jo_length_weeks",
+    "age",
+    "gender",
+    "disability",
+)
 
 
 def parse_months(labels: pd.Series, column: str = "month") -> pd.Series:
@@ -186,17 +52,22 @@ def parse_months(labels: pd.Series, column: str = "month") -> pd.Series:
             break
         parsed[todo] = pd.to_datetime(uniq[todo], format=fmt, errors="coerce")
     if parsed.isna().any():
-        raise DataContractError("month labels could not be read as months (e.g. 'June 2011')",
-                                column=column, rule="month_label",
-                                examples=uniq[parsed.isna()].head(5).tolist())
+        raise DataContractError(
+            "month labels could not be read as months (e.g. 'June 2011')",
+            column=column,
+            rule="month_label",
+            examples=uniq[parsed.isna()].head(5).tolist(),
+        )
     mapping = dict(zip(uniq, parsed.dt.to_period("M")))
     return text.map(mapping).astype("period[M]")
 
 
 def _match_columns(frame: pd.DataFrame, lookup: ContractLookup) -> dict:
     """Frame column -> canonical name, from labels first, then field-URI codes."""
-    uris = {f["column"]: str(f.get("uri") or "") for f in
-            frame.attrs.get("statxplore", {}).get("fields", [])}
+    uris = {
+        f["column"]: str(f.get("uri") or "")
+        for f in frame.attrs.get("statxplore", {}).get("fields", [])
+    }
     out = {}
     for col in frame.columns:
         if col in ("measure", "value", "is_total", "database"):
@@ -206,8 +77,9 @@ def _match_columns(frame: pd.DataFrame, lookup: ContractLookup) -> dict:
         for canon, spec in lookup.fields.items():
             if low in spec["labels"] or low == canon or (code and code in spec["uri_codes"]):
                 if canon in out.values():
-                    raise DataContractError(f"two columns map to {canon!r}", column=col,
-                                            rule="one_column_per_breakdown")
+                    raise DataContractError(
+                        f"two columns map to {canon!r}", column=col, rule="one_column_per_breakdown"
+                    )
                 out[col] = canon
                 break
     return out
@@ -221,10 +93,14 @@ def _map_labels(values: pd.Series, mapping: dict, column: str, what: str, lower:
     if unknown.any():
         bad = pd.unique(values[unknown].astype(str))
         known = list(dict.fromkeys(mapping))[:3]
-        raise DataContractError(f"unknown {what} label(s) {list(bad[:5])}; add them to the "
-                                f"Stat-Xplore lookup (statxplore_contracts.yaml); known labels "
-                                f"include {known}", column=column, rule=f"known_{what}_label",
-                                examples=list(bad[:5]))
+        raise DataContractError(
+            f"unknown {what} label(s) {list(bad[:5])}; add them to the "
+            f"Stat-Xplore lookup (statxplore_contracts.yaml); known labels "
+            f"include {known}",
+            column=column,
+            rule=f"known_{what}_label",
+            examples=list(bad[:5]),
+        )
     return mapped
 
 
@@ -234,13 +110,19 @@ def _database_id(frame: pd.DataFrame, database: str | None, lookup: ContractLook
         db = str(frame["database"].iloc[0])
     db = (db or "").rsplit(":", 1)[-1]
     if db not in lookup.databases:
-        raise ParameterError(f"not a Work Programme database: {db!r}; pass database= one of "
-                             f"{list(lookup.databases)}")
+        raise ParameterError(
+            f"not a Work Programme database: {db!r}; pass database= one of {list(lookup.databases)}"
+        )
     return db
 
 
-def work_programme(frame: pd.DataFrame, *, lookup: ContractLookup | None = None,
-                   database: str | None = None, measure: str | None = None) -> pd.DataFrame:
+def work_programme(
+    frame: pd.DataFrame,
+    *,
+    lookup: ContractLookup | None = None,
+    database: str | None = None,
+    measure: str | None = None,
+) -> pd.DataFrame:
     """Map a tidy Stat-Xplore frame of a Work Programme database to canonical columns.
 
     Parameters
@@ -274,15 +156,18 @@ def work_programme(frame: pd.DataFrame, *, lookup: ContractLookup | None = None,
     if measure is not None:
         frame = frame[frame["measure"] == measure]
     elif "measure" in frame and frame["measure"].nunique() > 1:
-        raise ParameterError(f"the frame holds several measures {list(frame['measure'].unique())}"
-                             "; pass measure=")
+        raise ParameterError(
+            f"the frame holds several measures {list(frame['measure'].unique())}; pass measure="
+        )
     columns = _match_columns(frame, lookup)
     for need in ("month",):
         if need not in columns.values():
-            raise DataContractError(f"no {need} breakdown among the fields {list(frame.columns)}",
-                                    column=need, rule="required_breakdown")
-    totals = frame["is_total"].to_numpy(bool) if "is_total" in frame else np.zeros(len(frame),
-                                                                                   bool)
+            raise DataContractError(
+                f"no {need} breakdown among the fields {list(frame.columns)}",
+                column=need,
+                rule="required_breakdown",
+            )
+    totals = frame["is_total"].to_numpy(bool) if "is_total" in frame else np.zeros(len(frame), bool)
     work = frame.loc[~totals].rename(columns=columns)
     out = pd.DataFrame({"table": lookup.databases[db]["table"]}, index=work.index)
     out["month"] = parse_months(work["month"])
@@ -293,27 +178,37 @@ def work_programme(frame: pd.DataFrame, *, lookup: ContractLookup | None = None,
     elif {"cpa", "prime"} <= set(work.columns):
         out["cpa"], out["prime"] = work["cpa"].astype(str), work["prime"].astype(str)
     else:
-        raise DataContractError("no 'Contract Package Area and Contract' breakdown (nor cpa and "
-                                "prime columns)", column="contract", rule="required_breakdown")
+        raise DataContractError(
+            "no 'Contract Package Area and Contract' breakdown (nor cpa and prime columns)",
+            column="contract",
+            rule="required_breakdown",
+        )
     if "payment_group" in work:
-        out["payment_group"] = _map_labels(work["payment_group"], lookup.groups,
-                                           "payment_group", "payment group", lower=True)
+        out["payment_group"] = _map_labels(
+            work["payment_group"], lookup.groups, "payment_group", "payment group", lower=True
+        )
     if "jo_length_weeks" in work:
-        weeks = pd.to_numeric(work["jo_length_weeks"].astype(str).str.extract(r"(\d+)")[0],
-                              errors="coerce")
+        weeks = pd.to_numeric(
+            work["jo_length_weeks"].astype(str).str.extract(r"(\d+)")[0], errors="coerce"
+        )
         if weeks.isna().any():
-            raise DataContractError("job-outcome length labels need a number of weeks",
-                                    column="jo_length_weeks", rule="jo_length_label",
-                                    examples=work.loc[weeks.isna(), "jo_length_weeks"].head(5)
-                                    .tolist())
+            raise DataContractError(
+                "job-outcome length labels need a number of weeks",
+                column="jo_length_weeks",
+                rule="jo_length_label",
+                examples=work.loc[weeks.isna(), "jo_length_weeks"].head(5).tolist(),
+            )
         out["jo_length_weeks"] = weeks.astype(int)
     for extra in ("age", "gender", "disability"):
         if extra in work:
             out[extra] = work[extra].astype(str)
     out["value"] = work["value"].astype(float)
     out = out.reset_index(drop=True)
-    out.attrs["statxplore"] = {**frame.attrs.get("statxplore", {}), "database_id": db,
-                               "n_total_rows_dropped": int(totals.sum())}
+    out.attrs["statxplore"] = {
+        **frame.attrs.get("statxplore", {}),
+        "database_id": db,
+        "n_total_rows_dropped": int(totals.sum()),
+    }
     return out
 
 
@@ -336,8 +231,11 @@ def read_work_programme(paths, *, lookup: ContractLookup | None = None) -> pd.Da
         frame = work_programme(read(path), lookup=lookup)
         table = frame["table"].iloc[0] if len(frame) else None
         if table in seen:
-            raise DataContractError(f"two files hold the {table!r} table (second: {path})",
-                                    column="table", rule="one_file_per_database")
+            raise DataContractError(
+                f"two files hold the {table!r} table (second: {path})",
+                column="table",
+                rule="one_file_per_database",
+            )
         seen.add(table)
         frames.append(frame)
     if not frames:
