@@ -66,6 +66,43 @@ def _window(
     return out
 
 
+def _counts(published, outcome, reference, by, noise) -> tuple[pd.DataFrame, int]:
+    """Outcomes (``value_o``) and referrals (``value_r``) by ``by``, with noise variances;
+    rows without referrals are dropped and counted."""
+    tabs = {t: published[published["table"] == t] for t in ("job_outcomes", "referrals")}
+    for t, frame in tabs.items():
+        if frame.empty:
+            raise DataContractError(
+                f"flow rates need the {t!r} table", column="table", rule="required_table"
+            )
+    num = _window(tabs["job_outcomes"], *outcome, by, noise)
+    den = _window(tabs["referrals"], *reference, by, noise)
+    tab = den.join(num, how="left", lsuffix="_r", rsuffix="_o").fillna(0.0).reset_index()
+    n_no_ref = int((tab["value_r"] <= 0).sum())
+    tab = tab[tab["value_r"] > 0].sort_values(by, kind="mergesort").reset_index(drop=True)
+    if tab.empty:
+        raise DesignError(f"no referrals in the reference period {reference[0]} to {reference[1]}")
+    return tab, n_no_ref
+
+
+def _add_funnel(out: pd.DataFrame, p0s: np.ndarray, ok: np.ndarray, levels: list) -> None:
+    """Add ``z``, the limits of each level and ``flag`` (as ``funnel_data`` does) in place;
+    rows where ``ok`` is False (target 0 or >= 1) get no limits and no flag."""
+    rate, n = out["estimate"].to_numpy(), out["n"].to_numpy()
+    out["z"] = np.where(ok, (rate - p0s) / np.sqrt(p0s * (1 - p0s) / n), np.nan)
+    flag = np.full(len(out), "", dtype=object)
+    for i, lev in enumerate(levels):
+        lo, hi = funnel_limits(p0s, n, lev)
+        tag = f"{lev * 100:g}".replace(".", "")
+        out[f"lower_{tag}"] = np.where(ok, lo, np.nan)
+        out[f"upper_{tag}"] = np.where(ok, hi, np.nan)
+        suffix = "_alarm" if i == len(levels) - 1 else "_alert"
+        flag = np.where(
+            ok & (rate < lo), "low" + suffix, np.where(ok & (rate > hi), "high" + suffix, flag)
+        )
+    out["flag"] = flag
+
+
 def flow_rates(
     published: pd.DataFrame,
     *,
@@ -121,21 +158,9 @@ def flow_rates(
     start, end = pd.Period(outcome_start, "M"), pd.Period(outcome_end, "M")
     if end < start:
         raise ParameterError(f"outcome_end {outcome_end} is before outcome_start {outcome_start}")
-    tabs = {t: published[published["table"] == t] for t in ("job_outcomes", "referrals")}
-    for t, frame in tabs.items():
-        if frame.empty:
-            raise DataContractError(
-                f"flow rates need the {t!r} table", column="table", rule="required_table"
-            )
     r_end = end - int(lag_months)
     r_start = r_end - (end.ordinal - start.ordinal)
-    num = _window(tabs["job_outcomes"], start, end, by, noise)
-    den = _window(tabs["referrals"], r_start, r_end, by, noise)
-    tab = den.join(num, how="left", lsuffix="_r", rsuffix="_o").fillna(0.0).reset_index()
-    n_no_ref = int((tab["value_r"] <= 0).sum())
-    tab = tab[tab["value_r"] > 0].sort_values(by, kind="mergesort").reset_index(drop=True)
-    if tab.empty:
-        raise DesignError(f"no referrals in the reference period {r_start} to {r_end}")
+    tab, n_no_ref = _counts(published, (start, end), (r_start, r_end), by, noise)
     o, r = tab["value_o"].to_numpy(), tab["value_r"].to_numpy()
     rate = o / r
     se = np.sqrt(o + tab["noise_var_o"] + rate**2 * tab["noise_var_r"]) / r
@@ -169,20 +194,8 @@ def flow_rates(
             "target": p0,
         }
     )
-    p0s = np.where(ok, p0, 0.5)
-    out["z"] = np.where(ok, (rate - p0s) / np.sqrt(p0s * (1 - p0s) / n), np.nan)
-    flag = np.full(len(out), "", dtype=object)
     levels = sorted(float(v) for v in levels)
-    for i, lev in enumerate(levels):
-        lo, hi = funnel_limits(p0s, n, lev)
-        tag = f"{lev * 100:g}".replace(".", "")
-        out[f"lower_{tag}"] = np.where(ok, lo, np.nan)
-        out[f"upper_{tag}"] = np.where(ok, hi, np.nan)
-        suffix = "_alarm" if i == len(levels) - 1 else "_alert"
-        flag = np.where(
-            ok & (rate < lo), "low" + suffix, np.where(ok & (rate > hi), "high" + suffix, flag)
-        )
-    out["flag"] = flag
+    _add_funnel(out, np.where(ok, p0, 0.5), ok, levels)
     method = {
         "estimator": "flow rate: job outcomes in a period / referrals in an earlier period",
         "se_type": "delta method: Poisson outcomes plus Stat-Xplore noise variance",
