@@ -118,6 +118,15 @@ def test_false_alarms_at_the_stated_rate_over_2000_simulated_extracts():
     expected = 2000 * out["tail"].sum()
     sd = np.sqrt(2000 * (out["tail"] * (1 - out["tail"])).sum())
     assert abs(out["flag"].sum() - expected) < 4 * sd and (out["tail"] <= 0.05).all()
+    # 2000 different clean extracts (fresh counts each), each with its own publication: the
+    # number of tables with a false alarm is a sum of Bernoulli(stated_s) draws
+    rng = np.random.default_rng(7)
+    xs = rng.poisson(rng.uniform(0, 1500, size=(2000, len(x))))
+    out = flag_cells(xs, noise.apply(xs, rng=8), noise, a_cell)
+    stated_s = -np.expm1(np.log1p(-out["tail"]).sum(axis=1))
+    alarms = out["flag"].any(axis=1).sum()
+    sd = np.sqrt((stated_s * (1 - stated_s)).sum())
+    assert abs(alarms - stated_s.sum()) < 4 * sd and (stated_s <= 0.05).all()
     # reconcile() agrees with the vectorised core on one of the publications
     res = reconcile(truth, truth.assign(value=sims[7].astype(float)))
     flagged = flag_cells(x, sims[7], noise, a_cell)["flag"]

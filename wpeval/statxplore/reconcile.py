@@ -52,8 +52,8 @@ def flag_cells(
 
     Parameters
     ----------
-    extract : array-like of int, shape (m,)
-        The extract's counts (taken as the truth).
+    extract : array-like of int, shape (m,) or (r, m)
+        The extract's counts (taken as the truth); one row per simulated extract allowed.
     published : array-like, shape (m,) or (r, m)
         Published counts (r replicates allowed, e.g. simulated publications).
     noise : NoiseModel
@@ -65,9 +65,9 @@ def flag_cells(
     Returns
     -------
     dict
-        ``difference`` (published - extract), ``tolerance`` (t + rel_tol * extract, shape
-        (m,)), ``tail`` (exact ``P(|D| > t)``, shape (m,)) and ``flag`` (|difference| >
-        tolerance).
+        ``difference`` (published - extract), ``tolerance`` (t + rel_tol * extract, shaped
+        like ``extract``), ``tail`` (exact ``P(|D| > t)``, shaped like ``extract``) and
+        ``flag`` (|difference| > tolerance).
     """
     x = np.asarray(extract, dtype=float)
     t, tail = noise.tolerance(x, alpha_cell)
