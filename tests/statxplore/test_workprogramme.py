@@ -219,3 +219,24 @@ def test_not_a_work_programme_database_and_several_measures(prog):
             lookup=lookup,
             database="WP_Referrals",
         )
+
+
+def test_tidy_csv_with_named_columns(prog, tmp_path):
+    path = tmp_path / "jo.csv"
+    path.write_text(
+        "Month,cpa,prime,Payment Group,value\n"
+        "June 2012,A1,Prime Beta,PG2,15\n"
+        "June 2012,A1,Prime Beta,Total,20\n"
+        "July 2012,B2,Prime Gamma,Group Short,5\n"
+    )
+    back = work_programme(
+        read(path), lookup=load_lookup(programme=prog), database="WP_Job_Outcomes"
+    )
+    assert back[["month", "cpa", "prime", "payment_group", "value"]].astype(
+        str
+    ).values.tolist() == [
+        ["2012-06", "A1", "Prime Beta", "g_long", "15.0"],
+        ["2012-07", "B2", "Prime Gamma", "g_short", "5.0"],
+    ]
+    assert set(back["table"]) == {"job_outcomes"}
+    assert back.attrs["statxplore"]["n_total_rows_dropped"] == 1
