@@ -163,3 +163,24 @@ def test_plot_marks_the_disagreeing_contract_month():
     contracts = sorted(set(truth["cpa"] + ": " + truth["prime"]))
     assert marks.get_xdata().tolist() == [months.index(big["month"])]
     assert marks.get_ydata().tolist() == [contracts.index(f"{big['cpa']}: {big['prime']}")]
+
+
+def test_fictional_prime_names_are_data(tmp_path):
+    """The same pipeline with every prime renamed: labels come from the data's contracts."""
+    from pathlib import Path
+
+    from wpeval.statxplore import load_lookup, programme_from_data, read_work_programme
+
+    data = read_referrals(
+        Path(__file__).resolve().parents[2] / "data_synthetic" / "sample_10k.parquet"
+    )
+    primes = sorted(data["prime"].astype(str).unique())
+    rename = {p: f"Provider {chr(65 + i)}" for i, p in enumerate(primes)}
+    data = data.assign(prime=data["prime"].astype(str).map(rename))
+    lookup = load_lookup(programme=programme_from_data(data))
+    assert all(p.startswith("Provider ") for _, p in lookup.programme.contracts)
+    paths = demo_responses(data, tmp_path, lookup=lookup, seed=5)
+    doc = read(paths[0])
+    assert any("Provider " in lab for lab in doc.iloc[:, 1].unique())
+    res = reconcile(monthly_tables(data), read_work_programme(paths, lookup=lookup))
+    assert res.n_disagreeing == 0 and len(res.cells) > 0

@@ -20,6 +20,7 @@ from __future__ import annotations
 from .fetch import fetch
 from .fixtures import break_extract, demo_responses, scale_cells, to_response
 from .flows import flow_rates
+from .lookup import programme_from_data
 from .noise import NoiseModel
 from .reader import parse_response, read, read_csv, read_json
 from .reconcile import Reconciliation, flag_cells, reconcile
@@ -46,6 +47,7 @@ __all__ = [
     "monthly_tables",
     "parse_months",
     "parse_response",
+    "programme_from_data",
     "read",
     "read_csv",
     "read_json",

@@ -17,7 +17,7 @@ import yaml
 from .. import programme as _programme
 from ..exceptions import ParameterError
 
-__all__ = ["ContractLookup", "load_lookup", "write_lookup"]
+__all__ = ["ContractLookup", "load_lookup", "programme_from_data", "write_lookup"]
 
 
 @dataclass(frozen=True)
@@ -194,3 +194,38 @@ def write_lookup(path: str | Path, programme=None, base: str | Path | None = Non
     path = Path(path)
     path.write_text(yaml.safe_dump(raw, sort_keys=False, allow_unicode=True), encoding="utf-8")
     return path
+
+
+def programme_from_data(data, programme=None):
+    """The programme whose contracts are those found in ``data`` (names are data).
+
+    Payment groups, CPA names and numbers come from ``programme`` (default the packaged file);
+    each CPA's primes are the ones the data hold (in the programme's order where it lists them,
+    then alphabetically). Useful when synthetic data use other prime names than the programme
+    file, e.g. to make the demo's published files from them.
+
+    Parameters
+    ----------
+    data : pandas.DataFrame
+        Referral-level data with ``cpa`` and ``prime`` columns.
+    programme : Programme or str or path, optional
+        Base programme (default :func:`wpeval.programme.load`).
+
+    Returns
+    -------
+    wpeval.programme.Programme
+    """
+    base = programme if hasattr(programme, "cpas") else _programme.load(programme)
+    pairs = data[["cpa", "prime"]].astype(str).drop_duplicates()
+    cpas = {}
+    for i, (cpa, grp) in enumerate(pairs.groupby("cpa", sort=True)):
+        seen = set(grp["prime"])
+        known = base.cpas.get(cpa, {})
+        order = [p for p in known.get("primes", []) if p in seen]
+        order += sorted(seen - set(order))
+        cpas[cpa] = {
+            "name": known.get("name", cpa),
+            "number": known.get("number", i + 1),
+            "primes": order,
+        }
+    return _programme.Programme(payment_groups=dict(base.payment_groups), cpas=cpas)
