@@ -179,7 +179,9 @@ def test_fictional_prime_names_are_data(tmp_path):
     data = data.assign(prime=data["prime"].astype(str).map(rename))
     lookup = load_lookup(programme=programme_from_data(data))
     assert all(p.startswith("Provider ") for _, p in lookup.programme.contracts)
-    paths = demo_responses(data, tmp_path, lookup=lookup, seed=5)
+    paths = demo_responses(
+        data, tmp_path, lookup=lookup, seed=5, databases=["WP_Referrals", "WP_Job_Outcomes"]
+    )
     doc = read(paths[0])
     assert any("Provider " in lab for lab in doc.iloc[:, 1].unique())
     res = reconcile(monthly_tables(data), read_work_programme(paths, lookup=lookup))

@@ -168,6 +168,7 @@ def demo_responses(
     noise: NoiseModel | None = None,
     seed: int = 0,
     totals: bool = True,
+    databases=None,
 ) -> list[Path]:
     """Write one Stat-Xplore-shaped JSON file per Work Programme database from referral data.
 
@@ -184,6 +185,8 @@ def demo_responses(
         Seed of the noise; each database gets its own stream.
     totals : bool
         Include Total items.
+    databases : sequence of str, optional
+        Only these database ids (default every database of the lookup).
 
     Returns
     -------
@@ -191,11 +194,18 @@ def demo_responses(
     """
     lookup = lookup or load_lookup()
     noise = noise if noise is not None else NoiseModel()
-    tabs = monthly_tables(data, programme=lookup.programme)
+    wanted = list(lookup.databases) if databases is None else list(databases)
+    unknown = [d for d in wanted if d not in lookup.databases]
+    if unknown:
+        raise ParameterError(f"unknown database(s) {unknown}; known: {list(lookup.databases)}")
+    tables = [lookup.databases[d]["table"] for d in wanted]
+    tabs = monthly_tables(data, programme=lookup.programme, tables=tables)
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     paths = []
     for i, (db, spec) in enumerate(lookup.databases.items()):
+        if db not in wanted:
+            continue
         t = tabs[tabs["table"] == spec["table"]]
         lo, hi = (pd.Period(m, "M") for m in spec["coverage"])
         t = t[(t["month"] >= lo) & (t["month"] <= hi)]
