@@ -43,6 +43,8 @@ _API = {
     "league_table": "wpeval.estimators.ranking",
     "funnel_data": "wpeval.estimators.ranking",
     "creaming_and_parking": "wpeval.estimators.heterogeneity",
+    # official statistics (Stat-Xplore): the subpackage itself
+    "statxplore": "wpeval.statxplore",
     # results and errors
     "EffectTable": "wpeval.results",
     "DataContractError": "wpeval.exceptions",

@@ -8,6 +8,7 @@ Subcommands::
                [--jobs N] [--out outputs] [--sweep cpa=all|CPA01,CPA02] [--timeout S]
     wpeval index [--out outputs]
     wpeval bench [NAME ...]
+    wpeval statxplore fetch --query q.json --out resp.json [--url URL]   (key: $STATXPLORE_API_KEY)
 
 Exit codes: 0 success; 1 a notebook failed, the data break the contract, or a benchmark
 failed; 2 bad parameters or arguments (nothing was run).
@@ -129,6 +130,19 @@ def _cmd_bench(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
+def _cmd_statxplore_fetch(args: argparse.Namespace) -> int:
+    from .statxplore.fetch import fetch
+
+    try:
+        doc = fetch(args.query, url=args.url, out=args.out, timeout=args.timeout)
+    except DataContractError as exc:
+        print(f"wpeval statxplore fetch: {exc}", file=sys.stderr)
+        return 1
+    print(f"wrote {args.out}: database {doc.get('database', {}).get('id', '?')}, "
+          f"{len(doc.get('cubes', {}))} measure(s)")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``wpeval`` command."""
     from wpeval import __version__
@@ -175,6 +189,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("names", nargs="*", help="benchmark names (default: all)")
     p.add_argument("--dir", default="benchmarks", help="folder of benchmark scripts")
     p.set_defaults(func=_cmd_bench)
+
+    p = sub.add_parser("statxplore", help="DWP Stat-Xplore: fetch published tables")
+    sx = p.add_subparsers(dest="statxplore_command", required=True, metavar="ACTION")
+    f = sx.add_parser("fetch", help="post a saved table query (API key from "
+                                    "$STATXPLORE_API_KEY) and save the JSON response")
+    f.add_argument("--query", required=True, help="saved query JSON file")
+    f.add_argument("--out", required=True, help="where to write the response JSON")
+    f.add_argument("--url", default="https://stat-xplore.dwp.gov.uk/webapi/rest/v1/table",
+                   help="the /table endpoint")
+    f.add_argument("--timeout", type=float, default=120.0, help="seconds to wait")
+    f.set_defaults(func=_cmd_statxplore_fetch)
     return parser
 
 

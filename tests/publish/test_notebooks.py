@@ -34,6 +34,9 @@ EXPECTED_KEYS: dict[str, list[str]] = {
                          "rate_24m_esa_new", "rate_24m_Total", "rate_12m_by_cohort", "mpl",
                          "payments_by_contract", "total_paid"],
     "07_league_tables": [],
+    "10_official_statistics": ["published_tables", "n_published_cells", "reconciliation_tables",
+                               "n_disagreeing", "n_disagreeing_broken", "broken_disagreements",
+                               "flow_rates", "flow_funnel_dispersion"],
 }
 
 pytestmark = pytest.mark.slow
