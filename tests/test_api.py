@@ -11,7 +11,7 @@ PUBLIC = [
     "diff_in_means", "funnel_data", "group_differences", "horvitz_thompson", "iv_effect",
     "job_entry_times", "job_retention_times", "kaplan_meier", "league_table", "lin_adjusted",
     "logrank", "make_programme", "outcome_flags", "payments", "randomisation_test",
-    "read_referrals", "rmst", "validate",
+    "read_referrals", "rmst", "statxplore", "validate",
 ]
 
 

@@ -131,7 +131,7 @@ def _cmd_bench(args: argparse.Namespace) -> int:
 
 
 def _cmd_statxplore_fetch(args: argparse.Namespace) -> int:
-    from .statxplore.fetch import fetch
+    from wpeval.statxplore.fetch import fetch
 
     try:
         doc = fetch(args.query, url=args.url, out=args.out, timeout=args.timeout)

@@ -9,7 +9,7 @@ import pytest
 from scipy import stats
 
 from wpeval.exceptions import DataContractError
-from wpeval.io import read_referrals
+from wpeval.data.io import read_referrals
 from wpeval.statxplore import (
     NoiseModel,
     demo_responses,

@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from wpeval import programme as programme_mod
+from wpeval.data import programme as programme_mod
 from wpeval.exceptions import DataContractError, ParameterError
 from wpeval.statxplore import (
     load_lookup,

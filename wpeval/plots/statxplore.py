@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..exceptions import ParameterError
+from wpeval.exceptions import ParameterError
 
 __all__ = ["plot_reconciliation"]
 

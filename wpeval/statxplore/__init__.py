@@ -17,15 +17,15 @@ Its functions are imported eagerly here because two of them share their module's
 
 from __future__ import annotations
 
-from .fetch import fetch
-from .fixtures import break_extract, demo_responses, scale_cells, to_response
-from .flows import flow_rates
-from .lookup import programme_from_data
-from .noise import NoiseModel
-from .reader import parse_response, read, read_csv, read_json
-from .reconcile import Reconciliation, flag_cells, reconcile
-from .tables import monthly_tables
-from .workprogramme import (
+from wpeval.statxplore.fetch import fetch
+from wpeval.statxplore.fixtures import break_extract, demo_responses, scale_cells, to_response
+from wpeval.statxplore.flows import flow_rates
+from wpeval.statxplore.lookup import programme_from_data
+from wpeval.statxplore.noise import NoiseModel
+from wpeval.statxplore.reader import parse_response, read, read_csv, read_json
+from wpeval.statxplore.reconcile import Reconciliation, flag_cells, reconcile
+from wpeval.statxplore.tables import monthly_tables
+from wpeval.statxplore.workprogramme import (
     ContractLookup,
     load_lookup,
     parse_months,

@@ -16,7 +16,7 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-from ..exceptions import DataContractError, ParameterError
+from wpeval.exceptions import DataContractError, ParameterError
 
 __all__ = ["API_KEY_ENV", "DEFAULT_URL", "fetch"]
 

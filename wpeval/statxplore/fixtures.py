@@ -18,10 +18,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ..exceptions import ParameterError
-from .noise import NoiseModel
-from .tables import monthly_tables
-from .workprogramme import ContractLookup, load_lookup
+from wpeval.exceptions import ParameterError
+from wpeval.statxplore.noise import NoiseModel
+from wpeval.statxplore.tables import monthly_tables
+from wpeval.statxplore.workprogramme import ContractLookup, load_lookup
 
 __all__ = ["break_extract", "demo_responses", "scale_cells", "to_response"]
 

@@ -44,10 +44,10 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from ..estimators.ranking import funnel_limits
-from ..exceptions import DataContractError, DesignError, ParameterError
-from ..results import EffectTable
-from .noise import NoiseModel
+from wpeval.estimators.ranking import funnel_limits
+from wpeval.exceptions import DataContractError, DesignError, ParameterError
+from wpeval.results import EffectTable
+from wpeval.statxplore.noise import NoiseModel
 
 __all__ = ["flow_rates"]
 

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import yaml
 
-from .. import programme as _programme
-from ..exceptions import ParameterError
+from wpeval.data import programme as _programme
+from wpeval.exceptions import ParameterError
 
 __all__ = ["ContractLookup", "load_lookup", "programme_from_data", "write_lookup"]
 
@@ -34,7 +34,7 @@ class ContractLookup:
         Canonical column -> ``{"labels": [...], "uri_codes": [...]}``.
     databases : dict
         Database id -> ``table``, ``measure``, ``measure_label``, ``coverage``, ``fields_uri``.
-    programme : wpeval.programme.Programme
+    programme : wpeval.data.programme.Programme
         The programme the labels were generated from.
     """
 
@@ -110,7 +110,7 @@ def load_lookup(path: str | Path | None = None, programme=None) -> ContractLooku
         A YAML file shaped like ``wpeval/config/statxplore_contracts.yaml`` (the default).
     programme : Programme or str or path, optional
         The programme whose contracts and groups the labels are generated from (default
-        :func:`wpeval.programme.load`).
+        :func:`wpeval.data.programme.load`).
 
     Returns
     -------
@@ -209,11 +209,11 @@ def programme_from_data(data, programme=None):
     data : pandas.DataFrame
         Referral-level data with ``cpa`` and ``prime`` columns.
     programme : Programme or str or path, optional
-        Base programme (default :func:`wpeval.programme.load`).
+        Base programme (default :func:`wpeval.data.programme.load`).
 
     Returns
     -------
-    wpeval.programme.Programme
+    wpeval.data.programme.Programme
     """
     base = programme if hasattr(programme, "cpas") else _programme.load(programme)
     pairs = data[["cpa", "prime"]].astype(str).drop_duplicates()

@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..exceptions import DataContractError, ParameterError
+from wpeval.exceptions import DataContractError, ParameterError
 
 __all__ = ["TOTAL_TYPES", "parse_response", "read", "read_csv", "read_json"]
 

@@ -27,9 +27,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..exceptions import DataContractError, ParameterError
-from ..results import _jsonable, check_method
-from .noise import NoiseModel
+from wpeval.exceptions import DataContractError, ParameterError
+from wpeval.results import _jsonable, check_method
+from wpeval.statxplore.noise import NoiseModel
 
 __all__ = ["Reconciliation", "alpha_per_cell", "flag_cells", "reconcile"]
 

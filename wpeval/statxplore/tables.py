@@ -30,8 +30,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .. import programme as _programme
-from ..exceptions import DataContractError, ParameterError
+from wpeval.data import programme as _programme
+from wpeval.exceptions import DataContractError, ParameterError
 
 __all__ = ["KEYS", "TABLES", "monthly_tables"]
 
@@ -91,7 +91,7 @@ def monthly_tables(
         ``"sex"`` for a characteristic).
     programme : Programme or path, optional
         Gives each payment group's job-outcome trigger (``jo_length_weeks``); default
-        :func:`wpeval.programme.load`.
+        :func:`wpeval.data.programme.load`.
 
     Returns
     -------

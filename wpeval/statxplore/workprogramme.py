@@ -13,8 +13,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ..exceptions import DataContractError, ParameterError
-from .lookup import ContractLookup, load_lookup, write_lookup
+from wpeval.exceptions import DataContractError, ParameterError
+from wpeval.statxplore.lookup import ContractLookup, load_lookup, write_lookup
 
 __all__ = [
     "CANONICAL",
@@ -223,7 +223,7 @@ def read_work_programme(paths, *, lookup: ContractLookup | None = None) -> pd.Da
     lookup : ContractLookup, optional
         Labels (default :func:`load_lookup`).
     """
-    from .reader import read
+    from wpeval.statxplore.reader import read
 
     lookup = lookup or load_lookup()
     frames, seen = [], set()
