@@ -159,3 +159,16 @@ def test_icer_errors():
         icer(df, "nope", "effect", blocks=["block"])
     with pytest.raises(ParameterError, match="method"):
         icer(df, "cost", "effect", blocks=["block"], method="delta")
+
+
+def test_public_names():
+    import wpeval
+
+    data = pd.read_csv(REF / "fieller_data.csv")
+    data = data[data.dataset == "clear"].assign(cpa="X")
+    row = wpeval.icer(data, "cost", "effect", blocks=["block"]).tidy().iloc[0]
+    assert row["interval_kind"] == "bounded"
+    assert wpeval.icer.fieller is wpeval.fieller
+    for name in ("value_for_money", "cost_figures", "deadweight", "load_baseline",
+                 "sensitivity", "icer", "fieller"):
+        assert name in wpeval.__all__ and getattr(wpeval, name) is not None

@@ -43,6 +43,15 @@ _API = {
     "league_table": "wpeval.estimators.ranking",
     "funnel_data": "wpeval.estimators.ranking",
     "creaming_and_parking": "wpeval.estimators.heterogeneity",
+    # value for money
+    "value_for_money": "wpeval.value_for_money",
+    "cost_figures": "wpeval.value_for_money",
+    "deadweight": "wpeval.value_for_money",
+    "load_baseline": "wpeval.value_for_money",
+    "sensitivity": "wpeval.value_sensitivity",
+    "icer": "wpeval.icer",
+    "fieller": "wpeval.icer",
+    "project_sustainment": "wpeval.projection",
     # results and errors
     "EffectTable": "wpeval.results",
     "DataContractError": "wpeval.exceptions",
@@ -57,9 +66,9 @@ __all__ = sorted(_API) + ["__version__"]
 def __getattr__(name: str):
     if name in _API:
         module = importlib.import_module(_API[name])
-        # ``wpeval.payments`` is both a module and its main function: the module is callable
-        # (calling it runs ``payments()``), so keep the module as the attribute and both
-        # ``wpeval.payments(df)`` and ``wpeval.payments.load_tariff`` work.
+        # ``wpeval.payments`` and ``wpeval.icer`` are both a module and its main function: the
+        # module is callable (calling it runs the function), so keep the module as the
+        # attribute and both ``wpeval.payments(df)`` and ``wpeval.payments.load_tariff`` work.
         value = module if module.__name__ == f"wpeval.{name}" else getattr(module, name)
         globals()[name] = value
         return value

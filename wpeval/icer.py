@@ -40,6 +40,7 @@ A stratified bootstrap (resampling referrals within stratum x prime) is also off
 from __future__ import annotations
 
 import math
+import sys
 from dataclasses import dataclass
 from typing import Sequence
 
@@ -400,3 +401,14 @@ def _one_pair(sub, cost, effect, prime_col, a, b, blocks, method, alpha, df, dra
                    interval_kind=boot["interval_kind"],
                    bootstrap_sign_flips=boot["bootstrap_sign_flips"])
     return row
+
+
+class _CallableModule(type(sys.modules[__name__])):
+    """``wpeval.icer`` is both this module and the function :func:`icer` (as
+    ``wpeval.payments``): calling the module calls :func:`icer`."""
+
+    def __call__(self, *args, **kwargs):
+        return icer(*args, **kwargs)
+
+
+sys.modules[__name__].__class__ = _CallableModule
