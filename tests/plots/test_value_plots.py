@@ -48,3 +48,13 @@ def test_ce_plane_points_and_quadrant_axes():
     assert plot_ce_plane(tab, cpa="X").get_legend().get_texts()[0].get_text() == "X"
     with pytest.raises(ParameterError, match="no prime pairs"):
         plot_ce_plane(tab, cpa="Z")
+
+
+def test_tornado_cuts_exploding_ratios_and_labels_them():
+    sens = pd.DataFrame({"parameter": ["baseline", "fee"], "result_low": [5000.0, 9000.0],
+                         "result_high": [1.7e6, 11000.0], "base_result": 10000.0,
+                         "swing": [1.695e6, 2000.0]})
+    ax = plot_tornado(sens, clip=4)
+    widths = [p.get_x() + p.get_width() for p in ax.patches]
+    assert max(widths) == pytest.approx(40000)     # cut at 4 x the central 10,000
+    assert any("1,700,000" in t.get_text() for t in ax.texts)

@@ -31,7 +31,7 @@ def _palette(n: int = 3):
     return sns.color_palette(n_colors=max(n, 3))
 
 
-def plot_tornado(sens: pd.DataFrame, ax=None, *, top: int = 12):
+def plot_tornado(sens: pd.DataFrame, ax=None, *, top: int = 12, clip: float = 4.0):
     """Tornado plot: which assumption moves the cost per additional outcome most.
 
     Parameters
@@ -41,6 +41,9 @@ def plot_tornado(sens: pd.DataFrame, ax=None, *, top: int = 12):
     ax : matplotlib.axes.Axes, optional
     top : int, default 12
         Show the ``top`` assumptions with the largest swing.
+    clip : float, default 4
+        Bars are cut at ``clip`` times the central result (a ratio whose denominator nears
+        zero explodes); a cut end is hatched and labelled with its value.
 
     Returns
     -------
@@ -65,6 +68,8 @@ def plot_tornado(sens: pd.DataFrame, ax=None, *, top: int = 12):
         ax.text(0.5, 0.5, "no scenario has outcomes above the baseline", ha="center",
                 transform=ax.transAxes)
         return ax
+    if math.isfinite(base) and base != 0:
+        finite = np.clip(finite, -clip * abs(base), clip * abs(base))
     lo_lim, hi_lim = finite.min(), finite.max()
     pad = 0.08 * (hi_lim - lo_lim or abs(hi_lim) or 1.0)
     edge = hi_lim + pad
@@ -72,11 +77,16 @@ def plot_tornado(sens: pd.DataFrame, ax=None, *, top: int = 12):
         for end, c, lab in ((r["result_low"], col[0], "low value"),
                             (r["result_high"], col[1], "high value")):
             start = base if math.isfinite(base) else lo_lim
-            stop = end if math.isfinite(end) else edge
+            cut = math.isfinite(end) and not lo_lim <= end <= hi_lim
+            stop = min(max(end, lo_lim), hi_lim) if math.isfinite(end) else edge
             ax.barh(i, stop - start, left=start, color=c, height=0.6,
-                    label=lab if i == 0 else None, hatch=None if math.isfinite(end) else "//")
+                    label=lab if i == 0 else None,
+                    hatch="//" if cut or not math.isfinite(end) else None)
             if not math.isfinite(end):
                 ax.text(edge, i, " no additional outcomes", va="center", fontsize=8)
+            elif cut:
+                ax.text(stop, i, f" {end:,.0f}", va="center", fontsize=8,
+                        ha="left" if end > 0 else "right")
     if math.isfinite(base):
         ax.axvline(base, color="0.2", lw=1)
     ax.set_yticks(range(len(tab)))
