@@ -40,35 +40,54 @@ import numpy as np
 import pandas as pd
 
 
-def one_replication(seed: int, n: int, cpa: str, effect: float, method: str,
-                    draws: int) -> dict:
+def one_replication(seed: int, n: int, cpa: str, effect: float, method: str, draws: int) -> dict:
     import wpeval
     from wpeval.icer import icer
     from wpeval.synthetic_value import true_incremental_cost
 
-    prog = wpeval.make_programme(n, seed=seed, config={
-        "calendar": {"data_end_date": "2035-12-31"},
-        "allocation": {"shifts": []},
-        "primes": {"overrides": {f"{cpa}|A4e": -effect, f"{cpa}|Maximus": effect}}})
+    prog = wpeval.make_programme(
+        n,
+        seed=seed,
+        config={
+            "calendar": {"data_end_date": "2035-12-31"},
+            "allocation": {"shifts": []},
+            "primes": {"overrides": {f"{cpa}|A4e": -effect, f"{cpa}|Maximus": effect}},
+        },
+    )
     ref = prog.referrals[prog.referrals["cpa"] == cpa]
     pay = wpeval.payments(ref, warn=False).referrals
     days = (ref["job_outcome_date"] - ref["referral_date"]).dt.days.to_numpy()
     within = np.nan_to_num(days, nan=1e9) <= 730
-    cost = (pay["attachment_paid"].to_numpy()
-            + (pay["job_outcome_paid"] + pay["sustainment_paid"]).to_numpy() * within)
+    cost = (
+        pay["attachment_paid"].to_numpy()
+        + (pay["job_outcome_paid"] + pay["sustainment_paid"]).to_numpy() * within
+    )
     data = ref.assign(cost=cost, outcome=within.astype(float))
-    row = icer(data, "cost", "outcome", cpa=cpa, method=method, draws=draws,
-               seed=seed).tidy().iloc[0]
+    row = (
+        icer(data, "cost", "outcome", cpa=cpa, method=method, draws=draws, seed=seed).tidy().iloc[0]
+    )
     truth = true_incremental_cost(prog, cpa, row["prime"], row["reference"])
-    covered = {"bounded": row["conf_low"] <= truth["ratio"] <= row["conf_high"],
-               "exclusive": truth["ratio"] <= row["conf_low"] or truth["ratio"]
-               >= row["conf_high"], "unbounded": True}[row["interval_kind"]]
-    return {"seed": seed, "n_cpa": int(row["n"]), "estimate": row["estimate"],
-            "d_cost": row["d_cost"], "d_effect": row["d_effect"], "se_cost": row["se_cost"],
-            "se_effect": row["se_effect"], "kind": row["interval_kind"],
-            "lo": row["conf_low"], "hi": row["conf_high"], "truth": truth["ratio"],
-            "true_d_cost": truth["d_cost"], "true_d_effect": truth["d_effect"],
-            "covered": bool(covered)}
+    covered = {
+        "bounded": row["conf_low"] <= truth["ratio"] <= row["conf_high"],
+        "exclusive": truth["ratio"] <= row["conf_low"] or truth["ratio"] >= row["conf_high"],
+        "unbounded": True,
+    }[row["interval_kind"]]
+    return {
+        "seed": seed,
+        "n_cpa": int(row["n"]),
+        "estimate": row["estimate"],
+        "d_cost": row["d_cost"],
+        "d_effect": row["d_effect"],
+        "se_cost": row["se_cost"],
+        "se_effect": row["se_effect"],
+        "kind": row["interval_kind"],
+        "lo": row["conf_low"],
+        "hi": row["conf_high"],
+        "truth": truth["ratio"],
+        "true_d_cost": truth["d_cost"],
+        "true_d_effect": truth["d_effect"],
+        "covered": bool(covered),
+    }
 
 
 def summarise(res: pd.DataFrame) -> dict:
@@ -76,19 +95,23 @@ def summarise(res: pd.DataFrame) -> dict:
     cov = res["covered"].mean()
     z_cost = (res["d_cost"] - res["true_d_cost"]) / res["se_cost"]
     z_eff = (res["d_effect"] - res["true_d_effect"]) / res["se_effect"]
-    return {"replications": reps, "coverage": cov,
-            "coverage_mc_se": float(np.sqrt(cov * (1 - cov) / reps)),
-            "share_bounded": float((res["kind"] == "bounded").mean()),
-            "share_exclusive": float((res["kind"] == "exclusive").mean()),
-            "share_unbounded": float((res["kind"] == "unbounded").mean()),
-            "coverage_when_bounded": float(res.loc[res["kind"] == "bounded", "covered"].mean()),
-            "median_estimate": float(res["estimate"].median()),
-            "median_truth": float(res["truth"].median()),
-            "median_relative_error": float(((res["estimate"] - res["truth"])
-                                            / res["truth"]).median()),
-            "mean_z_cost": float(z_cost.mean()), "sd_z_cost": float(z_cost.std()),
-            "mean_z_effect": float(z_eff.mean()), "sd_z_effect": float(z_eff.std()),
-            "mean_n_cpa": float(res["n_cpa"].mean())}
+    return {
+        "replications": reps,
+        "coverage": cov,
+        "coverage_mc_se": float(np.sqrt(cov * (1 - cov) / reps)),
+        "share_bounded": float((res["kind"] == "bounded").mean()),
+        "share_exclusive": float((res["kind"] == "exclusive").mean()),
+        "share_unbounded": float((res["kind"] == "unbounded").mean()),
+        "coverage_when_bounded": float(res.loc[res["kind"] == "bounded", "covered"].mean()),
+        "median_estimate": float(res["estimate"].median()),
+        "median_truth": float(res["truth"].median()),
+        "median_relative_error": float(((res["estimate"] - res["truth"]) / res["truth"]).median()),
+        "mean_z_cost": float(z_cost.mean()),
+        "sd_z_cost": float(z_cost.std()),
+        "mean_z_effect": float(z_eff.mean()),
+        "sd_z_effect": float(z_eff.std()),
+        "mean_n_cpa": float(res["n_cpa"].mean()),
+    }
 
 
 def main() -> None:
@@ -104,8 +127,10 @@ def main() -> None:
     args = ap.parse_args()
     warnings.simplefilter("ignore")
     t0 = time.perf_counter()
-    rows = [one_replication(args.seed + r, args.n, args.cpa, args.effect, args.method,
-                            args.draws) for r in range(args.reps)]
+    rows = [
+        one_replication(args.seed + r, args.n, args.cpa, args.effect, args.method, args.draws)
+        for r in range(args.reps)
+    ]
     res = pd.DataFrame(rows)
     if args.out:
         res.to_csv(args.out, index=False)

@@ -27,12 +27,12 @@ def ref():
     return json.loads((REF / "fieller_reference.json").read_text())
 
 
-@pytest.mark.parametrize("case", ["bounded", "bounded_negcov", "exclusive", "unbounded",
-                                  "bounded_t30"])
+@pytest.mark.parametrize(
+    "case", ["bounded", "bounded_negcov", "exclusive", "unbounded", "bounded_t30"]
+)
 def test_fieller_matches_r(ref, case):
     x = ref["fieller_closed_form"][case]
-    fi = fieller(x["num"], x["den"], x["vn"], x["vd"], x["cv"], alpha=x["alpha"],
-                 df=x.get("df"))
+    fi = fieller(x["num"], x["den"], x["vn"], x["vd"], x["cv"], alpha=x["alpha"], df=x.get("df"))
     assert fi.kind == x["kind"]
     if fi.kind == "unbounded":
         assert fi.lower == -math.inf and fi.upper == math.inf
@@ -48,7 +48,7 @@ def test_fieller_set_membership_and_point_estimate(ref):
     assert fi.ratio == pytest.approx(10_000)
     assert fi.contains(10_000) and fi.contains(-1e9) and not fi.contains(0.0)
     assert fi.g > 1  # g = 1.96^2 * 0.0004 / 0.03^2 = 1.707
-    assert fi.g == pytest.approx(1.959964 ** 2 * 0.0004 / 0.0009, rel=1e-5)
+    assert fi.g == pytest.approx(1.959964**2 * 0.0004 / 0.0009, rel=1e-5)
     assert "U" in fi.label()
 
 
@@ -93,8 +93,15 @@ def test_blocked_covariance_by_hand():
     assert bd["var_effect"] == pytest.approx(0.12)
     assert bd["cov"] == pytest.approx(0.6)
     # and through icer(): ratio 4.2 / 0.4 = 10.5
-    df = pd.DataFrame({"cpa": "X", "prime": np.where(np.array(arm) == 1, "A", "B"),
-                       "block": blk, "cost": c, "effect": e})
+    df = pd.DataFrame(
+        {
+            "cpa": "X",
+            "prime": np.where(np.array(arm) == 1, "A", "B"),
+            "block": blk,
+            "cost": c,
+            "effect": e,
+        }
+    )
     row = icer(df, "cost", "effect", blocks=["block"]).tidy().iloc[0]
     assert row["estimate"] == pytest.approx(10.5)
     assert row["cov"] == pytest.approx(0.6)
@@ -122,10 +129,32 @@ def test_icer_matches_estimatr_and_net_benefit_inversion(ref, name):
 
 def test_bootstrap_interval_bounded_when_clear_unbounded_when_weak():
     data = pd.read_csv(REF / "fieller_data.csv").assign(cpa="X")
-    clear = icer(data[data.dataset == "clear"], "cost", "effect", blocks=["block"],
-                 method="bootstrap", draws=300, seed=3).tidy().iloc[0]
-    weak = icer(data[data.dataset == "weak"], "cost", "effect", blocks=["block"],
-                method="bootstrap", draws=300, seed=3).tidy().iloc[0]
+    clear = (
+        icer(
+            data[data.dataset == "clear"],
+            "cost",
+            "effect",
+            blocks=["block"],
+            method="bootstrap",
+            draws=300,
+            seed=3,
+        )
+        .tidy()
+        .iloc[0]
+    )
+    weak = (
+        icer(
+            data[data.dataset == "weak"],
+            "cost",
+            "effect",
+            blocks=["block"],
+            method="bootstrap",
+            draws=300,
+            seed=3,
+        )
+        .tidy()
+        .iloc[0]
+    )
     assert clear["interval_kind"] == "bounded"
     # the bootstrap and Fieller intervals for a clear effect agree to within ~15%
     assert 3800 < clear["conf_low"] < 5300 and 6300 < clear["conf_high"] < 8700
@@ -136,8 +165,16 @@ def test_bootstrap_interval_bounded_when_clear_unbounded_when_weak():
 def test_small_strata_are_dropped_and_counted():
     data = pd.read_csv(REF / "fieller_data.csv")
     data = data[data.dataset == "clear"].assign(cpa="X")
-    extra = pd.DataFrame({"dataset": "clear", "block": "tiny", "prime": ["A", "B"],
-                          "cost": [5000.0, 0.0], "effect": [1, 0], "cpa": "X"})
+    extra = pd.DataFrame(
+        {
+            "dataset": "clear",
+            "block": "tiny",
+            "prime": ["A", "B"],
+            "cost": [5000.0, 0.0],
+            "effect": [1, 0],
+            "cpa": "X",
+        }
+    )
     row = icer(pd.concat([data, extra]), "cost", "effect", blocks=["block"]).tidy().iloc[0]
     assert row["strata_dropped"] == 1 and row["rows_dropped_small_strata"] == 2
     assert row["n"] == len(data)
@@ -151,8 +188,9 @@ def test_quadrants():
 
 
 def test_icer_errors():
-    df = pd.DataFrame({"cpa": "X", "prime": ["A", "B"] * 4, "block": 1,
-                       "cost": ["1"] * 8, "effect": [0, 1] * 4})
+    df = pd.DataFrame(
+        {"cpa": "X", "prime": ["A", "B"] * 4, "block": 1, "cost": ["1"] * 8, "effect": [0, 1] * 4}
+    )
     with pytest.raises(DataContractError, match="cost must be numeric"):
         icer(df, "cost", "effect", blocks=["block"])
     with pytest.raises(DataContractError, match="needs columns"):
@@ -169,6 +207,13 @@ def test_public_names():
     row = wpeval.icer(data, "cost", "effect", blocks=["block"]).tidy().iloc[0]
     assert row["interval_kind"] == "bounded"
     assert wpeval.icer.fieller is wpeval.fieller
-    for name in ("value_for_money", "cost_figures", "deadweight", "load_baseline",
-                 "sensitivity", "icer", "fieller"):
+    for name in (
+        "value_for_money",
+        "cost_figures",
+        "deadweight",
+        "load_baseline",
+        "sensitivity",
+        "icer",
+        "fieller",
+    ):
         assert name in wpeval.__all__ and getattr(wpeval, name) is not None

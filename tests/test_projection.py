@@ -19,16 +19,24 @@ def _frame():
     # 2012-01-01, outcome 182 days later on 2012-07-01, extract 2012-10-01 (tenure 274 days,
     # (274 - 182) // 28 = 3 payments made). Referral 1 is still in work; referral 2's job
     # ended on 2012-09-01, so nothing more is due.
-    df = pd.DataFrame({
-        "person_id": [1, 2], "referral_date": pd.Timestamp("2011-12-01"), "cpa": "CPA09",
-        "district": "CPA09-D01", "prime": ["A4e", "Maximus"],
-        "payment_group": "jsa_25_plus", "attached": True,
-        "attachment_date": pd.Timestamp("2011-12-05"),
-        "job_start_date": pd.Timestamp("2012-01-01"),
-        "job_outcome_date": pd.Timestamp("2012-07-01"),
-        "job_end_date": [pd.NaT, pd.Timestamp("2012-09-01")],
-        "exit_date": pd.NaT, "data_end_date": pd.Timestamp("2012-10-01"),
-        "sustainment_payments": [3, 2]})
+    df = pd.DataFrame(
+        {
+            "person_id": [1, 2],
+            "referral_date": pd.Timestamp("2011-12-01"),
+            "cpa": "CPA09",
+            "district": "CPA09-D01",
+            "prime": ["A4e", "Maximus"],
+            "payment_group": "jsa_25_plus",
+            "attached": True,
+            "attachment_date": pd.Timestamp("2011-12-05"),
+            "job_start_date": pd.Timestamp("2012-01-01"),
+            "job_outcome_date": pd.Timestamp("2012-07-01"),
+            "job_end_date": [pd.NaT, pd.Timestamp("2012-09-01")],
+            "exit_date": pd.NaT,
+            "data_end_date": pd.Timestamp("2012-10-01"),
+            "sustainment_payments": [3, 2],
+        }
+    )
     return df
 
 
@@ -53,14 +61,14 @@ def test_projection_recovers_the_payments_made_after_the_extract():
     # late extract shows the sustainment payments that were still to come.
     warnings.simplefilter("ignore")
     early = wpeval.make_programme(20000, seed=11).referrals
-    late = wpeval.make_programme(20000, seed=11, config={
-        "calendar": {"data_end_date": "2035-12-31"}}).referrals
+    late = wpeval.make_programme(
+        20000, seed=11, config={"calendar": {"data_end_date": "2035-12-31"}}
+    ).referrals
     pr = project_sustainment(early)
     pe = wpeval.payments(early, warn=False).referrals
     pl = wpeval.payments(late, warn=False).referrals
     m = pe["job_outcome_date"].notna().to_numpy()
-    future = float((pl["sustainment_paid"].to_numpy() - pe["sustainment_paid"].to_numpy())[m]
-                   .sum())
+    future = float((pl["sustainment_paid"].to_numpy() - pe["sustainment_paid"].to_numpy())[m].sum())
     projected = float(pr.referrals["projected_amount"].sum())
     assert future > 0
     assert abs(projected / future - 1) < 0.15
@@ -68,8 +76,9 @@ def test_projection_recovers_the_payments_made_after_the_extract():
 
 
 def test_retention_model_errors():
-    ret = pd.DataFrame({"retention_days": [10.0, 20.0], "retention_event": [0, 0],
-                        "payment_group": "x"})
+    ret = pd.DataFrame(
+        {"retention_days": [10.0, 20.0], "retention_event": [0, 0], "payment_group": "x"}
+    )
     with pytest.raises(ParameterError, match="no job ends"):
         retention_survival(ret)
     s = retention_survival(ret, model=lambda t: np.ones_like(t))[1]

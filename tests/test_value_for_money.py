@@ -40,8 +40,18 @@ def frame(extra_esa: bool = False) -> pd.DataFrame:
     ]
     if extra_esa:  # 600 + 1,200 + 2 x 140 = 2,080, all from U tariff values
         rows.append((5, "esa_new", "A4e", True, "2011-12-01", 2, 1.0))
-    df = pd.DataFrame(rows, columns=["person_id", "payment_group", "prime", "attached",
-                                     "job_outcome_date", "sustainment_payments", "jo"])
+    df = pd.DataFrame(
+        rows,
+        columns=[
+            "person_id",
+            "payment_group",
+            "prime",
+            "attached",
+            "job_outcome_date",
+            "sustainment_payments",
+            "jo",
+        ],
+    )
     df["referral_date"] = pd.Timestamp("2011-07-01")
     df["attachment_date"] = pd.to_datetime(np.where(df["attached"], "2011-07-10", None))
     df["job_outcome_date"] = pd.to_datetime(df["job_outcome_date"])
@@ -65,7 +75,7 @@ def test_cost_figures_total_by_hand():
 def test_cost_figures_by_contract_and_group():
     by = cost_figures(frame(), by=("cpa", "prime"))
     a4e = by.loc[("CPA09", "A4e")]
-    assert a4e["total_paid"] == pytest.approx(2245 + 3810)           # 6,055
+    assert a4e["total_paid"] == pytest.approx(2245 + 3810)  # 6,055
     assert a4e["paid_per_job_outcome"] == pytest.approx(6055 / 2)
     assert a4e["months_in_work_verified"] == pytest.approx((266 + 546) / 30.4375)
     mx = by.loc[("CPA09", "Maximus")]
@@ -108,7 +118,8 @@ def test_deadweight_by_hand():
     fi = fieller(1613.75, 0.25, 9299368.75 / 12, 1 / 12, 5655 / 24)
     assert row["interval_kind"] == fi.kind == "exclusive"
     assert row["conf_low"] == pytest.approx(fi.lower) and row["conf_high"] == pytest.approx(
-        fi.upper)
+        fi.upper
+    )
     # A4e: 6,055 / (2 - 0.5) = 4,036.67; Maximus: 400 / (0 - 0.5) < 0: not above baseline
     a4e = dw.tidy().set_index("term").loc["A4e"]
     assert a4e["estimate"] == pytest.approx(6055 / 1.5)
@@ -130,7 +141,7 @@ def test_baseline_loading_and_overrides():
     b = load_baseline()
     assert b.rate("jsa_25_plus", 1) == (0.05, "V")
     assert b.rate("jsa_25_plus", 2) == (0.25, "D")
-    assert b.rate("jsa_25_plus", 5) == (0.30, "U")        # after the last year: reused, U
+    assert b.rate("jsa_25_plus", 5) == (0.30, "U")  # after the last year: reused, U
     assert b.rate("esa_ex_ib", 1)[1] == "U"
     o = load_baseline(overrides={"esa_new": 0.2, (1, "jsa_18_24"): 0.1})
     assert o.rate("esa_new", 3) == (0.2, "override")
@@ -161,7 +172,7 @@ def test_sensitivity_by_hand():
     jo = s.loc["tariff esa_new: job_outcome"]
     assert (jo["result_low"], jo["result_high"]) == pytest.approx((8235 / 1.75, 8835 / 1.75))
     assert s.loc["tariff esa_new: sustainment_cap", "swing"] == pytest.approx(0)
-    assert "tariff jsa_25_plus: job_outcome" not in s.index   # V values are not swept
+    assert "tariff jsa_25_plus: job_outcome" not in s.index  # V values are not swept
     assert s["swing"].is_monotonic_decreasing
 
 
@@ -175,8 +186,11 @@ def test_sensitivity_marks_scenarios_below_baseline():
 
 def test_headlines_carry_the_caveat():
     df = frame()
-    lines = headlines(cost_figures(df, by=()), deadweight(df, outcome="jo", by=()),
-                      expectations=load_baseline().expectations)
+    lines = headlines(
+        cost_figures(df, by=()),
+        deadweight(df, outcome="jo", by=()),
+        expectations=load_baseline().expectations,
+    )
     assert lines[0].startswith("The programme paid £6,455 for 4 referrals")
-    assert "£1,333 per referral" in " ".join(lines)   # 2.8bn / 2.1m (NAO forecast)
+    assert "£1,333 per referral" in " ".join(lines)  # 2.8bn / 2.1m (NAO forecast)
     assert any(CAVEAT in line for line in lines)

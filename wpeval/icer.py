@@ -14,149 +14,35 @@ likewise ``dE``. Their Neyman variances are ``sum_b w_b^2 (s_{C,Ab}^2/n_Ab + s_{
 within-cell sample *cross-products* in place of squares:
 ``Cov(dC, dE) = sum_b w_b^2 (s_{CE,Ab}/n_Ab + s_{CE,Bb}/n_Bb)``, with
 ``s_{CE,jb} = sum_i (C_i - Cbar_jb)(E_i - Ebar_jb) / (n_jb - 1)``. This is the Neyman
-(conservative) estimator of the covariance of two difference-in-means estimators on the same
-units: the cross-arm term that cannot be estimated is dropped exactly as it is for the
-variances (for a constant additive effect on both outcomes it vanishes). The 2 x 2 matrix is
-positive semi-definite because it is a sum of sample covariance matrices.
+estimator of the covariance of two difference-in-means estimators on the same units: the
+term that needs both potential outcomes of a unit, ``-S_{tauC,tauE} / n``, is dropped exactly
+as ``-S_tau^2 / n`` is for the variances (it vanishes when either effect is constant). For
+every linear combination ``dC - R dE`` (the quantity Fieller's set inverts) the implied
+variance ``V_C - 2 R V_CE + R^2 V_E`` is then the Neyman variance of the outcome
+``C - R E``, hence conservative. The 2 x 2 matrix is positive semi-definite because it is a
+sum of sample covariance matrices.
 
-Interval (Fieller 1954; Willan & O'Brien 1996 for cost-effectiveness ratios). The confidence
-set is ``{R : (dC - R dE)^2 <= q^2 (V_C - 2 R V_CE + R^2 V_E)}`` with ``q`` the normal (or t)
-critical value. With ``a = dE^2 - q^2 V_E``, ``b = dC dE - q^2 V_CE`` and
-``c = dC^2 - q^2 V_C``, the set is ``a R^2 - 2 b R + c <= 0``:
-
-- ``a > 0`` (``dE`` significantly different from zero): the bounded interval between the
-  roots ``(b -/+ sqrt(b^2 - a c)) / a``;
-- ``a < 0`` and ``b^2 - a c > 0``: two rays ``(-inf, r1] U [r2, inf)`` excluding the
-  interval between the roots (``interval_kind = "exclusive"``);
-- ``a < 0`` and ``b^2 - a c <= 0``: the whole real line (``"unbounded"``): the data cannot
-  bound the ratio at all.
-
-No library in the user's stack computes a Fieller interval (statsmodels, linearmodels and
-lifelines have none), so it is hand-written (a few lines of closed form) and checked against
-an R implementation and a brute-force test inversion in ``tests/reference/fieller_reference.R``.
-A stratified bootstrap (resampling referrals within stratum x prime) is also offered.
+Interval: the Fieller set of :func:`wpeval.ratio_interval.fieller` (bounded, two rays, or
+the whole line when the outcome difference is not clearly non-zero), checked against R in
+``tests/reference/fieller_reference.R``. A stratified bootstrap (resampling referrals within
+stratum x prime) is also offered.
 """
 
 from __future__ import annotations
 
 import math
 import sys
-from dataclasses import dataclass
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from .estimators.randomised import diff_in_means
 from .exceptions import DataContractError, DesignError, ParameterError
+from .ratio_interval import FiellerInterval, fieller, quadrant
 from .results import EffectTable
 
-__all__ = ["FiellerInterval", "fieller", "blocked_differences", "icer", "quadrant"]
-
-
-@dataclass(frozen=True)
-class FiellerInterval:
-    """A Fieller confidence set for a ratio.
-
-    Attributes
-    ----------
-    kind : {"bounded", "exclusive", "unbounded"}
-        ``bounded``: ``[lower, upper]``; ``exclusive``: ``(-inf, lower] U [upper, inf)``;
-        ``unbounded``: the whole line (``lower = -inf``, ``upper = inf``).
-    lower, upper : float
-    ratio : float
-        The point estimate ``num / den`` (inf or NaN when ``den == 0``).
-    g : float
-        Fieller's ``g = q^2 V_den / den^2``; the set is bounded iff ``g < 1``.
-    """
-
-    kind: str
-    lower: float
-    upper: float
-    ratio: float
-    g: float
-
-    def contains(self, value: float) -> bool:
-        """Is ``value`` inside the confidence set?"""
-        if self.kind == "unbounded":
-            return True
-        if self.kind == "bounded":
-            return self.lower <= value <= self.upper
-        return value <= self.lower or value >= self.upper
-
-    def label(self, fmt: str = "{:,.0f}") -> str:
-        """Human-readable set, e.g. ``[1,200, 3,400]`` or ``(-inf, -500] U [2,000, inf)``."""
-        if self.kind == "unbounded":
-            return "(-inf, inf): not bounded by the data"
-        lo, hi = fmt.format(self.lower), fmt.format(self.upper)
-        if self.kind == "bounded":
-            return f"[{lo}, {hi}]"
-        return f"(-inf, {lo}] U [{hi}, inf)"
-
-
-def fieller(num: float, den: float, var_num: float, var_den: float, cov: float = 0.0, *,
-            alpha: float = 0.05, df: float | None = None) -> FiellerInterval:
-    """Fieller confidence set for the ratio of the means of two (correlated) normal estimates.
-
-    Parameters
-    ----------
-    num, den : float
-        Estimates of the numerator and denominator (e.g. difference in cost and in effect).
-    var_num, var_den : float
-        Their variances (squared standard errors), >= 0.
-    cov : float, default 0
-        Their covariance.
-    alpha : float, default 0.05
-        1 - confidence level.
-    df : float, optional
-        Degrees of freedom of a t critical value; None uses the normal.
-
-    Returns
-    -------
-    FiellerInterval
-        Bounded, exclusive (two rays) or unbounded, as in the module docstring. Exact for
-        bivariate normal estimates with known (co)variances (Fieller 1954).
-    """
-    vals = np.array([num, den, var_num, var_den, cov], dtype=float)
-    if not np.isfinite(vals).all():
-        raise ParameterError(f"fieller needs finite inputs, got {vals.tolist()}")
-    if var_num < 0 or var_den < 0:
-        raise ParameterError("fieller: variances must be >= 0")
-    if cov * cov > var_num * var_den * (1 + 1e-9) + 1e-300:
-        raise ParameterError("fieller: |cov| exceeds sqrt(var_num * var_den)")
-    if not 0 < alpha < 1:
-        raise ParameterError(f"alpha must be in (0, 1), got {alpha!r}")
-    q = stats.norm.ppf(1 - alpha / 2) if df is None else stats.t.ppf(1 - alpha / 2, df)
-    q2 = q * q
-    a = den * den - q2 * var_den
-    b = num * den - q2 * cov
-    c = num * num - q2 * var_num
-    disc = b * b - a * c
-    ratio = num / den if den != 0 else (math.copysign(math.inf, num) if num else math.nan)
-    g = q2 * var_den / (den * den) if den != 0 else math.inf
-    # scale-free tolerance for "a == 0" (the boundary between bounded and unbounded)
-    if a > 1e-12 * max(den * den, q2 * var_den, 1e-300):
-        root = math.sqrt(max(disc, 0.0))
-        return FiellerInterval("bounded", (b - root) / a, (b + root) / a, ratio, g)
-    if disc > 0 and a < 0:
-        root = math.sqrt(disc)
-        r1, r2 = sorted(((b - root) / a, (b + root) / a))
-        return FiellerInterval("exclusive", r1, r2, ratio, g)
-    return FiellerInterval("unbounded", -math.inf, math.inf, ratio, g)
-
-
-def quadrant(d_cost: float, d_effect: float) -> str:
-    """Quadrant of the cost-effectiveness plane for prime A against prime B.
-
-    ``"more effective, costs more"``, ``"more effective, costs less"`` (A dominates),
-    ``"less effective, costs more"`` (A dominated) or ``"less effective, costs less"``;
-    a zero difference counts as "no difference".
-    """
-    eff = "more effective" if d_effect > 0 else ("less effective" if d_effect < 0 else
-                                                 "equally effective")
-    cost = "costs more" if d_cost > 0 else ("costs less" if d_cost < 0 else "costs the same")
-    return f"{eff}, {cost}"
+__all__ = ["FiellerInterval", "blocked_differences", "fieller", "icer", "quadrant"]
 
 
 # ----------------------------------------------------------------------------- estimation
@@ -173,8 +59,9 @@ def _cell_moments(c: np.ndarray, e: np.ndarray, cell: np.ndarray, ncell: int):
     return n, mc, me, scc, see, sce
 
 
-def blocked_differences(cost: np.ndarray, effect: np.ndarray, arm: np.ndarray,
-                        block: np.ndarray) -> dict:
+def blocked_differences(
+    cost: np.ndarray, effect: np.ndarray, arm: np.ndarray, block: np.ndarray
+) -> dict:
     """Blocked differences in means of two outcomes and their joint Neyman covariance.
 
     Parameters
@@ -206,16 +93,20 @@ def blocked_differences(cost: np.ndarray, effect: np.ndarray, arm: np.ndarray,
     scc, see, sce = (x.reshape(B, 2) / (n - 1) for x in (scc, see, sce))
     w = n.sum(axis=1) / n.sum()
     w2 = w * w
-    return {"d_cost": float(np.sum(w * (mc[:, 1] - mc[:, 0]))),
-            "d_effect": float(np.sum(w * (me[:, 1] - me[:, 0]))),
-            "var_cost": float(np.sum(w2 * (scc / n).sum(axis=1))),
-            "var_effect": float(np.sum(w2 * (see / n).sum(axis=1))),
-            "cov": float(np.sum(w2 * (sce / n).sum(axis=1))),
-            "n": int(n.sum()), "n_blocks": B}
+    return {
+        "d_cost": float(np.sum(w * (mc[:, 1] - mc[:, 0]))),
+        "d_effect": float(np.sum(w * (me[:, 1] - me[:, 0]))),
+        "var_cost": float(np.sum(w2 * (scc / n).sum(axis=1))),
+        "var_effect": float(np.sum(w2 * (see / n).sum(axis=1))),
+        "cov": float(np.sum(w2 * (sce / n).sum(axis=1))),
+        "n": int(n.sum()),
+        "n_blocks": B,
+    }
 
 
-def _pair_frame(sub: pd.DataFrame, cost: str, effect: str, prime_col: str, a: str, b: str,
-                blocks: list[str]) -> tuple[pd.DataFrame, dict]:
+def _pair_frame(
+    sub: pd.DataFrame, cost: str, effect: str, prime_col: str, a: str, b: str, blocks: list[str]
+) -> tuple[pd.DataFrame, dict]:
     """Rows of primes a and b in strata holding >= 2 referrals of each (others counted)."""
     pair = sub[sub[prime_col].astype(str).isin([a, b])]
     key = pair.groupby(blocks, observed=True, sort=True).ngroup().to_numpy()
@@ -225,8 +116,11 @@ def _pair_frame(sub: pd.DataFrame, cost: str, effect: str, prime_col: str, a: st
     ok = (na >= 2) & (nb >= 2)
     keep = ok[key]
     out = pair.loc[keep].assign(_stratum=key[keep], _arm=isa[keep].astype(np.int64))
-    counts = {"strata_used": int(ok.sum()), "strata_dropped": int((~ok).sum()),
-              "rows_dropped_small_strata": int((~keep).sum())}
+    counts = {
+        "strata_used": int(ok.sum()),
+        "strata_dropped": int((~ok).sum()),
+        "rows_dropped_small_strata": int((~keep).sum()),
+    }
     return out, counts
 
 
@@ -251,26 +145,44 @@ def _bootstrap(c, e, arm, block, draws, seed, alpha) -> dict:
     else:
         lo, hi = np.quantile(dc / de, [alpha / 2, 1 - alpha / 2])
         kind = "bounded"
-    return {"conf_low": float(lo), "conf_high": float(hi), "interval_kind": kind,
-            "bootstrap_sign_flips": flips, "boot_cov": np.cov(dc, de)}
+    return {
+        "conf_low": float(lo),
+        "conf_high": float(hi),
+        "interval_kind": kind,
+        "bootstrap_sign_flips": flips,
+        "boot_cov": np.cov(dc, de),
+    }
 
 
 def _check_columns(data: pd.DataFrame, cols: list[str]) -> None:
     missing = [c for c in cols if c not in data.columns]
     if missing:
-        raise DataContractError(f"icer needs columns {missing}", column=missing[0],
-                                rule="required_column")
+        raise DataContractError(
+            f"icer needs columns {missing}", column=missing[0], rule="required_column"
+        )
     for col in cols[:2]:
         if not pd.api.types.is_numeric_dtype(data[col]):
-            raise DataContractError(f"{col} must be numeric, got {data[col].dtype}",
-                                    column=col, rule="numeric")
+            raise DataContractError(
+                f"{col} must be numeric, got {data[col].dtype}", column=col, rule="numeric"
+            )
 
 
-def icer(data: pd.DataFrame, cost: str = "total_paid", effect: str = "job_outcome", *,
-         cpa: str | Sequence[str] | None = None, blocks: Sequence[str] = ("district", "period"),
-         method: str = "fieller", alpha: float = 0.05, df: float | None = None,
-         draws: int = 999, seed: int = 20110601, prime_col: str = "prime",
-         cpa_col: str = "cpa", freq: str = "Q") -> EffectTable:
+def icer(
+    data: pd.DataFrame,
+    cost: str = "total_paid",
+    effect: str = "job_outcome",
+    *,
+    cpa: str | Sequence[str] | None = None,
+    blocks: Sequence[str] = ("district", "period"),
+    method: str = "fieller",
+    alpha: float = 0.05,
+    df: float | None = None,
+    draws: int = 999,
+    seed: int = 20110601,
+    prime_col: str = "prime",
+    cpa_col: str = "cpa",
+    freq: str = "Q",
+) -> EffectTable:
     """Incremental cost per additional job outcome for every pair of primes within a CPA.
 
     Estimand: for primes A and B of a CPA, ``R = (C_A - C_B) / (E_A - E_B)``, where ``C_j``
@@ -342,36 +254,65 @@ def icer(data: pd.DataFrame, cost: str = "total_paid", effect: str = "job_outcom
     for cpa_code, sub in sel.groupby(sel[cpa_col].astype(str), sort=True):
         primes = sorted(sub[prime_col].astype(str).unique())
         for i, a in enumerate(primes):
-            for b in primes[i + 1:]:
-                rows.append(_one_pair(sub, cost, effect, prime_col, a, b, blocks, method,
-                                      alpha, df, draws, seed, cpa_code))
+            for b in primes[i + 1 :]:
+                rows.append(
+                    _one_pair(
+                        sub,
+                        cost,
+                        effect,
+                        prime_col,
+                        a,
+                        b,
+                        blocks,
+                        method,
+                        alpha,
+                        df,
+                        draws,
+                        seed,
+                        cpa_code,
+                    )
+                )
     if not rows:
         raise DesignError("no CPA has two primes with referrals to compare")
     tab = pd.DataFrame(rows)
     ci = "Fieller (normal critical value)" if df is None else f"Fieller (t, df = {df:g})"
     if method == "bootstrap":
         ci = f"stratified bootstrap percentile ({draws} draws; unbounded if dE changes sign)"
-    meth = {"estimator": "ratio of blocked differences in means (incremental cost per "
-                         "additional outcome)",
-            "se_type": "Neyman (blocked) variances and cross-product covariance",
-            "ci_method": ci, "design": f"Blocked ({' x '.join(blocks)})", "alpha": alpha,
-            "blocks": blocks, "cost": cost, "effect": effect,
-            "notes": "std_error is the delta-method SE of the ratio (for reference); the "
-                     "interval does not use it"}
-    return EffectTable(tab, meth, title=f"Incremental cost per additional {effect}",
-                       extra={"rows_dropped_missing": int(miss.sum())})
+    meth = {
+        "estimator": "ratio of blocked differences in means (incremental cost per "
+        "additional outcome)",
+        "se_type": "Neyman (blocked) variances and cross-product covariance",
+        "ci_method": ci,
+        "design": f"Blocked ({' x '.join(blocks)})",
+        "alpha": alpha,
+        "blocks": blocks,
+        "cost": cost,
+        "effect": effect,
+        "notes": "std_error is the delta-method SE of the ratio (for reference); the "
+        "interval does not use it",
+    }
+    return EffectTable(
+        tab,
+        meth,
+        title=f"Incremental cost per additional {effect}",
+        extra={"rows_dropped_missing": int(miss.sum())},
+    )
 
 
-def _one_pair(sub, cost, effect, prime_col, a, b, blocks, method, alpha, df, draws, seed,
-              cpa_code) -> dict:
+def _one_pair(
+    sub, cost, effect, prime_col, a, b, blocks, method, alpha, df, draws, seed, cpa_code
+) -> dict:
     pair, counts = _pair_frame(sub, cost, effect, prime_col, a, b, blocks)
     if counts["strata_used"] == 0:
         raise DesignError(f"{cpa_code}: no stratum has two referrals of both {a} and {b}")
     pair = pair.assign(_prime=pair[prime_col].astype(str))
     res = {}
     for col in (cost, effect):  # the kit's blocked difference in means (estimatr's formula)
-        res[col] = diff_in_means(pair, col, "_prime", blocks="_stratum", condition1=b,
-                                 condition2=a).tidy().iloc[0]
+        res[col] = (
+            diff_in_means(pair, col, "_prime", blocks="_stratum", condition1=b, condition2=a)
+            .tidy()
+            .iloc[0]
+        )
     c = pair[cost].to_numpy(float)
     e = pair[effect].to_numpy(float)
     arm, blk = pair["_arm"].to_numpy(), pair["_stratum"].to_numpy()
@@ -379,27 +320,52 @@ def _one_pair(sub, cost, effect, prime_col, a, b, blocks, method, alpha, df, dra
     bd = blocked_differences(c, e, arm, blk)
     dC, dE = float(res[cost]["estimate"]), float(res[effect]["estimate"])
     vC, vE = float(res[cost]["std_error"]) ** 2, float(res[effect]["std_error"]) ** 2
-    if not (np.isclose(bd["d_cost"], dC, rtol=1e-9, atol=1e-9)
-            and np.isclose(bd["var_effect"], vE, rtol=1e-7, atol=1e-15)):
-        raise DesignError(f"{cpa_code} {a} - {b}: diff_in_means used another design than "
-                          "the Neyman blocked one (e.g. matched pairs); use larger strata")
+    if not (
+        np.isclose(bd["d_cost"], dC, rtol=1e-9, atol=1e-9)
+        and np.isclose(bd["var_effect"], vE, rtol=1e-7, atol=1e-15)
+    ):
+        raise DesignError(
+            f"{cpa_code} {a} - {b}: diff_in_means used another design than "
+            "the Neyman blocked one (e.g. matched pairs); use larger strata"
+        )
     cov = bd["cov"]
     fi = fieller(dC, dE, vC, vE, cov, alpha=alpha, df=df)
     ratio = fi.ratio
-    se_r = (math.sqrt(max(vC - 2 * ratio * cov + ratio * ratio * vE, 0.0)) / abs(dE)
-            if dE != 0 else math.inf)
-    row = {"term": f"{a} - {b}", "estimate": ratio, "std_error": se_r,
-           "conf_low": fi.lower, "conf_high": fi.upper, "n": bd["n"],
-           "interval_kind": fi.kind, "d_cost": dC, "se_cost": math.sqrt(vC),
-           "d_effect": dE, "se_effect": math.sqrt(vE), "cov": cov,
-           "corr": cov / math.sqrt(vC * vE) if vC > 0 and vE > 0 else math.nan,
-           "quadrant": quadrant(dC, dE), "p_effect": float(res[effect]["p_value"]),
-           "fieller_g": fi.g, "cpa": cpa_code, "prime": a, "reference": b, **counts}
+    se_r = (
+        math.sqrt(max(vC - 2 * ratio * cov + ratio * ratio * vE, 0.0)) / abs(dE)
+        if dE != 0
+        else math.inf
+    )
+    row = {
+        "term": f"{a} - {b}",
+        "estimate": ratio,
+        "std_error": se_r,
+        "conf_low": fi.lower,
+        "conf_high": fi.upper,
+        "n": bd["n"],
+        "interval_kind": fi.kind,
+        "d_cost": dC,
+        "se_cost": math.sqrt(vC),
+        "d_effect": dE,
+        "se_effect": math.sqrt(vE),
+        "cov": cov,
+        "corr": cov / math.sqrt(vC * vE) if vC > 0 and vE > 0 else math.nan,
+        "quadrant": quadrant(dC, dE),
+        "p_effect": float(res[effect]["p_value"]),
+        "fieller_g": fi.g,
+        "cpa": cpa_code,
+        "prime": a,
+        "reference": b,
+        **counts,
+    }
     if method == "bootstrap":
         boot = _bootstrap(c, e, arm, blk, int(draws), int(seed), alpha)
-        row.update(conf_low=boot["conf_low"], conf_high=boot["conf_high"],
-                   interval_kind=boot["interval_kind"],
-                   bootstrap_sign_flips=boot["bootstrap_sign_flips"])
+        row.update(
+            conf_low=boot["conf_low"],
+            conf_high=boot["conf_high"],
+            interval_kind=boot["interval_kind"],
+            bootstrap_sign_flips=boot["bootstrap_sign_flips"],
+        )
     return row
 
 

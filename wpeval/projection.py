@@ -21,8 +21,8 @@ still short of the trigger at the extract) are not projected. No uncertainty is 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 import numpy as np
 import pandas as pd
@@ -57,11 +57,13 @@ class ProjectionResult:
     def by(self, *cols: str) -> pd.DataFrame:
         """Observed and projected sustainment amounts per group (never summed together)."""
         r = self.referrals
-        agg = {"job_outcomes": ("person_id", "size"),
-               "sustainment_paid_observed": ("sustainment_paid", "sum"),
-               "in_work_at_extract": ("in_work_at_extract", "sum"),
-               "projected_payments": ("projected_payments", "sum"),
-               "projected_amount": ("projected_amount", "sum")}
+        agg = {
+            "job_outcomes": ("person_id", "size"),
+            "sustainment_paid_observed": ("sustainment_paid", "sum"),
+            "in_work_at_extract": ("in_work_at_extract", "sum"),
+            "projected_payments": ("projected_payments", "sum"),
+            "projected_amount": ("projected_amount", "sum"),
+        }
         if not cols:
             return r.groupby(np.zeros(len(r), int)).agg(**agg).set_axis(["all"])
         return r.groupby(list(cols), observed=True).agg(**agg)
@@ -73,8 +75,9 @@ def _fit(fitter, durations, events, label):
     return f
 
 
-def retention_survival(retention: pd.DataFrame, *, model=None, by: str | None = "payment_group",
-                       min_events: int = 20) -> tuple[dict, Callable, str]:
+def retention_survival(
+    retention: pd.DataFrame, *, model=None, by: str | None = "payment_group", min_events: int = 20
+) -> tuple[dict, Callable, str]:
     """Fit job-length survival functions, one per group (pooled fallback).
 
     Parameters
@@ -111,16 +114,28 @@ def retention_survival(retention: pd.DataFrame, *, model=None, by: str | None = 
         for g, idx in retention.groupby(by, observed=True).indices.items():
             if e[idx].sum() >= min_events:
                 fits[str(g)] = _fit(fitter, d[idx], e[idx], str(g))
-    surv = {g: (lambda t, f=f: np.asarray(f.survival_function_at_times(t), float))
-            for g, f in fits.items()}
-    desc = (f"lifelines {fitter.__name__} per {by} ({len(fits)} groups; pooled fit for "
-            f"groups with < {min_events} job ends)" if by else f"lifelines {fitter.__name__}")
+    surv = {
+        g: (lambda t, f=f: np.asarray(f.survival_function_at_times(t), float))
+        for g, f in fits.items()
+    }
+    desc = (
+        f"lifelines {fitter.__name__} per {by} ({len(fits)} groups; pooled fit for "
+        f"groups with < {min_events} job ends)"
+        if by
+        else f"lifelines {fitter.__name__}"
+    )
     return surv, (lambda t: np.asarray(pooled.survival_function_at_times(t), float)), desc
 
 
-def project_sustainment(data: pd.DataFrame, *, pay: PaymentsResult | None = None,
-                        tariff=None, model=None, by: str | None = "payment_group",
-                        min_events: int = 20) -> ProjectionResult:
+def project_sustainment(
+    data: pd.DataFrame,
+    *,
+    pay: PaymentsResult | None = None,
+    tariff=None,
+    model=None,
+    by: str | None = "payment_group",
+    min_events: int = 20,
+) -> ProjectionResult:
     """Expected sustainment payments still to come for jobs in progress at the extract.
 
     Parameters
@@ -144,8 +159,7 @@ def project_sustainment(data: pd.DataFrame, *, pay: PaymentsResult | None = None
     r = pay.referrals
     has_jo = r["job_outcome_date"].notna().to_numpy()
     retention = job_retention_times(data)
-    surv, pooled, desc = retention_survival(retention, model=model, by=by,
-                                            min_events=min_events)
+    surv, pooled, desc = retention_survival(retention, model=model, by=by, min_events=min_events)
     sub = data.loc[has_jo]
     rs = r.loc[has_jo]
     end = sub["data_end_date"].to_numpy("datetime64[ns]")
@@ -155,8 +169,13 @@ def project_sustainment(data: pd.DataFrame, *, pay: PaymentsResult | None = None
     tenure = (end - start) / np.timedelta64(1, "D")
     trig = (rs["job_outcome_date"].to_numpy("datetime64[ns]") - start) / np.timedelta64(1, "D")
     n_obs = rs["sustainment_count"].to_numpy()
-    cap = np.array([pay.tariff.value(str(g), "sustainment_cap", int(y))[0]
-                    for g, y in zip(rs["payment_group"], rs["contract_year"])], dtype=np.int64)
+    cap = np.array(
+        [
+            pay.tariff.value(str(g), "sustainment_cap", int(y))[0]
+            for g, y in zip(rs["payment_group"], rs["contract_year"])
+        ],
+        dtype=np.int64,
+    )
     expected = np.zeros(len(rs))
     groups = rs["payment_group"].astype(str).to_numpy()
     for i in np.flatnonzero(in_work & (n_obs < cap)):
@@ -166,8 +185,17 @@ def project_sustainment(data: pd.DataFrame, *, pay: PaymentsResult | None = None
         s0 = float(s(np.array([max(tenure[i], 0.5)]))[0])
         if s0 > 0:
             expected[i] = float(np.sum(s(t_k))) / s0
-    out = rs[["person_id", "cpa", "prime", "payment_group", "contract_year",
-              "sustainment_count", "sustainment_paid"]].copy()
+    out = rs[
+        [
+            "person_id",
+            "cpa",
+            "prime",
+            "payment_group",
+            "contract_year",
+            "sustainment_count",
+            "sustainment_paid",
+        ]
+    ].copy()
     out["in_work_at_extract"] = in_work
     out["tenure_at_extract"] = tenure
     out["projected_payments"] = expected

@@ -39,8 +39,9 @@ TWO_YEARS = 730
 SUSTAINMENT_DAYS = 28
 
 
-def expected_sustainment_payments(trigger_days: float, scale_days: float, shape: float,
-                                  cap: int) -> float:
+def expected_sustainment_payments(
+    trigger_days: float, scale_days: float, shape: float, cap: int
+) -> float:
     """E[S] for a Weibull job length given that it reached the job-outcome trigger.
 
     Parameters
@@ -59,23 +60,24 @@ def expected_sustainment_payments(trigger_days: float, scale_days: float, shape:
     """
     k = np.arange(1, int(cap) + 1)
     t0 = (trigger_days / scale_days) ** shape
-    return float(np.sum(np.exp(t0 - ((trigger_days + SUSTAINMENT_DAYS * k) / scale_days)
-                               ** shape)))
+    return float(np.sum(np.exp(t0 - ((trigger_days + SUSTAINMENT_DAYS * k) / scale_days) ** shape)))
 
 
 def _check_uncensored(prog, caps) -> None:
     ref = prog.referrals
     end = pd.Timestamp(prog.config["calendar"]["data_end_date"])
-    need = ref["referral_date"].max() + pd.Timedelta(days=TWO_YEARS + SUSTAINMENT_DAYS
-                                                     * int(max(caps)))
+    need = ref["referral_date"].max() + pd.Timedelta(
+        days=TWO_YEARS + SUSTAINMENT_DAYS * int(max(caps))
+    )
     if end < need:
-        raise ParameterError(f"the extract ends {end.date()}, before {need.date()}: outcomes "
-                             "or sustainment payments are censored and the closed form does "
-                             "not hold; generate with a later calendar.data_end_date")
+        raise ParameterError(
+            f"the extract ends {end.date()}, before {need.date()}: outcomes "
+            "or sustainment payments are censored and the closed form does "
+            "not hold; generate with a later calendar.data_end_date"
+        )
 
 
-def true_incremental_cost(prog, cpa: str, prime: str, reference: str,
-                          tariff=None) -> dict:
+def true_incremental_cost(prog, cpa: str, prime: str, reference: str, tariff=None) -> dict:
     """True differences in outcomes and payments per referral between two primes of a CPA.
 
     Parameters
@@ -126,16 +128,28 @@ def true_incremental_cost(prog, cpa: str, prime: str, reference: str,
         trig = 7 * prog_facts.payment_groups[g].jo_trigger_weeks
         scale = float(cfg["retention"]["scale_days"]) * float(cfg["groups"][g]["retention"])
         es = expected_sustainment_payments(trig, scale, shape, cap)
-        per_outcome = (round(fees["job_outcome"] * mult, 2)
-                       + round(fees["sustainment_fee"] * mult, 2) * es)
-        rows.append({"payment_group": g, "n": n_g, "p_prime": float(pa.iloc[0]),
-                     "p_reference": float(pb.iloc[0]), "expected_sustainment": es,
-                     "paid_per_outcome": per_outcome})
+        per_outcome = (
+            round(fees["job_outcome"] * mult, 2) + round(fees["sustainment_fee"] * mult, 2) * es
+        )
+        rows.append(
+            {
+                "payment_group": g,
+                "n": n_g,
+                "p_prime": float(pa.iloc[0]),
+                "p_reference": float(pb.iloc[0]),
+                "expected_sustainment": es,
+                "paid_per_outcome": per_outcome,
+            }
+        )
     _check_uncensored(prog, caps or [0])
     by = pd.DataFrame(rows)
     w = by["n"] / by["n"].sum()
     dp = by["p_prime"] - by["p_reference"]
     d_effect = float(np.sum(w * dp))
     d_cost = float(np.sum(w * dp * by["paid_per_outcome"]))
-    return {"d_effect": d_effect, "d_cost": d_cost,
-            "ratio": d_cost / d_effect if d_effect != 0 else np.nan, "by_group": by}
+    return {
+        "d_effect": d_effect,
+        "d_cost": d_cost,
+        "ratio": d_cost / d_effect if d_effect != 0 else np.nan,
+        "by_group": by,
+    }

@@ -21,134 +21,34 @@ Projected (not yet paid) sustainment payments are in :mod:`wpeval.projection`, k
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
-from importlib import resources
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
-import yaml
 
+from .baseline import Baseline, load_baseline
 from .exceptions import DataContractError, ParameterError
 from .icer import fieller
 from .payments import PaymentsResult, Tariff, payments
 from .results import EffectTable
 
-__all__ = ["Baseline", "load_baseline", "cost_figures", "deadweight", "DAYS_PER_MONTH",
-           "CAVEAT"]
+__all__ = [
+    "CAVEAT",
+    "DAYS_PER_MONTH",
+    "Baseline",
+    "cost_figures",
+    "deadweight",
+    "load_baseline",
+]
 
 #: average days in a calendar month (365.25 / 12)
 DAYS_PER_MONTH = 365.25 / 12
 #: the label every deadweight figure carries
-CAVEAT = ("conditional on the assumed non-intervention baseline; not a causal impact: the "
-          "programme had no no-treatment control group")
-_STATUSES = ("V", "D", "U", "override")
-
-
-# --------------------------------------------------------------------------- baseline ------
-@dataclass(frozen=True)
-class Baseline:
-    """Non-intervention job-outcome rates by contract year and payment group.
-
-    Attributes
-    ----------
-    rates : dict
-        ``(contract_year, group) -> (rate, status)``; status V, D, U or ``override``.
-    window_months : int
-        The outcome window the rates refer to (12: the MPL measure).
-    expectations : dict
-        Published reference figures ``name -> (value, status)``.
-    source : str
-    """
-
-    rates: dict
-    window_months: int = 12
-    expectations: dict = field(default_factory=dict)
-    source: str = ""
-
-    def rate(self, group: str, year: int) -> tuple[float, str]:
-        """(rate, status) for ``group`` in contract ``year``; later years reuse the last
-        configured year with status U. ParameterError for an unknown group."""
-        years = sorted({y for y, _ in self.rates})
-        use = max([y for y in years if y <= year], default=years[0])
-        if (use, group) not in self.rates:
-            raise ParameterError(f"baseline has no rate for payment group {group!r}; give one "
-                                 f"with overrides={{{group!r}: rate}}")
-        val, status = self.rates[(use, group)]
-        return val, status if use == year or status == "override" else "U"
-
-    def table(self) -> pd.DataFrame:
-        """The rates as ``contract_year, payment_group, rate, status``."""
-        return pd.DataFrame([{"contract_year": y, "payment_group": g, "rate": v, "status": s}
-                             for (y, g), (v, s) in sorted(self.rates.items())])
-
-
-def _cell(raw: Any, where: str) -> tuple[float, str]:
-    if not isinstance(raw, Mapping) or "value" not in raw or "status" not in raw:
-        raise ParameterError(f"baseline: {where} must be a mapping with 'value' and 'status'")
-    try:
-        val = float(raw["value"])
-    except (TypeError, ValueError) as exc:
-        raise ParameterError(f"baseline: {where} is not a number ({raw['value']!r})") from exc
-    if str(raw["status"]) not in _STATUSES:
-        raise ParameterError(f"baseline: {where} has status {raw['status']!r}")
-    return val, str(raw["status"])
-
-
-def load_baseline(baseline: "Baseline | str | Path | Mapping | None" = None, *,
-                  overrides: Mapping | float | None = None) -> Baseline:
-    """Load the non-intervention baseline.
-
-    Parameters
-    ----------
-    baseline : Baseline, path, mapping or None
-        None reads ``wpeval/config/baseline.yaml``; a path or mapping of the same layout.
-    overrides : float or mapping, optional
-        A single rate for every group and year; ``{group: rate}`` for every year of a group;
-        or ``{(year, group): rate}``. Overridden cells get status ``override``.
-
-    Returns
-    -------
-    Baseline
-    """
-    if isinstance(baseline, Baseline):
-        base = baseline
-    else:
-        if baseline is None:
-            raw = yaml.safe_load(resources.files("wpeval.config").joinpath("baseline.yaml")
-                                 .read_text("utf-8"))
-            source = "wpeval/config/baseline.yaml"
-        elif isinstance(baseline, (str, Path)):
-            if not Path(baseline).is_file():
-                raise ParameterError(f"baseline file {baseline} does not exist")
-            raw, source = yaml.safe_load(Path(baseline).read_text("utf-8")), str(baseline)
-        elif isinstance(baseline, Mapping):
-            raw, source = baseline, "<dict>"
-        else:
-            raise ParameterError(f"baseline must be a path or mapping, not {type(baseline)}")
-        try:
-            rates = {(int(y), str(g)): _cell(c, f"non_intervention.{y}.{g}")
-                     for y, cells in raw["non_intervention"].items() for g, c in cells.items()}
-            window = int(_cell(raw.get("window_months", {"value": 12, "status": "V"}),
-                               "window_months")[0])
-            expect = {k: _cell(v, f"expectations.{k}")
-                      for k, v in (raw.get("expectations") or {}).items()}
-        except (KeyError, TypeError, AttributeError) as exc:
-            raise ParameterError(f"baseline {source}: malformed ({exc!r})") from exc
-        base = Baseline(rates, window, expect, source)
-    if overrides is None:
-        return base
-    rates = dict(base.rates)
-    items = ({key: overrides for key in {g for _, g in rates}}
-             if isinstance(overrides, (int, float)) else dict(overrides))
-    for key, val in items.items():
-        if not isinstance(val, (int, float)) or isinstance(val, bool) or not 0 <= val <= 1:
-            raise ParameterError(f"baseline override {key!r}: {val!r} is not a rate in [0, 1]")
-        keys = [key] if isinstance(key, tuple) else [(y, key) for y in {y for y, _ in rates}]
-        for k in keys:
-            rates[(int(k[0]), str(k[1]))] = (float(val), "override")
-    return Baseline(rates, base.window_months, base.expectations, base.source + " + overrides")
+CAVEAT = (
+    "conditional on the assumed non-intervention baseline; not a causal impact: the "
+    "programme had no no-treatment control group"
+)
 
 
 # ------------------------------------------------------------------------- cost figures ----
@@ -160,9 +60,14 @@ def _payments(data: pd.DataFrame, tariff, pay: PaymentsResult | None) -> Payment
     return payments(data, tariff, warn=False)
 
 
-def cost_figures(data: pd.DataFrame, by: Sequence[str] = ("cpa", "prime"), *,
-                 tariff: "Tariff | str | Path | Mapping | None" = None,
-                 pay: PaymentsResult | None = None, until=None) -> pd.DataFrame:
+def cost_figures(
+    data: pd.DataFrame,
+    by: Sequence[str] = ("cpa", "prime"),
+    *,
+    tariff: Tariff | str | Path | Mapping | None = None,
+    pay: PaymentsResult | None = None,
+    until=None,
+) -> pd.DataFrame:
     """What each job outcome cost: totals and unit costs by contract, group or year.
 
     Parameters
@@ -214,34 +119,54 @@ def cost_figures(data: pd.DataFrame, by: Sequence[str] = ("cpa", "prime"), *,
         out["months_in_work_verified"] = months.sum()
     with np.errstate(divide="ignore", invalid="ignore"):
         out["paid_per_referral"] = out["total_paid"] / out["referrals"]
-        out["paid_per_month_in_work"] = np.where(out["months_in_work_verified"] > 0,
-                                                 out["total_paid"]
-                                                 / out["months_in_work_verified"], np.nan)
+        out["paid_per_month_in_work"] = np.where(
+            out["months_in_work_verified"] > 0,
+            out["total_paid"] / out["months_in_work_verified"],
+            np.nan,
+        )
         out["job_outcome_rate"] = out["job_outcomes"] / out["referrals"]
-        out["placeholder_share"] = np.where(out["total_paid"] > 0,
-                                            out["placeholder_paid"] / out["total_paid"], 0.0)
-    cols = ["referrals", "job_outcomes", "sustainment_payments", "total_paid",
-            "placeholder_paid", "months_in_work_verified", "paid_per_referral",
-            "paid_per_job_outcome", "paid_per_month_in_work", "job_outcome_rate",
-            "placeholder_share"]
+        out["placeholder_share"] = np.where(
+            out["total_paid"] > 0, out["placeholder_paid"] / out["total_paid"], 0.0
+        )
+    cols = [
+        "referrals",
+        "job_outcomes",
+        "sustainment_payments",
+        "total_paid",
+        "placeholder_paid",
+        "months_in_work_verified",
+        "paid_per_referral",
+        "paid_per_job_outcome",
+        "paid_per_month_in_work",
+        "job_outcome_rate",
+        "placeholder_share",
+    ]
     return out[cols]
 
 
 # --------------------------------------------------------------------------- deadweight ----
 def _outcome(data: pd.DataFrame, outcome: str) -> np.ndarray:
     if outcome not in data.columns:
-        if outcome.startswith("job_outcome_") and outcome.endswith("m") and \
-                outcome[12:-1].isdigit():
+        if (
+            outcome.startswith("job_outcome_")
+            and outcome.endswith("m")
+            and outcome[12:-1].isdigit()
+        ):
             from .outcomes import outcome_flags
 
             return outcome_flags(data, months=(int(outcome[12:-1]),))[outcome].to_numpy(float)
-        raise DataContractError(f"outcome column {outcome!r} is not in the data",
-                                column=outcome, rule="required_column")
+        raise DataContractError(
+            f"outcome column {outcome!r} is not in the data", column=outcome, rule="required_column"
+        )
     y = pd.to_numeric(data[outcome], errors="coerce").to_numpy(float)
     bad = ~np.isnan(y) & (y != 0) & (y != 1)
     if bad.any():
-        raise DataContractError(f"{outcome} must be 0/1 (or missing)", column=outcome,
-                                rule="binary", examples=data.index[bad][:5].tolist())
+        raise DataContractError(
+            f"{outcome} must be 0/1 (or missing)",
+            column=outcome,
+            rule="binary",
+            examples=data.index[bad][:5].tolist(),
+        )
     return y
 
 
@@ -261,8 +186,7 @@ def _status(statuses: np.ndarray) -> str:
     return "V"
 
 
-def _ratio_row(c: np.ndarray, y: np.ndarray, b: np.ndarray, st: np.ndarray, alpha: float
-               ) -> dict:
+def _ratio_row(c: np.ndarray, y: np.ndarray, b: np.ndarray, st: np.ndarray, alpha: float) -> dict:
     """Cost per additional outcome for one group: sum c / sum (y - b), delta SE, Fieller."""
     n = len(c)
     d = y - b
@@ -273,25 +197,44 @@ def _ratio_row(c: np.ndarray, y: np.ndarray, b: np.ndarray, st: np.ndarray, alph
         cv = float(np.sum((c - cbar) * (d - dbar)) / (n - 1) / n)
         cv = float(np.clip(cv, -math.sqrt(vc * vd), math.sqrt(vc * vd)))
         fi = fieller(cbar, dbar, vc, vd, cv, alpha=alpha)
-        se = (math.sqrt(max(vc - 2 * ratio * cv + ratio ** 2 * vd, 0)) / abs(dbar)
-              if dbar != 0 else math.nan)
+        se = (
+            math.sqrt(max(vc - 2 * ratio * cv + ratio**2 * vd, 0)) / abs(dbar)
+            if dbar != 0
+            else math.nan
+        )
     else:
         fi, se = None, math.nan
     k = float(y.sum())
-    return {"estimate": ratio, "std_error": se,
-            "conf_low": fi.lower if fi else math.nan, "conf_high": fi.upper if fi else math.nan,
-            "interval_kind": fi.kind if fi else "unbounded", "n": n, "job_outcomes": k,
-            "outcome_rate": k / n, "baseline_rate": float(b.mean()),
-            "baseline_outcomes": float(b.sum()), "additional_outcomes": float(d.sum()),
-            "total_paid": float(c.sum()), "paid_per_outcome": c.sum() / k if k else math.nan,
-            "above_baseline": bool(dbar > 0), "baseline_status": _status(st)}
+    return {
+        "estimate": ratio,
+        "std_error": se,
+        "conf_low": fi.lower if fi else math.nan,
+        "conf_high": fi.upper if fi else math.nan,
+        "interval_kind": fi.kind if fi else "unbounded",
+        "n": n,
+        "job_outcomes": k,
+        "outcome_rate": k / n,
+        "baseline_rate": float(b.mean()),
+        "baseline_outcomes": float(b.sum()),
+        "additional_outcomes": float(d.sum()),
+        "total_paid": float(c.sum()),
+        "paid_per_outcome": c.sum() / k if k else math.nan,
+        "above_baseline": bool(dbar > 0),
+        "baseline_status": _status(st),
+    }
 
 
-def deadweight(data: pd.DataFrame, *, outcome: str | None = None,
-               baseline: "Baseline | str | Path | Mapping | None" = None,
-               overrides: Mapping | float | None = None,
-               by: Sequence[str] = ("payment_group",), tariff=None,
-               pay: PaymentsResult | None = None, alpha: float = 0.05) -> EffectTable:
+def deadweight(
+    data: pd.DataFrame,
+    *,
+    outcome: str | None = None,
+    baseline: Baseline | str | Path | Mapping | None = None,
+    overrides: Mapping | float | None = None,
+    by: Sequence[str] = ("payment_group",),
+    tariff=None,
+    pay: PaymentsResult | None = None,
+    alpha: float = 0.05,
+) -> EffectTable:
     """Cost per additional job outcome above an assumed non-intervention baseline.
 
     Estimand (descriptive, **conditional on the baseline, not causal**): for a set of
@@ -312,8 +255,9 @@ def deadweight(data: pd.DataFrame, *, outcome: str | None = None,
         Referral-level data (as for :func:`wpeval.payments`) and the outcome column.
     outcome : str, optional
         0/1 job-outcome flag; default ``job_outcome_<window>m`` for the baseline's window
-        (24 months in the default baseline; see ``baseline.yaml``), computed with :func:`wpeval.outcome_flags` if absent. Referrals whose
-        window is not observed (NaN) are left out and counted.
+        (24 months in the default baseline; see ``baseline.yaml``), computed with
+        :func:`wpeval.outcome_flags` if absent. Referrals whose window is not observed (NaN)
+        are left out and counted.
     baseline, overrides :
         See :func:`load_baseline`.
     by : sequence of str, default ("payment_group",)
@@ -345,20 +289,31 @@ def deadweight(data: pd.DataFrame, *, outcome: str | None = None,
     if by:
         keys = r.loc[keep, list(by)].astype(str).agg(" / ".join, axis=1)
         for key in sorted(keys.unique()):
-            groups.append((key, keep & (r[list(by)].astype(str).agg(" / ".join, axis=1)
-                                        == key).to_numpy()))
+            groups.append(
+                (key, keep & (r[list(by)].astype(str).agg(" / ".join, axis=1) == key).to_numpy())
+            )
     for key, mask in groups:
         if mask.sum() == 0:
             continue
         row = _ratio_row(c[mask], y[mask], b[mask], st[mask], alpha)
         rows.append({"term": key if key else "all", **row})
-    meth = {"estimator": "cost per additional job outcome above an assumed non-intervention "
-                         "baseline (descriptive; " + CAVEAT + ")",
-            "se_type": "delta method for a ratio of means (baseline treated as known)",
-            "ci_method": "Fieller (normal)", "design": "none: no control group; baseline "
-                                                        f"from {base.source}",
-            "alpha": alpha, "outcome": outcome, "notes": CAVEAT}
-    return EffectTable(pd.DataFrame(rows), meth,
-                       title=f"Cost per additional {outcome} above the assumed baseline",
-                       extra={"rows_window_not_observed": int((~keep).sum()),
-                              "baseline_source": base.source, "caveat": CAVEAT})
+    meth = {
+        "estimator": "cost per additional job outcome above an assumed non-intervention "
+        "baseline (descriptive; " + CAVEAT + ")",
+        "se_type": "delta method for a ratio of means (baseline treated as known)",
+        "ci_method": "Fieller (normal)",
+        "design": f"none: no control group; baseline from {base.source}",
+        "alpha": alpha,
+        "outcome": outcome,
+        "notes": CAVEAT,
+    }
+    return EffectTable(
+        pd.DataFrame(rows),
+        meth,
+        title=f"Cost per additional {outcome} above the assumed baseline",
+        extra={
+            "rows_window_not_observed": int((~keep).sum()),
+            "baseline_source": base.source,
+            "caveat": CAVEAT,
+        },
+    )

@@ -18,8 +18,8 @@ from __future__ import annotations
 
 import copy
 import math
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -29,7 +29,7 @@ from .exceptions import ParameterError
 from .payments import default_tariff_dict, payments
 from .value_for_money import CAVEAT, _outcome, deadweight, load_baseline
 
-__all__ = ["sensitivity", "headlines"]
+__all__ = ["headlines", "sensitivity"]
 
 _ITEMS = ("attachment", "job_outcome", "sustainment_fee", "sustainment_cap")
 
@@ -41,8 +41,10 @@ def _tariff_dict(tariff) -> dict:
         return copy.deepcopy(dict(tariff))
     if isinstance(tariff, (str, Path)):
         return yaml.safe_load(Path(tariff).read_text("utf-8"))
-    raise ParameterError("sensitivity needs the tariff as None, a path or a mapping (a Tariff "
-                         "object cannot be edited)")
+    raise ParameterError(
+        "sensitivity needs the tariff as None, a path or a mapping (a Tariff "
+        "object cannot be edited)"
+    )
 
 
 def _u_parameters(tdict: dict, pay) -> list[tuple[str, tuple, float]]:
@@ -60,8 +62,13 @@ def _u_parameters(tdict: dict, pay) -> list[tuple[str, tuple, float]]:
         if cell["status"] == "U" and int(y) in years:
             from fractions import Fraction
 
-            out.append((f"tariff attachment phase-down, year {y}", ("attachment_phase", y),
-                        float(Fraction(str(cell["value"])))))
+            out.append(
+                (
+                    f"tariff attachment phase-down, year {y}",
+                    ("attachment_phase", y),
+                    float(Fraction(str(cell["value"]))),
+                )
+            )
     return out
 
 
@@ -74,9 +81,16 @@ def _set(tdict: dict, path: tuple, value: float) -> dict:
     return new
 
 
-def sensitivity(data: pd.DataFrame, *, outcome: str | None = None, baseline=None,
-                overrides=None, tariff=None, baseline_factors: Sequence[float] = (0.5, 1.5),
-                tariff_factors: Sequence[float] = (0.75, 1.25)) -> pd.DataFrame:
+def sensitivity(
+    data: pd.DataFrame,
+    *,
+    outcome: str | None = None,
+    baseline=None,
+    overrides=None,
+    tariff=None,
+    baseline_factors: Sequence[float] = (0.5, 1.5),
+    tariff_factors: Sequence[float] = (0.75, 1.25),
+) -> pd.DataFrame:
     """One-way sensitivity of the programme's cost per additional job outcome.
 
     Parameters
@@ -118,18 +132,26 @@ def sensitivity(data: pd.DataFrame, *, outcome: str | None = None, baseline=None
     groups = sorted(set(pay.referrals["payment_group"].astype(str)))
     rows = []
     for label, cells in [("baseline: all groups", list(base.rates))] + [
-            (f"baseline: {g}", [k for k in base.rates if k[1] == g]) for g in groups]:
+        (f"baseline: {g}", [k for k in base.rates if k[1] == g]) for g in groups
+    ]:
         res, vals = [], []
         for f in baseline_factors:
-            new = load_baseline(base, overrides={k: min(1.0, base.rates[k][0] * f)
-                                                 for k in cells})
+            new = load_baseline(base, overrides={k: min(1.0, base.rates[k][0] * f) for k in cells})
             res.append(result(new, pay))
             vals.append(float(np.mean([new.rates[k][0] for k in cells])))
         status = "U" if any(base.rates[k][1] == "U" for k in cells) else "V/D"
-        rows.append({"parameter": label, "kind": "baseline", "status": status,
-                     "base_value": float(np.mean([base.rates[k][0] for k in cells])),
-                     "low_value": vals[0], "high_value": vals[1],
-                     "result_low": res[0], "result_high": res[1]})
+        rows.append(
+            {
+                "parameter": label,
+                "kind": "baseline",
+                "status": status,
+                "base_value": float(np.mean([base.rates[k][0] for k in cells])),
+                "low_value": vals[0],
+                "high_value": vals[1],
+                "result_low": res[0],
+                "result_high": res[1],
+            }
+        )
     for label, path, value in _u_parameters(tdict, pay):
         res, vals = [], []
         for f in tariff_factors:
@@ -138,9 +160,18 @@ def sensitivity(data: pd.DataFrame, *, outcome: str | None = None, baseline=None
                 v = float(max(0, round(v)))
             vals.append(v)
             res.append(result(base, payments(frame, _set(tdict, path, v), warn=False)))
-        rows.append({"parameter": label, "kind": "tariff", "status": "U", "base_value": value,
-                     "low_value": vals[0], "high_value": vals[1], "result_low": res[0],
-                     "result_high": res[1]})
+        rows.append(
+            {
+                "parameter": label,
+                "kind": "tariff",
+                "status": "U",
+                "base_value": value,
+                "low_value": vals[0],
+                "high_value": vals[1],
+                "result_low": res[0],
+                "result_high": res[1],
+            }
+        )
     out = pd.DataFrame(rows)
     out["base_result"] = central
     lo, hi = out["result_low"].to_numpy(float), out["result_high"].to_numpy(float)
@@ -155,8 +186,7 @@ def _money(v: float) -> str:
     return "n/a" if v is None or not math.isfinite(v) else f"£{v:,.0f}"
 
 
-def headlines(costs: pd.DataFrame, dw, ce=None, expectations: Mapping | None = None
-              ) -> list[str]:
+def headlines(costs: pd.DataFrame, dw, ce=None, expectations: Mapping | None = None) -> list[str]:
     """Plain-language headline sentences from the value-for-money results.
 
     Parameters
@@ -175,35 +205,48 @@ def headlines(costs: pd.DataFrame, dw, ce=None, expectations: Mapping | None = N
     list of str
     """
     t = costs.iloc[0]
-    out = [f"The programme paid {_money(t['total_paid'])} for {int(t['referrals']):,} "
-           f"referrals: {_money(t['paid_per_referral'])} per referral and "
-           f"{_money(t['paid_per_job_outcome'])} per job outcome "
-           f"({t['job_outcome_rate']:.1%} of referrals had a paid job outcome)."]
+    out = [
+        (
+            f"The programme paid {_money(t['total_paid'])} for {int(t['referrals']):,} "
+            f"referrals: {_money(t['paid_per_referral'])} per referral and "
+            f"{_money(t['paid_per_job_outcome'])} per job outcome "
+            f"({t['job_outcome_rate']:.1%} of referrals had a paid job outcome)."
+        )
+    ]
     if t["placeholder_share"] > 0:
-        out.append(f"{t['placeholder_share']:.0%} of the amount paid uses unconfirmed (U) "
-                   "tariff values.")
+        out.append(
+            f"{t['placeholder_share']:.0%} of the amount paid uses unconfirmed (U) tariff values."
+        )
     if expectations:
         e = {k: v[0] for k, v in expectations.items()}
         if {"nao_forecast_paid", "nao_forecast_referrals"} <= set(e):
             per_ref = e["nao_forecast_paid"] / e["nao_forecast_referrals"]
-            out.append(f"For comparison, the NAO forecast ({_money(e['nao_forecast_paid'])} for "
-                       f"{e['nao_forecast_referrals']:,.0f} referrals) implies "
-                       f"{_money(per_ref)} per referral; DWP expected "
-                       f"{e.get('dwp_paid_outcome_share', float('nan')):.0%} of referrals to "
-                       "produce a paid outcome.")
+            out.append(
+                f"For comparison, the NAO forecast ({_money(e['nao_forecast_paid'])} for "
+                f"{e['nao_forecast_referrals']:,.0f} referrals) implies "
+                f"{_money(per_ref)} per referral; DWP expected "
+                f"{e.get('dwp_paid_outcome_share', float('nan')):.0%} of referrals to "
+                "produce a paid outcome."
+            )
     a = dw.tidy().set_index("term").loc["all"]
     if a["above_baseline"]:
-        out.append(f"Over the assumed baseline, each additional job outcome cost "
-                   f"{_money(a['estimate'])} (95% interval {_money(a['conf_low'])} to "
-                   f"{_money(a['conf_high'])}; {a['interval_kind']}); this is {CAVEAT}.")
+        out.append(
+            f"Over the assumed baseline, each additional job outcome cost "
+            f"{_money(a['estimate'])} (95% interval {_money(a['conf_low'])} to "
+            f"{_money(a['conf_high'])}; {a['interval_kind']}); this is {CAVEAT}."
+        )
     else:
-        out.append(f"Job outcomes ({a['outcome_rate']:.1%}) did not exceed the assumed "
-                   f"non-intervention baseline ({a['baseline_rate']:.1%}), so no cost per "
-                   f"additional outcome can be given; the comparison is {CAVEAT}.")
+        out.append(
+            f"Job outcomes ({a['outcome_rate']:.1%}) did not exceed the assumed "
+            f"non-intervention baseline ({a['baseline_rate']:.1%}), so no cost per "
+            f"additional outcome can be given; the comparison is {CAVEAT}."
+        )
     if ce is not None:
         tab = ce.tidy()
         bounded = int((tab["interval_kind"] == "bounded").sum())
-        out.append(f"Within CPAs, {bounded} of {len(tab)} prime pairs have a bounded interval "
-                   "for the incremental cost per additional outcome; for the others the "
-                   "difference in outcomes is too uncertain to price.")
+        out.append(
+            f"Within CPAs, {bounded} of {len(tab)} prime pairs have a bounded interval "
+            "for the incremental cost per additional outcome; for the others the "
+            "difference in outcomes is too uncertain to price."
+        )
     return out

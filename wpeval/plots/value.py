@@ -14,7 +14,7 @@ import pandas as pd
 
 from ..exceptions import ParameterError
 
-__all__ = ["plot_tornado", "plot_ce_plane"]
+__all__ = ["plot_ce_plane", "plot_tornado"]
 
 
 def _axes(ax, width, height):
@@ -61,12 +61,18 @@ def plot_tornado(sens: pd.DataFrame, ax=None, *, top: int = 12, clip: float = 4.
     ax = _axes(ax, 8, 0.45 * len(tab) + 1.5)
     col = _palette()
     base = float(tab["base_result"].iloc[0]) if len(tab) else math.nan
-    finite = np.concatenate([tab["result_low"].to_numpy(float),
-                             tab["result_high"].to_numpy(float), [base]])
+    finite = np.concatenate(
+        [tab["result_low"].to_numpy(float), tab["result_high"].to_numpy(float), [base]]
+    )
     finite = finite[np.isfinite(finite)]
     if finite.size == 0:
-        ax.text(0.5, 0.5, "no scenario has outcomes above the baseline", ha="center",
-                transform=ax.transAxes)
+        ax.text(
+            0.5,
+            0.5,
+            "no scenario has outcomes above the baseline",
+            ha="center",
+            transform=ax.transAxes,
+        )
         return ax
     if math.isfinite(base) and base != 0:
         finite = np.clip(finite, -clip * abs(base), clip * abs(base))
@@ -74,19 +80,33 @@ def plot_tornado(sens: pd.DataFrame, ax=None, *, top: int = 12, clip: float = 4.
     pad = 0.08 * (hi_lim - lo_lim or abs(hi_lim) or 1.0)
     edge = hi_lim + pad
     for i, r in tab.iterrows():
-        for end, c, lab in ((r["result_low"], col[0], "low value"),
-                            (r["result_high"], col[1], "high value")):
+        for end, c, lab in (
+            (r["result_low"], col[0], "low value"),
+            (r["result_high"], col[1], "high value"),
+        ):
             start = base if math.isfinite(base) else lo_lim
             cut = math.isfinite(end) and not lo_lim <= end <= hi_lim
             stop = min(max(end, lo_lim), hi_lim) if math.isfinite(end) else edge
-            ax.barh(i, stop - start, left=start, color=c, height=0.6,
-                    label=lab if i == 0 else None,
-                    hatch="//" if cut or not math.isfinite(end) else None)
+            ax.barh(
+                i,
+                stop - start,
+                left=start,
+                color=c,
+                height=0.6,
+                label=lab if i == 0 else None,
+                hatch="//" if cut or not math.isfinite(end) else None,
+            )
             if not math.isfinite(end):
                 ax.text(edge, i, " no additional outcomes", va="center", fontsize=8)
             elif cut:
-                ax.text(stop, i, f" {end:,.0f}", va="center", fontsize=8,
-                        ha="left" if end > 0 else "right")
+                ax.text(
+                    stop,
+                    i,
+                    f" {end:,.0f}",
+                    va="center",
+                    fontsize=8,
+                    ha="left" if end > 0 else "right",
+                )
     if math.isfinite(base):
         ax.axvline(base, color="0.2", lw=1)
     ax.set_yticks(range(len(tab)))
@@ -135,13 +155,25 @@ def plot_ce_plane(result, ax=None, *, cpa: str | None = None, alpha: float = 0.0
     col = _palette(len(cpas))
     for k, c in enumerate(cpas):
         sub = tab[tab["cpa"] == c]
-        ax.errorbar(sub["d_effect"], sub["d_cost"], xerr=z * sub["se_effect"],
-                    yerr=z * sub["se_cost"], fmt="o", color=col[k % len(col)], capsize=2,
-                    label=c)
+        ax.errorbar(
+            sub["d_effect"],
+            sub["d_cost"],
+            xerr=z * sub["se_effect"],
+            yerr=z * sub["se_cost"],
+            fmt="o",
+            color=col[k % len(col)],
+            capsize=2,
+            label=c,
+        )
         if len(tab) <= 12:
             for r in sub.itertuples():
-                ax.annotate(r.term, (r.d_effect, r.d_cost), fontsize=7,
-                            xytext=(4, 4), textcoords="offset points")
+                ax.annotate(
+                    r.term,
+                    (r.d_effect, r.d_cost),
+                    fontsize=7,
+                    xytext=(4, 4),
+                    textcoords="offset points",
+                )
     ax.axhline(0, color="0.3", lw=0.8)
     ax.axvline(0, color="0.3", lw=0.8)
     ax.set_xlabel("difference in job outcomes per referral (A - B)")
