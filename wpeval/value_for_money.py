@@ -170,12 +170,15 @@ def _outcome(data: pd.DataFrame, outcome: str) -> np.ndarray:
     return y
 
 
-def _baseline_rates(base: Baseline, groups: np.ndarray, years: np.ndarray):
-    keys = pd.MultiIndex.from_arrays([groups.astype(str), years.astype(np.int64)])
-    codes, uniq = pd.factorize(keys)
-    cells = [base.rate(g, int(y)) for g, y in uniq]
-    rate = np.array([c[0] for c in cells])[codes]
-    status = np.array([c[1] for c in cells], dtype=object)[codes]
+def _baseline_rates(base: Baseline, groups, years: np.ndarray):
+    """Baseline rate and status of every row (looked up once per group x year)."""
+    gcode, glabels = pd.factorize(pd.Series(groups).astype(str), sort=True)
+    years = np.asarray(years, dtype=np.int64)
+    key = gcode.astype(np.int64) * 10_000 + years
+    uniq, inv = np.unique(key, return_inverse=True)
+    cells = [base.rate(str(glabels[k // 10_000]), int(k % 10_000)) for k in uniq]
+    rate = np.array([c[0] for c in cells])[inv]
+    status = np.array([c[1] for c in cells], dtype=object)[inv]
     return rate, status
 
 
@@ -287,11 +290,12 @@ def deadweight(
     rows = []
     groups = [((), keep)]
     if by:
-        keys = r.loc[keep, list(by)].astype(str).agg(" / ".join, axis=1)
-        for key in sorted(keys.unique()):
-            groups.append(
-                (key, keep & (r[list(by)].astype(str).agg(" / ".join, axis=1) == key).to_numpy())
-            )
+        grouped = r[list(by)].astype(str).groupby(list(by), sort=True)
+        for key, idx in grouped.indices.items():
+            label = " / ".join(key) if isinstance(key, tuple) else str(key)
+            mask = np.zeros(len(r), dtype=bool)
+            mask[idx] = True
+            groups.append((label, keep & mask))
     for key, mask in groups:
         if mask.sum() == 0:
             continue
