@@ -194,3 +194,13 @@ def test_headlines_carry_the_caveat():
     assert lines[0].startswith("The programme paid £6,455 for 4 referrals")
     assert "£1,333 per referral" in " ".join(lines)  # 2.8bn / 2.1m (NAO forecast)
     assert any(CAVEAT in line for line in lines)
+
+
+def test_cost_figures_with_a_duplicated_index_and_bad_group_column():
+    df = frame().set_axis([0, 0, 1, 1])
+    t = cost_figures(df, by=()).iloc[0]
+    assert t["months_in_work_verified"] == pytest.approx(812 / 30.4375)
+    by = cost_figures(df, by=("prime",))
+    assert by.loc["A4e", "months_in_work_verified"] == pytest.approx(812 / 30.4375)
+    with pytest.raises(ParameterError, match="cannot group by"):
+        cost_figures(frame(), by=("nope",))

@@ -102,8 +102,9 @@ def cost_figures(
     out = pay.by(*by, until=until)
     r = pay.referrals
     trig = np.zeros(len(r))
-    for (g, y), idx in r.groupby(["payment_group", "contract_year"], observed=True).groups.items():
-        trig[r.index.get_indexer(idx)] = pay.tariff.value(str(g), "jo_trigger_weeks", int(y))[0]
+    cells = r.groupby(["payment_group", "contract_year"], observed=True).indices
+    for (g, y), pos in cells.items():  # positions: safe with a duplicated index
+        trig[pos] = pay.tariff.value(str(g), "jo_trigger_weeks", int(y))[0]
     jo = r["job_outcome_date"].notna().to_numpy()
     n_sus = r["sustainment_count"].to_numpy()
     if until is not None:
@@ -113,7 +114,7 @@ def cost_figures(
         n_sus = np.where(jo, np.clip(np.floor(np.nan_to_num(days, nan=-1) / 28), 0, n_sus), 0)
     months = np.where(jo, 7 * trig + 28 * n_sus, 0.0) / DAYS_PER_MONTH
     if by:
-        m = pd.Series(months, index=r.index).groupby([r[c] for c in by], observed=True).sum()
+        m = pd.Series(months, index=r.index).groupby([r[c].to_numpy() for c in by]).sum()
         out["months_in_work_verified"] = m.reindex(out.index).to_numpy()
     else:
         out["months_in_work_verified"] = months.sum()
