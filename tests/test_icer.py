@@ -217,3 +217,25 @@ def test_public_names():
         "fieller",
     ):
         assert name in wpeval.__all__ and getattr(wpeval, name) is not None
+
+
+def test_pair_without_usable_strata_is_skipped_with_a_warning():
+    from wpeval.exceptions import DesignError, StatisticalWarning
+
+    data = pd.read_csv(REF / "fieller_data.csv")
+    data = data[data.dataset == "clear"].assign(cpa="X")
+    lone = pd.DataFrame(
+        {
+            "dataset": "x",
+            "block": ["b1", "b2"],
+            "prime": ["C", "D"],
+            "cost": [1.0, 2.0],
+            "effect": [0, 1],
+            "cpa": "Y",
+        }
+    )
+    with pytest.warns(StatisticalWarning, match="1 prime pair"):
+        res = icer(pd.concat([data, lone]), "cost", "effect", blocks=["block"])
+    assert list(res.tidy()["cpa"]) == ["X"] and len(res.extra["pairs_skipped"]) == 1
+    with pytest.raises(DesignError, match="no CPA"), pytest.warns(StatisticalWarning):
+        icer(lone, "cost", "effect", blocks=["block"])

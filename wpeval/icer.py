@@ -32,13 +32,14 @@ from __future__ import annotations
 
 import math
 import sys
+import warnings
 from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
 
 from .estimators.randomised import diff_in_means
-from .exceptions import DataContractError, DesignError, ParameterError
+from .exceptions import DataContractError, DesignError, ParameterError, StatisticalWarning
 from .ratio_interval import FiellerInterval, fieller, quadrant
 from .results import EffectTable
 
@@ -102,6 +103,10 @@ def blocked_differences(
         "n": int(n.sum()),
         "n_blocks": B,
     }
+
+
+class _NoStrata(DesignError):
+    """A prime pair with no stratum holding two referrals of each prime."""
 
 
 def _pair_frame(
@@ -250,28 +255,22 @@ def icer(
             raise ParameterError(f"no rows for CPA {wanted}")
     miss = sel[[cost, effect]].isna().any(axis=1).to_numpy()
     sel = sel.loc[~miss]
-    rows = []
+    rows, skipped = [], []
     for cpa_code, sub in sel.groupby(sel[cpa_col].astype(str), sort=True):
         primes = sorted(sub[prime_col].astype(str).unique())
         for i, a in enumerate(primes):
             for b in primes[i + 1 :]:
-                rows.append(
-                    _one_pair(
-                        sub,
-                        cost,
-                        effect,
-                        prime_col,
-                        a,
-                        b,
-                        blocks,
-                        method,
-                        alpha,
-                        df,
-                        draws,
-                        seed,
-                        cpa_code,
-                    )
-                )
+                args = (sub, cost, effect, prime_col, a, b, blocks, method, alpha, df)
+                try:
+                    rows.append(_one_pair(*args, draws, seed, cpa_code))
+                except _NoStrata as exc:  # counted and warned, never silently dropped
+                    skipped.append(str(exc))
+    if skipped:
+        warnings.warn(
+            f"{len(skipped)} prime pair(s) skipped: {'; '.join(skipped[:3])}",
+            StatisticalWarning,
+            stacklevel=2,
+        )
     if not rows:
         raise DesignError("no CPA has two primes with referrals to compare")
     tab = pd.DataFrame(rows)
@@ -295,7 +294,7 @@ def icer(
         tab,
         meth,
         title=f"Incremental cost per additional {effect}",
-        extra={"rows_dropped_missing": int(miss.sum())},
+        extra={"rows_dropped_missing": int(miss.sum()), "pairs_skipped": skipped},
     )
 
 
@@ -304,7 +303,7 @@ def _one_pair(
 ) -> dict:
     pair, counts = _pair_frame(sub, cost, effect, prime_col, a, b, blocks)
     if counts["strata_used"] == 0:
-        raise DesignError(f"{cpa_code}: no stratum has two referrals of both {a} and {b}")
+        raise _NoStrata(f"{cpa_code}: no stratum has two referrals of both {a} and {b}")
     pair = pair.assign(_prime=pair[prime_col].astype(str))
     res = {}
     for col in (cost, effect):  # the kit's blocked difference in means (estimatr's formula)
