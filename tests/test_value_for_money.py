@@ -204,3 +204,23 @@ def test_cost_figures_with_a_duplicated_index_and_bad_group_column():
     assert by.loc["A4e", "months_in_work_verified"] == pytest.approx(812 / 30.4375)
     with pytest.raises(ParameterError, match="cannot group by"):
         cost_figures(frame(), by=("nope",))
+
+
+def test_publish_costs_suppresses_small_cells_unless_synthetic():
+    from wpeval.value_for_money import publish_costs
+
+    costs = cost_figures(frame(), by=("prime",))
+    st = publish_costs(costs, title="t", synthetic=False)
+    pub = st.published.set_index("prime")
+    # 2 referrals and 2 / 0 job outcomes per prime: counts 0 < n < 10 are suppressed; the
+    # Total row (4 referrals, 2 outcomes) too, amounts and unit costs follow their counts
+    assert pd.isna(pub.loc["A4e", "referrals"]) and pd.isna(pub.loc["A4e", "total_paid"])
+    assert pd.isna(pub.loc["Total", "paid_per_job_outcome"])
+    assert st.values.set_index("prime").loc["Total", "total_paid"] == pytest.approx(6455)
+    assert st.values.set_index("prime").loc["Total", "paid_per_job_outcome"] == pytest.approx(
+        3227.5
+    )
+    open_ = publish_costs(costs, title="t", disclosure=False, synthetic=True)
+    assert open_.published.set_index("prime").loc["A4e", "total_paid"] == pytest.approx(6055)
+    with pytest.raises(ParameterError, match="synthetic"):
+        publish_costs(costs, title="t", disclosure=False, synthetic=False)
