@@ -12,6 +12,8 @@ PUBLIC = [
     "job_entry_times", "job_retention_times", "kaplan_meier", "league_table", "lin_adjusted",
     "logrank", "make_programme", "outcome_flags", "payments", "randomisation_test",
     "read_referrals", "rmst", "statxplore", "validate",
+    "value_for_money", "cost_figures", "deadweight", "load_baseline", "sensitivity", "icer",
+    "fieller", "project_sustainment",
 ]
 
 

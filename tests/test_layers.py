@@ -15,7 +15,7 @@ RANK = {
     "exceptions": 0, "results": 0, "config": 0, "_checks": 0, "_prepare": 3, "__init__": 6, "__main__": 6,
     "data": 1,
     "payments": 2,
-    "estimators": 3, "inference": 3, "statxplore": 3,
+    "estimators": 3, "inference": 3, "statxplore": 3, "value": 3,
     "plots": 4,
     "publish": 5, "cli": 5,
 }

@@ -43,6 +43,15 @@ _API = {
     "league_table": "wpeval.estimators.ranking",
     "funnel_data": "wpeval.estimators.ranking",
     "creaming_and_parking": "wpeval.estimators.heterogeneity",
+    # value for money
+    "value_for_money": "wpeval.value",
+    "cost_figures": "wpeval.value.costs",
+    "deadweight": "wpeval.value.costs",
+    "load_baseline": "wpeval.value.costs",
+    "sensitivity": "wpeval.value.sensitivity",
+    "icer": "wpeval.value.icer",
+    "fieller": "wpeval.value.icer",
+    "project_sustainment": "wpeval.value.projection",
     # official statistics (Stat-Xplore): the subpackage itself
     "statxplore": "wpeval.statxplore",
     # results and errors
@@ -59,10 +68,12 @@ __all__ = sorted(_API) + ["__version__"]
 def __getattr__(name: str):
     if name in _API:
         module = importlib.import_module(_API[name])
-        # ``wpeval.payments`` is both a module and its main function: the module is callable
-        # (calling it runs ``payments()``), so keep the module as the attribute and both
-        # ``wpeval.payments(df)`` and ``wpeval.payments.load_tariff`` work.
-        value = module if module.__name__ == f"wpeval.{name}" else getattr(module, name)
+        # ``wpeval.payments`` is both a package and its main function: the package is callable
+        # (calling it runs the function), so keep the module as the attribute and both
+        # ``wpeval.payments(df)`` and ``wpeval.payments.load_tariff`` work. A name the module
+        # does not define (``value_for_money``) is the module itself.
+        own = module.__name__ == f"wpeval.{name}" or not hasattr(module, name)
+        value = module if own else getattr(module, name)
         globals()[name] = value
         return value
     raise AttributeError(f"module 'wpeval' has no attribute {name!r}")

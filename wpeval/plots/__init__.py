@@ -1,6 +1,7 @@
 """Plots: free functions ``plot_*(result, ax=None, **kw) -> matplotlib.axes.Axes``.
 
-One submodule per area (``checks``, ``randomised``, ``survival``, ``tables``, ``ranking``);
+One submodule per area (``checks``, ``randomised``, ``survival``, ``tables``, ``ranking``,
+``value``);
 every ``plot_*`` function of those submodules is available here, loaded lazily so that
 importing ``wpeval.plots`` does not import matplotlib until a plot is drawn.
 """
@@ -10,7 +11,7 @@ from __future__ import annotations
 import importlib
 import pkgutil
 
-_SUBMODULES = ("checks", "randomised", "survival", "tables", "ranking")
+_SUBMODULES = ("checks", "randomised", "survival", "tables", "ranking", "value")
 
 
 def _index() -> dict[str, str]:
