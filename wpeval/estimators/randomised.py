@@ -611,7 +611,7 @@ def lin_adjusted(data: pd.DataFrame, outcome: str, treatment: str,
     meth = flag_nonfinite(tab, meth)
     return EffectTable(tab, meth, title=f"Lin-adjusted effect: {outcome}",
                        extra={"dropped": p.dropped, "rank": int(rank),
-                              "collinear_columns": int(W.shape[1] - r)})
+                              "collinear_columns": int(W.shape[1] - r), "vcov": [[se * se]]})
 
 
 # ------------------------------------------------------------------------------ IV
@@ -740,4 +740,4 @@ def iv_effect(data: pd.DataFrame, outcome: str, treatment: str, received: str, *
     return EffectTable(tab, meth, title=f"CACE of {received}: {outcome}",
                        extra={"dropped": p.dropped,
                               "first_stage": {"coef": f_coef, "std_error": f_se,
-                                              "F": f_stat}})
+                                              "F": f_stat}, "vcov": [[se * se]]})
