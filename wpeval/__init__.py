@@ -30,6 +30,10 @@ _API = {
     "compare_primes": "wpeval.estimators.contrasts",
     "randomisation_test": "wpeval.inference.randomisation",
     "adjust_pvalues": "wpeval.inference.multiplicity",
+    # models
+    "regress": "wpeval.estimators.regression",
+    "logit": "wpeval.estimators.glm",
+    "binary_sensitivity": "wpeval.estimators.glm",
     # survival
     "kaplan_meier": "wpeval.estimators.survival",
     "logrank": "wpeval.estimators.survival",
@@ -43,6 +47,8 @@ _API = {
     "league_table": "wpeval.estimators.ranking",
     "funnel_data": "wpeval.estimators.ranking",
     "creaming_and_parking": "wpeval.estimators.heterogeneity",
+    # plots (the subpackage: wpeval.plots.theme(), wpeval.plots.plot_*)
+    "plots": "wpeval.plots",
     # results and errors
     "EffectTable": "wpeval.results",
     "DataContractError": "wpeval.exceptions",

@@ -11,12 +11,11 @@ What comes from the libraries and what is written here:
 - without fixed effects, statsmodels' ``OLS(...).fit(cov_type=...)`` gives the same HC0-HC3 and
   Stata-corrected cluster errors (checked in ``tests/estimators/test_regression.py``), but it
   cannot absorb fixed effects (1,080 strata at 2M rows as dummies is a 17 GB design);
-- linearmodels' ``AbsorbingLS`` absorbs them but leaves the absorbed parameters out of the
-  small-sample factor: its HC1 is ``n/(n - k)`` instead of ``n/(n - k - (G - 1) - 1)``, so at
-  20,000 rows with 1,080 strata and 30 covariates its HC1 standard errors are
-  ``sqrt((20000 - 31) / (20000 - 1111)) - 1 = 2.8%`` too small against estimatr and fixest; it
-  has no HC2, HC3 or CR2 and takes ~22 s at 2M rows where this takes a few (see
-  ``benchmarks/regression.py``);
+- linearmodels' ``AbsorbingLS`` (7.1) absorbs them and, with ``debiased=True``, gives the
+  same HC1 as here and estimatr (checked in the tests); but its default
+  ``fit(cov_type="robust")`` is HC0, which at 20,000 rows with 1,080 strata and 30 covariates
+  is ``sqrt(20000 / 18889) - 1 = 2.9%`` below the HC1 of estimatr and fixest; it has no HC2,
+  HC3 or CR2, and at 2M rows it is several times slower (``benchmarks/regression.py``);
 - so the within transformation (``_absorb``), the solve and every covariance
   (:mod:`wpeval.estimators.se_linear`) are written here, on the demeaned design only (never
   the dummies), following estimatr's ``lm_robust`` conventions.
