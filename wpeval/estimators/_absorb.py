@@ -124,7 +124,8 @@ def absorb(frame: pd.DataFrame, cols: list[str], M: np.ndarray, weights: np.ndar
     cols : list of str
         Fixed-effect factor columns.
     M : (n, p) float array
-        Outcome and regressors, demeaned in place.
+        Outcome and regressors, demeaned in place (column-major, so each column is
+        contiguous: ``np.bincount`` on a strided column is ~15x slower).
     weights : (n,) array or None
         Regression weights.
     need_projection : bool

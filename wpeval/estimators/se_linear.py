@@ -28,20 +28,17 @@ from __future__ import annotations
 
 import numpy as np
 from scipy import sparse
+from scipy.linalg import blas
 
 from .se import register
 
 __all__ = ["lm_classical", "lm_hc", "lm_cr", "lm_cr2", "leverage"]
 
-_CHUNK = 1 << 18
-
-
 def leverage(X: np.ndarray, bread: np.ndarray, fe_leverage=None) -> np.ndarray:
     """Diagonal of the hat matrix: ``x_i' B x_i`` plus the fixed effects' share."""
-    h = np.empty(X.shape[0])
-    for s in range(0, X.shape[0], _CHUNK):
-        Xc = X[s:s + _CHUNK]
-        h[s:s + _CHUNK] = np.einsum("ij,ij->i", Xc @ bread, Xc)
+    XB = blas.dgemm(1.0, np.asfortranarray(X), bread)
+    XB *= X
+    h = XB.sum(axis=1)
     return h if fe_leverage is None else h + fe_leverage
 
 
@@ -79,11 +76,9 @@ def lm_hc(X: np.ndarray, e: np.ndarray, bread: np.ndarray, kind: str, n: int, ra
         with np.errstate(divide="ignore", invalid="ignore"):
             om = om / (1.0 - lev) if kind == "HC2" else om / (1.0 - lev) ** 2
         om[~np.isfinite(om) | (lev > 1.0 - 1e-10)] = 0.0
-    meat = np.zeros((X.shape[1], X.shape[1]))
-    for s in range(0, X.shape[0], _CHUNK):
-        Xc = X[s:s + _CHUNK]
-        meat += Xc.T @ (Xc * om[s:s + _CHUNK, None])
-    V = bread @ meat @ bread
+    from .regression import gram
+
+    V = bread @ gram(X * np.sqrt(om)[:, None]) @ bread
     if kind == "HC1":
         V *= n / (n - rank_total)
     return V, float(n - rank_total)
