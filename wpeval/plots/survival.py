@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..exceptions import ParameterError
+from .theme import colour
 
 __all__ = ["plot_cumulative_incidence", "plot_hazard_ratios", "plot_survival"]
 
@@ -239,8 +240,8 @@ def plot_hazard_ratios(result, ax=None, *, terms=None, log_scale: bool = True):
     ax.errorbar(tab["hazard_ratio"], y,
                 xerr=[tab["hazard_ratio"] - tab["hr_conf_low"],
                       tab["hr_conf_high"] - tab["hazard_ratio"]],
-                fmt="o", color="black", capsize=3)
-    ax.axvline(1.0, color="grey", linestyle="--", linewidth=1)
+                fmt="o", color=colour("ink"), capsize=3)
+    ax.axvline(1.0, color=colour("reference"), linestyle="--", linewidth=1)
     ax.set_yticks(y)
     ax.set_yticklabels(tab["term"])
     if log_scale:
