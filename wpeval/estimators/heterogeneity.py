@@ -51,12 +51,11 @@ def _factorize(values) -> tuple[np.ndarray, list]:
 
 
 def _wilson(k: np.ndarray, n: np.ndarray, alpha: float):
-    """Wilson score interval for k successes out of n (closed form)."""
-    z = stats.norm.ppf(1 - alpha / 2)
-    p = k / n
-    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
-    half = z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
-    return centre - half, centre + half
+    """Wilson score interval for k successes out of n (statsmodels ``proportion_confint``)."""
+    from statsmodels.stats.proportion import proportion_confint
+
+    lo, hi = proportion_confint(k, n, alpha=alpha, method="wilson")
+    return np.asarray(lo, dtype=float), np.asarray(hi, dtype=float)
 
 
 def group_rates(df: pd.DataFrame, outcome: str, group: str = "payment_group",
@@ -275,7 +274,7 @@ def group_differences(data: pd.DataFrame, outcome: str, *, group: str = "payment
     alpha : float, default 0.05
         For the confidence intervals.
     adjust : {"holm", "bh", "bonferroni", "none"}
-        Multiplicity adjustment of the per-CPA p-values (statsmodels ``multipletests``).
+        Multiplicity adjustment of the per-CPA p-values (:func:`wpeval.adjust_pvalues`).
 
     Returns
     -------
@@ -437,14 +436,9 @@ def group_differences(data: pd.DataFrame, outcome: str, *, group: str = "payment
         raise DesignError("no CPA supports a prime x group interaction test: every CPA needs "
                           "two groups whose strata contain at least two primes")
     tests = pd.DataFrame(tests)
-    method_name = ADJUST[adjust]
-    if method_name is None or len(tests) == 1:  # one test: every method returns p itself
-        tests["p_adjusted"] = tests["p_value"]
-    else:
-        from statsmodels.stats.multitest import multipletests
+    from ..inference.multiplicity import adjust_pvalues  # the one adjustment path
 
-        tests["p_adjusted"] = multipletests(tests["p_value"].to_numpy(), alpha=alpha,
-                                            method=method_name)[1]
+    tests["p_adjusted"] = adjust_pvalues(tests["p_value"].to_numpy(dtype=float), adjust)
     untested = checks.loc[~checks["tested"], "cpa"].tolist()
     n_drop = int(checks["rows_dropped"].sum())
     n_lev = int(checks["leverage_one"].sum())
