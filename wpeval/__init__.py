@@ -34,6 +34,7 @@ _API = {
     "regress": "wpeval.estimators.regression",
     "logit": "wpeval.estimators.glm",
     "binary_sensitivity": "wpeval.estimators.glm",
+    "regression_contrasts": "wpeval.estimators.adjusted_contrasts",
     # survival
     "kaplan_meier": "wpeval.estimators.survival",
     "logrank": "wpeval.estimators.survival",

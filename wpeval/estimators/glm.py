@@ -244,7 +244,9 @@ def binary_sensitivity(data: pd.DataFrame, outcome: str, treatment: str, *,
     Returns
     -------
     EffectTable
-        Three rows; the column ``method`` names each estimator and its SE.
+        Three rows; the column ``method`` names each estimator and its SE. Rows of strata
+        whose outcome never varies are left out of the logit (infinite stratum effects) and
+        counted in ``extra["logit_rows_dropped"]``.
     """
     from .randomised import diff_in_means
     from .regression import regress
@@ -267,7 +269,12 @@ def binary_sensitivity(data: pd.DataFrame, outcome: str, treatment: str, *,
         blk = ["_block"]
     lpm = regress(work, f"_y ~ {rhs}", fixed_effects=blk or None,
                   se_type="CR2" if clusters else "HC2", clusters=clusters, alpha=alpha)
-    lg = logit(work, f"_y ~ {rhs}", fixed_effects=blk or None, clusters=clusters, alpha=alpha)
+    lwork, n_sep = work, 0
+    if blk:  # strata whose outcome never varies have infinite logit effects: leave them out
+        m = work.groupby(blk[0], observed=True)["_y"].transform("mean")
+        sep = ((m == 0) | (m == 1)).to_numpy()
+        lwork, n_sep = work[~sep], int(sep.sum())
+    lg = logit(lwork, f"_y ~ {rhs}", fixed_effects=blk or None, clusters=clusters, alpha=alpha)
     rows = [("design-based difference in means", dim.tidy().iloc[0],
              f"{dim.method['estimator']}; SE {dim.method['se_type']}"),
             ("linear probability model", lpm["_treat"],
@@ -280,5 +287,8 @@ def binary_sensitivity(data: pd.DataFrame, outcome: str, treatment: str, *,
     meth = {"estimator": "sensitivity: design-based vs linear probability vs logit",
             "se_type": "per row (see column method)", "ci_method": "per row",
             "design": dim.method["design"], "alpha": alpha, "covariates": covs or None}
+    if n_sep:
+        meth["notes"] = (f"logit row: {n_sep} rows in strata with a constant outcome left out "
+                         "(their fitted probabilities would be 0 or 1, with no marginal effect)")
     return EffectTable(tab, meth, title=f"Binary outcome {outcome}: {c2} - {c1}, three ways",
-                       extra={"n_obs": int(row["n"])})
+                       extra={"n_obs": int(row["n"]), "logit_rows_dropped": n_sep})

@@ -83,3 +83,33 @@ def plot_estimates(result, ax=None, *, terms=None, reference: float | None = 0.0
     if title:
         ax.set_title(title)
     return ax
+
+
+def plot_adjusted_contrasts(result, ax=None, *, cpa: str | None = None):
+    """Design-based and regression-adjusted (HC2, CR2) prime contrasts side by side.
+
+    Parameters
+    ----------
+    result : EffectTable
+        From :func:`wpeval.estimators.adjusted_contrasts.regression_contrasts`.
+    ax : matplotlib Axes, optional
+    cpa : str, optional
+        Show one CPA (default: all).
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+    """
+    tab = result.tidy()
+    if cpa is not None:
+        tab = tab[tab["cpa"] == cpa]
+        if tab.empty:
+            raise ParameterError(f"no contrast of CPA {cpa!r}")
+    label = tab["cpa"].astype(str) + ": " + tab["term"].astype(str)
+    parts = [("design-based", "design_estimate", "design_conf_low", "design_conf_high"),
+             ("regression, HC2", "estimate", "conf_low", "conf_high"),
+             ("regression, CR2 by district", "estimate", "conf_low_cr2", "conf_high_cr2")]
+    long = pd.concat([pd.DataFrame({"term": label, "estimator": name, "estimate": tab[e],
+                                    "conf_low": tab[lo], "conf_high": tab[hi]})
+                      for name, e, lo, hi in parts], ignore_index=True)
+    return plot_estimates(long, ax, hue="estimator")
