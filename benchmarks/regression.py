@@ -42,8 +42,12 @@ def make_data(n: int, strata: int, k: int, seed: int = 20110601) -> pd.DataFrame
     treat = (rng.random(n) < 0.5).astype(np.float64)
     X = rng.normal(size=(n, k - 1))
     beta = rng.normal(scale=0.2, size=k - 1)
-    y = (0.05 * treat + X @ beta + rng.normal(size=strata)[s]
-         + rng.normal(size=n) * (1 + 0.5 * np.abs(X[:, 0])))
+    y = (
+        0.05 * treat
+        + X @ beta
+        + rng.normal(size=strata)[s]
+        + rng.normal(size=n) * (1 + 0.5 * np.abs(X[:, 0]))
+    )
     d = pd.DataFrame(X, columns=[f"x{j}" for j in range(1, k)])
     d.insert(0, "treat", treat)
     d.insert(0, "y", y)
@@ -64,8 +68,7 @@ def _fit(tool: str, d: pd.DataFrame, covs: list[str]):
     if tool == "wpeval":
         import wpeval
 
-        res = wpeval.regress(d, "y ~ " + " + ".join(covs), fixed_effects="stratum",
-                             se_type="HC1")
+        res = wpeval.regress(d, "y ~ " + " + ".join(covs), fixed_effects="stratum", se_type="HC1")
         return res["treat"]["estimate"], res["treat"]["std_error"]
     if tool == "pyfixest":
         import pyfixest as pf
@@ -92,9 +95,15 @@ def run_tool(tool: str, path: str) -> dict:
     est, se = _fit(tool, d, covs)
     secs = time.perf_counter() - t0
     traced = tracemalloc.get_traced_memory()[1] / 2**20 if tool == "wpeval" else None
-    return {"tool": tool, "seconds": secs, "estimate": est, "std_error": se,
-            "peak_rss_mb": _rss_mb(), "rss_after_load_mb": base,
-            "tracemalloc_peak_mb": traced}
+    return {
+        "tool": tool,
+        "seconds": secs,
+        "estimate": est,
+        "std_error": se,
+        "peak_rss_mb": _rss_mb(),
+        "rss_after_load_mb": base,
+        "tracemalloc_peak_mb": traced,
+    }
 
 
 def main() -> None:
@@ -113,8 +122,12 @@ def main() -> None:
         make_data(args.n, args.strata, args.k).to_parquet(path)
         rows = []
         for tool in TOOLS:
-            out = subprocess.run([sys.executable, __file__, "--tool", tool, "--data", path],
-                                 capture_output=True, text=True, check=False)
+            out = subprocess.run(
+                [sys.executable, __file__, "--tool", tool, "--data", path],
+                capture_output=True,
+                text=True,
+                check=False,
+            )
             if out.returncode != 0:
                 print(f"{tool} failed:\n{out.stderr[-2000:]}")
                 continue
@@ -123,8 +136,10 @@ def main() -> None:
     tab["time_ratio_vs_wpeval"] = tab["seconds"] / tab.loc["wpeval", "seconds"]
     tab["se_rel_diff_vs_wpeval"] = tab["std_error"] / tab.loc["wpeval", "std_error"] - 1
     tab["fit_rss_increase_mb"] = tab["peak_rss_mb"] - tab["rss_after_load_mb"]
-    print(f"n = {args.n:,}, strata = {args.strata:,}, regressors = {args.k}, HC1; "
-          f"cores: {os.cpu_count()}")
+    print(
+        f"n = {args.n:,}, strata = {args.strata:,}, regressors = {args.k}, HC1; "
+        f"cores: {os.cpu_count()}"
+    )
     with pd.option_context("display.width", 200, "display.max_columns", 20):
         print(tab.round(4).to_string())
 

@@ -25,8 +25,9 @@ def results():
     f = "re78 ~ treat + age + educ + black"
     return {
         "regress": wpeval.regress(nsw, f, se_type="HC2"),
-        "regress_cr2": wpeval.regress(blocked, "y ~ z + x", fixed_effects="b", clusters="cl",
-                                      se_type="CR2"),
+        "regress_cr2": wpeval.regress(
+            blocked, "y ~ z + x", fixed_effects="b", clusters="cl", se_type="CR2"
+        ),
         "logit": wpeval.logit(nsw, "employed78 ~ treat + age + educ"),
         "logit_coef": wpeval.logit(nsw, "employed78 ~ treat + age + educ", effects="coef"),
         "cox": cox(ties, "time", "status", ["x1", "x2"]),
@@ -39,14 +40,19 @@ def results():
 HAS_VCOV = {"regress", "regress_cr2", "logit", "logit_coef", "cox", "lin", "iv"}
 
 
-@pytest.mark.parametrize("name", ["regress", "regress_cr2", "logit", "logit_coef", "cox", "lin",
-                                  "iv", "dim"])
+@pytest.mark.parametrize(
+    "name", ["regress", "regress_cr2", "logit", "logit_coef", "cox", "lin", "iv", "dim"]
+)
 def test_accessors_agree_with_tidy(results, name):
     res = results[name]
     tab = res.tidy()
     terms = list(tab["term"])
-    for attr, col in [("params", "estimate"), ("bse", "std_error"), ("tvalues", "statistic"),
-                      ("pvalues", "p_value")]:
+    for attr, col in [
+        ("params", "estimate"),
+        ("bse", "std_error"),
+        ("tvalues", "statistic"),
+        ("pvalues", "p_value"),
+    ]:
         s = getattr(res, attr)
         assert list(s.index) == terms
         np.testing.assert_array_equal(s.to_numpy(), tab[col].to_numpy(dtype=float))
@@ -86,9 +92,23 @@ def test_conf_int_at_another_alpha_is_the_wald_interval(results):
 def test_conf_int_refuses_non_wald_intervals_at_another_alpha():
     from wpeval.results import EffectTable
 
-    res = EffectTable(pd.DataFrame({"term": ["a"], "estimate": [0.3], "std_error": [0.1],
-                                    "conf_low": [0.2], "conf_high": [0.5]}),
-                      {"estimator": "rate", "se_type": "binomial", "ci_method": "Wilson score",
-                       "design": "none", "alpha": 0.05})
+    res = EffectTable(
+        pd.DataFrame(
+            {
+                "term": ["a"],
+                "estimate": [0.3],
+                "std_error": [0.1],
+                "conf_low": [0.2],
+                "conf_high": [0.5],
+            }
+        ),
+        {
+            "estimator": "rate",
+            "se_type": "binomial",
+            "ci_method": "Wilson score",
+            "design": "none",
+            "alpha": 0.05,
+        },
+    )
     with pytest.raises(ValueError, match="Wilson"):
         res.conf_int(0.1)

@@ -36,15 +36,18 @@ def test_rows_are_regress_on_the_pair_and_sit_beside_the_design_estimate(data):
     np.testing.assert_array_equal(tab["design_estimate"], pairs["estimate"])
     row = tab.iloc[0]
     sub = df[(df["cpa"] == row["cpa"]) & df["prime"].isin([row["prime_a"], row["prime_b"]])]
-    sub = sub.assign(a=(sub["prime"] == row["prime_a"]).astype(float),
-                     s=sub["district"].astype(str) + "|" + sub["period"].astype(str),
-                     y=sub["job_outcome_24m"].astype(float))
+    sub = sub.assign(
+        a=(sub["prime"] == row["prime_a"]).astype(float),
+        s=sub["district"].astype(str) + "|" + sub["period"].astype(str),
+        y=sub["job_outcome_24m"].astype(float),
+    )
     sub = sub[sub.groupby("s")["a"].transform("nunique") == 2]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", StatisticalWarning)
         hc2 = wpeval.regress(sub, "y ~ a + age", fixed_effects="s")["a"]
-        cr2 = wpeval.regress(sub, "y ~ a + age", fixed_effects="s", clusters="district",
-                             se_type="CR2")["a"]
+        cr2 = wpeval.regress(
+            sub, "y ~ a + age", fixed_effects="s", clusters="district", se_type="CR2"
+        )["a"]
     assert row["estimate"] == pytest.approx(hc2["estimate"], rel=1e-12)
     assert row["std_error"] == pytest.approx(hc2["std_error"], rel=1e-12)
     assert row["std_error_cr2"] == pytest.approx(cr2["std_error"], rel=1e-12)

@@ -50,8 +50,10 @@ def test_nsw_coefficients_and_marginal_effects(ref, nsw):
 
 
 def test_star_school_dummies_and_clusters(ref, star):
-    _check(logit(star, F_STAR, fixed_effects="school", clusters="school", effects="coef"),
-           ref["star_logit_fe_cl"])
+    _check(
+        logit(star, F_STAR, fixed_effects="school", clusters="school", effects="coef"),
+        ref["star_logit_fe_cl"],
+    )
     res = logit(star, F_STAR, fixed_effects="school", clusters="school")
     _check(res, ref["star_logit_fe_cl_ame"])
     assert not any(t.startswith("C(school)") for t in res.tidy()["term"])
@@ -92,9 +94,11 @@ def test_binary_sensitivity_rows_match_their_estimators(star):
     d["small"] = (d["classk"] == "small.class").astype(float)
     lpm = regress(d, "read_hi ~ small + freelunk", fixed_effects="school")
     assert tab.loc["linear probability model", "estimate"] == pytest.approx(
-        lpm["small"]["estimate"], rel=1e-10)
+        lpm["small"]["estimate"], rel=1e-10
+    )
     assert tab.loc["linear probability model", "std_error"] == pytest.approx(
-        lpm["small"]["std_error"], rel=1e-10)
+        lpm["small"]["std_error"], rel=1e-10
+    )
     assert (tab["condition2"] == "small.class").all()
     # three estimates of one contrast: close for a randomised experiment
     assert np.ptp(tab["estimate"]) < 2 * tab["std_error"].min()

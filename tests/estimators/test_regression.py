@@ -62,8 +62,9 @@ def _check(res, expected, vcov=False):
     np.testing.assert_allclose(got["df"], _as_list(expected["df"]), rtol=RTOL)
     if vcov and "vcov" in expected:
         V = res.cov_params().loc[terms, terms].to_numpy()
-        np.testing.assert_allclose(V, np.array(expected["vcov"]).reshape(V.shape), rtol=RTOL,
-                                   atol=1e-12 * np.abs(V).max())
+        np.testing.assert_allclose(
+            V, np.array(expected["vcov"]).reshape(V.shape), rtol=RTOL, atol=1e-12 * np.abs(V).max()
+        )
 
 
 @pytest.mark.parametrize("se", ["classical", "HC0", "HC1", "HC2", "HC3"])
@@ -91,14 +92,18 @@ def test_term_names_follow_the_formula(ref, nsw):
 
 @pytest.mark.parametrize("se", ["classical", "HC0", "HC1", "HC2", "HC3"])
 def test_star_absorbed_school_effects(ref, star, se):
-    _check(regress(star, F_STAR, fixed_effects="school", se_type=se), ref[f"star_fe_{se}"],
-           vcov=True)
+    _check(
+        regress(star, F_STAR, fixed_effects="school", se_type=se), ref[f"star_fe_{se}"], vcov=True
+    )
 
 
 @pytest.mark.parametrize("r_se,se", [("CR0", "CR0"), ("stata", "CR1"), ("CR2", "CR2")])
 def test_star_clustered_with_and_without_fixed_effects(ref, star, r_se, se):
-    _check(regress(star, F_STAR, fixed_effects="school", clusters="school", se_type=se),
-           ref[f"star_fe_cl_{r_se}"], vcov=True)
+    _check(
+        regress(star, F_STAR, fixed_effects="school", clusters="school", se_type=se),
+        ref[f"star_fe_cl_{r_se}"],
+        vcov=True,
+    )
     res = regress(star, F_STAR, clusters="school", se_type=se)
     _check(res, ref[f"star_cl_{r_se}"], vcov=True)
     if se == "CR1":
@@ -107,20 +112,25 @@ def test_star_clustered_with_and_without_fixed_effects(ref, star, r_se, se):
 
 @pytest.mark.parametrize("se", ["HC1", "HC2"])
 def test_star_weighted_fixed_effects(ref, star, se):
-    _check(regress(star, F_STAR, fixed_effects="school", se_type=se, weights="wt"),
-           ref[f"star_fe_w_{se}"])
+    _check(
+        regress(star, F_STAR, fixed_effects="school", se_type=se, weights="wt"),
+        ref[f"star_fe_w_{se}"],
+    )
 
 
 @pytest.mark.parametrize("se", ["HC1", "HC2"])
 def test_organ_two_way_fixed_effects(ref, organ, se):
-    _check(regress(organ, "Rate ~ Treated", fixed_effects=["State", "Quarter"], se_type=se),
-           ref[f"organ_twfe_{se}"])
+    _check(
+        regress(organ, "Rate ~ Treated", fixed_effects=["State", "Quarter"], se_type=se),
+        ref[f"organ_twfe_{se}"],
+    )
 
 
 @pytest.mark.parametrize("r_se,se", [("CR0", "CR0"), ("stata", "CR1"), ("CR2", "CR2")])
 def test_organ_two_way_clustered(ref, organ, r_se, se):
-    res = regress(organ, "Rate ~ Treated", fixed_effects=["State", "Quarter"], clusters="State",
-                  se_type=se)
+    res = regress(
+        organ, "Rate ~ Treated", fixed_effects=["State", "Quarter"], clusters="State", se_type=se
+    )
     _check(res, ref[f"organ_twfe_cl_{r_se}"])
     if se == "CR1":  # same as the dummy-variable regression with sandwich::vcovCL
         _check(res, ref["organ_dummies_sandwich_CL_HC1"])

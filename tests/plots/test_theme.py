@@ -12,14 +12,14 @@ import matplotlib
 
 matplotlib.use("Agg")
 
-import matplotlib.colors as mcolors  # noqa: E402
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-import pytest  # noqa: E402
-import seaborn as sns  # noqa: E402
+import matplotlib.colors as mcolors
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import pytest
+import seaborn as sns
 
-from wpeval.plots import models, theme  # noqa: E402
+from wpeval.plots import models, theme
 
 PLOTS = Path(__file__).resolve().parents[2] / "wpeval" / "plots"
 
@@ -34,8 +34,10 @@ def test_theme_sets_the_colourblind_palette():
 
 
 def test_no_colour_is_named_outside_the_theme():
-    literal = re.compile(r"""\b(colou?rs?|facecolors?|edgecolors?|ecolor|c)\s*=\s*["'](?!none["'])"""
-                         r"""|["']#[0-9a-fA-F]{3,8}["']|["']tab:""")
+    literal = re.compile(
+        r"""\b(colou?rs?|facecolors?|edgecolors?|ecolor|c)\s*=\s*["'](?!none["'])"""
+        r"""|["']#[0-9a-fA-F]{3,8}["']|["']tab:"""
+    )
     offenders = []
     for path in PLOTS.glob("*.py"):
         if path.name == "theme.py":
@@ -47,8 +49,15 @@ def test_no_colour_is_named_outside_the_theme():
 
 
 def test_plot_estimates_draws_the_stored_intervals():
-    tab = pd.DataFrame({"term": ["a", "b"], "estimate": [0.1, -0.2], "std_error": [0.05, 0.1],
-                        "conf_low": [0.0, -0.5], "conf_high": [0.3, 0.05]})
+    tab = pd.DataFrame(
+        {
+            "term": ["a", "b"],
+            "estimate": [0.1, -0.2],
+            "std_error": [0.05, 0.1],
+            "conf_low": [0.0, -0.5],
+            "conf_high": [0.3, 0.05],
+        }
+    )
     ax = models.plot_estimates(tab, reference=None)
     points, *bars = ax.lines  # seaborn: the points, then one line per interval (with caps)
     np.testing.assert_allclose(points.get_xdata(), [0.1, -0.2])
@@ -59,6 +68,11 @@ def test_plot_estimates_draws_the_stored_intervals():
 
 def test_plots_is_an_attribute_after_import_wpeval():
     code = "import wpeval; print(wpeval.plots.__name__, callable(wpeval.plots.theme))"
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
-                         env={"PYTHONPATH": str(PLOTS.parents[1]), "PATH": ""})
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={"PYTHONPATH": str(PLOTS.parents[1]), "PATH": ""},
+    )
     assert out.stdout.split() == ["wpeval.plots", "True"]

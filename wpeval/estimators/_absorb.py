@@ -85,8 +85,9 @@ def _codes(frame: pd.DataFrame, cols: list[str]) -> tuple[list[np.ndarray], list
     return codes, levels
 
 
-def _demean_one(M: np.ndarray, code: np.ndarray, L: int, w: np.ndarray | None,
-                level_weight: np.ndarray) -> None:
+def _demean_one(
+    M: np.ndarray, code: np.ndarray, L: int, w: np.ndarray | None, level_weight: np.ndarray
+) -> None:
     """In-place weighted demeaning of every column of ``M`` by one factor."""
     for j in range(M.shape[1]):
         col = M[:, j]
@@ -98,9 +99,11 @@ def _pinv_root(codes, levels, w) -> np.ndarray:
     """``L`` with ``L L' = (F'WF)^+`` for several factors (eigen-decomposition)."""
     total = int(sum(levels))
     if total > 6000:
-        raise DesignError(f"{total} fixed-effect levels across several factors: HC2, HC3 and CR2 "
-                          "need the dense (levels x levels) projection; use HC1/CR1 or fewer "
-                          "levels")
+        raise DesignError(
+            f"{total} fixed-effect levels across several factors: HC2, HC3 and CR2 "
+            "need the dense (levels x levels) projection; use HC1/CR1 or fewer "
+            "levels"
+        )
     off = np.concatenate([[0], np.cumsum(levels)[:-1]])
     wt = np.ones(len(codes[0])) if w is None else w
     G = np.zeros((total, total))
@@ -113,8 +116,13 @@ def _pinv_root(codes, levels, w) -> np.ndarray:
     return V[:, keep] / np.sqrt(lam[keep])
 
 
-def absorb(frame: pd.DataFrame, cols: list[str], M: np.ndarray, weights: np.ndarray | None,
-           need_projection: bool) -> Absorbed:
+def absorb(
+    frame: pd.DataFrame,
+    cols: list[str],
+    M: np.ndarray,
+    weights: np.ndarray | None,
+    need_projection: bool,
+) -> Absorbed:
     """Sweep the fixed effects ``cols`` out of the columns of ``M`` (in place).
 
     Parameters
@@ -144,9 +152,13 @@ def absorb(frame: pd.DataFrame, cols: list[str], M: np.ndarray, weights: np.ndar
         return Absorbed(codes, levels, weights, rank, level_weight=lw)
     import pyhdfe
 
-    algo = pyhdfe.create(np.column_stack(codes), drop_singletons=False, compute_degrees=False,
-                         residualize_method="map",
-                         options={"tol": 1e-14, "iteration_limit": 100_000})
+    algo = pyhdfe.create(
+        np.column_stack(codes),
+        drop_singletons=False,
+        compute_degrees=False,
+        residualize_method="map",
+        options={"tol": 1e-14, "iteration_limit": 100_000},
+    )
     M[:] = algo.residualize(M, None if weights is None else weights[:, None])
     root = _pinv_root(codes, levels, weights) if need_projection else None
     return Absorbed(codes, levels, weights, rank, root_pinv=root)

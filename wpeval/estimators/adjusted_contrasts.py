@@ -9,7 +9,7 @@ beside the design-based estimate of the same contrast.
 from __future__ import annotations
 
 import warnings
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
@@ -25,12 +25,18 @@ __all__ = ["regression_contrasts"]
 
 def _pair_frame(data, outcome, prime_col, row, blocks, covariates, clusters):
     """Rows of one CPA and two primes, in strata holding both; counts of the rest."""
-    sub = data[(data["cpa"] == row["cpa"]) & data[prime_col].isin([row["prime_a"],
-                                                                   row["prime_b"]])]
+    sub = data[(data["cpa"] == row["cpa"]) & data[prime_col].isin([row["prime_a"], row["prime_b"]])]
     cols = list(dict.fromkeys([outcome, prime_col] + blocks + covariates + as_list(clusters)))
-    work = pd.DataFrame({c: (sub[c].astype(str).where(sub[c].notna())
-                             if isinstance(sub[c].dtype, pd.CategoricalDtype) else sub[c])
-                         for c in cols})
+    work = pd.DataFrame(
+        {
+            c: (
+                sub[c].astype(str).where(sub[c].notna())
+                if isinstance(sub[c].dtype, pd.CategoricalDtype)
+                else sub[c]
+            )
+            for c in cols
+        }
+    )
     work["_y"] = pd.to_numeric(work[outcome].astype(float), errors="coerce")
     work["_treat"] = (work[prime_col] == row["prime_a"]).astype(float)
     work["_stratum"] = work[blocks].astype(str).agg("|".join, axis=1)
@@ -38,11 +44,17 @@ def _pair_frame(data, outcome, prime_col, row, blocks, covariates, clusters):
     return work[both.to_numpy()], int((~both).sum())
 
 
-def regression_contrasts(data: pd.DataFrame, outcome: str, design_based: EffectTable, *,
-                         covariates: Sequence[str] | None = None,
-                         blocks: Sequence[str] = ("district", "period"),
-                         clusters: str | None = "district", prime_col: str = "prime",
-                         alpha: float = 0.05) -> EffectTable:
+def regression_contrasts(
+    data: pd.DataFrame,
+    outcome: str,
+    design_based: EffectTable,
+    *,
+    covariates: Sequence[str] | None = None,
+    blocks: Sequence[str] = ("district", "period"),
+    clusters: str | None = "district",
+    prime_col: str = "prime",
+    alpha: float = 0.05,
+) -> EffectTable:
     """Regression-adjusted estimate of each pairwise prime contrast, beside the design-based one.
 
     Estimand: for the pair (A, B) of a CPA, the coefficient of ``1[prime = A]`` in least
@@ -97,25 +109,57 @@ def regression_contrasts(data: pd.DataFrame, outcome: str, design_based: EffectT
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", StatisticalWarning)
             hc2 = regress(work, f"_y ~ {rhs}", fixed_effects="_stratum", alpha=alpha)["_treat"]
-            cr2 = (regress(work, f"_y ~ {rhs}", fixed_effects="_stratum", se_type="CR2",
-                           clusters=clusters, alpha=alpha)["_treat"] if clusters else None)
-        rows.append({"term": row["term"], "cpa": row["cpa"], "prime_a": row["prime_a"],
-                     "prime_b": row["prime_b"],
-                     **{c: hc2[c] for c in ("estimate", "std_error", "statistic", "p_value",
-                                            "conf_low", "conf_high", "df", "n")},
-                     "std_error_cr2": np.nan if cr2 is None else cr2["std_error"],
-                     "conf_low_cr2": np.nan if cr2 is None else cr2["conf_low"],
-                     "conf_high_cr2": np.nan if cr2 is None else cr2["conf_high"],
-                     "df_cr2": np.nan if cr2 is None else cr2["df"],
-                     "design_estimate": row["estimate"],
-                     "design_std_error": row["std_error"],
-                     "design_conf_low": row["conf_low"], "design_conf_high": row["conf_high"],
-                     "n_dropped": n_drop})
+            cr2 = (
+                regress(
+                    work,
+                    f"_y ~ {rhs}",
+                    fixed_effects="_stratum",
+                    se_type="CR2",
+                    clusters=clusters,
+                    alpha=alpha,
+                )["_treat"]
+                if clusters
+                else None
+            )
+        rows.append(
+            {
+                "term": row["term"],
+                "cpa": row["cpa"],
+                "prime_a": row["prime_a"],
+                "prime_b": row["prime_b"],
+                **{
+                    c: hc2[c]
+                    for c in (
+                        "estimate",
+                        "std_error",
+                        "statistic",
+                        "p_value",
+                        "conf_low",
+                        "conf_high",
+                        "df",
+                        "n",
+                    )
+                },
+                "std_error_cr2": np.nan if cr2 is None else cr2["std_error"],
+                "conf_low_cr2": np.nan if cr2 is None else cr2["conf_low"],
+                "conf_high_cr2": np.nan if cr2 is None else cr2["conf_high"],
+                "df_cr2": np.nan if cr2 is None else cr2["df"],
+                "design_estimate": row["estimate"],
+                "design_std_error": row["std_error"],
+                "design_conf_low": row["conf_low"],
+                "design_conf_high": row["conf_high"],
+                "n_dropped": n_drop,
+            }
+        )
     out = pd.DataFrame(rows)
-    meth = {"estimator": "least squares, strata absorbed (regression-adjusted contrast)",
-            "se_type": "HC2" + (f"; CR2 by {clusters} (std_error_cr2)" if clusters else ""),
-            "ci_method": "t (df = n - r; CR2: Bell-McCaffrey)",
-            "design": f"randomised within cpa x {' x '.join(blocks)} strata (absorbed)",
-            "alpha": alpha, "covariates": covs or None, "outcome": outcome,
-            "notes": "design_estimate / design_std_error: compare_primes on the same pair"}
+    meth = {
+        "estimator": "least squares, strata absorbed (regression-adjusted contrast)",
+        "se_type": "HC2" + (f"; CR2 by {clusters} (std_error_cr2)" if clusters else ""),
+        "ci_method": "t (df = n - r; CR2: Bell-McCaffrey)",
+        "design": f"randomised within cpa x {' x '.join(blocks)} strata (absorbed)",
+        "alpha": alpha,
+        "covariates": covs or None,
+        "outcome": outcome,
+        "notes": "design_estimate / design_std_error: compare_primes on the same pair",
+    }
     return EffectTable(out, meth, title=f"Regression-adjusted prime contrasts: {outcome}")

@@ -14,7 +14,7 @@ more levels it evaluates rows that belong to two levels at once; R ``margins`` a
 from __future__ import annotations
 
 import warnings
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
@@ -25,7 +25,7 @@ from ..results import EffectTable
 from ._prep import as_list, check_alpha, examples
 from .regression import _sample
 
-__all__ = ["logit", "binary_sensitivity"]
+__all__ = ["binary_sensitivity", "logit"]
 
 
 def _fit(y, X, groups):
@@ -39,11 +39,15 @@ def _fit(y, X, groups):
             warnings.simplefilter("error", PerfectSeparationWarning)
             fit = model.fit(method="newton", tol=1e-12, maxiter=200, disp=0, **kw)
     except (PerfectSeparationError, PerfectSeparationWarning, np.linalg.LinAlgError) as exc:
-        raise DesignError(f"logit: the outcome is perfectly predicted by some terms "
-                          f"(separation) or the design is singular: {exc}") from exc
+        raise DesignError(
+            f"logit: the outcome is perfectly predicted by some terms "
+            f"(separation) or the design is singular: {exc}"
+        ) from exc
     if not fit.mle_retvals.get("converged", True):
-        raise DesignError("logit: Newton iterations did not converge in 200 steps; a term may "
-                          "predict the outcome perfectly (quasi-separation)")
+        raise DesignError(
+            "logit: Newton iterations did not converge in 200 steps; a term may "
+            "predict the outcome perfectly (quasi-separation)"
+        )
     return fit
 
 
@@ -73,8 +77,10 @@ def _ames(spec, frame, beta, V, variables):
             h = 1e-4 * (np.std(x) or 1.0)
             hi, lo = frame.copy(), frame.copy()
             hi[v], lo[v] = x + h, x - h
-            dX = (np.asarray(spec.get_model_matrix(hi), dtype=float)
-                  - np.asarray(spec.get_model_matrix(lo), dtype=float)) / (2 * h)
+            dX = (
+                np.asarray(spec.get_model_matrix(hi), dtype=float)
+                - np.asarray(spec.get_model_matrix(lo), dtype=float)
+            ) / (2 * h)
             slope = dX @ beta
             est.append(float(np.mean(dens * slope)))
             grads.append(((dens * (1 - 2 * p) * slope) @ X + dens @ dX) / len(p))
@@ -103,13 +109,31 @@ def _z_table(names, est, V, alpha, n, **cols):
     z = stats.norm.ppf(1 - alpha / 2)
     with np.errstate(divide="ignore", invalid="ignore"):
         stat = est / se
-    return pd.DataFrame({"term": names, "estimate": est, "std_error": se, "statistic": stat,
-                         "p_value": 2 * stats.norm.sf(np.abs(stat)), "conf_low": est - z * se,
-                         "conf_high": est + z * se, "df": np.inf, "n": n, **cols})
+    return pd.DataFrame(
+        {
+            "term": names,
+            "estimate": est,
+            "std_error": se,
+            "statistic": stat,
+            "p_value": 2 * stats.norm.sf(np.abs(stat)),
+            "conf_low": est - z * se,
+            "conf_high": est + z * se,
+            "df": np.inf,
+            "n": n,
+            **cols,
+        }
+    )
 
 
-def logit(data: pd.DataFrame, formula: str, *, fixed_effects: str | Sequence[str] | None = None,
-          clusters: str | None = None, alpha: float = 0.05, effects: str = "ame") -> EffectTable:
+def logit(
+    data: pd.DataFrame,
+    formula: str,
+    *,
+    fixed_effects: str | Sequence[str] | None = None,
+    clusters: str | None = None,
+    alpha: float = 0.05,
+    effects: str = "ame",
+) -> EffectTable:
     """Logistic regression of a 0/1 outcome, reported as average marginal effects.
 
     Estimand (``effects="ame"``): for a numeric regressor the average over the sample of the
@@ -158,21 +182,28 @@ def logit(data: pd.DataFrame, formula: str, *, fixed_effects: str | Sequence[str
     variables = sorted(f.required_variables)
     frame, dropped, n_dropped = _sample(data, variables, fes, clusters, None)
     outcome = str(f.lhs)
-    yv = pd.to_numeric(frame[outcome].astype(float) if frame[outcome].dtype == bool
-                       else frame[outcome], errors="coerce").to_numpy(dtype=float)
+    yv = pd.to_numeric(
+        frame[outcome].astype(float) if frame[outcome].dtype == bool else frame[outcome],
+        errors="coerce",
+    ).to_numpy(dtype=float)
     bad = ~np.isin(yv, (0.0, 1.0))
     if bad.any():
-        raise DataContractError(f"logit outcome {outcome!r} must be 0/1: {int(bad.sum())} rows "
-                                f"are not, e.g. rows {examples(frame, bad)}", column=outcome,
-                                rule="binary")
+        raise DataContractError(
+            f"logit outcome {outcome!r} must be 0/1: {int(bad.sum())} rows "
+            f"are not, e.g. rows {examples(frame, bad)}",
+            column=outcome,
+            rule="binary",
+        )
     for c in fes:  # a stratum whose outcome never varies has an infinite coefficient
         m = pd.Series(yv).groupby(frame[c].to_numpy()).mean()
         const = m.index[(m == 0) | (m == 1)].tolist()
         if const:
-            raise DesignError(f"logit: the outcome {outcome!r} is constant within "
-                              f"{len(const)} level(s) of the fixed effect {c!r} (separation: "
-                              f"infinite coefficient), e.g. {const[:5]}; drop those rows or "
-                              "merge the levels")
+            raise DesignError(
+                f"logit: the outcome {outcome!r} is constant within "
+                f"{len(const)} level(s) of the fixed effect {c!r} (separation: "
+                f"infinite coefficient), e.g. {const[:5]}; drop those rows or "
+                "merge the levels"
+            )
     rhs = str(f.rhs) + "".join(f" + C({c})" for c in fes)
     mm = Formula(rhs).get_model_matrix(frame, output="numpy", na_action="raise")
     spec = mm.model_spec
@@ -186,32 +217,58 @@ def logit(data: pd.DataFrame, formula: str, *, fixed_effects: str | Sequence[str
     show = [j for j in range(len(names)) if j not in fe_cols]
     coef = _z_table([names[j] for j in show], beta[show], V[np.ix_(show, show)], alpha, n)
     se_name = "cluster (G/(G-1) (n-1)/(n-k))" if clusters else "model (inverse information)"
-    design = "; ".join(x for x in (f"fixed effects as dummies: {' + '.join(fes)}" if fes else "",
-                                   f"clusters: {clusters}" if clusters else "") if x)
-    meth = {"estimator": "logit (maximum likelihood, statsmodels)", "se_type": se_name,
-            "ci_method": "normal (Wald)", "design": design or "independent rows",
-            "alpha": alpha, "formula": formula, "fixed_effects": fes or None,
-            "clusters": clusters, "reference": "R glm + sandwich::vcovCL; margins (by hand)"}
-    extra = {"n_obs": n, "loglik": float(fit.llf), "loglik_null": float(fit.llnull),
-             "dropped": dropped, "n_dropped": n_dropped,
-             "n_clusters": None if groups is None else int(groups.max() + 1)}
+    design = "; ".join(
+        x
+        for x in (
+            f"fixed effects as dummies: {' + '.join(fes)}" if fes else "",
+            f"clusters: {clusters}" if clusters else "",
+        )
+        if x
+    )
+    meth = {
+        "estimator": "logit (maximum likelihood, statsmodels)",
+        "se_type": se_name,
+        "ci_method": "normal (Wald)",
+        "design": design or "independent rows",
+        "alpha": alpha,
+        "formula": formula,
+        "fixed_effects": fes or None,
+        "clusters": clusters,
+        "reference": "R glm + sandwich::vcovCL; margins (by hand)",
+    }
+    extra = {
+        "n_obs": n,
+        "loglik": float(fit.llf),
+        "loglik_null": float(fit.llnull),
+        "dropped": dropped,
+        "n_dropped": n_dropped,
+        "n_clusters": None if groups is None else int(groups.max() + 1),
+    }
     if effects == "coef":
         extra["vcov"] = V[np.ix_(show, show)].tolist()
-        return EffectTable(coef, meth, title=f"Logit coefficients (log-odds): {formula}",
-                           extra=extra)
+        return EffectTable(
+            coef, meth, title=f"Logit coefficients (log-odds): {formula}", extra=extra
+        )
     rhs_vars = sorted(Formula(str(f.rhs)).required_variables)
     am_names, kinds, est, Va = _ames(spec, frame, beta, V, rhs_vars)
     tab = _z_table(am_names, est, Va, alpha, n, kind=kinds)
     meth = {**meth, "estimator": "logit average marginal effects (delta method)"}
     extra.update({"vcov": Va.tolist(), "coefficients": coef.to_dict(orient="list")})
-    return EffectTable(tab, meth, title=f"Logit average marginal effects: {formula}",
-                       extra=extra)
+    return EffectTable(tab, meth, title=f"Logit average marginal effects: {formula}", extra=extra)
 
 
-def binary_sensitivity(data: pd.DataFrame, outcome: str, treatment: str, *,
-                       covariates: Sequence[str] | None = None, blocks=None,
-                       clusters: str | None = None, condition1=None, condition2=None,
-                       alpha: float = 0.05) -> EffectTable:
+def binary_sensitivity(
+    data: pd.DataFrame,
+    outcome: str,
+    treatment: str,
+    *,
+    covariates: Sequence[str] | None = None,
+    blocks=None,
+    clusters: str | None = None,
+    condition1=None,
+    condition2=None,
+    alpha: float = 0.05,
+) -> EffectTable:
     """One randomised contrast of a binary outcome estimated three ways, side by side.
 
     Rows: the design-based blocked difference in means (:func:`wpeval.diff_in_means`: the
@@ -253,13 +310,28 @@ def binary_sensitivity(data: pd.DataFrame, outcome: str, treatment: str, *,
 
     alpha = check_alpha(alpha)
     covs = as_list(covariates)
-    dim = diff_in_means(data, outcome, treatment, blocks=blocks, clusters=clusters,
-                        alpha=alpha, condition1=condition1, condition2=condition2)
+    dim = diff_in_means(
+        data,
+        outcome,
+        treatment,
+        blocks=blocks,
+        clusters=clusters,
+        alpha=alpha,
+        condition1=condition1,
+        condition2=condition2,
+    )
     row = dim.tidy().iloc[0]
     c1, c2 = row["condition1"], row["condition2"]
     keep = data[treatment].isin([c1, c2]).to_numpy()
-    work = data.loc[keep, [c for c in dict.fromkeys([outcome, treatment] + covs + as_list(blocks)
-                                                     + as_list(clusters))]].copy()
+    work = data.loc[
+        keep,
+        [
+            c
+            for c in dict.fromkeys(
+                [outcome, treatment] + covs + as_list(blocks) + as_list(clusters)
+            )
+        ],
+    ].copy()
     work["_y"] = work[outcome].astype(float)
     work["_treat"] = (work[treatment] == c2).astype(float)
     rhs = " + ".join(["_treat"] + covs)
@@ -267,28 +339,56 @@ def binary_sensitivity(data: pd.DataFrame, outcome: str, treatment: str, *,
     if len(blk) > 1:  # one stratum factor for the regressions
         work["_block"] = work[blk].astype(str).agg("|".join, axis=1)
         blk = ["_block"]
-    lpm = regress(work, f"_y ~ {rhs}", fixed_effects=blk or None,
-                  se_type="CR2" if clusters else "HC2", clusters=clusters, alpha=alpha)
+    lpm = regress(
+        work,
+        f"_y ~ {rhs}",
+        fixed_effects=blk or None,
+        se_type="CR2" if clusters else "HC2",
+        clusters=clusters,
+        alpha=alpha,
+    )
     lwork, n_sep = work, 0
     if blk:  # strata whose outcome never varies have infinite logit effects: leave them out
         m = work.groupby(blk[0], observed=True)["_y"].transform("mean")
         sep = ((m == 0) | (m == 1)).to_numpy()
         lwork, n_sep = work[~sep], int(sep.sum())
     lg = logit(lwork, f"_y ~ {rhs}", fixed_effects=blk or None, clusters=clusters, alpha=alpha)
-    rows = [("design-based difference in means", dim.tidy().iloc[0],
-             f"{dim.method['estimator']}; SE {dim.method['se_type']}"),
-            ("linear probability model", lpm["_treat"],
-             f"least squares, strata absorbed; SE {lpm.method['se_type']}"),
-            ("logit average marginal effect", lg["_treat"],
-             f"logit AME, strata as dummies; SE delta method ({lg.method['se_type']})")]
+    rows = [
+        (
+            "design-based difference in means",
+            dim.tidy().iloc[0],
+            f"{dim.method['estimator']}; SE {dim.method['se_type']}",
+        ),
+        (
+            "linear probability model",
+            lpm["_treat"],
+            f"least squares, strata absorbed; SE {lpm.method['se_type']}",
+        ),
+        (
+            "logit average marginal effect",
+            lg["_treat"],
+            f"logit AME, strata as dummies; SE delta method ({lg.method['se_type']})",
+        ),
+    ]
     cols = ["estimate", "std_error", "statistic", "p_value", "conf_low", "conf_high", "df", "n"]
     tab = pd.DataFrame([{"term": t, **{c: r[c] for c in cols}, "method": m} for t, r, m in rows])
     tab["condition1"], tab["condition2"], tab["outcome"] = c1, c2, outcome
-    meth = {"estimator": "sensitivity: design-based vs linear probability vs logit",
-            "se_type": "per row (see column method)", "ci_method": "per row",
-            "design": dim.method["design"], "alpha": alpha, "covariates": covs or None}
+    meth = {
+        "estimator": "sensitivity: design-based vs linear probability vs logit",
+        "se_type": "per row (see column method)",
+        "ci_method": "per row",
+        "design": dim.method["design"],
+        "alpha": alpha,
+        "covariates": covs or None,
+    }
     if n_sep:
-        meth["notes"] = (f"logit row: {n_sep} rows in strata with a constant outcome left out "
-                         "(their fitted probabilities would be 0 or 1, with no marginal effect)")
-    return EffectTable(tab, meth, title=f"Binary outcome {outcome}: {c2} - {c1}, three ways",
-                       extra={"n_obs": int(row["n"]), "logit_rows_dropped": n_sep})
+        meth["notes"] = (
+            f"logit row: {n_sep} rows in strata with a constant outcome left out "
+            "(their fitted probabilities would be 0 or 1, with no marginal effect)"
+        )
+    return EffectTable(
+        tab,
+        meth,
+        title=f"Binary outcome {outcome}: {c2} - {c1}, three ways",
+        extra={"n_obs": int(row["n"]), "logit_rows_dropped": n_sep},
+    )

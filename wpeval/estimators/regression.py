@@ -24,7 +24,7 @@ What comes from the libraries and what is written here:
 from __future__ import annotations
 
 import warnings
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
@@ -37,7 +37,7 @@ from . import se_linear
 from ._absorb import absorb
 from ._prep import as_list, check_alpha, examples
 
-__all__ = ["regress", "SE_TYPES"]
+__all__ = ["SE_TYPES", "regress"]
 
 SE_TYPES = ("classical", "HC0", "HC1", "HC2", "HC3", "CR0", "CR1", "CR2")
 _ALIAS = {"stata": "CR1", "iid": "classical"}
@@ -69,8 +69,9 @@ def _sample(data: pd.DataFrame, variables: list[str], fes, clusters, weights):
     cols = list(dict.fromkeys(variables + fes + as_list(clusters) + as_list(weights)))
     missing = [c for c in cols if c not in data.columns]
     if missing:
-        raise DataContractError(f"columns not in data: {missing}", column=missing[0],
-                                rule="present")
+        raise DataContractError(
+            f"columns not in data: {missing}", column=missing[0], rule="present"
+        )
     na = data[cols].isna()
     dropped = {c: int(n) for c, n in na.sum().items() if n}
     keep = ~na.any(axis=1).to_numpy()
@@ -78,13 +79,18 @@ def _sample(data: pd.DataFrame, variables: list[str], fes, clusters, weights):
         w = pd.to_numeric(data[weights], errors="coerce").to_numpy(dtype=float)
         bad = keep & ~(np.isfinite(w) & (w > 0))
         if bad.any():
-            raise DataContractError(f"weights {weights!r} must be finite and positive: "
-                                    f"{int(bad.sum())} rows are not, e.g. rows "
-                                    f"{examples(data, bad)}", column=weights, rule="positive")
+            raise DataContractError(
+                f"weights {weights!r} must be finite and positive: "
+                f"{int(bad.sum())} rows are not, e.g. rows "
+                f"{examples(data, bad)}",
+                column=weights,
+                rule="positive",
+            )
     frame = data.loc[keep] if not keep.all() else data
     if len(frame) == 0:
-        raise DataContractError("no complete rows for the regression", column=cols[0],
-                                rule="not_null")
+        raise DataContractError(
+            "no complete rows for the regression", column=cols[0], rule="not_null"
+        )
     return frame, dropped, int((~keep).sum())
 
 
@@ -103,7 +109,7 @@ def _design(formula: str, frame: pd.DataFrame):
         y = y[:, 0]
     names = list(mm.rhs.model_spec.column_names)
     X = np.asfortranarray(np.asarray(mm.rhs, dtype=float))
-    return y, X, names, list(mm.lhs.model_spec.column_names)[0]
+    return y, X, names, next(iter(mm.lhs.model_spec.column_names))
 
 
 def gram(X: np.ndarray) -> np.ndarray:
@@ -159,9 +165,16 @@ def _solve(X: np.ndarray, y: np.ndarray, G: np.ndarray):
     return b / scale, (inv + inv.T) / 2
 
 
-def regress(data: pd.DataFrame, formula: str, *, fixed_effects: str | Sequence[str] | None = None,
-            se_type: str = "HC2", clusters: str | None = None, weights: str | None = None,
-            alpha: float = 0.05) -> EffectTable:
+def regress(
+    data: pd.DataFrame,
+    formula: str,
+    *,
+    fixed_effects: str | Sequence[str] | None = None,
+    se_type: str = "HC2",
+    clusters: str | None = None,
+    weights: str | None = None,
+    alpha: float = 0.05,
+) -> EffectTable:
     """Least squares with a formula, absorbed fixed effects and robust standard errors.
 
     Estimand: the best linear predictor coefficients of the formula's terms given the fixed
@@ -221,7 +234,7 @@ def regress(data: pd.DataFrame, formula: str, *, fixed_effects: str | Sequence[s
     if fes and "Intercept" in names:
         j = names.index("Intercept")
         X = np.asfortranarray(np.delete(X, j, axis=1))
-        names = names[:j] + names[j + 1:]
+        names = names[:j] + names[j + 1 :]
     ref = _col_norms(X)
     if fes:
         M = np.empty((n, X.shape[1] + 1), order="F")
@@ -237,23 +250,45 @@ def regress(data: pd.DataFrame, formula: str, *, fixed_effects: str | Sequence[s
     keep = _rank_columns(Gx, ref)
     collinear = [nm for j, nm in enumerate(names) if j not in set(keep.tolist())]
     if collinear:
-        warnings.warn(f"regress: {collinear} collinear with other terms or absorbed by the "
-                      "fixed effects; not estimated", StatisticalWarning, stacklevel=2)
+        warnings.warn(
+            f"regress: {collinear} collinear with other terms or absorbed by the "
+            "fixed effects; not estimated",
+            StatisticalWarning,
+            stacklevel=2,
+        )
     if len(keep) == 0:
         raise DesignError("no estimable term after the fixed effects are absorbed")
     Xk = X if len(keep) == X.shape[1] else np.asfortranarray(X[:, keep])
     del X
     rank_total = len(keep) + fe_rank
     if n - rank_total <= 0:
-        raise DesignError(f"{n} rows for {rank_total} parameters leave no residual degrees of "
-                          "freedom")
+        raise DesignError(
+            f"{n} rows for {rank_total} parameters leave no residual degrees of freedom"
+        )
     beta, bread = _solve(Xk, y, Gx[np.ix_(keep, keep)])
     e = y - Xk @ beta
     V, df, G = _variance(Xk, e, bread, se_type, n, rank_total, frame, clusters, absorbed)
-    return _table(names, keep, beta, V, df, alpha, n, G, outcome=outcome, formula=formula,
-                  se_type=se_type, fes=fes, clusters=clusters, weights=weights,
-                  rank_total=rank_total, fe_rank=fe_rank, dropped=dropped,
-                  n_dropped=n_dropped, collinear=collinear)
+    return _table(
+        names,
+        keep,
+        beta,
+        V,
+        df,
+        alpha,
+        n,
+        G,
+        outcome=outcome,
+        formula=formula,
+        se_type=se_type,
+        fes=fes,
+        clusters=clusters,
+        weights=weights,
+        rank_total=rank_total,
+        fe_rank=fe_rank,
+        dropped=dropped,
+        n_dropped=n_dropped,
+        collinear=collinear,
+    )
 
 
 def _variance(X, e, bread, se_type, n, rank_total, frame, clusters, absorbed):
@@ -268,16 +303,21 @@ def _variance(X, e, bread, se_type, n, rank_total, frame, clusters, absorbed):
             lev = se_linear.leverage(X, bread, fe_lev)
             n_one = int(np.sum(lev > 1 - 1e-10))
             if n_one:
-                warnings.warn(f"regress: {n_one} row(s) have leverage one (e.g. a fixed-effect "
-                              f"level held by one row); they add nothing to the {se_type} "
-                              "variance (as estimatr)", StatisticalWarning, stacklevel=3)
+                warnings.warn(
+                    f"regress: {n_one} row(s) have leverage one (e.g. a fixed-effect "
+                    f"level held by one row); they add nothing to the {se_type} "
+                    "variance (as estimatr)",
+                    StatisticalWarning,
+                    stacklevel=3,
+                )
         V, df = se_linear.lm_hc(X, e, bread, se_type, n, rank_total, lev)
         return V, np.full(k, df), None
     cl, uniq = pd.factorize(frame[clusters], sort=True)
     G = len(uniq)
     if G < 2:
-        raise DesignError(f"clusters {clusters!r}: {G} cluster; cluster-robust errors need two "
-                          "or more")
+        raise DesignError(
+            f"clusters {clusters!r}: {G} cluster; cluster-robust errors need two or more"
+        )
     if se_type == "CR2":
         V, df = se_linear.lm_cr2(X, e, bread, cl, G, absorbed)
         return V, df, G
@@ -285,8 +325,28 @@ def _variance(X, e, bread, se_type, n, rank_total, frame, clusters, absorbed):
     return V, np.full(k, df), G
 
 
-def _table(names, keep, beta, V, df, alpha, n, G, *, outcome, formula, se_type, fes, clusters,
-           weights, rank_total, fe_rank, dropped, n_dropped, collinear):
+def _table(
+    names,
+    keep,
+    beta,
+    V,
+    df,
+    alpha,
+    n,
+    G,
+    *,
+    outcome,
+    formula,
+    se_type,
+    fes,
+    clusters,
+    weights,
+    rank_total,
+    fe_rank,
+    dropped,
+    n_dropped,
+    collinear,
+):
     p = len(names)
     est = np.full(p, np.nan)
     se = np.full(p, np.nan)
@@ -297,10 +357,20 @@ def _table(names, keep, beta, V, df, alpha, n, G, *, outcome, formula, se_type, 
     with np.errstate(divide="ignore", invalid="ignore"):
         stat = est / se
         crit = stats.t.ppf(1 - alpha / 2, dfs)
-    tab = pd.DataFrame({"term": names, "estimate": est, "std_error": se, "statistic": stat,
-                        "p_value": 2 * stats.t.sf(np.abs(stat), dfs),
-                        "conf_low": est - crit * se, "conf_high": est + crit * se,
-                        "df": dfs, "n": n, "outcome": outcome})
+    tab = pd.DataFrame(
+        {
+            "term": names,
+            "estimate": est,
+            "std_error": se,
+            "statistic": stat,
+            "p_value": 2 * stats.t.sf(np.abs(stat), dfs),
+            "conf_low": est - crit * se,
+            "conf_high": est + crit * se,
+            "df": dfs,
+            "n": n,
+            "outcome": outcome,
+        }
+    )
     design = []
     if fes:
         design.append("absorbed fixed effects: " + " + ".join(fes))
@@ -308,17 +378,36 @@ def _table(names, keep, beta, V, df, alpha, n, G, *, outcome, formula, se_type, 
         design.append(f"clusters: {clusters} ({G})")
     if weights:
         design.append(f"weights: {weights}")
-    df_rule = {"classical": "n - r", "CR0": "G - 1", "CR1": "G - 1",
-               "CR2": "Bell-McCaffrey (Pustejovsky-Tipton)"}.get(se_type, "n - r")
+    df_rule = {
+        "classical": "n - r",
+        "CR0": "G - 1",
+        "CR1": "G - 1",
+        "CR2": "Bell-McCaffrey (Pustejovsky-Tipton)",
+    }.get(se_type, "n - r")
     se_name = "CR1 (Stata small-sample factor)" if se_type == "CR1" else se_type
-    meth = {"estimator": "least squares" + (" (weighted)" if weights else ""),
-            "se_type": se_name, "ci_method": f"t (df = {df_rule})",
-            "design": "; ".join(design) or "independent rows", "alpha": alpha,
-            "formula": formula, "fixed_effects": fes or None, "clusters": clusters,
-            "weights": weights, "reference": "estimatr::lm_robust; R lm + sandwich"}
+    meth = {
+        "estimator": "least squares" + (" (weighted)" if weights else ""),
+        "se_type": se_name,
+        "ci_method": f"t (df = {df_rule})",
+        "design": "; ".join(design) or "independent rows",
+        "alpha": alpha,
+        "formula": formula,
+        "fixed_effects": fes or None,
+        "clusters": clusters,
+        "weights": weights,
+        "reference": "estimatr::lm_robust; R lm + sandwich",
+    }
     kept = [names[j] for j in keep]
-    extra = {"vcov": V.tolist(), "vcov_terms": kept, "n_obs": n, "rank": int(rank_total),
-             "fe_rank": int(fe_rank), "n_clusters": G, "dropped": dropped,
-             "n_dropped": n_dropped, "collinear": collinear}
+    extra = {
+        "vcov": V.tolist(),
+        "vcov_terms": kept,
+        "n_obs": n,
+        "rank": int(rank_total),
+        "fe_rank": int(fe_rank),
+        "n_clusters": G,
+        "dropped": dropped,
+        "n_dropped": n_dropped,
+        "collinear": collinear,
+    }
     title = f"Least squares: {formula}" + (f" | {' + '.join(fes)}" if fes else "")
     return EffectTable(tab, meth, title=title, extra=extra)

@@ -32,7 +32,8 @@ from scipy.linalg import blas
 
 from .se import register
 
-__all__ = ["lm_classical", "lm_hc", "lm_cr", "lm_cr2", "leverage"]
+__all__ = ["leverage", "lm_classical", "lm_cr", "lm_cr2", "lm_hc"]
+
 
 def leverage(X: np.ndarray, bread: np.ndarray, fe_leverage=None) -> np.ndarray:
     """Diagonal of the hat matrix: ``x_i' B x_i`` plus the fixed effects' share."""
@@ -50,8 +51,9 @@ def lm_classical(e: np.ndarray, bread: np.ndarray, n: int, rank_total: int):
 
 
 @register("lm_HC")
-def lm_hc(X: np.ndarray, e: np.ndarray, bread: np.ndarray, kind: str, n: int, rank_total: int,
-          lev=None):
+def lm_hc(
+    X: np.ndarray, e: np.ndarray, bread: np.ndarray, kind: str, n: int, rank_total: int, lev=None
+):
     """Heteroskedasticity-consistent covariance (HC0-HC3, MacKinnon & White 1985).
 
     Parameters
@@ -85,13 +87,22 @@ def lm_hc(X: np.ndarray, e: np.ndarray, bread: np.ndarray, kind: str, n: int, ra
 
 
 def _cluster_sums(X: np.ndarray, e: np.ndarray, cl: np.ndarray, G: int) -> np.ndarray:
-    return np.column_stack([np.bincount(cl, weights=X[:, j] * e, minlength=G)
-                            for j in range(X.shape[1])])
+    return np.column_stack(
+        [np.bincount(cl, weights=X[:, j] * e, minlength=G) for j in range(X.shape[1])]
+    )
 
 
 @register("lm_CR")
-def lm_cr(X: np.ndarray, e: np.ndarray, bread: np.ndarray, cl: np.ndarray, G: int, kind: str,
-          n: int, rank_total: int):
+def lm_cr(
+    X: np.ndarray,
+    e: np.ndarray,
+    bread: np.ndarray,
+    cl: np.ndarray,
+    G: int,
+    kind: str,
+    n: int,
+    rank_total: int,
+):
     """Cluster-robust covariance CR0, or CR1 with Stata's factor ``G/(G-1) (n-1)/(n-r)``
     (estimatr ``se_type = "stata"``); df ``G - 1``.
 
@@ -128,8 +139,15 @@ def _inv_sqrt_apply(Z: np.ndarray, M: np.ndarray) -> np.ndarray:
 
 
 @register("lm_CR2")
-def lm_cr2(X: np.ndarray, e: np.ndarray, bread: np.ndarray, cl: np.ndarray, G: int,
-           absorbed=None, dof: bool = True):
+def lm_cr2(
+    X: np.ndarray,
+    e: np.ndarray,
+    bread: np.ndarray,
+    cl: np.ndarray,
+    G: int,
+    absorbed=None,
+    dof: bool = True,
+):
     """Bell-McCaffrey (CR2) cluster-robust covariance with Pustejovsky-Tipton degrees of
     freedom (working model ``Phi = I``), as ``estimatr::lm_robust(se_type = "CR2")`` and
     ``clubSandwich::coef_test(vcov = "CR2", test = "Satterthwaite")``.

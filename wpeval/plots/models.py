@@ -17,8 +17,9 @@ def interval_frame(tab: pd.DataFrame, label: str = "term", hue: str | None = Non
     intervals are shown exactly, not recomputed by seaborn.
     """
     keep = [label] + ([hue] if hue else [])
-    long = tab.melt(id_vars=keep, value_vars=["conf_low", "estimate", "conf_high"],
-                    value_name="value")
+    long = tab.melt(
+        id_vars=keep, value_vars=["conf_low", "estimate", "conf_high"], value_name="value"
+    )
     return long.dropna(subset=["value"])
 
 
@@ -28,20 +29,36 @@ def plot_interval_points(tab: pd.DataFrame, ax, *, label: str = "term", hue: str
 
     long = interval_frame(tab, label, hue)
     order = list(dict.fromkeys(tab[label]))
-    kw = dict(data=long, x="value", y=label, order=order, estimator="median",
-              errorbar=("pi", 100), linestyle="none", capsize=0.15, err_kws={"linewidth": 1.4},
-              ax=ax, markersize=5)
+    kw = {
+        "data": long,
+        "x": "value",
+        "y": label,
+        "order": order,
+        "estimator": "median",
+        "errorbar": ("pi", 100),
+        "linestyle": "none",
+        "capsize": 0.15,
+        "err_kws": {"linewidth": 1.4},
+        "ax": ax,
+        "markersize": 5,
+    }
     if hue:
         levels = list(dict.fromkeys(tab[hue]))
-        sns.pointplot(**kw, hue=hue, hue_order=levels, dodge=0.45,
-                      palette=palette(len(levels)))
+        sns.pointplot(**kw, hue=hue, hue_order=levels, dodge=0.45, palette=palette(len(levels)))
     else:
         sns.pointplot(**kw, color=colour("estimate"))
     return ax
 
 
-def plot_estimates(result, ax=None, *, terms=None, reference: float | None = 0.0,
-                   hue: str | None = None, title: str | None = None):
+def plot_estimates(
+    result,
+    ax=None,
+    *,
+    terms=None,
+    reference: float | None = 0.0,
+    hue: str | None = None,
+    title: str | None = None,
+):
     """Estimates with confidence intervals, one row per term (a coefficient plot).
 
     Parameters
@@ -106,10 +123,24 @@ def plot_adjusted_contrasts(result, ax=None, *, cpa: str | None = None):
         if tab.empty:
             raise ParameterError(f"no contrast of CPA {cpa!r}")
     label = tab["cpa"].astype(str) + ": " + tab["term"].astype(str)
-    parts = [("design-based", "design_estimate", "design_conf_low", "design_conf_high"),
-             ("regression, HC2", "estimate", "conf_low", "conf_high"),
-             ("regression, CR2 by district", "estimate", "conf_low_cr2", "conf_high_cr2")]
-    long = pd.concat([pd.DataFrame({"term": label, "estimator": name, "estimate": tab[e],
-                                    "conf_low": tab[lo], "conf_high": tab[hi]})
-                      for name, e, lo, hi in parts], ignore_index=True)
+    parts = [
+        ("design-based", "design_estimate", "design_conf_low", "design_conf_high"),
+        ("regression, HC2", "estimate", "conf_low", "conf_high"),
+        ("regression, CR2 by district", "estimate", "conf_low_cr2", "conf_high_cr2"),
+    ]
+    long = pd.concat(
+        [
+            pd.DataFrame(
+                {
+                    "term": label,
+                    "estimator": name,
+                    "estimate": tab[e],
+                    "conf_low": tab[lo],
+                    "conf_high": tab[hi],
+                }
+            )
+            for name, e, lo, hi in parts
+        ],
+        ignore_index=True,
+    )
     return plot_estimates(long, ax, hue="estimator")

@@ -9,24 +9,24 @@ same theme, so this module is the only place a colour is chosen.
 
 from __future__ import annotations
 
-__all__ = ["theme", "colour", "palette", "PALETTE", "ROLES"]
+__all__ = ["PALETTE", "ROLES", "colour", "palette", "theme"]
 
 #: seaborn palette of the theme
 PALETTE = "colorblind"
 
 #: role -> index in the palette (int) or a grey level (str, "0" black .. "1" white)
 ROLES = {
-    "estimate": 0,        # blue: the main estimate
-    "adjusted": 1,        # orange: a second estimate beside the first (adjusted, shrunk)
-    "positive": 2,        # green
-    "alert": 3,           # vermillion: thresholds, limits, alarms
-    "other": 4,           # purple
-    "ink": "0.1",         # near-black text-like marks
-    "interval": "0.3",    # interval lines
-    "reference": "0.5",   # reference lines (zero, one, the null)
-    "muted": "0.65",      # secondary, unfilled marks
-    "light": "0.85",      # separators and histogram fills
-    "paper": "1",         # white: hollow markers, bar edges
+    "estimate": 0,  # blue: the main estimate
+    "adjusted": 1,  # orange: a second estimate beside the first (adjusted, shrunk)
+    "positive": 2,  # green
+    "alert": 3,  # vermillion: thresholds, limits, alarms
+    "other": 4,  # purple
+    "ink": "0.1",  # near-black text-like marks
+    "interval": "0.3",  # interval lines
+    "reference": "0.5",  # reference lines (zero, one, the null)
+    "muted": "0.65",  # secondary, unfilled marks
+    "light": "0.85",  # separators and histogram fills
+    "paper": "1",  # white: hollow markers, bar edges
 }
 
 
@@ -60,7 +60,18 @@ def theme(context: str = "notebook", font_scale: float = 0.95) -> None:
     """
     import seaborn as sns
 
-    sns.set_theme(context=context, style="whitegrid", palette=PALETTE, font_scale=font_scale,
-                  rc={"axes.spines.top": False, "axes.spines.right": False,
-                      "grid.color": colour("light"), "grid.linewidth": 0.6,
-                      "figure.dpi": 100, "savefig.dpi": 120, "savefig.bbox": "tight"})
+    sns.set_theme(
+        context=context,
+        style="whitegrid",
+        palette=PALETTE,
+        font_scale=font_scale,
+        rc={
+            "axes.spines.top": False,
+            "axes.spines.right": False,
+            "grid.color": colour("light"),
+            "grid.linewidth": 0.6,
+            "figure.dpi": 100,
+            "savefig.dpi": 120,
+            "savefig.bbox": "tight",
+        },
+    )
