@@ -202,3 +202,32 @@ def test_singleton_fixed_effect_level_warns_and_matches_dropping_it(nsw):
     part = regress(d.iloc[1:], "re78 ~ treat + age", fixed_effects="g", se_type="HC2")
     np.testing.assert_allclose(full.params, part.params, rtol=1e-10)
     np.testing.assert_allclose(full.bse, part.bse, rtol=1e-10)
+
+
+def test_plain_numeric_formula_builds_formulaics_design(nsw):
+    """The direct column copy used for all-numeric formulas equals formulaic's design."""
+    from formulaic import Formula
+
+    from wpeval.estimators.regression import _design, _plain_design
+
+    f = Formula(F_NSW)
+    fast = _plain_design(f, nsw)
+    mm = f.get_model_matrix(nsw, output="numpy")
+    assert fast is not None and fast[2] == list(mm.rhs.model_spec.column_names)
+    np.testing.assert_array_equal(fast[1], np.asarray(mm.rhs))
+    np.testing.assert_array_equal(fast[0], np.asarray(mm.lhs)[:, 0])
+    assert _plain_design(Formula("re78 ~ treat + C(marr)"), nsw) is None
+    assert _design("re78 ~ treat + treat:nodegree", nsw)[2] == [
+        "Intercept",
+        "treat",
+        "treat:nodegree",
+    ]
+
+
+def test_weighted_gram_in_blocks_equals_the_dense_product():
+    from wpeval.estimators.se_linear import weighted_gram
+
+    rng = np.random.default_rng(3)
+    X = np.asfortranarray(rng.normal(size=(1000, 4)))
+    om = rng.random(1000)
+    np.testing.assert_allclose(weighted_gram(X, om, chunk=128), X.T @ (X * om[:, None]), rtol=1e-12)

@@ -32,7 +32,7 @@ from scipy.linalg import blas
 
 from .se import register
 
-__all__ = ["leverage", "lm_classical", "lm_cr", "lm_cr2", "lm_hc"]
+__all__ = ["leverage", "lm_classical", "lm_cr", "lm_cr2", "lm_hc", "weighted_gram"]
 
 
 def leverage(X: np.ndarray, bread: np.ndarray, fe_leverage=None) -> np.ndarray:
@@ -41,6 +41,21 @@ def leverage(X: np.ndarray, bread: np.ndarray, fe_leverage=None) -> np.ndarray:
     XB *= X
     h = XB.sum(axis=1)
     return h if fe_leverage is None else h + fe_leverage
+
+
+def weighted_gram(X: np.ndarray, om: np.ndarray, chunk: int = 1 << 15) -> np.ndarray:
+    """``X' diag(om) X`` (``om >= 0``) by BLAS ``dsyrk`` on row blocks of ``sqrt(om) X``
+    copied into one reused column-major buffer (no n x k temporary)."""
+    n, k = X.shape
+    G = np.zeros((k, k), order="F")
+    buf = np.empty((min(chunk, n), k), order="F")
+    r = np.sqrt(om)
+    for s in range(0, n, chunk):
+        m = min(chunk, n - s)
+        b = buf[:m]
+        np.multiply(X[s : s + m], r[s : s + m, None], out=b)
+        G = blas.dsyrk(1.0, b, beta=1.0, c=G, trans=1, lower=0, overwrite_c=1)
+    return np.triu(G) + np.triu(G, 1).T
 
 
 @register("lm_classical")
@@ -78,9 +93,7 @@ def lm_hc(
         with np.errstate(divide="ignore", invalid="ignore"):
             om = om / (1.0 - lev) if kind == "HC2" else om / (1.0 - lev) ** 2
         om[~np.isfinite(om) | (lev > 1.0 - 1e-10)] = 0.0
-    from .regression import gram
-
-    V = bread @ gram(X * np.sqrt(om)[:, None]) @ bread
+    V = bread @ weighted_gram(X, om) @ bread
     if kind == "HC1":
         V *= n / (n - rank_total)
     return V, float(n - rank_total)
