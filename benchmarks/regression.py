@@ -141,7 +141,9 @@ def main() -> None:
         f"cores: {os.cpu_count()}"
     )
     with pd.option_context("display.width", 200, "display.max_columns", 20):
-        print(tab.round(4).to_string())
+        print(tab.drop(columns=["se_rel_diff_vs_wpeval"]).round(4).to_string())
+    for tool, v in tab["se_rel_diff_vs_wpeval"].items():
+        print(f"SE of treat, {tool} / wpeval - 1 = {v:.1e}")
 
 
 if __name__ == "__main__":

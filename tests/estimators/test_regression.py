@@ -211,17 +211,18 @@ def test_plain_numeric_formula_builds_formulaics_design(nsw):
     from wpeval.estimators.regression import _design, _plain_design
 
     f = Formula(F_NSW)
-    fast = _plain_design(f, nsw)
+    M, names, _ = _plain_design(f, nsw)
     mm = f.get_model_matrix(nsw, output="numpy")
-    assert fast is not None and fast[2] == list(mm.rhs.model_spec.column_names)
-    np.testing.assert_array_equal(fast[1], np.asarray(mm.rhs))
-    np.testing.assert_array_equal(fast[0], np.asarray(mm.lhs)[:, 0])
+    assert names == list(mm.rhs.model_spec.column_names)
+    np.testing.assert_array_equal(M[:, 1:], np.asarray(mm.rhs))
+    np.testing.assert_array_equal(M[:, 0], np.asarray(mm.lhs)[:, 0])
     assert _plain_design(Formula("re78 ~ treat + C(marr)"), nsw) is None
-    assert _design("re78 ~ treat + treat:nodegree", nsw)[2] == [
+    assert _design("re78 ~ treat + treat:nodegree", nsw)[1] == [
         "Intercept",
         "treat",
         "treat:nodegree",
     ]
+    assert _design(F_NSW, nsw, drop_intercept=True)[1][0] == "treat"
 
 
 def test_weighted_gram_in_blocks_equals_the_dense_product():

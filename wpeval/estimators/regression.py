@@ -98,10 +98,11 @@ def _sample(data: pd.DataFrame, variables: list[str], fes, clusters, weights):
     return frame, dropped, int((~keep).sum())
 
 
-def _plain_design(f, frame: pd.DataFrame):
+def _plain_design(f, frame: pd.DataFrame, drop_intercept: bool = False):
     """``y ~ 1 + x1 + ... + xk`` with numeric columns only: the design formulaic would build
-    (same names and order), copied straight into a column-major array. At 2M rows and 30
-    columns formulaic's pandas materialiser takes ~8 s here; this takes a copy's time."""
+    (same names and order), copied straight into one column-major array ``M = [y, X]``. At 2M
+    rows and 30 columns formulaic's pandas materialiser takes ~8 s here; this takes a copy's
+    time."""
     from formulaic.parser.types import Factor
 
     def plain(term):
@@ -121,18 +122,23 @@ def _plain_design(f, frame: pd.DataFrame):
         return None
     if len(set(names)) != len(names):
         return None
-    X = np.empty((len(frame), len(names)), order="F")
-    for j, nm in enumerate(names):
-        X[:, j] = 1.0 if nm == "Intercept" else frame[nm].to_numpy(dtype=float)
+    if drop_intercept:
+        names = [nm for nm in names if nm != "Intercept"]
     outcome = plain(lhs[0])
-    return frame[outcome].to_numpy(dtype=float), X, names, outcome
+    M = np.empty((len(frame), len(names) + 1), order="F")
+    M[:, 0] = frame[outcome].to_numpy(dtype=float)
+    for j, nm in enumerate(names, start=1):
+        M[:, j] = 1.0 if nm == "Intercept" else frame[nm].to_numpy(dtype=float)
+    return M, names, outcome
 
 
-def _design(formula: str, frame: pd.DataFrame):
+def _design(formula: str, frame: pd.DataFrame, drop_intercept: bool = False):
+    """``(M, names, outcome)``: ``M = [y, X]`` column-major, ``names`` of the columns of ``X``
+    (formulaic's), the intercept left out when ``drop_intercept`` (absorbed effects)."""
     from formulaic import Formula
 
     f = Formula(formula)
-    fast = _plain_design(f, frame)
+    fast = _plain_design(f, frame, drop_intercept)
     if fast is not None:
         return fast
     try:
@@ -145,8 +151,12 @@ def _design(formula: str, frame: pd.DataFrame):
             raise ParameterError("the formula must have exactly one outcome")
         y = y[:, 0]
     names = list(mm.rhs.model_spec.column_names)
-    X = np.asfortranarray(np.asarray(mm.rhs, dtype=float))
-    return y, X, names, next(iter(mm.lhs.model_spec.column_names))
+    cols = [j for j, nm in enumerate(names) if not (drop_intercept and nm == "Intercept")]
+    X = np.asarray(mm.rhs, dtype=float)
+    M = np.empty((len(y), len(cols) + 1), order="F")
+    M[:, 0] = y
+    M[:, 1:] = X[:, cols]
+    return M, [names[j] for j in cols], next(iter(mm.lhs.model_spec.column_names))
 
 
 def gram(X: np.ndarray) -> np.ndarray:
@@ -262,23 +272,17 @@ def regress(
 
     variables = sorted(Formula(formula).required_variables)
     frame, dropped, n_dropped = _sample(data, variables, fes, clusters, weights)
-    y, X, names, outcome = _design(formula, frame)
-    n = len(y)
+    M, names, outcome = _design(formula, frame, drop_intercept=bool(fes))
+    n = len(M)
     w = None if weights is None else frame[weights].to_numpy(dtype=float)
     if w is not None:
         w = w / w.mean()
     absorbed, fe_rank = None, 0
-    if fes and "Intercept" in names:
-        j = names.index("Intercept")
-        X = np.asfortranarray(np.delete(X, j, axis=1))
-        names = names[:j] + names[j + 1 :]
-    ref = _col_norms(X)
+    ref = _col_norms(M[:, 1:])
     if fes:
-        M = np.empty((n, X.shape[1] + 1), order="F")
-        M[:, 0], M[:, 1:] = y, X
-        del X
         absorbed = absorb(frame, fes, M, w, need_projection=se_type in ("HC2", "HC3", "CR2"))
-        y, X, fe_rank = M[:, 0], M[:, 1:], absorbed.rank
+        fe_rank = absorbed.rank
+    y, X = M[:, 0], M[:, 1:]
     if w is not None:
         sw = np.sqrt(w)
         y = y * sw
