@@ -232,3 +232,15 @@ def test_weighted_gram_in_blocks_equals_the_dense_product():
     X = np.asfortranarray(rng.normal(size=(1000, 4)))
     om = rng.random(1000)
     np.testing.assert_allclose(weighted_gram(X, om, chunk=128), X.T @ (X * om[:, None]), rtol=1e-12)
+
+
+def test_unused_categories_give_no_empty_terms(nsw):
+    d = nsw.assign(
+        m=pd.Categorical(
+            nsw["marr"].map({0: "single", 1: "married"}),
+            categories=["single", "married", "widowed"],
+        )
+    )
+    res = regress(d, "re78 ~ treat + m", se_type="HC1")
+    assert list(res.tidy()["term"]) == ["Intercept", "treat", "m[T.married]"]
+    assert res.extra["collinear"] == []

@@ -95,6 +95,16 @@ def _sample(data: pd.DataFrame, variables: list[str], fes, clusters, weights):
         raise DataContractError(
             "no complete rows for the regression", column=cols[0], rule="not_null"
         )
+    # categories without rows would give all-zero dummy columns: keep the observed ones (in
+    # their declared order, which formulaic uses for the levels)
+    unused = {
+        c: frame[c].cat.remove_unused_categories()
+        for c in cols
+        if isinstance(frame[c].dtype, pd.CategoricalDtype)
+        and len(frame[c].cat.categories) > frame[c].nunique()
+    }
+    if unused:
+        frame = frame.assign(**unused)
     return frame, dropped, int((~keep).sum())
 
 
