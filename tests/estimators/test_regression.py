@@ -208,7 +208,7 @@ def test_plain_numeric_formula_builds_formulaics_design(nsw):
     """The direct column copy used for all-numeric formulas equals formulaic's design."""
     from formulaic import Formula
 
-    from wpeval.estimators.regression import _design, _plain_design
+    from wpeval.estimators._formula import _design, _plain_design
 
     f = Formula(F_NSW)
     M, names, _ = _plain_design(f, nsw)

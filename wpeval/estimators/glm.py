@@ -22,8 +22,8 @@ from scipy import stats
 
 from ..exceptions import DataContractError, DesignError, ParameterError
 from ..results import EffectTable
+from ._formula import _sample
 from ._prep import as_list, check_alpha, examples
-from .regression import _sample
 
 __all__ = ["binary_sensitivity", "logit"]
 
