@@ -244,3 +244,18 @@ def test_unused_categories_give_no_empty_terms(nsw):
     res = regress(d, "re78 ~ treat + m", se_type="HC1")
     assert list(res.tidy()["term"]) == ["Intercept", "treat", "m[T.married]"]
     assert res.extra["collinear"] == []
+
+
+@pytest.mark.parametrize("se", ["HC1", "HC2", "CR1"])
+def test_weighted_two_way_absorption_equals_the_dummy_regression(organ, se):
+    """Absorbing State and Quarter (alternating projections, weighted) gives the coefficient
+    and SE of the regression with explicit dummies: same parameters, same df."""
+    d = organ.assign(w=1.0 + (organ["Quarter_Num"] % 3))
+    cl = {"clusters": "State"} if se.startswith("CR") else {}
+    fe = regress(
+        d, "Rate ~ Treated", fixed_effects=["State", "Quarter"], se_type=se, weights="w", **cl
+    )
+    dummies = regress(d, "Rate ~ Treated + C(State) + C(Quarter)", se_type=se, weights="w", **cl)
+    assert fe["Treated"]["estimate"] == pytest.approx(dummies["Treated"]["estimate"], rel=1e-9)
+    assert fe["Treated"]["std_error"] == pytest.approx(dummies["Treated"]["std_error"], rel=1e-9)
+    assert fe["Treated"]["df"] == dummies["Treated"]["df"]
