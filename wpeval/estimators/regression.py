@@ -15,8 +15,8 @@ What comes from the libraries and what is written here:
   same HC1 as here and estimatr (checked in the tests); but its default
   ``fit(cov_type="robust")`` is HC0, which at 20,000 rows with 1,080 strata and 30 covariates
   is ``sqrt(20000 / 18889) - 1 = 2.9%`` below the HC1 of estimatr and fixest; it has no HC2,
-  HC3 or CR2, and at 2M rows with 1,080 strata it took 21x as long as this, and 3.9 GB
-  more memory against 0.5 GB, in one side-by-side run (``benchmarks/regression.py``);
+  HC3 or CR2, and at 2M rows with 1,080 strata it took 16-21x as long as this, and 3.9 GB
+  more memory against 0.5 GB, in two side-by-side runs (``benchmarks/regression.py``);
 - so the within transformation (``_absorb``), the solve and every covariance
   (:mod:`wpeval.estimators.se_linear`) are written here, on the demeaned design only (never
   the dummies), following estimatr's ``lm_robust`` conventions.
