@@ -93,6 +93,10 @@ def plot_estimates(
     if ax is None:
         _, ax = plt.subplots(figsize=(7, 0.45 * tab["term"].nunique() + 1.5))
     plot_interval_points(tab, ax, hue=hue)
+    if hue is not None and ax.get_legend() is not None:
+        import seaborn as sns
+
+        sns.move_legend(ax, "upper left", bbox_to_anchor=(1.0, 1.0), frameon=False)
     if reference is not None:
         ax.axvline(reference, color=colour("reference"), linestyle="--", linewidth=1)
     ax.set_ylabel("")

@@ -8,6 +8,7 @@ returns the matplotlib Axes (never calls ``plt.show()``; no pyplot state is used
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 
 from ..exceptions import ParameterError
 from .theme import colour
@@ -236,14 +237,13 @@ def plot_hazard_ratios(result, ax=None, *, terms=None, log_scale: bool = True):
     if terms is not None:
         tab = tab[tab["term"].isin(list(terms))]
     ax = _axes(ax, size=(7, 0.4 * len(tab) + 1.5))
-    y = np.arange(len(tab))[::-1]
-    ax.errorbar(tab["hazard_ratio"], y,
-                xerr=[tab["hazard_ratio"] - tab["hr_conf_low"],
-                      tab["hr_conf_high"] - tab["hazard_ratio"]],
-                fmt="o", color=colour("ink"), capsize=3)
+    from .models import plot_interval_points
+
+    hr = pd.DataFrame({"term": tab["term"], "estimate": tab["hazard_ratio"],
+                       "conf_low": tab["hr_conf_low"], "conf_high": tab["hr_conf_high"]})
+    plot_interval_points(hr, ax)
     ax.axvline(1.0, color=colour("reference"), linestyle="--", linewidth=1)
-    ax.set_yticks(y)
-    ax.set_yticklabels(tab["term"])
+    ax.set_ylabel("")
     if log_scale:
         from matplotlib.ticker import FormatStrFormatter
 

@@ -132,13 +132,13 @@ def plot_prime_effects(result, ax=None, *, cpa: str):
     if tab.empty:
         raise ParameterError(f"no prime effects for {cpa!r}")
     ax = _ax(ax, (7, 0.45 * len(tab) + 1.5))
-    y = np.arange(len(tab))[::-1]
-    ax.errorbar(tab["estimate"], y, xerr=[tab["estimate"] - tab["conf_low"],
-                                          tab["conf_high"] - tab["estimate"]],
-                fmt="o", capsize=3)
+    from .models import plot_interval_points
+
+    tab = tab.assign(term=[f"{g}: {p} - {r}" for g, p, r in
+                           zip(tab["group"], tab["prime"], tab["reference"])])
+    plot_interval_points(tab, ax)
     ax.axvline(0, color=colour("reference"), lw=1)
-    ax.set_yticks(y, [f"{g}: {p} - {r}" for g, p, r in
-                      zip(tab["group"], tab["prime"], tab["reference"])])
+    ax.set_ylabel("")
     ax.set_xlabel("Difference in outcome rate (95% CI)")
     ax.set_title(cpa)
     return ax
