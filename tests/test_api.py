@@ -13,7 +13,8 @@ PUBLIC = [
     "logrank", "make_programme", "outcome_flags", "payments", "randomisation_test",
     "read_referrals", "rmst", "statxplore", "validate",
     "value_for_money", "cost_figures", "deadweight", "load_baseline", "sensitivity", "icer",
-    "fieller", "project_sustainment",
+    "fieller", "project_sustainment", "regress", "logit", "regression_contrasts",
+    "binary_sensitivity", "plots",
 ]
 
 

@@ -30,6 +30,11 @@ _API = {
     "compare_primes": "wpeval.estimators.contrasts",
     "randomisation_test": "wpeval.inference.randomisation",
     "adjust_pvalues": "wpeval.inference.multiplicity",
+    # models
+    "regress": "wpeval.estimators.regression",
+    "logit": "wpeval.estimators.glm",
+    "binary_sensitivity": "wpeval.estimators.glm",
+    "regression_contrasts": "wpeval.estimators.adjusted_contrasts",
     # survival
     "kaplan_meier": "wpeval.estimators.survival",
     "logrank": "wpeval.estimators.survival",
@@ -54,6 +59,8 @@ _API = {
     "project_sustainment": "wpeval.value.projection",
     # official statistics (Stat-Xplore): the subpackage itself
     "statxplore": "wpeval.statxplore",
+    # plots (the subpackage: wpeval.plots.theme(), wpeval.plots.plot_*)
+    "plots": "wpeval.plots",
     # results and errors
     "EffectTable": "wpeval.results",
     "DataContractError": "wpeval.exceptions",

@@ -126,6 +126,108 @@ class EffectTable:
             raise ValueError("result has several terms; use .tidy() or res[term]")
         return float(self.table["std_error"].iloc[0])
 
+    # -- statsmodels / linearmodels-style accessors ----------------------------------------
+    def _by_term(self, column: str) -> pd.Series:
+        s = pd.Series(self.table[column].to_numpy(dtype=float), index=self.table["term"].to_numpy(),
+                      name=column)
+        s.index.name = "term"
+        return s
+
+    @property
+    def params(self) -> pd.Series:
+        """Estimates indexed by term (statsmodels' ``params``)."""
+        return self._by_term("estimate")
+
+    @property
+    def bse(self) -> pd.Series:
+        """Standard errors indexed by term (statsmodels' ``bse``)."""
+        return self._by_term("std_error")
+
+    @property
+    def tvalues(self) -> pd.Series:
+        """Test statistics indexed by term (``statistic`` in ``tidy()``)."""
+        return self._by_term("statistic")
+
+    @property
+    def pvalues(self) -> pd.Series:
+        """p-values indexed by term."""
+        return self._by_term("p_value")
+
+    @property
+    def nobs(self):
+        """Number of observations: an int when every term uses the same rows (or the estimator
+        records ``extra["n_obs"]``), else a Series of ``n`` by term."""
+        if "n_obs" in self.extra and self.extra["n_obs"] is not None:
+            return int(self.extra["n_obs"])
+        n = self._by_term("n")
+        vals = n.dropna().unique()
+        if len(vals) == 1:
+            return int(vals[0])
+        return n
+
+    def conf_int(self, alpha: float | None = None) -> pd.DataFrame:
+        """Confidence limits indexed by term, columns ``lower`` and ``upper``.
+
+        With ``alpha`` ``None`` (or the result's own ``method["alpha"]``) the stored limits are
+        returned, whatever their method. Another ``alpha`` is recomputed as
+        ``estimate -/+ crit * std_error`` (t with the row's ``df`` when finite, else normal),
+        which is right only for Wald-type intervals: other interval methods raise ValueError.
+        """
+        own = self.method.get("alpha")
+        if alpha is None or (own is not None and abs(float(alpha) - float(own)) < 1e-15):
+            out = pd.DataFrame({"lower": self.table["conf_low"].to_numpy(dtype=float),
+                                "upper": self.table["conf_high"].to_numpy(dtype=float)},
+                               index=pd.Index(self.table["term"].to_numpy(), name="term"))
+            return out
+        if not 0 < float(alpha) < 1:
+            raise ValueError(f"alpha must be strictly between 0 and 1, got {alpha!r}")
+        ci = str(self.method.get("ci_method", "")).lower()
+        if not (ci.startswith("t") or "normal" in ci or "wald" in ci):
+            raise ValueError(f"intervals of method {self.method.get('ci_method')!r} cannot be "
+                             "recomputed at another alpha; rerun the estimator with alpha=")
+        from scipy import stats
+
+        df = self.table["df"].to_numpy(dtype=float)
+        z = stats.norm.ppf(1 - alpha / 2)
+        with np.errstate(invalid="ignore"):
+            crit = np.where(np.isfinite(df) & (df > 0), stats.t.ppf(1 - alpha / 2, df), z)
+        est, se = self.params.to_numpy(), self.bse.to_numpy()
+        return pd.DataFrame({"lower": est - crit * se, "upper": est + crit * se},
+                            index=pd.Index(self.table["term"].to_numpy(), name="term"))
+
+    def cov_params(self) -> pd.DataFrame:
+        """Covariance matrix of the estimates, indexed by term (statsmodels' ``cov_params``).
+
+        Available where the estimator computes one (``extra["vcov"]``: regress, logit, Cox,
+        Lin, IV); terms not estimated (collinear) are left out. Raises ValueError otherwise.
+        """
+        if "vcov" not in self.extra or self.extra["vcov"] is None:
+            raise ValueError(f"{self.method['estimator']!r} does not compute a covariance "
+                             "matrix of its estimates")
+        terms = list(self.extra.get("vcov_terms") or self.table["term"])
+        V = np.asarray(self.extra["vcov"], dtype=float).reshape(len(terms), len(terms))
+        idx = pd.Index(terms, name="term")
+        return pd.DataFrame(V, index=idx, columns=pd.Index(terms))
+
+    def _export_frame(self) -> pd.DataFrame:
+        return self.table.set_index("term")[[c for c in TIDY_COLUMNS if c != "term"]]
+
+    def to_latex(self, digits: int = 4, **kwargs) -> str:
+        """LaTeX tabular of the standard columns, captioned with the title and method
+        (``pandas.DataFrame.to_latex``; extra keyword arguments are passed on)."""
+        kwargs.setdefault("caption", f"{self.title}. {self.method_line()}".strip(". "))
+        kwargs.setdefault("float_format", lambda v: f"{v:.{digits}g}")
+        kwargs.setdefault("na_rep", "--")
+        return self._export_frame().to_latex(**kwargs)
+
+    def to_markdown(self, digits: int = 4, **kwargs) -> str:
+        """Markdown table of the standard columns followed by the method line
+        (``pandas.DataFrame.to_markdown``, i.e. tabulate)."""
+        kwargs.setdefault("floatfmt", f".{digits}g")
+        body = self._export_frame().to_markdown(**kwargs)
+        head = f"**{self.title}**\n\n" if self.title else ""
+        return f"{head}{body}\n\n*{self.method_line()}*\n"
+
     def method_line(self) -> str:
         """One line naming the method, e.g. for a table caption."""
         m = self.method

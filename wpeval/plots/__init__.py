@@ -1,9 +1,10 @@
 """Plots: free functions ``plot_*(result, ax=None, **kw) -> matplotlib.axes.Axes``.
 
 One submodule per area (``checks``, ``randomised``, ``survival``, ``tables``, ``ranking``,
-``value``);
+``value``, ``models``);
 every ``plot_*`` function of those submodules is available here, loaded lazily so that
-importing ``wpeval.plots`` does not import matplotlib until a plot is drawn.
+importing ``wpeval.plots`` does not import matplotlib until a plot is drawn. The look is one
+seaborn theme (:func:`theme`, colour-blind-safe palette; colours by role via :func:`colour`).
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from __future__ import annotations
 import importlib
 import pkgutil
 
-_SUBMODULES = ("checks", "randomised", "survival", "tables", "ranking", "value")
+_SUBMODULES = ("checks", "randomised", "survival", "tables", "ranking", "value", "models")
 
 
 def _index() -> dict[str, str]:
@@ -25,7 +26,14 @@ def _index() -> dict[str, str]:
     return names
 
 
+_THEME = ("theme", "colour", "palette")
+
+
 def __getattr__(name: str):
+    if name in _THEME:
+        value = getattr(importlib.import_module(f"{__name__}.theme"), name)
+        globals()[name] = value
+        return value
     if name.startswith("plot_"):
         where = _index().get(name)
         if where is not None:
@@ -36,4 +44,4 @@ def __getattr__(name: str):
 
 
 def __dir__():
-    return sorted(_index())
+    return sorted(_index()) + list(_THEME)

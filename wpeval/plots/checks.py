@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 
 from wpeval.exceptions import ParameterError
+from wpeval.plots.theme import colour
 
 
 def _axes(ax, figsize):
@@ -44,8 +45,8 @@ def plot_allocation_balance(table, ax=None, *, alpha: float = 0.05):
     y = np.arange(len(con))[::-1]
     z = stats.norm.ppf(1 - alpha / 2)
     ax.errorbar(100 * con["diff"], y, xerr=100 * z * con["std_error"], fmt="o", ms=3,
-                color="#1f5f8b", ecolor="#8fb3cf", capsize=2)
-    ax.axvline(0, color="grey", lw=0.8)
+                color=colour("estimate"), ecolor=colour("muted"), capsize=2)
+    ax.axvline(0, color=colour("reference"), lw=0.8)
     ax.set_yticks(y)
     ax.set_yticklabels([f"{c} {p}" for c, p in zip(con["cpa"], con["prime"])], fontsize=7)
     ax.set_xlabel("observed - expected share of referrals (percentage points)")
@@ -78,12 +79,12 @@ def plot_covariate_balance(table: pd.DataFrame, ax=None, *, threshold: float = 0
     y = table["covariate"].map(pos).to_numpy(dtype=float)
     ax = _axes(ax, (6, max(3, 0.35 * len(covs) + 1)))
     ax.scatter(table["smd_raw"], y + 0.12, s=10, marker="o", facecolors="none",
-               edgecolors="#999999", label="raw")
-    ax.scatter(table["smd_adjusted"], y - 0.12, s=10, marker="o", color="#1f5f8b",
+               edgecolors=colour("muted"), label="raw")
+    ax.scatter(table["smd_adjusted"], y - 0.12, s=10, marker="o", color=colour("estimate"),
                label="block-adjusted")
     for t in (-threshold, threshold):
-        ax.axvline(t, color="#c44e52", lw=0.8, ls="--")
-    ax.axvline(0, color="grey", lw=0.8)
+        ax.axvline(t, color=colour("alert"), lw=0.8, ls="--")
+    ax.axvline(0, color=colour("reference"), lw=0.8)
     ax.set_yticks(list(pos.values()))
     ax.set_yticklabels(list(pos.keys()), fontsize=8)
     ax.set_xlabel("standardised mean difference (prime vs other primes of the CPA)")

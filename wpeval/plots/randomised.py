@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 
 from wpeval.exceptions import ParameterError
+from wpeval.plots.theme import colour
 
 __all__ = ["plot_contrasts", "plot_randomisation"]
 
@@ -73,17 +74,17 @@ def plot_contrasts(result, ax=None, *, contrast: str | None = None, cpa=None,
     labels = (tab["cpa"].astype(str) + ": " + tab["term"].astype(str)) if "cpa" in tab \
         else tab["term"].astype(str)
     sig = (tab[significance] < alpha).to_numpy() if significance in tab else np.ones(n, bool)
-    ax.hlines(ypos, tab["conf_low"], tab["conf_high"], color="0.25", linewidth=1.4)
-    ax.scatter(tab["estimate"][sig], ypos[sig], color="0.1", zorder=3, s=28,
+    ax.hlines(ypos, tab["conf_low"], tab["conf_high"], color=colour("interval"), linewidth=1.4)
+    ax.scatter(tab["estimate"][sig], ypos[sig], color=colour("ink"), zorder=3, s=28,
                label=f"{significance} < {alpha}" if significance in tab else None)
     if (~sig).any():
-        ax.scatter(tab["estimate"][~sig], ypos[~sig], facecolor="white", edgecolor="0.1",
+        ax.scatter(tab["estimate"][~sig], ypos[~sig], facecolor=colour("paper"), edgecolor=colour("ink"),
                    zorder=3, s=28, label=f"{significance} >= {alpha}")
-    ax.axvline(reference, color="0.5", linestyle="--", linewidth=1)
+    ax.axvline(reference, color=colour("reference"), linestyle="--", linewidth=1)
     if "cpa" in tab:  # light separators between CPAs
         change = np.flatnonzero(tab["cpa"].to_numpy()[1:] != tab["cpa"].to_numpy()[:-1])
         for i in change:
-            ax.axhline(ypos[i] - 0.5, color="0.85", linewidth=0.8)
+            ax.axhline(ypos[i] - 0.5, color=colour("light"), linewidth=0.8)
     ax.set_yticks(ypos)
     ax.set_yticklabels(labels, fontsize=8)
     ax.set_ylim(-0.7, n - 0.3)
@@ -119,8 +120,8 @@ def plot_randomisation(result, ax=None, *, outcome: str | None = None, bins: int
     null = np.asarray(extra["null_stats"])[:, k]
     obs = float(np.asarray(extra["observed_stats"])[k])
     ax = _axes(ax, height=3.5, width=6.5)
-    ax.hist(null, bins=bins, color="0.75", edgecolor="white")
-    ax.axvline(obs, color="black", linewidth=1.5, label=f"observed = {obs:.3g}")
+    ax.hist(null, bins=bins, color=colour("light"), edgecolor=colour("paper"))
+    ax.axvline(obs, color=colour("ink"), linewidth=1.5, label=f"observed = {obs:.3g}")
     ax.set_xlabel(f"statistic under the sharp null ({extra.get('draws')} "
                   f"{'assignments' if extra.get('exact') else 'draws'})")
     ax.set_ylabel("count")

@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 
 from wpeval.exceptions import ParameterError
+from wpeval.plots.theme import colour
 
 __all__ = ["plot_league", "plot_funnel"]
 
@@ -65,15 +66,15 @@ def plot_league(result, ax=None, *, cpa: str | None = None, national: bool = Fal
     tab = tab.sort_values(["cpa", "estimate"], ascending=[True, False]).reset_index(drop=True)
     ax = _axes(ax, max(2.5, 0.28 * len(tab) + 1))
     y = np.arange(len(tab))[::-1].astype(float)
-    ax.hlines(y, tab["conf_low"], tab["conf_high"], color="black", lw=1.2,
+    ax.hlines(y, tab["conf_low"], tab["conf_high"], color=colour("ink"), lw=1.2,
               label="raw effect, CI")
-    ax.plot(tab["estimate"], y, "o", color="black", ms=4)
+    ax.plot(tab["estimate"], y, "o", color=colour("ink"), ms=4)
     shrunk = show_shrunk and "shrunk_effect" in tab and tab["shrunk_effect"].notna().any()
     if shrunk:
-        ax.hlines(y - 0.3, tab["shrunk_low"], tab["shrunk_high"], color="tab:blue", lw=1.2,
+        ax.hlines(y - 0.3, tab["shrunk_low"], tab["shrunk_high"], color=colour("adjusted"), lw=1.2,
                   label="shrunk (EB), posterior interval")
-        ax.plot(tab["shrunk_effect"], y - 0.3, "D", color="tab:blue", ms=3.5)
-    ax.axvline(0, color="grey", lw=0.8, ls="--")
+        ax.plot(tab["shrunk_effect"], y - 0.3, "D", color=colour("adjusted"), ms=3.5)
+    ax.axvline(0, color=colour("reference"), lw=0.8, ls="--")
     prefix = "rank_national" if national else "rank"
     labels = [f"{r} [{lo}-{hi}]" if lo != hi else f"{r} [{lo}]" for r, lo, hi in
               zip(tab[prefix], tab[f"{prefix}_low"], tab[f"{prefix}_high"])]
@@ -88,7 +89,7 @@ def plot_league(result, ax=None, *, cpa: str | None = None, national: bool = Fal
     # separate CPAs
     change = np.flatnonzero(tab["cpa"].to_numpy()[1:] != tab["cpa"].to_numpy()[:-1])
     for i in change:
-        ax.axhline(y[i] - 0.5, color="lightgrey", lw=0.6)
+        ax.axhline(y[i] - 0.5, color=colour("light"), lw=0.6)
     ax.set_xlabel("effect relative to the CPA average")
     ax.legend(loc="lower right", fontsize=7, frameon=False)
     return ax
@@ -142,20 +143,21 @@ def plot_funnel(table, ax=None, *, cpa: str | None = None, levels=None, grid: in
         lo, hi = funnel_limits(p_ref, ns, lev)
         off = 0.0 if single else p_ref
         lab = f"{lev * 100:g}% limits" + ("" if single else " (at pooled rate, guide)")
-        ax.plot(ns, lo - off, color="grey", ls=styles[i % 3], lw=1, label=lab)
-        ax.plot(ns, hi - off, color="grey", ls=styles[i % 3], lw=1)
+        ax.plot(ns, lo - off, color=colour("reference"), ls=styles[i % 3], lw=1, label=lab)
+        ax.plot(ns, hi - off, color=colour("reference"), ls=styles[i % 3], lw=1)
         if not single:
             tag = f"{lev * 100:g}".replace(".", "")
             if f"lower_{tag}" in tab:
-                ax.plot(tab["n"], tab[f"lower_{tag}"] - shift, "_", color="grey", ms=8)
-                ax.plot(tab["n"], tab[f"upper_{tag}"] - shift, "_", color="grey", ms=8)
+                ax.plot(tab["n"], tab[f"lower_{tag}"] - shift, "_", color=colour("reference"), ms=8)
+                ax.plot(tab["n"], tab[f"upper_{tag}"] - shift, "_", color=colour("reference"), ms=8)
     yv = tab["estimate"] - shift
-    ax.axhline(0.0 if not single else p_ref, color="black", lw=0.8)
-    colour = np.where(tab["flag"].str.startswith("high"), "tab:red",
-                      np.where(tab["flag"].str.startswith("low"), "tab:orange", "tab:blue"))
+    ax.axhline(0.0 if not single else p_ref, color=colour("ink"), lw=0.8)
+    role = np.where(tab["flag"].str.startswith("high"), "alert",
+                    np.where(tab["flag"].str.startswith("low"), "adjusted", "estimate"))
+    cols = np.array([colour(r) for r in role], dtype=object)
     alarm = tab["flag"].str.endswith("alarm").to_numpy()
-    ax.scatter(tab["n"][alarm], yv[alarm], c=list(colour[alarm]), s=22, zorder=3)
-    ax.scatter(tab["n"][~alarm], yv[~alarm], facecolors="none", edgecolors=list(colour[~alarm]),
+    ax.scatter(tab["n"][alarm], yv[alarm], c=list(cols[alarm]), s=22, zorder=3)
+    ax.scatter(tab["n"][~alarm], yv[~alarm], facecolors="none", edgecolors=list(cols[~alarm]),
                s=22, zorder=3)
     for (_, row), yy in zip(tab.iterrows(), yv):
         if row["flag"].endswith("alarm"):

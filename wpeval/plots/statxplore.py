@@ -9,6 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from wpeval.exceptions import ParameterError
+from wpeval.plots.theme import colour
 
 __all__ = ["plot_reconciliation"]
 
@@ -67,7 +68,7 @@ def plot_reconciliation(result, ax=None, *, table: str | None = None, clip: floa
         interpolation="nearest",
     )
     yy, xx = np.nonzero(flags.fillna(False).to_numpy(bool))
-    ax.plot(xx, yy, "x", color="black", ms=6, mew=1.5, label="disagrees")
+    ax.plot(xx, yy, "x", color=colour("ink"), ms=6, mew=1.5, label="disagrees")
     months = [str(m) for m in grid.columns]
     step = max(1, len(months) // 12)
     ax.set_xticks(np.arange(0, len(months), step))

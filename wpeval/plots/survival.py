@@ -8,8 +8,10 @@ returns the matplotlib Axes (never calls ``plt.show()``; no pyplot state is used
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 
 from wpeval.exceptions import ParameterError
+from wpeval.plots.theme import colour
 
 __all__ = ["plot_cumulative_incidence", "plot_hazard_ratios", "plot_survival"]
 
@@ -235,14 +237,13 @@ def plot_hazard_ratios(result, ax=None, *, terms=None, log_scale: bool = True):
     if terms is not None:
         tab = tab[tab["term"].isin(list(terms))]
     ax = _axes(ax, size=(7, 0.4 * len(tab) + 1.5))
-    y = np.arange(len(tab))[::-1]
-    ax.errorbar(tab["hazard_ratio"], y,
-                xerr=[tab["hazard_ratio"] - tab["hr_conf_low"],
-                      tab["hr_conf_high"] - tab["hazard_ratio"]],
-                fmt="o", color="black", capsize=3)
-    ax.axvline(1.0, color="grey", linestyle="--", linewidth=1)
-    ax.set_yticks(y)
-    ax.set_yticklabels(tab["term"])
+    from wpeval.plots.models import plot_interval_points
+
+    hr = pd.DataFrame({"term": tab["term"], "estimate": tab["hazard_ratio"],
+                       "conf_low": tab["hr_conf_low"], "conf_high": tab["hr_conf_high"]})
+    plot_interval_points(hr, ax)
+    ax.axvline(1.0, color=colour("reference"), linestyle="--", linewidth=1)
+    ax.set_ylabel("")
     if log_scale:
         from matplotlib.ticker import FormatStrFormatter
 

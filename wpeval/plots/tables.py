@@ -12,6 +12,7 @@ import pandas as pd
 from matplotlib.ticker import FuncFormatter, PercentFormatter
 
 from wpeval.exceptions import ParameterError
+from wpeval.plots.theme import colour
 
 __all__ = ["plot_cohort_rates", "plot_cumulative", "plot_group_rates", "plot_prime_effects",
            "plot_mpl", "plot_payments"]
@@ -105,11 +106,11 @@ def plot_group_rates(result, ax=None, *, labels: dict | None = None):
     """
     tab = (result.rates if hasattr(result, "rates") else result).tidy()
     ax = _ax(ax, (7, 0.5 * len(tab) + 1.5))
-    y = np.arange(len(tab))[::-1]
-    ax.errorbar(tab["estimate"], y, xerr=[tab["estimate"] - tab["conf_low"],
-                                          tab["conf_high"] - tab["estimate"]],
-                fmt="o", capsize=3)
-    ax.set_yticks(y, [(labels or {}).get(t, t) for t in tab["term"]])
+    from wpeval.plots.models import plot_interval_points
+
+    tab = tab.assign(term=[(labels or {}).get(t, t) for t in tab["term"]])
+    plot_interval_points(tab, ax)
+    ax.set_ylabel("")
     ax.xaxis.set_major_formatter(PercentFormatter(1.0))
     ax.set_xlabel("Rate (95% CI)")
     ax.grid(axis="x", alpha=0.3)
@@ -131,13 +132,13 @@ def plot_prime_effects(result, ax=None, *, cpa: str):
     if tab.empty:
         raise ParameterError(f"no prime effects for {cpa!r}")
     ax = _ax(ax, (7, 0.45 * len(tab) + 1.5))
-    y = np.arange(len(tab))[::-1]
-    ax.errorbar(tab["estimate"], y, xerr=[tab["estimate"] - tab["conf_low"],
-                                          tab["conf_high"] - tab["estimate"]],
-                fmt="o", capsize=3)
-    ax.axvline(0, color="grey", lw=1)
-    ax.set_yticks(y, [f"{g}: {p} - {r}" for g, p, r in
-                      zip(tab["group"], tab["prime"], tab["reference"])])
+    from wpeval.plots.models import plot_interval_points
+
+    tab = tab.assign(term=[f"{g}: {p} - {r}" for g, p, r in
+                           zip(tab["group"], tab["prime"], tab["reference"])])
+    plot_interval_points(tab, ax)
+    ax.axvline(0, color=colour("reference"), lw=1)
+    ax.set_ylabel("")
     ax.set_xlabel("Difference in outcome rate (95% CI)")
     ax.set_title(cpa)
     return ax
@@ -162,7 +163,7 @@ def plot_mpl(table, ax=None, *, contract_year: int | str = 2, group: str = "jsa_
     ax = _ax(ax, (7, 0.3 * len(d) + 1.5))
     y = np.arange(len(d))[::-1]
     ax.scatter(d["rate"].astype(float), y, label="job-outcome rate", zorder=3)
-    ax.scatter(d["mpl"].astype(float), y, marker="|", s=200, color="red", label="MPL")
+    ax.scatter(d["mpl"].astype(float), y, marker="|", s=200, color=colour("alert"), label="MPL")
     ax.set_yticks(y, [f"{c} {p}" for c, p in zip(d["cpa"], d["prime"])], fontsize="small")
     ax.xaxis.set_major_formatter(PercentFormatter(1.0))
     ax.set_xlabel("Share of the year's referrals with a job outcome within 12 months")
@@ -187,8 +188,12 @@ def plot_payments(table, ax=None, *, column: str = "total_paid"):
         raise ParameterError(f"no column {column!r}")
     ax = _ax(ax, (7, 0.25 * len(rows) + 1.5))
     labels = [" ".join(map(str, i)) if isinstance(i, tuple) else str(i) for i in rows.index]
-    ax.barh(np.arange(len(rows))[::-1], rows[column].astype(float).to_numpy())
-    ax.set_yticks(np.arange(len(rows))[::-1], labels, fontsize="small")
+    import seaborn as sns
+
+    frame = pd.DataFrame({"contract": labels, column: rows[column].astype(float).to_numpy()})
+    sns.barplot(data=frame, y="contract", x=column, orient="h", color=colour("estimate"), ax=ax)
+    ax.set_ylabel("")
+    ax.tick_params(axis="y", labelsize="small")
     ax.set_xlabel(f"{column.replace('_', ' ')} (pounds)")
     ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"£{v:,.0f}"))
     return ax

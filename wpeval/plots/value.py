@@ -12,7 +12,8 @@ import math
 import numpy as np
 import pandas as pd
 
-from ..exceptions import ParameterError
+from wpeval.exceptions import ParameterError
+from wpeval.plots.theme import colour, palette
 
 __all__ = ["plot_ce_plane", "plot_tornado"]
 
@@ -26,9 +27,7 @@ def _axes(ax, width, height):
 
 
 def _palette(n: int = 3):
-    import seaborn as sns
-
-    return sns.color_palette(n_colors=max(n, 3))
+    return palette(max(n, 3))
 
 
 def plot_tornado(sens: pd.DataFrame, ax=None, *, top: int = 12, clip: float = 4.0):
@@ -108,7 +107,7 @@ def plot_tornado(sens: pd.DataFrame, ax=None, *, top: int = 12, clip: float = 4.
                     ha="left" if end > 0 else "right",
                 )
     if math.isfinite(base):
-        ax.axvline(base, color="0.2", lw=1)
+        ax.axvline(base, color=colour("ink"), lw=1)
     ax.set_yticks(range(len(tab)))
     ax.set_yticklabels(tab["parameter"])
     ax.set_xlim(lo_lim - pad, edge + 3 * pad)
@@ -174,8 +173,8 @@ def plot_ce_plane(result, ax=None, *, cpa: str | None = None, alpha: float = 0.0
                     xytext=(4, 4),
                     textcoords="offset points",
                 )
-    ax.axhline(0, color="0.3", lw=0.8)
-    ax.axvline(0, color="0.3", lw=0.8)
+    ax.axhline(0, color=colour("interval"), lw=0.8)
+    ax.axvline(0, color=colour("interval"), lw=0.8)
     ax.set_xlabel("difference in job outcomes per referral (A - B)")
     ax.set_ylabel("difference in payments per referral (pounds, A - B)")
     if len(cpas) <= 10:

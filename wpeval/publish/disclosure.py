@@ -27,7 +27,8 @@ mask, footnotes) and renders it as CSV and styled HTML; :func:`publish_table` bu
 Limits: protection is against exact linear recovery from the published table; it does not
 consider several tables published from the same data (differencing), nor bounds from
 non-negativity beyond preferring non-zero complementary cells. The algorithm is hand-written:
-no maintained Python package implements cell suppression (sdcTable / tau-Argus are R / Java).
+ACRO (on PyPI) does primary suppression but not secondary (complementary) suppression, which
+sdcTable / tau-Argus do in R / Java.
 """
 
 from __future__ import annotations

@@ -217,6 +217,9 @@ class Report:
         # warnings reach the published report as stderr: show them as "Category: message",
         # without the file path and source line of the default format
         warnings.formatwarning = _format_warning
+        from wpeval.plots.theme import theme
+
+        theme()  # one look for every figure of the report
         out = values.get("output_dir") or os.environ.get("WPEVAL_OUTPUT_DIR") or "."
         rep = cls(name, values, schema, Path(out))
         if header if header is not None else not _in_runner():

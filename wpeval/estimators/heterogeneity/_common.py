@@ -38,9 +38,8 @@ def _factorize(values) -> tuple[np.ndarray, list]:
 
 
 def _wilson(k: np.ndarray, n: np.ndarray, alpha: float):
-    """Wilson score interval for k successes out of n (closed form)."""
-    z = stats.norm.ppf(1 - alpha / 2)
-    p = k / n
-    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
-    half = z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
-    return centre - half, centre + half
+    """Wilson score interval for k successes out of n (statsmodels ``proportion_confint``)."""
+    from statsmodels.stats.proportion import proportion_confint
+
+    lo, hi = proportion_confint(k, n, alpha=alpha, method="wilson")
+    return np.asarray(lo, dtype=float), np.asarray(hi, dtype=float)

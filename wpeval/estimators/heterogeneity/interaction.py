@@ -12,6 +12,7 @@ import pandas as pd
 from scipy import stats
 
 from wpeval.exceptions import DataContractError, DesignError, ParameterError, StatisticalWarning
+from wpeval.inference.multiplicity import adjust_pvalues
 from wpeval.results import EffectTable
 from wpeval.estimators.heterogeneity._common import ADJUST, _factorize, _need, _outcome
 from wpeval.estimators.heterogeneity.rates import group_rates
@@ -171,7 +172,7 @@ def group_differences(data: pd.DataFrame, outcome: str, *, group: str = "payment
     alpha : float, default 0.05
         For the confidence intervals.
     adjust : {"holm", "bh", "bonferroni", "none"}
-        Multiplicity adjustment of the per-CPA p-values (statsmodels ``multipletests``).
+        Multiplicity adjustment of the per-CPA p-values (:func:`wpeval.adjust_pvalues`).
 
     Returns
     -------
@@ -373,15 +374,9 @@ def _equal_effects_test(beta, V, cols, n_primes):
 
 def _with_adjusted(tests: pd.DataFrame, adjust: str, alpha: float) -> pd.DataFrame:
     cols = ["term", "estimate", "statistic", "df", "p_value", "n", "groups", "primes"]
-    tests = tests[cols]
-    method_name = ADJUST[adjust]
-    if method_name is None or len(tests) == 1:  # one test: every method returns p itself
-        tests["p_adjusted"] = tests["p_value"]
-    else:
-        from statsmodels.stats.multitest import multipletests
-
-        tests["p_adjusted"] = multipletests(tests["p_value"].to_numpy(), alpha=alpha,
-                                            method=method_name)[1]
+    tests = tests[cols].copy()
+    # the one adjustment path of the kit
+    tests["p_adjusted"] = adjust_pvalues(tests["p_value"].to_numpy(dtype=float), adjust)
     return tests
 
 

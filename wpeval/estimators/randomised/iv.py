@@ -143,4 +143,4 @@ def iv_effect(data: pd.DataFrame, outcome: str, treatment: str, received: str, *
     return EffectTable(tab, meth, title=f"CACE of {received}: {outcome}",
                        extra={"dropped": p.dropped,
                               "first_stage": {"coef": f_coef, "std_error": f_se,
-                                              "F": f_stat}})
+                                              "F": f_stat}, "vcov": [[se * se]]})

@@ -124,7 +124,7 @@ def lin_adjusted(data: pd.DataFrame, outcome: str, treatment: str,
     meth = flag_nonfinite(tab, meth)
     return EffectTable(tab, meth, title=f"Lin-adjusted effect: {outcome}",
                        extra={"dropped": p.dropped, "rank": int(rank),
-                              "collinear_columns": int(W.shape[1] - r)})
+                              "collinear_columns": int(W.shape[1] - r), "vcov": [[se * se]]})
 
 
 # ------------------------------------------------------------------------------ IV

@@ -5,7 +5,7 @@ Why hand-written: lifelines' ``CoxPHFitter`` has no (start, stop] data with stra
 cluster-robust SEs that match R, computes robust SEs that ignore tied times (lifelines PR #496)
 or drops ``robust`` with ``cluster_col`` (#1598), and is far slower than R with many strata
 (about 20x R at 200k rows and 1,000 strata in benchmarks/survival.py); statsmodels' ``PHReg``
-has no Efron-consistent dfbeta sandwich and loops over strata in Python. This engine matches
+has ``groups=`` but gives NaN robust SEs when a row is censored before the first event. This engine matches
 R ``survival::coxph`` to ~1e-12 (tests/reference/survival_reference.R).
 
 Formulation (no per-row p x p products, no N x N matrices)

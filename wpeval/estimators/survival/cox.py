@@ -41,8 +41,8 @@ def cox(data: pd.DataFrame, duration: str, event: str, covariates, *, strata=Non
 
     Written by hand because lifelines' ``CoxPHFitter`` computes robust SEs that ignore tied
     times (lifelines PR #496), ignores ``robust`` with ``cluster_col`` (#1598) and is several
-    times slower than R at 10^6 rows; statsmodels' ``PHReg`` has no cluster-robust Efron
-    sandwich. The algorithm (risk sets as index intervals, cumulative sums over event times,
+    times slower than R at 10^6 rows; statsmodels' ``PHReg.fit(groups=)`` gives NaN robust
+    SEs when a row is censored before the first event. The algorithm (risk sets as index intervals, cumulative sums over event times,
     Efron terms expanded with ``np.repeat``, information as ``X' diag(v) X`` in row chunks) is
     documented in ``wpeval/estimators/survival/_coxengine.py``.
 
