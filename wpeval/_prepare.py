@@ -43,7 +43,7 @@ __all__ = ["MAX_ABS", "as_list", "examples", "check_alpha", "check_seed", "check
            "need_columns", "numeric", "check_magnitude", "group_codes", "parse_conditions",
            "Prepared", "prepare", "term_name", "t_inference", "method_dict", "result_row",
            "block_examples", "subset", "cell_stats", "covariate_matrix", "drop_missing_cov",
-           "flag_nonfinite"]
+           "flag_nonfinite", "compact_codes"]
 
 _ID = "person_id"
 
@@ -158,7 +158,10 @@ def numeric(data: pd.DataFrame, col: str) -> np.ndarray:
             or pd.api.types.is_complex_dtype(s)):
         raise DataContractError(f"column {col!r} must be numeric (or bool), got {s.dtype}",
                                 column=col, rule="numeric")
-    out = s.to_numpy(dtype=float, na_value=np.nan)
+    # float64 columns are read without a copy (callers never write into the array)
+    out = (s.to_numpy() if s.dtype == np.float64 else s.to_numpy(dtype=float, na_value=np.nan))
+    if np.fmax.reduce(np.abs(out), initial=0.0) <= MAX_ABS:  # one pass when all is well
+        return out
     bad = np.isinf(out)
     if bad.any():
         raise DataContractError(f"column {col!r} has {int(bad.sum())} infinite value(s)",
@@ -167,11 +170,33 @@ def numeric(data: pd.DataFrame, col: str) -> np.ndarray:
     return out
 
 
+def compact_codes(code: np.ndarray, bound: int) -> tuple[np.ndarray, int] | None:
+    """Non-negative integer codes below ``bound`` renumbered 0..K-1 in sorted order of the
+    values present, by a presence table (``np.bincount``), which is O(N) and several times
+    faster than hashing (``pd.factorize``); None if a code is negative or ``bound`` is too
+    large for a table."""
+    if len(code) == 0 or bound > 4 * len(code) + 65_536 or code.min() < 0:
+        return None
+    present = np.bincount(code, minlength=bound) > 0
+    k = int(present.sum())
+    if k == bound:
+        return code.astype(np.int64, copy=False), k
+    remap = np.cumsum(present) - 1
+    return remap[code], k
+
+
 def _factorize_sorted(s: pd.Series) -> tuple[np.ndarray, int]:
     """Codes in sorted order of the values (-1 for missing); values of mixed types that
     cannot be compared are sorted by their string form."""
     if isinstance(s.dtype, pd.CategoricalDtype):
         return s.cat.codes.to_numpy().astype(np.int64), len(s.cat.categories)
+    if pd.api.types.is_integer_dtype(s.dtype) and not pd.api.types.is_extension_array_dtype(
+            s.dtype) and len(s):
+        v = s.to_numpy()
+        lo, hi = int(v.min()), int(v.max())
+        fast = compact_codes(v - lo if lo else v, hi - lo + 1)
+        if fast is not None:
+            return fast
     try:
         cc, uniq = pd.factorize(s, sort=True)
     except TypeError:  # e.g. 1 and "1" in one object column
@@ -183,6 +208,8 @@ def _factorize_sorted(s: pd.Series) -> tuple[np.ndarray, int]:
 def group_codes(data: pd.DataFrame, cols: Sequence[str]) -> tuple[np.ndarray, int]:
     """Integer codes 0..K-1 of the combinations of ``cols`` (sorted order; -1 if any value is
     missing), and K. O(N) per column via category codes / hash factorisation."""
+    if len(cols) == 1 and not isinstance(data[cols[0]].dtype, pd.CategoricalDtype):
+        return _factorize_sorted(data[cols[0]])  # already 0..K-1 (-1 for missing)
     code = None
     for c in cols:
         cc, k = _factorize_sorted(data[c])
@@ -193,6 +220,10 @@ def group_codes(data: pd.DataFrame, cols: Sequence[str]) -> tuple[np.ndarray, in
     if code is None:
         raise ParameterError("no block/cluster columns given")
     ok = code >= 0
+    if ok.all():  # no missing value: renumber the codes present without hashing if possible
+        fast = compact_codes(code, int(code.max()) + 1)
+        if fast is not None:
+            return fast
     out = np.full(len(code), -1, dtype=np.int64)
     if ok.any():
         inv, uniq = pd.factorize(code[ok], sort=True)
@@ -208,11 +239,25 @@ def _sorted_values(values) -> list:
         return sorted(values, key=lambda v: (type(v).__name__, str(v)))
 
 
+def _small_int(values: pd.Series) -> bool:
+    """A non-empty numpy integer column spanning at most 65,536 values."""
+    if (not len(values) or not pd.api.types.is_integer_dtype(values.dtype)
+            or pd.api.types.is_extension_array_dtype(values.dtype)):
+        return False
+    v = values.to_numpy()
+    return int(v.max()) - int(v.min()) < 65_536
+
+
 def parse_conditions(values: pd.Series, condition1, condition2, col: str):
     """The two compared conditions, as estimatr's ``parse_conditions``: with two values
     and none given, the sorted values (estimate = condition2 - condition1)."""
     if isinstance(values.dtype, pd.CategoricalDtype):
         present = values.cat.remove_unused_categories().cat.categories.tolist()
+    elif _small_int(values):  # no hashing for a small integer range (0/1 treatment columns)
+        v = values.to_numpy()
+        lo, hi = int(v.min()), int(v.max())
+        present = ([x for x in range(lo, hi + 1) if (v == x).any()] if hi - lo < 16
+                   else (np.flatnonzero(np.bincount(v - lo)) + lo).tolist())
     else:
         present = _sorted_values(pd.unique(values.dropna()).tolist())
     for c in (condition1, condition2):
@@ -250,17 +295,18 @@ class Prepared:
     n_blocks: int = 0
     cluster: np.ndarray | None = None
     n_clusters: int = 0
-    source: pd.DataFrame | None = None  # the input columns used (all rows)
+    source: pd.DataFrame | None = None  # the input frame (all rows)
     rows: np.ndarray | None = None  # positions of the kept rows in ``source`` (None: all)
     dropped: dict = field(default_factory=dict)
+    columns: list | None = None  # the columns of ``source`` used (None: all)
 
     @property
     def frame(self) -> pd.DataFrame:
-        """The kept rows of the input columns (built on first use: examples, covariates)."""
-        if self.rows is None:
-            return self.source
+        """The kept rows of the input columns used, built on first use (examples,
+        covariates), so an estimator that needs neither never copies the frame."""
         if getattr(self, "_frame", None) is None:
-            object.__setattr__(self, "_frame", self.source.iloc[self.rows])
+            src = self.source if self.columns is None else self.source[self.columns]
+            object.__setattr__(self, "_frame", src if self.rows is None else src.iloc[self.rows])
         return self._frame
 
 
@@ -290,8 +336,12 @@ def prepare(data: pd.DataFrame, outcome: str, treatment: str, *, blocks=None, cl
     y_all = numeric(data, outcome)
     tcol = data[treatment]
     cond1, cond2 = parse_conditions(tcol, condition1, condition2, treatment)
-    is2 = (tcol == cond2).to_numpy(dtype=bool, na_value=False)
-    is1 = (tcol == cond1).to_numpy(dtype=bool, na_value=False)
+    if _small_int(tcol):  # plain numpy comparisons (no missing values in such a column)
+        tv = tcol.to_numpy()
+        is2, is1 = tv == cond2, tv == cond1
+    else:
+        is2 = (tcol == cond2).to_numpy(dtype=bool, na_value=False)
+        is1 = (tcol == cond1).to_numpy(dtype=bool, na_value=False)
     dropped = {"other_conditions": int((~(is1 | is2) & tcol.notna().to_numpy()).sum()),
                "missing_treatment": int(tcol.isna().sum())}
     keep = is1 | is2
@@ -300,34 +350,43 @@ def prepare(data: pd.DataFrame, outcome: str, treatment: str, *, blocks=None, cl
     keep &= ~miss_y
     bcode = ccode = None
     if blocks:
-        bcode, _ = group_codes(data, blocks)
+        bcode, nb_all = group_codes(data, blocks)
         miss = keep & (bcode < 0)
         dropped["missing_block"] = int(miss.sum())
         keep &= ~miss
     if clusters:
-        ccode, _ = group_codes(data, clusters)
+        ccode, nc_all = group_codes(data, clusters)
         miss = keep & (ccode < 0)
         dropped["missing_cluster"] = int(miss.sum())
         keep &= ~miss
     if not keep.any():
         raise DesignError("no rows left after keeping the two conditions and dropping "
                           f"missing values ({dropped})")
-    idx = np.flatnonzero(keep)
+    full = bool(keep.all())
+    idx = None if full else np.flatnonzero(keep)
     cols = list(dict.fromkeys([outcome, treatment, *blocks, *clusters, *extra]
                               + ([_ID] if _ID in data.columns else [])))
-    source = data[cols]
-    full = len(idx) == len(data)
     p = Prepared(y=y_all if full else y_all[idx],
                  z=(is2 if full else is2[idx]).astype(np.int8), cond1=cond1, cond2=cond2,
-                 source=source, rows=None if full else idx,
+                 source=data, columns=cols, rows=None if full else idx,
                  dropped={k: v for k, v in dropped.items() if v})
     if bcode is not None:
-        b, nb = pd.factorize(bcode[idx], sort=True)
-        p.block, p.n_blocks = b.astype(np.int64), len(nb)
+        p.block, p.n_blocks = _recode(bcode if full else bcode[idx], full, nb_all)
     if ccode is not None:
-        c, nc = pd.factorize(ccode[idx], sort=True)
-        p.cluster, p.n_clusters = c.astype(np.int64), len(nc)
+        p.cluster, p.n_clusters = _recode(ccode if full else ccode[idx], full, nc_all)
     return p
+
+
+def _recode(code: np.ndarray, full: bool, k: int) -> tuple[np.ndarray, int]:
+    """Codes of the kept rows renumbered 0..K-1 (unchanged when every row was kept: the
+    codes of :func:`group_codes` are already compact)."""
+    if full:
+        return code, k
+    fast = compact_codes(code, k)
+    if fast is not None:
+        return fast
+    c, u = pd.factorize(code, sort=True)
+    return c.astype(np.int64), len(u)
 
 
 def term_name(treatment: str, cond1, cond2) -> str:
@@ -384,7 +443,7 @@ def block_examples(p: Prepared, bad_blocks: np.ndarray) -> list:
 def subset(p: Prepared, keep: np.ndarray) -> Prepared:
     """Rows ``keep`` of a Prepared, with block/cluster codes re-compacted."""
     q = Prepared(y=p.y[keep], z=p.z[keep], cond1=p.cond1, cond2=p.cond2,
-                 source=p.source, dropped=dict(p.dropped),
+                 source=p.source, columns=p.columns, dropped=dict(p.dropped),
                  rows=(np.flatnonzero(keep) if p.rows is None else p.rows[keep]))
     if p.block is not None:
         b, u = pd.factorize(p.block[keep], sort=True)
