@@ -8,9 +8,9 @@ PUBLIC = [
     "ChecksReport", "DataContractError", "DesignError", "EffectTable", "ParameterError",
     "StatisticalWarning", "__version__", "add_period", "adjust_pvalues", "allocation_design",
     "compare_primes", "competing_risks", "cox", "creaming_and_parking", "cumulative_incidence",
-    "diff_in_means", "funnel_data", "group_differences", "horvitz_thompson", "iv_effect",
+    "diagnose", "diff_in_means", "funnel_data", "group_differences", "horvitz_thompson", "iv_effect",
     "job_entry_times", "job_retention_times", "kaplan_meier", "league_table", "lin_adjusted",
-    "logrank", "make_programme", "outcome_flags", "payments", "randomisation_test",
+    "logrank", "make_programme", "outcome_flags", "payments", "power", "randomisation_test",
     "read_referrals", "rmst", "validate",
 ]
 

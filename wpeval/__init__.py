@@ -30,6 +30,9 @@ _API = {
     "compare_primes": "wpeval.estimators.contrasts",
     "randomisation_test": "wpeval.inference.randomisation",
     "adjust_pvalues": "wpeval.inference.multiplicity",
+    # design: power and simulation diagnosis
+    "power": "wpeval.inference.power",
+    "diagnose": "wpeval.inference.diagnosis",
     # survival
     "kaplan_meier": "wpeval.estimators.survival",
     "logrank": "wpeval.estimators.survival",

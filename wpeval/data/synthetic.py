@@ -44,6 +44,7 @@ contrasts are exact, with no Monte Carlo error.
 from __future__ import annotations
 
 import copy
+import functools
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -132,6 +133,14 @@ def _merge(base: dict, over: Mapping) -> dict:
     return out
 
 
+@functools.lru_cache(maxsize=1)
+def _default_config() -> dict:
+    """The parsed defaults (parsed once per process: a diagnosis generates thousands of
+    programmes; callers get a deep copy)."""
+    text = resources.files("wpeval.config").joinpath("synthetic.yaml").read_text("utf-8")
+    return yaml.safe_load(text)
+
+
 def load_config(config: str | Path | Mapping | None = None) -> dict:
     """Return the generator configuration: the defaults merged with ``config``.
 
@@ -141,8 +150,7 @@ def load_config(config: str | Path | Mapping | None = None) -> dict:
         A YAML file or a (partial, nested) mapping overriding keys of
         ``wpeval/config/synthetic.yaml``; None for the defaults.
     """
-    text = resources.files("wpeval.config").joinpath("synthetic.yaml").read_text("utf-8")
-    cfg = yaml.safe_load(text)
+    cfg = copy.deepcopy(_default_config())
     if config is None:
         return cfg
     if isinstance(config, (str, Path)):

@@ -16,7 +16,7 @@ import numpy as np
 from wpeval.estimators import se as _se
 from wpeval.exceptions import DesignError
 
-__all__ = ["block_cell_stats", "neyman_from_cells", "blocked_dim"]
+__all__ = ["block_cell_stats", "blocked_dim", "neyman_from_cells"]
 
 
 def block_cell_stats(y: np.ndarray, z: np.ndarray, block: np.ndarray, n_blocks: int):
