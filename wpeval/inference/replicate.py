@@ -23,6 +23,7 @@ quarter wherever the shares did not shift).
 
 from __future__ import annotations
 
+import logging
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
