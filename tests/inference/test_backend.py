@@ -33,3 +33,23 @@ def test_backend_choice(monkeypatch):
     assert backend.resolve_backend(None) == "dask"
     with pytest.raises(ParameterError):
         backend.resolve_backend("threads")
+
+
+def test_randomisation_batches_do_not_depend_on_the_backend():
+    import pandas as pd
+
+    from wpeval.inference.randomisation import randomisation_test
+
+    rng = np.random.default_rng(3)
+    df = pd.DataFrame({"y": rng.normal(size=400), "z": np.tile([0, 1], 200),
+                       "b": np.repeat(np.arange(4), 100)})
+    kw = {"blocks": "b", "draws": 203, "seed": 11, "batches": 4, "ci": False}
+    serial = randomisation_test(df, "y", "z", **kw)
+    with backend.dask_client(n_workers=2, processes=False) as client:
+        on_dask = randomisation_test(df, "y", "z", backend=client, **kw)
+    np.testing.assert_array_equal(serial.extra["null_stats"], on_dask.extra["null_stats"])
+    assert serial.extra["draws"] == 203 and "4 batches" in serial.extra["sampler"]
+    # the batched null distribution is a randomisation distribution like the single stream:
+    # same mean 0 and the same spread within Monte Carlo error (SD of the DiM under the null)
+    single = randomisation_test(df, "y", "z", blocks="b", draws=2000, seed=1, ci=False)
+    assert abs(serial.tidy()["std_error"][0] / single.tidy()["std_error"][0] - 1) < 0.15
