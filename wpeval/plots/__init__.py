@@ -10,7 +10,7 @@ from __future__ import annotations
 import importlib
 import pkgutil
 
-_SUBMODULES = ("checks", "randomised", "survival", "tables", "ranking")
+_SUBMODULES = ("checks", "randomised", "survival", "tables", "ranking", "diagnosis")
 
 
 def _index() -> dict[str, str]:
