@@ -171,7 +171,7 @@ def _effect_for(target: float, cfg: dict, n: int) -> tuple[float, dict]:
     return d, c
 
 
-def bench_mde(replications: int = 600, n: int = 200_000, workers: int = 2) -> dict:
+def bench_mde(replications: int = 400, n: int = 200_000, workers: int = 2) -> dict:
     from wpeval.data.synthetic import make_programme
     from wpeval.inference.diagnosis import complete_follow_up, diagnose
     from wpeval.inference.power import power

@@ -86,8 +86,21 @@ class PairData:
     block: np.ndarray  # design strata codes 0..n_blocks-1
     n_blocks: int
     share: np.ndarray  # P(A | A or B) of each row
-    frame: pd.DataFrame  # the rows as a frame (covariates, survival columns)
+    rows: np.ndarray  # positions in the replication's frame
+    source: pd.DataFrame  # the replication's frame (all rows)
     cache: dict = field(default_factory=dict)
+
+    @property
+    def frame(self) -> pd.DataFrame:
+        """The pair's rows with ``z``, ``block`` and ``p_received`` (built on first use: the
+        array estimators never need it)."""
+        if "frame" not in self.cache:
+            f = self.source.iloc[self.rows].reset_index(drop=True)
+            f["z"] = self.z
+            f["block"] = self.block
+            f["p_received"] = np.where(self.z == 1, self.share, 1 - self.share)
+            self.cache["frame"] = f
+        return self.cache["frame"]
 
 
 # ------------------------------------------------------------------------------ estimators
@@ -236,12 +249,8 @@ def _pair(prog, frame, quarter, q0, P, cpa: str, a: str, b: str) -> PairData:
     key = (d.astype(np.int64) * P.shape[1] + q) * 1_000_003 + np.round(share * 1e6).astype(
         np.int64)
     block, uniq = pd.factorize(key, sort=True)
-    f = frame.iloc[rows].reset_index(drop=True)
-    f["z"] = z
-    f["block"] = block
-    f["p_received"] = np.where(z == 1, share, 1 - share)
-    return PairData(y=f["y"].to_numpy(), z=z, block=block.astype(np.int64),
-                    n_blocks=len(uniq), share=share, frame=f)
+    return PairData(y=frame["y"].to_numpy()[rows], z=z, block=block.astype(np.int64),
+                    n_blocks=len(uniq), share=share, rows=rows, source=frame)
 
 
 def run_replicate(spec: dict, ss: np.random.SeedSequence) -> np.ndarray:
