@@ -183,10 +183,17 @@ def _draw_hypergeometric(des: Design, K, D, rng, studentised, codes, values):
     return acc
 
 
-def _raw_keys(rng: np.random.Generator, d: int, n: int) -> np.ndarray:
-    """(d, n) uniform 32-bit keys from the bit generator's raw 64-bit output."""
-    half = (d * n + 1) // 2
-    return rng.bit_generator.random_raw(half).view(np.uint32)[:d * n].reshape(d, n)
+#: blocks up to this size draw 16-bit keys (a tie at the cut, redrawn, has probability
+#: about n / 2^16 <= 6%); larger blocks draw 32-bit keys
+KEY16_MAX_N = 4096
+
+
+def _raw_keys(rng: np.random.Generator, d: int, n: int, bits: int = 32) -> np.ndarray:
+    """(d, n) uniform 16- or 32-bit keys from the bit generator's raw 64-bit output."""
+    per = 64 // bits
+    words = (d * n + per - 1) // per
+    dtype = np.uint16 if bits == 16 else np.uint32
+    return rng.bit_generator.random_raw(words).view(dtype)[:d * n].reshape(d, n)
 
 
 def _draw_partition(des: Design, K, D, rng, studentised, max_elements: int):
@@ -209,18 +216,20 @@ def _draw_partition(des: Design, K, D, rng, studentised, max_elements: int):
         chunk = max(1, max_elements // n)
         for lo in range(0, D, chunk):
             d = min(chunk, D - lo)
-            keys = _raw_keys(rng, d, n)
+            # half the memory traffic with 16-bit keys for small blocks; any tie at the cut
+            # is redrawn (32-bit keys), so every accepted row is a uniform k-subset
+            keys = _raw_keys(rng, d, n, 16 if n <= KEY16_MAX_N else 32)
             thr = np.partition(keys, k - 1, axis=1)[:, k - 1]
             sel = keys <= thr[:, None]
             bad = np.flatnonzero(np.count_nonzero(sel, axis=1) != k)
-            while len(bad):  # a tie at the cut (probability ~ n / 2^32): redraw those rows
+            while len(bad):  # a tie at the cut: redraw those rows
                 kk = _raw_keys(rng, len(bad), n)
                 tt = np.partition(kk, k - 1, axis=1)[:, k - 1]
                 mm = kk <= tt[:, None]
                 ok = np.count_nonzero(mm, axis=1) == k
                 sel[bad[ok]] = mm[ok]
                 bad = bad[~ok]
-            mask = sel.astype(dt)
+            mask = sel.view(np.uint8)  # 0/1 bytes: no float copy of the mask
             Sk = np.column_stack([np.einsum("ij,j->i", mask, c) for c in cols]
                                  ).astype(np.float64)
             S = Sk if k == m else tot[None, :] - Sk
