@@ -336,33 +336,38 @@ def prepare(data: pd.DataFrame, outcome: str, treatment: str, *, blocks=None, cl
     y_all = numeric(data, outcome)
     tcol = data[treatment]
     cond1, cond2 = parse_conditions(tcol, condition1, condition2, treatment)
-    if _small_int(tcol):  # plain numpy comparisons (no missing values in such a column)
+    small = _small_int(tcol)
+    if small:  # plain numpy comparisons (no missing values in such a column)
         tv = tcol.to_numpy()
         is2, is1 = tv == cond2, tv == cond1
+        notna = None
     else:
         is2 = (tcol == cond2).to_numpy(dtype=bool, na_value=False)
         is1 = (tcol == cond1).to_numpy(dtype=bool, na_value=False)
-    dropped = {"other_conditions": int((~(is1 | is2) & tcol.notna().to_numpy()).sum()),
-               "missing_treatment": int(tcol.isna().sum())}
+        notna = tcol.notna().to_numpy()
     keep = is1 | is2
-    miss_y = keep & np.isnan(y_all)
-    dropped["missing_outcome"] = int(miss_y.sum())
-    keep &= ~miss_y
+    n_keep = int(np.count_nonzero(keep))  # counts with count_nonzero: bool .sum() is slow
+    dropped = {"other_conditions": (len(keep) - n_keep if notna is None else
+                                    int(np.count_nonzero(~keep & notna))),
+               "missing_treatment": 0 if notna is None else len(keep) - int(
+                   np.count_nonzero(notna))}
+    nan_y = np.isnan(y_all)
+    miss_y = keep & nan_y if nan_y.any() else None
+    dropped["missing_outcome"] = 0 if miss_y is None else int(np.count_nonzero(miss_y))
+    if dropped["missing_outcome"]:
+        keep &= ~miss_y
     bcode = ccode = None
     if blocks:
         bcode, nb_all = group_codes(data, blocks)
-        miss = keep & (bcode < 0)
-        dropped["missing_block"] = int(miss.sum())
-        keep &= ~miss
+        dropped["missing_block"] = _drop_negative(keep, bcode)
     if clusters:
         ccode, nc_all = group_codes(data, clusters)
-        miss = keep & (ccode < 0)
-        dropped["missing_cluster"] = int(miss.sum())
-        keep &= ~miss
-    if not keep.any():
+        dropped["missing_cluster"] = _drop_negative(keep, ccode)
+    n_left = int(np.count_nonzero(keep))
+    if not n_left:
         raise DesignError("no rows left after keeping the two conditions and dropping "
                           f"missing values ({dropped})")
-    full = bool(keep.all())
+    full = n_left == len(keep)
     idx = None if full else np.flatnonzero(keep)
     cols = list(dict.fromkeys([outcome, treatment, *blocks, *clusters, *extra]
                               + ([_ID] if _ID in data.columns else [])))
@@ -375,6 +380,16 @@ def prepare(data: pd.DataFrame, outcome: str, treatment: str, *, blocks=None, cl
     if ccode is not None:
         p.cluster, p.n_clusters = _recode(ccode if full else ccode[idx], full, nc_all)
     return p
+
+
+def _drop_negative(keep: np.ndarray, code: np.ndarray) -> int:
+    """Clear ``keep`` (in place) where ``code`` is negative (a missing block or cluster);
+    returns the number of kept rows cleared."""
+    if len(code) == 0 or code.min() >= 0:
+        return 0
+    miss = keep & (code < 0)
+    keep &= ~miss
+    return int(np.count_nonzero(miss))
 
 
 def _recode(code: np.ndarray, full: bool, k: int) -> tuple[np.ndarray, int]:
