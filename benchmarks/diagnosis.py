@@ -66,42 +66,61 @@ def bench_dim(n: int = 2_000_000, blocks: int = 1000, repeat: int = 15) -> dict:
         m = s / cnt
         v = (q - cnt * m * m) / (cnt - 1)
         w = cnt.sum(axis=1) / n
-        return (w * (m[:, 1] - m[:, 0])).sum(), np.sqrt((w ** 2 * (v / cnt).sum(axis=1)).sum())
+        return (w * (m[:, 1] - m[:, 0])).sum(), np.sqrt((w**2 * (v / cnt).sum(axis=1)).sum())
 
     res = wpeval.diff_in_means(df, "y", "z", blocks="stratum")
     ref = bare()
     assert abs(res.estimate - ref[0]) < 1e-9 and abs(res.std_error - ref[1]) < 1e-9
-    t = _median_times({"bare_numpy": bare,
-                       "blocked_dim_arrays": lambda: blocked_dim(y, z, blk, blocks),
-                       "diff_in_means_frame": lambda: wpeval.diff_in_means(
-                           df, "y", "z", blocks="stratum")}, repeat)
-    return {"rows": n, "strata": blocks, "seconds": t,
-            "ratio_frame_vs_bare": t["diff_in_means_frame"] / t["bare_numpy"],
-            "ratio_arrays_vs_bare": t["blocked_dim_arrays"] / t["bare_numpy"]}
+    t = _median_times(
+        {
+            "bare_numpy": bare,
+            "blocked_dim_arrays": lambda: blocked_dim(y, z, blk, blocks),
+            "diff_in_means_frame": lambda: wpeval.diff_in_means(df, "y", "z", blocks="stratum"),
+        },
+        repeat,
+    )
+    return {
+        "rows": n,
+        "strata": blocks,
+        "seconds": t,
+        "ratio_frame_vs_bare": t["diff_in_means_frame"] / t["bare_numpy"],
+        "ratio_arrays_vs_bare": t["blocked_dim_arrays"] / t["bare_numpy"],
+    }
 
 
 def bench_ri(n: int = 2_000_000, blocks: int = 1000, draws: int = 1000) -> dict:
     import wpeval
 
     rng = np.random.default_rng(2)
-    df = pd.DataFrame({"y": rng.normal(size=n), "z": rng.integers(0, 2, n).astype(np.int8),
-                       "stratum": rng.integers(0, blocks, n)})
+    df = pd.DataFrame(
+        {
+            "y": rng.normal(size=n),
+            "z": rng.integers(0, 2, n).astype(np.int8),
+            "stratum": rng.integers(0, blocks, n),
+        }
+    )
     from wpeval.inference.backend import dask_client
 
     t0 = time.perf_counter()
-    res = wpeval.randomisation_test(df, "y", "z", blocks="stratum", draws=draws, seed=1,
-                                    ci=False)
+    res = wpeval.randomisation_test(df, "y", "z", blocks="stratum", draws=draws, seed=1, ci=False)
     t = time.perf_counter() - t0
     # the same draws split into 2 seeded batches, on a LocalCluster of 2 worker processes
     # (cluster start-up excluded; the design arrays are shipped to the workers in the time)
     with dask_client(n_workers=2) as client:
         t0 = time.perf_counter()
-        res2 = wpeval.randomisation_test(df, "y", "z", blocks="stratum", draws=draws, seed=1,
-                                         ci=False, batches=2, backend=client)
+        res2 = wpeval.randomisation_test(
+            df, "y", "z", blocks="stratum", draws=draws, seed=1, ci=False, batches=2, backend=client
+        )
         t2 = time.perf_counter() - t0
-    return {"rows": n, "draws": draws, "seconds": t, "sampler": res.extra["sampler"],
-            "p_value": float(res.tidy()["p_value"][0]), "seconds_dask_2_batches_2_workers": t2,
-            "p_value_batched": float(res2.tidy()["p_value"][0])}
+    return {
+        "rows": n,
+        "draws": draws,
+        "seconds": t,
+        "sampler": res.extra["sampler"],
+        "p_value": float(res.tidy()["p_value"][0]),
+        "seconds_dask_2_batches_2_workers": t2,
+        "p_value_batched": float(res2.tidy()["p_value"][0]),
+    }
 
 
 def bench_scaling(replications: int = 40, n: int = 200_000) -> dict:
@@ -112,11 +131,18 @@ def bench_scaling(replications: int = 40, n: int = 200_000) -> dict:
     draws = {}
     for workers in (1, 2):
         with dask_client(n_workers=workers) as client:
-            diagnose(["blocked_dim"], replications=2, n=n, seed=99, backend=client,
-                     progress=False)  # warm the workers (imports)
+            diagnose(
+                ["blocked_dim"], replications=2, n=n, seed=99, backend=client, progress=False
+            )  # warm the workers (imports)
             t0 = time.perf_counter()
-            d = diagnose(["blocked_dim"], replications=replications, n=n, seed=5,
-                         backend=client, progress=False)
+            d = diagnose(
+                ["blocked_dim"],
+                replications=replications,
+                n=n,
+                seed=5,
+                backend=client,
+                progress=False,
+            )
             out[f"seconds_{workers}_workers"] = time.perf_counter() - t0
             draws[workers] = d.extra["draws"]
     out["speedup"] = out["seconds_1_workers"] / out["seconds_2_workers"]
@@ -130,8 +156,15 @@ def bench_big(replications: int = 1000, n: int = 200_000, workers: int = 2) -> d
     from wpeval.inference.power import power
 
     t0 = time.perf_counter()
-    d = diagnose(["blocked_dim"], replications=replications, n=n, seed=15, backend="dask",
-                 n_workers=workers, progress=True)
+    d = diagnose(
+        ["blocked_dim"],
+        replications=replications,
+        n=n,
+        seed=15,
+        backend="dask",
+        n_workers=workers,
+        progress=True,
+    )
     wall = time.perf_counter() - t0
     tab = d.tidy()
     # analytic power at the true contrasts: the same design, the CPA's true mean rate
@@ -142,21 +175,44 @@ def bench_big(replications: int = 1000, n: int = 200_000, workers: int = 2) -> d
     rates = prog.truth.contracts.groupby("cpa")["p_jo_2y"].mean().to_dict()
     effects = {(r.cpa, r.term): r.mean_estimand for r in tab.itertuples()}
     pw = power(prog, rates, effect=effects).tidy()
-    tab = tab.merge(pw[["cpa", "term", "power", "mde"]].rename(
-        columns={"power": "analytic_power"}), on=["cpa", "term"])
+    tab = tab.merge(
+        pw[["cpa", "term", "power", "mde"]].rename(columns={"power": "analytic_power"}),
+        on=["cpa", "term"],
+    )
     z = (tab["power"] - tab["analytic_power"]) / np.sqrt(
-        tab["analytic_power"] * (1 - tab["analytic_power"]) / tab["n_sims"])
+        tab["analytic_power"] * (1 - tab["analytic_power"]) / tab["n_sims"]
+    )
     cov = tab["coverage"]
-    return {"replications": replications, "n": n, "workers": workers, "seconds": wall,
-            "coverage_mean": float(cov.mean()), "coverage_min": float(cov.min()),
-            "coverage_max": float(cov.max()),
-            "contrasts_with_coverage_in_93_97": int(((cov >= 0.93) & (cov <= 0.97)).sum()),
-            "contrasts": len(tab),
-            "power_sim_minus_analytic_z_abs_max": float(np.abs(z).max()),
-            "power_sim_minus_analytic_z_rms": float(np.sqrt(np.mean(z ** 2))),
-            "table": tab[["cpa", "term", "mean_estimand", "bias", "bias_mc_se", "coverage",
-                          "coverage_mc_se", "power", "power_mc_se", "analytic_power",
-                          "mde", "mean_se", "sd_estimate"]].to_dict(orient="records")}
+    return {
+        "replications": replications,
+        "n": n,
+        "workers": workers,
+        "seconds": wall,
+        "coverage_mean": float(cov.mean()),
+        "coverage_min": float(cov.min()),
+        "coverage_max": float(cov.max()),
+        "contrasts_with_coverage_in_93_97": int(((cov >= 0.93) & (cov <= 0.97)).sum()),
+        "contrasts": len(tab),
+        "power_sim_minus_analytic_z_abs_max": float(np.abs(z).max()),
+        "power_sim_minus_analytic_z_rms": float(np.sqrt(np.mean(z**2))),
+        "table": tab[
+            [
+                "cpa",
+                "term",
+                "mean_estimand",
+                "bias",
+                "bias_mc_se",
+                "coverage",
+                "coverage_mc_se",
+                "power",
+                "power_mc_se",
+                "analytic_power",
+                "mde",
+                "mean_se",
+                "sd_estimate",
+            ]
+        ].to_dict(orient="records"),
+    }
 
 
 def _effect_for(target: float, cfg: dict, n: int) -> tuple[float, dict]:
@@ -195,20 +251,39 @@ def bench_mde(replications: int = 400, n: int = 200_000, workers: int = 2) -> di
     prog2 = make_programme(n, STRUCTURE_SEED, cfg_mde)
     rate2 = float(prog2.truth.contracts.query("cpa == 'CPA09'")["p_jo_2y"].mean())
     mde2 = float(power(prog2, rate2, cpa="CPA09").tidy()["mde"].iloc[0])
-    d = diagnose(["blocked_dim"], cfg_mde, replications=replications, n=n, seed=80,
-                 cpas=["CPA09"], backend="dask", n_workers=workers, progress=True)
+    d = diagnose(
+        ["blocked_dim"],
+        cfg_mde,
+        replications=replications,
+        n=n,
+        seed=80,
+        cpas=["CPA09"],
+        backend="dask",
+        n_workers=workers,
+        progress=True,
+    )
     row = d.tidy().iloc[0]
-    return {"replications": replications, "analytic_mde": mde, "analytic_mde_at_effect": mde2,
-            "true_effect": truth, "simulated_power": float(row["power"]),
-            "power_mc_se": float(row["power_mc_se"]),
-            "z_vs_0.8": float((row["power"] - 0.8) / row["power_mc_se"]),
-            "coverage": float(row["coverage"]), "bias": float(row["bias"])}
+    return {
+        "replications": replications,
+        "analytic_mde": mde,
+        "analytic_mde_at_effect": mde2,
+        "true_effect": truth,
+        "simulated_power": float(row["power"]),
+        "power_mc_se": float(row["power_mc_se"]),
+        "z_vs_0.8": float((row["power"] - 0.8) / row["power_mc_se"]),
+        "coverage": float(row["coverage"]),
+        "bias": float(row["bias"]),
+    }
 
 
 def main(argv=None) -> dict:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--sections", nargs="+", default=["dim", "ri"],
-                    choices=["dim", "ri", "scaling", "big", "mde"])
+    ap.add_argument(
+        "--sections",
+        nargs="+",
+        default=["dim", "ri"],
+        choices=["dim", "ri", "scaling", "big", "mde"],
+    )
     ap.add_argument("--replications", type=int, default=1000)
     ap.add_argument("--out", default=None)
     args = ap.parse_args(argv)
@@ -226,8 +301,10 @@ def main(argv=None) -> dict:
         else:
             out[sec] = bench_mde()
         shown = {k: v for k, v in out[sec].items() if k != "table"}
-        print(f"[{sec}] ({time.perf_counter() - t0:.0f} s) {json.dumps(shown, default=float)}",
-              flush=True)
+        print(
+            f"[{sec}] ({time.perf_counter() - t0:.0f} s) {json.dumps(shown, default=float)}",
+            flush=True,
+        )
     if args.out:
         with open(args.out, "w", encoding="utf-8") as fh:
             json.dump(out, fh, indent=2, default=float)

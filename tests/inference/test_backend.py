@@ -20,8 +20,7 @@ def test_serial_and_dask_agree_in_order():
     # by hand: the serial path is the plain loop
     assert serial == [10.0 + float(np.random.default_rng(s).normal()) for s in seeds]
     with backend.dask_client(n_workers=2, processes=False) as client:
-        on_dask = backend.map_tasks(_draw, {"offset": 10.0}, seeds, backend=client,
-                                    progress=False)
+        on_dask = backend.map_tasks(_draw, {"offset": 10.0}, seeds, backend=client, progress=False)
     assert on_dask == serial
 
 
@@ -41,8 +40,9 @@ def test_randomisation_batches_do_not_depend_on_the_backend():
     from wpeval.inference.randomisation import randomisation_test
 
     rng = np.random.default_rng(3)
-    df = pd.DataFrame({"y": rng.normal(size=400), "z": np.tile([0, 1], 200),
-                       "b": np.repeat(np.arange(4), 100)})
+    df = pd.DataFrame(
+        {"y": rng.normal(size=400), "z": np.tile([0, 1], 200), "b": np.repeat(np.arange(4), 100)}
+    )
     kw = {"blocks": "b", "draws": 203, "seed": 11, "batches": 4, "ci": False}
     serial = randomisation_test(df, "y", "z", **kw)
     with backend.dask_client(n_workers=2, processes=False) as client:

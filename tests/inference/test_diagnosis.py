@@ -10,8 +10,13 @@ from wpeval.exceptions import ParameterError
 from wpeval.inference import replicate
 from wpeval.inference.diagnosis import complete_follow_up, diagnosands, diagnose
 
-SMALL = {"estimators": ["blocked_dim", "randomisation_test"], "replications": 3, "n": 3000,
-         "cpas": ["CPA09"], "progress": False}
+SMALL = {
+    "estimators": ["blocked_dim", "randomisation_test"],
+    "replications": 3,
+    "n": 3000,
+    "cpas": ["CPA09"],
+    "progress": False,
+}
 
 
 def test_diagnosands_by_hand():
@@ -36,8 +41,14 @@ def test_diagnosands_by_hand():
 
 def test_type_s_and_failed_replications():
     # truth 1; significant estimates -2 (wrong sign) and 3 (right sign); one failure (NaN)
-    out = diagnosands([-2.0, 3.0, np.nan, 0.1], [1.0] * 4, [-3, 2, 0, -1], [-1, 4, 0, 1],
-                      [0.01, 0.01, 0.5, 0.9], [1.0] * 4)
+    out = diagnosands(
+        [-2.0, 3.0, np.nan, 0.1],
+        [1.0] * 4,
+        [-3, 2, 0, -1],
+        [-1, 4, 0, 1],
+        [0.01, 0.01, 0.5, 0.9],
+        [1.0] * 4,
+    )
     assert out["n_failed"] == 1 and out["n_sims"] == 3
     assert out["type_s"] == pytest.approx(0.5)
     assert out["type_m"] == pytest.approx(2.5)  # (|-2| + |3|) / 2 / 1
@@ -58,8 +69,9 @@ def test_serial_and_dask_give_identical_diagnosands():
     assert set(tab["estimator"]) == {"blocked_dim", "randomisation_test"}
     assert (tab["n_sims"] == 3).all()
     # a different root seed gives different replications
-    assert not np.array_equal(diagnose(**(SMALL | {"seed": 2})).extra["draws"],
-                              serial.extra["draws"])
+    assert not np.array_equal(
+        diagnose(**(SMALL | {"seed": 2})).extra["draws"], serial.extra["draws"]
+    )
 
 
 def test_truth_is_the_generator_contrast():
@@ -97,8 +109,13 @@ def test_registry_accepts_a_new_estimator():
         return est / 2, se / 2, lo / 2, hi / 2, p
 
     try:
-        d = diagnose(["blocked_dim", "half_dim_for_test"], replications=2, n=3000,
-                     cpas=["CPA09"], progress=False)
+        d = diagnose(
+            ["blocked_dim", "half_dim_for_test"],
+            replications=2,
+            n=3000,
+            cpas=["CPA09"],
+            progress=False,
+        )
         draws = d.extra["draws"]
         np.testing.assert_allclose(draws[:, 1, :, 0], draws[:, 0, :, 0] / 2)
     finally:

@@ -33,7 +33,8 @@ def test_single_stratum_matches_the_two_sample_formula():
     assert tab.loc[0, "std_error"] == pytest.approx(0.020493901531919, rel=1e-12)
     assert tab.loc[0, "df"] == 1998
     assert tab.loc[0, "mde"] == pytest.approx(
-        (1.961152014836700 + 0.841801170923045) * 0.020493901531919, rel=1e-10)
+        (1.961152014836700 + 0.841801170923045) * 0.020493901531919, rel=1e-10
+    )
 
 
 def test_blocked_design_with_unequal_shares():
@@ -45,16 +46,14 @@ def test_blocked_design_with_unequal_shares():
     row = res.tidy().iloc[0]
     assert row["std_error"] == pytest.approx(0.035, rel=1e-12)
     assert row["df"] == 796
-    assert row["mde"] == pytest.approx((1.962948684439220 + 0.842073025582080) * 0.035,
-                                       rel=1e-10)
+    assert row["mde"] == pytest.approx((1.962948684439220 + 0.842073025582080) * 0.035, rel=1e-10)
     assert row["n_prime"] == 500 and row["n_reference"] == 300 and row["n_strata"] == 2
     # the same arms split 250/250 in each stratum would give a smaller SE: unequal shares cost
     even = power(_frame([(250, 150), (250, 150)]), 0.3).tidy().iloc[0]
     assert even["std_error"] < row["std_error"]
     # one-sided: t_{0.95}
     one = power(_frame([(300, 100), (200, 200)]), 0.3, alternative="one-sided").tidy().iloc[0]
-    assert one["mde"] == pytest.approx((1.646770153175660 + 0.842073025582080) * 0.035,
-                                       rel=1e-10)
+    assert one["mde"] == pytest.approx((1.646770153175660 + 0.842073025582080) * 0.035, rel=1e-10)
 
 
 def test_power_at_the_mde_is_the_target():
@@ -62,8 +61,7 @@ def test_power_at_the_mde_is_the_target():
     #   = 0.8 + pt(-(2 * 1.962948684439220 + 0.842073025582080), 796) = 0.8 + 1.10634053971e-06
     res = power(_frame([(300, 100), (200, 200)]), 0.3)
     mde = float(res.tidy()["mde"].iloc[0])
-    assert float(power_at(mde, 0.035, 796)) == pytest.approx(0.8 + 1.10634053971071e-06,
-                                                             abs=1e-12)
+    assert float(power_at(mde, 0.035, 796)) == pytest.approx(0.8 + 1.10634053971071e-06, abs=1e-12)
     curve = res.curve([0.0, mde])
     assert curve["power"].iloc[0] == pytest.approx(0.05, abs=1e-12)  # size at no effect
     assert mde_multiplier(np.inf) == pytest.approx(1.959963984540054 + 0.841621233572914)

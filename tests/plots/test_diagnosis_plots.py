@@ -32,11 +32,18 @@ def test_power_curves_one_line_per_contrast_from_size_to_one():
 
 
 def test_diagnosands_plot_marks_each_estimator_and_contrast():
-    tab = pd.DataFrame({"estimator": ["a", "a", "b", "b"], "cpa": ["C1", "C2"] * 2,
-                        "term": ["A - B"] * 4, "coverage": [0.95, 0.9, 0.94, 0.5],
-                        "coverage_mc_se": [0.01] * 4})
-    d = Diagnosis(tab, {"estimator": "x", "se_type": "x", "ci_method": "x", "design": "x",
-                        "alpha": 0.05})
+    tab = pd.DataFrame(
+        {
+            "estimator": ["a", "a", "b", "b"],
+            "cpa": ["C1", "C2"] * 2,
+            "term": ["A - B"] * 4,
+            "coverage": [0.95, 0.9, 0.94, 0.5],
+            "coverage_mc_se": [0.01] * 4,
+        }
+    )
+    d = Diagnosis(
+        tab, {"estimator": "x", "se_type": "x", "ci_method": "x", "design": "x", "alpha": 0.05}
+    )
     ax = plot_diagnosands(d)
     markers = [ln for ln in ax.get_lines() if ln.get_marker() == "o"]
     xs = sorted(float(x) for ln in markers for x in ln.get_xdata())

@@ -84,6 +84,8 @@ def blocked_dim(y: np.ndarray, z: np.ndarray, block: np.ndarray, n_blocks: int):
     """
     cnt, mean, ss, _ = block_cell_stats(y, z, block, n_blocks)
     if (cnt < 2).any():
-        raise DesignError(f"{int((cnt < 2).any(axis=1).sum())} block(s) have fewer than two "
-                          "units in an arm: the blocked Neyman variance is undefined there")
+        raise DesignError(
+            f"{int((cnt < 2).any(axis=1).sum())} block(s) have fewer than two "
+            "units in an arm: the blocked Neyman variance is undefined there"
+        )
     return neyman_from_cells(cnt, mean, ss)

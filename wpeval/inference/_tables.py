@@ -52,8 +52,7 @@ class DesignTable:
     def method_line(self) -> str:
         """One line naming the method."""
         m = self.method
-        return (f"{m['estimator']}; SE: {m['se_type']}; CI: {m['ci_method']}; "
-                f"design: {m['design']}")
+        return f"{m['estimator']}; SE: {m['se_type']}; CI: {m['ci_method']}; design: {m['design']}"
 
     def summary(self, digits: int = 4) -> str:
         """Printable summary: title, method, notes, table."""
@@ -61,8 +60,14 @@ class DesignTable:
         lines.append(self.method_line())
         if self.method.get("notes"):
             lines.append(f"notes: {self.method['notes']}")
-        with pd.option_context("display.float_format", lambda v: f"{v:.{digits}g}",
-                               "display.width", 200, "display.max_columns", 40):
+        with pd.option_context(
+            "display.float_format",
+            lambda v: f"{v:.{digits}g}",
+            "display.width",
+            200,
+            "display.max_columns",
+            40,
+        ):
             lines.append(self.table.to_string(index=False))
         return "\n".join(lines)
 
@@ -70,15 +75,24 @@ class DesignTable:
         return f"<{type(self).__name__} {self.title}: {len(self.table)} row(s)>"
 
     def _repr_html_(self) -> str:
-        body = self.table.to_html(index=False, float_format=lambda v: f"{v:.4g}",
-                                  na_rep="\u2013", escape=True)
+        body = self.table.to_html(
+            index=False, float_format=lambda v: f"{v:.4g}", na_rep="\u2013", escape=True
+        )
         notes = self.method.get("notes")
-        return (f"<div class='wpeval-result'><p><strong>{html.escape(self.title)}</strong></p>"
-                f"{body}<p><em>{html.escape(self.method_line())}</em></p>"
-                + (f"<p><em>{html.escape(str(notes))}</em></p>" if notes else "") + "</div>")
+        return (
+            f"<div class='wpeval-result'><p><strong>{html.escape(self.title)}</strong></p>"
+            f"{body}<p><em>{html.escape(self.method_line())}</em></p>"
+            + (f"<p><em>{html.escape(str(notes))}</em></p>" if notes else "")
+            + "</div>"
+        )
 
     def to_dict(self) -> dict:
         """JSON-ready representation (NaN and inf become None)."""
-        return _jsonable({"title": self.title, "method": dict(self.method),
-                          "table": self.table.to_dict(orient="records"),
-                          "extra": dict(self.extra)})
+        return _jsonable(
+            {
+                "title": self.title,
+                "method": dict(self.method),
+                "table": self.table.to_dict(orient="records"),
+                "extra": dict(self.extra),
+            }
+        )

@@ -41,8 +41,9 @@ def resolve_backend(backend: str | None, scheduler: str | None = None) -> str:
     if backend is None:
         return "dask" if (scheduler or os.environ.get(SCHEDULER_ENV)) else "serial"
     if backend not in BACKENDS and not _is_client(backend):
-        raise ParameterError(f"backend must be one of {BACKENDS} or a distributed.Client, not "
-                             f"{backend!r}")
+        raise ParameterError(
+            f"backend must be one of {BACKENDS} or a distributed.Client, not {backend!r}"
+        )
     return backend
 
 
@@ -51,8 +52,12 @@ def _is_client(obj: Any) -> bool:
 
 
 @contextlib.contextmanager
-def dask_client(scheduler: str | None = None, n_workers: int | None = None,
-                processes: bool = True, memory_limit: str | None = "auto") -> Iterator[Any]:
+def dask_client(
+    scheduler: str | None = None,
+    n_workers: int | None = None,
+    processes: bool = True,
+    memory_limit: str | None = "auto",
+) -> Iterator[Any]:
     """A ``distributed.Client``: to ``scheduler`` (or ``$WPEVAL_DASK_SCHEDULER``) if given,
     else to a new ``LocalCluster`` of ``n_workers`` single-threaded workers (default: one per
     core), closed on exit.
@@ -82,9 +87,17 @@ def dask_client(scheduler: str | None = None, n_workers: int | None = None,
     n = int(n_workers or os.cpu_count() or 1)
     if n < 1:
         raise ParameterError(f"n_workers must be at least 1, got {n_workers!r}")
-    with LocalCluster(n_workers=n, threads_per_worker=1, processes=processes,
-                      dashboard_address=":0", memory_limit=memory_limit,
-                      silence_logs=logging.ERROR) as cluster, Client(cluster) as client:
+    with (
+        LocalCluster(
+            n_workers=n,
+            threads_per_worker=1,
+            processes=processes,
+            dashboard_address=":0",
+            memory_limit=memory_limit,
+            silence_logs=logging.ERROR,
+        ) as cluster,
+        Client(cluster) as client,
+    ):
         yield client
 
 
@@ -94,10 +107,18 @@ def _bar(total: int, desc: str, progress: bool):
     return tqdm(total=total, desc=desc, unit="task", disable=not progress, leave=False)
 
 
-def map_tasks(fn: Callable[[Any, Any], Any], common: Any, items: Sequence[Any], *,
-              backend: Any = "serial", scheduler: str | None = None,
-              n_workers: int | None = None, processes: bool = True, progress: bool = True,
-              desc: str = "tasks") -> list:
+def map_tasks(
+    fn: Callable[[Any, Any], Any],
+    common: Any,
+    items: Sequence[Any],
+    *,
+    backend: Any = "serial",
+    scheduler: str | None = None,
+    n_workers: int | None = None,
+    processes: bool = True,
+    progress: bool = True,
+    desc: str = "tasks",
+) -> list:
     """Run ``fn(common, item)`` for every item; results in the order of ``items``.
 
     Parameters

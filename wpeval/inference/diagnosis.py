@@ -102,8 +102,8 @@ def diagnosands(est, se, lo, hi, p, theta, alpha: float = 0.05) -> dict:
     est, se, lo, hi, p, theta = (a[ok] for a in (est, se, lo, hi, p, theta))
     e = est - theta
     rootR = np.sqrt(R)
-    sd = (lambda x: float(np.std(x, ddof=1)) if len(x) > 1 else np.nan)
-    rmse = float(np.sqrt(np.mean(e ** 2)))
+    sd = lambda x: float(np.std(x, ddof=1)) if len(x) > 1 else np.nan
+    rmse = float(np.sqrt(np.mean(e**2)))
     cover = (lo <= theta) & (theta <= hi)
     sig = p < alpha
     S = int(sig.sum())
@@ -114,18 +114,28 @@ def diagnosands(est, se, lo, hi, p, theta, alpha: float = 0.05) -> dict:
     wrong = (np.sign(est[sig]) != np.sign(theta[sig])) & (theta[sig] != 0)
     s = float(wrong.mean()) if S else np.nan
     width = hi - lo
-    out.update({
-        "bias": float(e.mean()), "bias_mc_se": sd(e) / rootR,
-        "rmse": rmse, "rmse_mc_se": sd(e ** 2) / (2 * rmse * rootR) if rmse > 0 else np.nan,
-        "coverage": c, "coverage_mc_se": float(np.sqrt(c * (1 - c) / R)),
-        "power": w, "power_mc_se": float(np.sqrt(w * (1 - w) / R)),
-        "type_s": s, "type_s_mc_se": float(np.sqrt(s * (1 - s) / S)) if S else np.nan,
-        "type_m": float(ratio.mean()) if len(ratio) else np.nan,
-        "type_m_mc_se": sd(ratio) / np.sqrt(len(ratio)) if len(ratio) > 1 else np.nan,
-        "mean_ci_width": float(np.mean(width)), "mean_ci_width_mc_se": sd(width) / rootR,
-        "mean_estimand": float(theta.mean()), "mean_estimate": float(est.mean()),
-        "sd_estimate": sd(est), "mean_se": float(np.mean(se)),
-    })
+    out.update(
+        {
+            "bias": float(e.mean()),
+            "bias_mc_se": sd(e) / rootR,
+            "rmse": rmse,
+            "rmse_mc_se": sd(e**2) / (2 * rmse * rootR) if rmse > 0 else np.nan,
+            "coverage": c,
+            "coverage_mc_se": float(np.sqrt(c * (1 - c) / R)),
+            "power": w,
+            "power_mc_se": float(np.sqrt(w * (1 - w) / R)),
+            "type_s": s,
+            "type_s_mc_se": float(np.sqrt(s * (1 - s) / S)) if S else np.nan,
+            "type_m": float(ratio.mean()) if len(ratio) else np.nan,
+            "type_m_mc_se": sd(ratio) / np.sqrt(len(ratio)) if len(ratio) > 1 else np.nan,
+            "mean_ci_width": float(np.mean(width)),
+            "mean_ci_width_mc_se": sd(width) / rootR,
+            "mean_estimand": float(theta.mean()),
+            "mean_estimate": float(est.mean()),
+            "sd_estimate": sd(est),
+            "mean_se": float(np.mean(se)),
+        }
+    )
     return out
 
 
@@ -139,12 +149,22 @@ def _contrasts(structure_seed: int, config: Mapping, cpas) -> list[tuple[str, st
     return [(str(r.cpa), str(r.prime), str(r.reference)) for r in keep.itertuples(index=False)]
 
 
-def diagnose(estimators: Sequence[str] | str = DEFAULT_ESTIMATORS, config: Mapping | None = None,
-             replications: int = 100, seed: int = 1, *, n: int = 200_000,
-             structure_seed: int = 20110601, cpas: str | Sequence[str] | None = None,
-             alpha: float = 0.05, backend="serial", scheduler: str | None = None,
-             n_workers: int | None = None, processes: bool = True,
-             progress: bool = True) -> Diagnosis:
+def diagnose(
+    estimators: Sequence[str] | str = DEFAULT_ESTIMATORS,
+    config: Mapping | None = None,
+    replications: int = 100,
+    seed: int = 1,
+    *,
+    n: int = 200_000,
+    structure_seed: int = 20110601,
+    cpas: str | Sequence[str] | None = None,
+    alpha: float = 0.05,
+    backend="serial",
+    scheduler: str | None = None,
+    n_workers: int | None = None,
+    processes: bool = True,
+    progress: bool = True,
+) -> Diagnosis:
     """Diagnose the within-CPA prime comparisons by simulation from the generator's truth.
 
     Parameters
@@ -187,39 +207,71 @@ def diagnose(estimators: Sequence[str] | str = DEFAULT_ESTIMATORS, config: Mappi
     names = as_list(estimators)
     unknown = [e for e in names if e not in _rep.ESTIMATORS]
     if not names or unknown:
-        raise ParameterError(f"unknown estimators {unknown}; registered: "
-                             f"{sorted(_rep.ESTIMATORS)}")
+        raise ParameterError(f"unknown estimators {unknown}; registered: {sorted(_rep.ESTIMATORS)}")
     if not isinstance(replications, (int, np.integer)) or replications < 1:
         raise ParameterError(f"replications must be a positive integer, got {replications!r}")
     cfg = complete_follow_up(config)
     contrasts = _contrasts(int(structure_seed), cfg, cpas)
-    spec = {"n": int(n), "structure_seed": int(structure_seed), "config": cfg,
-            "estimators": names, "contrasts": contrasts, "alpha": alpha}
+    spec = {
+        "n": int(n),
+        "structure_seed": int(structure_seed),
+        "config": cfg,
+        "estimators": names,
+        "contrasts": contrasts,
+        "alpha": alpha,
+    }
     seeds = np.random.SeedSequence(int(seed)).spawn(int(replications))
     t0 = time.perf_counter()
-    arrays = map_tasks(_rep.run_replicate, spec, seeds, backend=backend, scheduler=scheduler,
-                       n_workers=n_workers, processes=processes, progress=progress,
-                       desc="replications")
+    arrays = map_tasks(
+        _rep.run_replicate,
+        spec,
+        seeds,
+        backend=backend,
+        scheduler=scheduler,
+        n_workers=n_workers,
+        processes=processes,
+        progress=progress,
+        desc="replications",
+    )
     elapsed = time.perf_counter() - t0
     draws = np.stack(arrays)  # R x estimators x contrasts x fields
     rows = []
     for i, name in enumerate(names):
         for j, (cpa, a, b) in enumerate(contrasts):
             d = draws[:, i, j, :]
-            rows.append({"estimator": name, "estimand": _rep.ESTIMATORS[name].estimand,
-                         "cpa": cpa, "term": f"{a} - {b}",
-                         **diagnosands(*(d[:, k] for k in range(6)), alpha=alpha)})
+            rows.append(
+                {
+                    "estimator": name,
+                    "estimand": _rep.ESTIMATORS[name].estimand,
+                    "cpa": cpa,
+                    "term": f"{a} - {b}",
+                    **diagnosands(*(d[:, k] for k in range(6)), alpha=alpha),
+                }
+            )
     labels = "; ".join(f"{k}: {_rep.ESTIMATORS[k].label}" for k in names)
-    meth = {"estimator": f"simulation diagnosis, {replications} replications of {n:,} "
-                         f"referrals ({labels})",
-            "se_type": "Monte Carlo SEs of the diagnosands (module docstring)",
-            "ci_method": f"each estimator's own {100 * (1 - alpha):g}% interval",
-            "design": "complete randomisation within district x quarter x allocation-share "
-                      "strata (generator design, structure seed "
-                      f"{structure_seed}); truth from the generator",
-            "alpha": alpha, "replications": int(replications), "seed": int(seed), "n": int(n)}
-    return Diagnosis(pd.DataFrame(rows), meth,
-                     title=f"Design diagnosis ({replications} simulated programmes)",
-                     extra={"draws": draws, "fields": _rep.FIELDS, "contrasts": contrasts,
-                            "estimators": names, "elapsed_s": round(elapsed, 2),
-                            "backend": backend if isinstance(backend, str) else "dask"})
+    meth = {
+        "estimator": f"simulation diagnosis, {replications} replications of {n:,} "
+        f"referrals ({labels})",
+        "se_type": "Monte Carlo SEs of the diagnosands (module docstring)",
+        "ci_method": f"each estimator's own {100 * (1 - alpha):g}% interval",
+        "design": "complete randomisation within district x quarter x allocation-share "
+        "strata (generator design, structure seed "
+        f"{structure_seed}); truth from the generator",
+        "alpha": alpha,
+        "replications": int(replications),
+        "seed": int(seed),
+        "n": int(n),
+    }
+    return Diagnosis(
+        pd.DataFrame(rows),
+        meth,
+        title=f"Design diagnosis ({replications} simulated programmes)",
+        extra={
+            "draws": draws,
+            "fields": _rep.FIELDS,
+            "contrasts": contrasts,
+            "estimators": names,
+            "elapsed_s": round(elapsed, 2),
+            "backend": backend if isinstance(backend, str) else "dask",
+        },
+    )

@@ -50,8 +50,9 @@ from wpeval.inference._tables import DesignTable
 __all__ = ["PowerTable", "mde_multiplier", "power", "power_at"]
 
 
-def mde_multiplier(df: float, alpha: float = 0.05, target: float = 0.8,
-                   two_sided: bool = True) -> float:
+def mde_multiplier(
+    df: float, alpha: float = 0.05, target: float = 0.8, two_sided: bool = True
+) -> float:
     """Bloom's multiplier ``M = t_{1-alpha/2, df} + t_{target, df}`` (``t_{1-alpha}`` one-sided;
     ``df = inf`` gives the normal quantiles)."""
     q = 1 - alpha / 2 if two_sided else 1 - alpha
@@ -76,8 +77,9 @@ class PowerTable(DesignTable):
     sigma, std_error, df, mde`` and, when an effect is given, ``effect, power``.
     """
 
-    def curve(self, effects: Sequence[float] | np.ndarray | None = None,
-              n_points: int = 41) -> pd.DataFrame:
+    def curve(
+        self, effects: Sequence[float] | np.ndarray | None = None, n_points: int = 41
+    ) -> pd.DataFrame:
         """Power as a function of the true effect, for every contrast (long format).
 
         Parameters
@@ -101,8 +103,9 @@ class PowerTable(DesignTable):
         rows = []
         for r in t.itertuples(index=False):
             pw = power_at(effects, r.std_error, r.df, alpha, two)
-            rows.append(pd.DataFrame({"cpa": r.cpa, "term": r.term, "effect": effects,
-                                      "power": pw}))
+            rows.append(
+                pd.DataFrame({"cpa": r.cpa, "term": r.term, "effect": effects, "power": pw})
+            )
         return pd.concat(rows, ignore_index=True)
 
 
@@ -136,15 +139,21 @@ def _expected_weights(prog, frame: pd.DataFrame, primes: Sequence[str]) -> dict:
     return out
 
 
-def _contrast_list(frame: pd.DataFrame, cpa_col: str, prime_col: str, cpas,
-                   contrasts: pd.DataFrame | None) -> list[tuple[str, str, str]]:
+def _contrast_list(
+    frame: pd.DataFrame, cpa_col: str, prime_col: str, cpas, contrasts: pd.DataFrame | None
+) -> list[tuple[str, str, str]]:
     if contrasts is not None:
         need_columns(contrasts, ["cpa", "prime", "reference"])
-        out = [(str(r.cpa), str(r.prime), str(r.reference))
-               for r in contrasts.itertuples(index=False)]
+        out = [
+            (str(r.cpa), str(r.prime), str(r.reference)) for r in contrasts.itertuples(index=False)
+        ]
     else:
-        pairs = (frame[[cpa_col, prime_col]].astype(str).drop_duplicates()
-                 .sort_values([cpa_col, prime_col]))
+        pairs = (
+            frame[[cpa_col, prime_col]]
+            .astype(str)
+            .drop_duplicates()
+            .sort_values([cpa_col, prime_col])
+        )
         out = []
         for c, sub in pairs.groupby(cpa_col, sort=True):
             out += [(c, a, b) for a, b in itertools.combinations(sub[prime_col].tolist(), 2)]
@@ -190,18 +199,36 @@ def _one_contrast(sub, wa, wb, sigma2_fn, blocks):
         raise DesignError("no stratum holds both primes")
     w = (na + nb) / N
     with np.errstate(divide="ignore", invalid="ignore"):
-        var = np.where(ok, w ** 2 * s2 * (1 / na + 1 / nb), 0.0)
+        var = np.where(ok, w**2 * s2 * (1 / na + 1 / nb), 0.0)
     sigma = float(np.sqrt(np.sum(np.where(ok, (na + nb) * s2, 0.0)) / N))
-    return (float(np.sqrt(var.sum())), N - 2 * int(ok.sum()), float(na[ok].sum()),
-            float(nb[ok].sum()), int(ok.sum()), int((~ok & ((na + nb) > 0)).sum()), sigma)
+    return (
+        float(np.sqrt(var.sum())),
+        N - 2 * int(ok.sum()),
+        float(na[ok].sum()),
+        float(nb[ok].sum()),
+        int(ok.sum()),
+        int((~ok & ((na + nb) > 0)).sum()),
+        sigma,
+    )
 
 
-def power(design, outcome_rate: float | Mapping[str, float] | None = None, *,
-          outcome: str | None = None, effect: float | Mapping[str, float] | str | None = None,
-          alpha: float = 0.05, target_power: float = 0.8, alternative: str = "two-sided",
-          blocks: Sequence[str] = ("district", "period"), cpa: str | Sequence[str] | None = None,
-          contrasts: pd.DataFrame | None = None, n: int | None = None,
-          seed: int = 20110601, prime_col: str = "prime", cpa_col: str = "cpa") -> PowerTable:
+def power(
+    design,
+    outcome_rate: float | Mapping[str, float] | None = None,
+    *,
+    outcome: str | None = None,
+    effect: float | Mapping[str, float] | str | None = None,
+    alpha: float = 0.05,
+    target_power: float = 0.8,
+    alternative: str = "two-sided",
+    blocks: Sequence[str] = ("district", "period"),
+    cpa: str | Sequence[str] | None = None,
+    contrasts: pd.DataFrame | None = None,
+    n: int | None = None,
+    seed: int = 20110601,
+    prime_col: str = "prime",
+    cpa_col: str = "cpa",
+) -> PowerTable:
     """Minimum detectable effect and power of every within-CPA prime contrast.
 
     Estimand: the blocked difference in mean outcomes between two primes of a CPA (the
@@ -301,15 +328,29 @@ def power(design, outcome_rate: float | Mapping[str, float] | None = None, *,
 
         se, df, na, nb, used, dropped, sigma = _one_contrast(sub, wa, wb, sigma2_fn, blocks)
         if df < 1:
-            warnings.warn(f"{c} {a} - {b}: {na + nb:.0f} referrals in {used} strata leave no "
-                          "degrees of freedom (N - 2 strata < 1): MDE and power are NaN",
-                          StatisticalWarning, stacklevel=2)
+            warnings.warn(
+                f"{c} {a} - {b}: {na + nb:.0f} referrals in {used} strata leave no "
+                "degrees of freedom (N - 2 strata < 1): MDE and power are NaN",
+                StatisticalWarning,
+                stacklevel=2,
+            )
             df = np.nan
         mult = mde_multiplier(df, alpha, float(target_power), alternative == "two-sided")
         term = f"{a} - {b}"
-        row = {"cpa": c, "term": term, "prime": a, "reference": b, "n_prime": na,
-               "n_reference": nb, "n_strata": used, "n_strata_dropped": dropped,
-               "sigma": sigma, "std_error": se, "df": float(df), "mde": mult * se}
+        row = {
+            "cpa": c,
+            "term": term,
+            "prime": a,
+            "reference": b,
+            "n_prime": na,
+            "n_reference": nb,
+            "n_strata": used,
+            "n_strata_dropped": dropped,
+            "sigma": sigma,
+            "std_error": se,
+            "df": float(df),
+            "mde": mult * se,
+        }
         eff = None
         if truth is not None:
             eff = float(truth.get((c, term), np.nan))
@@ -319,23 +360,38 @@ def power(design, outcome_rate: float | Mapping[str, float] | None = None, *,
             eff = float(effect)
         if effect is not None:
             row["effect"] = np.nan if eff is None else float(eff)
-            row["power"] = (float(power_at(row["effect"], se, df, alpha,
-                                           alternative == "two-sided"))
-                            if eff is not None and np.isfinite(row["effect"]) else np.nan)
+            row["power"] = (
+                float(power_at(row["effect"], se, df, alpha, alternative == "two-sided"))
+                if eff is not None and np.isfinite(row["effect"])
+                else np.nan
+            )
         rows.append(row)
-    source = ("expected counts from the allocation probabilities of a generated programme "
-              f"({len(frame):,} referrals)" if expected else "realised counts of the data")
-    var = (f"within-stratum variance of {outcome!r}" if outcome is not None
-           else "pi (1 - pi) from outcome_rate")
-    meth = {"estimator": "Bloom (1995) minimum detectable effect of the blocked difference "
-                         "in means",
-            "se_type": f"Neyman (blocked), {var}",
-            "ci_method": "t (df = N - 2 strata), normal-shift power",
-            "design": f"complete randomisation within {' x '.join(blocks)}; {source}",
-            "alpha": alpha, "target_power": float(target_power), "alternative": alternative,
-            "blocks": blocks}
+    source = (
+        "expected counts from the allocation probabilities of a generated programme "
+        f"({len(frame):,} referrals)"
+        if expected
+        else "realised counts of the data"
+    )
+    var = (
+        f"within-stratum variance of {outcome!r}"
+        if outcome is not None
+        else "pi (1 - pi) from outcome_rate"
+    )
+    meth = {
+        "estimator": "Bloom (1995) minimum detectable effect of the blocked difference in means",
+        "se_type": f"Neyman (blocked), {var}",
+        "ci_method": "t (df = N - 2 strata), normal-shift power",
+        "design": f"complete randomisation within {' x '.join(blocks)}; {source}",
+        "alpha": alpha,
+        "target_power": float(target_power),
+        "alternative": alternative,
+        "blocks": blocks,
+    }
     if isinstance(design, SyntheticProgramme) or expected:
         meth["notes"] = "stratum sizes and shares from the generator's design"
-    return PowerTable(pd.DataFrame(rows), meth,
-                      title=f"Minimum detectable effects at {100 * float(target_power):g}% "
-                            f"power, alpha = {alpha:g}")
+    return PowerTable(
+        pd.DataFrame(rows),
+        meth,
+        title=f"Minimum detectable effects at {100 * float(target_power):g}% "
+        f"power, alpha = {alpha:g}",
+    )

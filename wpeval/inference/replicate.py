@@ -71,9 +71,11 @@ def register_estimator(name: str, estimand: str = "diff_p_jo_2y", label: str = "
     (``diff_p_jo_2y``: difference in 2-year job-outcome probability; ``log_hr``: conditional
     log hazard ratio of job entry).
     """
+
     def deco(fn: Callable) -> Callable:
         ESTIMATORS[name] = EstimatorSpec(name, fn, estimand, label or name)
         return fn
+
     return deco
 
 
@@ -132,8 +134,13 @@ def _complete_blocks(pair: PairData, need: int = 2) -> pd.DataFrame:
 
 def _row(res) -> tuple:
     r = res.table.iloc[0]
-    return (float(r["estimate"]), float(r["std_error"]), float(r["conf_low"]),
-            float(r["conf_high"]), float(r["p_value"]))
+    return (
+        float(r["estimate"]),
+        float(r["std_error"]),
+        float(r["conf_low"]),
+        float(r["conf_high"]),
+        float(r["p_value"]),
+    )
 
 
 @register_estimator("lin", label="Lin (2013) adjustment, HC2")
@@ -141,8 +148,9 @@ def _lin(pair: PairData, alpha: float, rng):
     from wpeval.estimators.randomised import lin_adjusted
 
     f = _complete_blocks(pair)
-    return _row(lin_adjusted(f, "y", "z", ["age", "disability", "male"], blocks="block",
-                             alpha=alpha))
+    return _row(
+        lin_adjusted(f, "y", "z", ["age", "disability", "male"], blocks="block", alpha=alpha)
+    )
 
 
 @register_estimator("horvitz_thompson", label="Horvitz-Thompson (blocked, Young's bound)")
@@ -150,8 +158,9 @@ def _ht(pair: PairData, alpha: float, rng):
     from wpeval.estimators.randomised import horvitz_thompson
 
     f = _complete_blocks(pair, 1)
-    return _row(horvitz_thompson(f, "y", "z", blocks="block", condition_prob="p_received",
-                                 alpha=alpha))
+    return _row(
+        horvitz_thompson(f, "y", "z", blocks="block", condition_prob="p_received", alpha=alpha)
+    )
 
 
 @register_estimator("cox", estimand="log_hr", label="stratified Cox log hazard ratio")
@@ -159,8 +168,9 @@ def _cox(pair: PairData, alpha: float, rng):
     from wpeval.estimators.survival import cox
 
     f = pair.frame[pair.frame["attached"]]
-    return _row(cox(f, "entry_days", "entry_event", ["z"], strata=["block"], alpha=alpha,
-                    id_col=None))
+    return _row(
+        cox(f, "entry_days", "entry_event", ["z"], strata=["block"], alpha=alpha, id_col=None)
+    )
 
 
 @register_estimator("randomisation_test", label="randomisation test (blocked DiM), 500 draws")
@@ -170,11 +180,25 @@ def _ri(pair: PairData, alpha: float, rng):
     f = _complete_blocks(pair, 1)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        res = randomisation_test(f, "y", "z", blocks="block", draws=500, seed=rng,
-                                 alpha=alpha, condition1=0, condition2=1)
+        res = randomisation_test(
+            f,
+            "y",
+            "z",
+            blocks="block",
+            draws=500,
+            seed=rng,
+            alpha=alpha,
+            condition1=0,
+            condition2=1,
+        )
     r = res.table.iloc[0]
-    return (float(r["estimate"]), float(r["std_error"]), float(r["conf_low"]),
-            float(r["conf_high"]), float(r["p_value"]))
+    return (
+        float(r["estimate"]),
+        float(r["std_error"]),
+        float(r["conf_low"]),
+        float(r["conf_high"]),
+        float(r["p_value"]),
+    )
 
 
 # ------------------------------------------------------------------------------ simulation
@@ -204,8 +228,7 @@ def simulate(spec: dict, ss: np.random.SeedSequence):
     ``ss``) with the diagnosis columns derived."""
     from wpeval.data.synthetic import make_programme
 
-    prog = make_programme(int(spec["n"]), int(spec["structure_seed"]), spec["config"],
-                          replicate=ss)
+    prog = make_programme(int(spec["n"]), int(spec["structure_seed"]), spec["config"], replicate=ss)
     r = prog.referrals
     ref = _days(r["referral_date"])
     out = _days(r["job_outcome_date"])
@@ -220,15 +243,17 @@ def simulate(spec: dict, ss: np.random.SeedSequence):
     # within the 104 weeks and the extract (cause-specific hazard; other exits censor)
     horizon = np.minimum(att + 728, end)
     t_end = np.minimum(np.minimum(job, ext), horizon)
-    frame = pd.DataFrame({
-        "y": (out - ref <= OUTCOME_DAYS).astype(float),
-        "entry_days": np.maximum(t_end - att, 0).astype(float),
-        "entry_event": ((job <= ext) & (job <= horizon)).astype(np.int8),
-        "attached": r["attached"].to_numpy(),
-        "age": r["age"].to_numpy(dtype=float),
-        "disability": r["disability"].to_numpy(dtype=float),
-        "male": (r["sex"] == "M").to_numpy(dtype=float),
-    })
+    frame = pd.DataFrame(
+        {
+            "y": (out - ref <= OUTCOME_DAYS).astype(float),
+            "entry_days": np.maximum(t_end - att, 0).astype(float),
+            "entry_event": ((job <= ext) & (job <= horizon)).astype(np.int8),
+            "attached": r["attached"].to_numpy(),
+            "age": r["age"].to_numpy(dtype=float),
+            "disability": r["disability"].to_numpy(dtype=float),
+            "male": (r["sex"] == "M").to_numpy(dtype=float),
+        }
+    )
     return prog, frame, quarter - q0, q0
 
 
@@ -238,19 +263,26 @@ def _pair(prog, frame, quarter, q0, P, cpa: str, a: str, b: str) -> PairData:
     ia, ib = primes.index(a), primes.index(b)
     cpa_codes = r["cpa"].cat.codes.to_numpy()
     pc = r["prime"].cat.codes.to_numpy()
-    rows = np.flatnonzero((cpa_codes == list(r["cpa"].cat.categories).index(cpa))
-                          & ((pc == ia) | (pc == ib)))
+    rows = np.flatnonzero(
+        (cpa_codes == list(r["cpa"].cat.categories).index(cpa)) & ((pc == ia) | (pc == ib))
+    )
     d = r["district"].cat.codes.to_numpy()[rows]
     q = quarter[rows]
     g = r["payment_group"].cat.codes.to_numpy()[rows]
     pa, pb = P[d, q, g, ia], P[d, q, g, ib]
     share = np.round(pa / (pa + pb), 9)
     z = (pc[rows] == ia).astype(np.int8)
-    key = (d.astype(np.int64) * P.shape[1] + q) * 1_000_003 + np.round(share * 1e6).astype(
-        np.int64)
+    key = (d.astype(np.int64) * P.shape[1] + q) * 1_000_003 + np.round(share * 1e6).astype(np.int64)
     block, uniq = pd.factorize(key, sort=True)
-    return PairData(y=frame["y"].to_numpy()[rows], z=z, block=block.astype(np.int64),
-                    n_blocks=len(uniq), share=share, rows=rows, source=frame)
+    return PairData(
+        y=frame["y"].to_numpy()[rows],
+        z=z,
+        block=block.astype(np.int64),
+        n_blocks=len(uniq),
+        share=share,
+        rows=rows,
+        source=frame,
+    )
 
 
 def run_replicate(spec: dict, ss: np.random.SeedSequence) -> np.ndarray:
@@ -283,8 +315,9 @@ def run_replicate(spec: dict, ss: np.random.SeedSequence) -> np.ndarray:
         pair = _pair(prog, frame, quarter, q0, P, cpa, a, b)
         for i, name in enumerate(spec["estimators"]):
             est = ESTIMATORS[name]
-            rng = np.random.default_rng(np.random.SeedSequence(
-                ss.entropy, spawn_key=tuple(ss.spawn_key) + (1, j, i)))
+            rng = np.random.default_rng(
+                np.random.SeedSequence(ss.entropy, spawn_key=tuple(ss.spawn_key) + (1, j, i))
+            )
             try:
                 out[i, j, :5] = est.fn(pair, float(spec["alpha"]), rng)
             except Exception as exc:  # noqa: BLE001 - a failed fit: NaN, counted by diagnose

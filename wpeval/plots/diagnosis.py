@@ -12,7 +12,7 @@ import pandas as pd
 
 from wpeval.exceptions import ParameterError
 
-__all__ = ["plot_power_curves", "plot_diagnosands"]
+__all__ = ["plot_diagnosands", "plot_power_curves"]
 
 
 def _axes(ax, height: float, width: float = 8.0):
@@ -23,8 +23,9 @@ def _axes(ax, height: float, width: float = 8.0):
     return Figure(figsize=(width, height)).add_subplot(1, 1, 1)
 
 
-def plot_power_curves(result, ax=None, *, effects=None, max_curves: int = 12,
-                      target: float | None = None):
+def plot_power_curves(
+    result, ax=None, *, effects=None, max_curves: int = 12, target: float | None = None
+):
     """Power against the true difference for each contrast (from :func:`wpeval.power`).
 
     Parameters
@@ -58,8 +59,9 @@ def plot_power_curves(result, ax=None, *, effects=None, max_curves: int = 12,
 
     palette = sns.color_palette("colorblind", n_colors=max(len(keep), 1))
     for k, ((cpa, term), sub) in enumerate(curve.groupby(["cpa", "term"], sort=False)):
-        ax.plot(sub["effect"], sub["power"], color=palette[k % len(palette)],
-                label=f"{cpa}: {term}")
+        ax.plot(
+            sub["effect"], sub["power"], color=palette[k % len(palette)], label=f"{cpa}: {term}"
+        )
     level = result.method.get("target_power", 0.8) if target is None else target
     ax.axhline(level, color="0.3", linestyle="--", linewidth=1)
     ax.set_xlabel("true difference in the outcome rate (absolute)")
@@ -69,8 +71,9 @@ def plot_power_curves(result, ax=None, *, effects=None, max_curves: int = 12,
     return ax
 
 
-def plot_diagnosands(result, ax=None, *, diagnosand: str = "coverage",
-                     reference: float | None = None):
+def plot_diagnosands(
+    result, ax=None, *, diagnosand: str = "coverage", reference: float | None = None
+):
     """One diagnosand (with +/- 2 Monte Carlo SE bars) for every estimator and contrast.
 
     Parameters
@@ -102,8 +105,16 @@ def plot_diagnosands(result, ax=None, *, diagnosand: str = "coverage",
         y = np.array([labels.index(f"{c}: {t}") for c, t in zip(sub["cpa"], sub["term"])])
         y = y + (k - (len(ests) - 1) / 2) * 0.8 / max(len(ests), 1)
         se = sub.get(f"{diagnosand}_mc_se", pd.Series(np.zeros(len(sub)))).to_numpy()
-        ax.errorbar(sub[diagnosand], y, xerr=2 * np.nan_to_num(se), fmt="o", ms=3,
-                    color=palette[k], label=est, elinewidth=0.8)
+        ax.errorbar(
+            sub[diagnosand],
+            y,
+            xerr=2 * np.nan_to_num(se),
+            fmt="o",
+            ms=3,
+            color=palette[k],
+            label=est,
+            elinewidth=0.8,
+        )
     if reference is None:
         alpha = float(getattr(result, "method", {}).get("alpha", 0.05))
         reference = {"coverage": 1 - alpha, "bias": 0.0}.get(diagnosand)
