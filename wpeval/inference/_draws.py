@@ -99,7 +99,10 @@ class Design:
 
     def __init__(self, p: Prepared, ys: np.ndarray, studentised: bool):
         block = p.block if p.block is not None else np.zeros(len(p.y), dtype=np.int64)
-        order = np.lexsort((1 - p.z, block))
+        if int(block.max(initial=0)) < 32_767:  # a 16-bit key: numpy's stable radix sort
+            order = np.argsort((block * 2 + (1 - p.z)).astype(np.uint16), kind="stable")
+        else:
+            order = np.lexsort((1 - p.z, block))  # same order: by block, treated first
         self.z = p.z[order].astype(float)
         ys = ys[order]
         cols = [ys, self.z[:, None]]
@@ -144,6 +147,9 @@ def enumerate_all(des: Design, K: int, studentised: bool) -> RandomisationDraws:
 
 def _colours(F: np.ndarray):
     """Codes of the distinct rows of F and the distinct rows (None if more than allowed)."""
+    head = F[:4096]  # more distinct rows than allowed among the first rows: stop early
+    if len(np.unique(head, axis=0)) > MAX_COLOURS:
+        return None, None
     code = np.zeros(len(F), dtype=np.int64)
     for j in range(F.shape[1]):
         cj, u = pd.factorize(F[:, j], sort=True)
@@ -212,6 +218,8 @@ def _draw_partition(des: Design, K, D, rng, studentised, max_elements: int):
         # (d x n) @ (n x q) products with tiny q are slow, and multi-threaded BLAS collapses
         # when the cores are shared
         cols = [np.ascontiguousarray(Fb[:, j], dtype=dt) for j in range(Fb.shape[1])]
+        # the z column needs no product: rows are sorted treated first, so its sum over a
+        # selected set is the number selected among the first m rows
         k = min(m, n - m)  # draw the smaller side, treated sums follow from the totals
         chunk = max(1, max_elements // n)
         for lo in range(0, D, chunk):
@@ -221,7 +229,8 @@ def _draw_partition(des: Design, K, D, rng, studentised, max_elements: int):
             keys = _raw_keys(rng, d, n, 16 if n <= KEY16_MAX_N else 32)
             thr = np.partition(keys, k - 1, axis=1)[:, k - 1]
             sel = keys <= thr[:, None]
-            bad = np.flatnonzero(np.count_nonzero(sel, axis=1) != k)
+            u8 = sel.view(np.uint8)  # byte sums: faster than count_nonzero along an axis
+            bad = np.flatnonzero(u8.sum(axis=1, dtype=np.int64) != k)
             while len(bad):  # a tie at the cut: redraw those rows
                 kk = _raw_keys(rng, len(bad), n)
                 tt = np.partition(kk, k - 1, axis=1)[:, k - 1]
@@ -230,8 +239,10 @@ def _draw_partition(des: Design, K, D, rng, studentised, max_elements: int):
                 sel[bad[ok]] = mm[ok]
                 bad = bad[~ok]
             mask = sel.view(np.uint8)  # 0/1 bytes: no float copy of the mask
-            Sk = np.column_stack([np.einsum("ij,j->i", mask, c) for c in cols]
-                                 ).astype(np.float64)
+            Sk = np.column_stack([
+                mask[:, :m].sum(axis=1, dtype=np.int64) if j == K
+                else np.einsum("ij,j->i", mask, c) for j, c in enumerate(cols)
+            ]).astype(np.float64)
             S = Sk if k == m else tot[None, :] - Sk
             acc.add(slice(lo, lo + d), S, tot, n, m, des.w[b], K)
     return acc
