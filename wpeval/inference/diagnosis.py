@@ -149,6 +149,41 @@ def _contrasts(structure_seed: int, config: Mapping, cpas) -> list[tuple[str, st
     return [(str(r.cpa), str(r.prime), str(r.reference)) for r in keep.itertuples(index=False)]
 
 
+def _summarise(draws: np.ndarray, names, contrasts, alpha: float) -> list[dict]:
+    """Diagnosand rows from the (replication x estimator x contrast x field) array."""
+    rows = []
+    for i, name in enumerate(names):
+        for j, (cpa, a, b) in enumerate(contrasts):
+            d = draws[:, i, j, :]
+            rows.append(
+                {
+                    "estimator": name,
+                    "estimand": _rep.ESTIMATORS[name].estimand,
+                    "cpa": cpa,
+                    "term": f"{a} - {b}",
+                    **diagnosands(*(d[:, k] for k in range(6)), alpha=alpha),
+                }
+            )
+    return rows
+
+
+def _method(names, replications, n, alpha, structure_seed, seed) -> dict:
+    labels = "; ".join(f"{k}: {_rep.ESTIMATORS[k].label}" for k in names)
+    return {
+        "estimator": f"simulation diagnosis, {replications} replications of {n:,} "
+        f"referrals ({labels})",
+        "se_type": "Monte Carlo SEs of the diagnosands (module docstring)",
+        "ci_method": f"each estimator's own {100 * (1 - alpha):g}% interval",
+        "design": "complete randomisation within district x quarter x allocation-share "
+        f"strata (generator design, structure seed {structure_seed}); truth from the "
+        "generator",
+        "alpha": alpha,
+        "replications": int(replications),
+        "seed": int(seed),
+        "n": int(n),
+    }
+
+
 def diagnose(
     estimators: Sequence[str] | str = DEFAULT_ESTIMATORS,
     config: Mapping | None = None,
@@ -235,33 +270,8 @@ def diagnose(
     )
     elapsed = time.perf_counter() - t0
     draws = np.stack(arrays)  # R x estimators x contrasts x fields
-    rows = []
-    for i, name in enumerate(names):
-        for j, (cpa, a, b) in enumerate(contrasts):
-            d = draws[:, i, j, :]
-            rows.append(
-                {
-                    "estimator": name,
-                    "estimand": _rep.ESTIMATORS[name].estimand,
-                    "cpa": cpa,
-                    "term": f"{a} - {b}",
-                    **diagnosands(*(d[:, k] for k in range(6)), alpha=alpha),
-                }
-            )
-    labels = "; ".join(f"{k}: {_rep.ESTIMATORS[k].label}" for k in names)
-    meth = {
-        "estimator": f"simulation diagnosis, {replications} replications of {n:,} "
-        f"referrals ({labels})",
-        "se_type": "Monte Carlo SEs of the diagnosands (module docstring)",
-        "ci_method": f"each estimator's own {100 * (1 - alpha):g}% interval",
-        "design": "complete randomisation within district x quarter x allocation-share "
-        "strata (generator design, structure seed "
-        f"{structure_seed}); truth from the generator",
-        "alpha": alpha,
-        "replications": int(replications),
-        "seed": int(seed),
-        "n": int(n),
-    }
+    rows = _summarise(draws, names, contrasts, alpha)
+    meth = _method(names, replications, n, alpha, structure_seed, seed)
     return Diagnosis(
         pd.DataFrame(rows),
         meth,

@@ -212,6 +212,52 @@ def _one_contrast(sub, wa, wb, sigma2_fn, blocks):
     )
 
 
+def _effect_of(effect, truth, cpa: str, term: str):
+    """The assumed true effect of one contrast (None: no effect given)."""
+    if truth is not None:
+        return float(truth.get((cpa, term), np.nan))
+    if isinstance(effect, Mapping):
+        return effect.get((cpa, term), np.nan)
+    return None if effect is None else float(effect)
+
+
+def _row(c, a, b, fit, alpha, target_power, alternative, eff) -> dict:
+    """One contrast's row: sizes, SE, MDE and (with an effect) power."""
+    se, df, na, nb, used, dropped, sigma = fit
+    if df < 1:
+        warnings.warn(
+            f"{c} {a} - {b}: {na + nb:.0f} referrals in {used} strata leave no degrees of "
+            "freedom (N - 2 strata < 1): MDE and power are NaN",
+            StatisticalWarning,
+            stacklevel=3,
+        )
+        df = np.nan
+    two = alternative == "two-sided"
+    mult = mde_multiplier(df, alpha, float(target_power), two)
+    row = {
+        "cpa": c,
+        "term": f"{a} - {b}",
+        "prime": a,
+        "reference": b,
+        "n_prime": na,
+        "n_reference": nb,
+        "n_strata": used,
+        "n_strata_dropped": dropped,
+        "sigma": sigma,
+        "std_error": se,
+        "df": float(df),
+        "mde": mult * se,
+    }
+    if eff is not None:
+        row["effect"] = float(eff)
+        row["power"] = (
+            float(power_at(row["effect"], se, df, alpha, two))
+            if np.isfinite(row["effect"])
+            else np.nan
+        )
+    return row
+
+
 def power(
     design,
     outcome_rate: float | Mapping[str, float] | None = None,
@@ -327,44 +373,16 @@ def power(
             return _sigma2(outcome_rate, outcome, sub, stratum, S, c)
 
         se, df, na, nb, used, dropped, sigma = _one_contrast(sub, wa, wb, sigma2_fn, blocks)
-        if df < 1:
-            warnings.warn(
-                f"{c} {a} - {b}: {na + nb:.0f} referrals in {used} strata leave no "
-                "degrees of freedom (N - 2 strata < 1): MDE and power are NaN",
-                StatisticalWarning,
-                stacklevel=2,
-            )
-            df = np.nan
-        mult = mde_multiplier(df, alpha, float(target_power), alternative == "two-sided")
-        term = f"{a} - {b}"
-        row = {
-            "cpa": c,
-            "term": term,
-            "prime": a,
-            "reference": b,
-            "n_prime": na,
-            "n_reference": nb,
-            "n_strata": used,
-            "n_strata_dropped": dropped,
-            "sigma": sigma,
-            "std_error": se,
-            "df": float(df),
-            "mde": mult * se,
-        }
-        eff = None
-        if truth is not None:
-            eff = float(truth.get((c, term), np.nan))
-        elif isinstance(effect, Mapping):
-            eff = effect.get((c, term))
-        elif effect is not None:
-            eff = float(effect)
-        if effect is not None:
-            row["effect"] = np.nan if eff is None else float(eff)
-            row["power"] = (
-                float(power_at(row["effect"], se, df, alpha, alternative == "two-sided"))
-                if eff is not None and np.isfinite(row["effect"])
-                else np.nan
-            )
+        row = _row(
+            c,
+            a,
+            b,
+            (se, df, na, nb, used, dropped, sigma),
+            alpha,
+            target_power,
+            alternative,
+            _effect_of(effect, truth, c, f"{a} - {b}"),
+        )
         rows.append(row)
     source = (
         "expected counts from the allocation probabilities of a generated programme "
