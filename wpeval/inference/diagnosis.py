@@ -44,7 +44,7 @@ from wpeval._prepare import as_list, check_alpha
 from wpeval.exceptions import ParameterError
 from wpeval.inference import replicate as _rep
 from wpeval.inference._tables import DesignTable
-from wpeval.inference.backend import map_tasks
+from wpeval.inference.backend import map_tasks, resolve_backend
 
 __all__ = [
     "DEFAULT_ESTIMATORS",
@@ -194,7 +194,7 @@ def diagnose(
     structure_seed: int = 20110601,
     cpas: str | Sequence[str] | None = None,
     alpha: float = 0.05,
-    backend="serial",
+    backend=None,
     scheduler: str | None = None,
     n_workers: int | None = None,
     processes: bool = True,
@@ -223,8 +223,10 @@ def diagnose(
         Restrict to these CPAs (default: every contrast of every CPA).
     alpha : float, default 0.05
         Level of the tests and 1 - confidence level of the intervals.
-    backend : {"serial", "dask"} or distributed.Client, default "serial"
-        Where replications run (:func:`wpeval.inference.backend.map_tasks`).
+    backend : {"serial", "dask"}, distributed.Client or None, default None
+        Where replications run (:func:`wpeval.inference.backend.map_tasks`); None: Dask
+        when a scheduler address is given (``scheduler`` or ``$WPEVAL_DASK_SCHEDULER``),
+        else serial.
     scheduler : str, optional
         Dask scheduler address (default ``$WPEVAL_DASK_SCHEDULER``, else a LocalCluster).
     n_workers : int, optional
@@ -255,6 +257,7 @@ def diagnose(
         "contrasts": contrasts,
         "alpha": alpha,
     }
+    backend = resolve_backend(backend, scheduler)
     seeds = np.random.SeedSequence(int(seed)).spawn(int(replications))
     t0 = time.perf_counter()
     arrays = map_tasks(
