@@ -120,3 +120,19 @@ def test_registry_accepts_a_new_estimator():
         np.testing.assert_allclose(draws[:, 1, :, 0], draws[:, 0, :, 0] / 2)
     finally:
         replicate.ESTIMATORS.pop("half_dim_for_test")
+
+
+def test_replications_without_an_interval_are_counted_not_covered():
+    # three replications, truth 0; the second has a NaN SE so no interval and no p-value
+    out = diagnosands(
+        [0.1, 0.2, -0.1],
+        [0.1, np.nan, 0.1],
+        [-0.1, np.nan, -0.3],
+        [0.3, np.nan, 0.1],
+        [0.3, np.nan, 0.3],
+        [0.0] * 3,
+    )
+    assert out["n_sims"] == 3 and out["n_no_interval"] == 1
+    assert out["coverage"] == pytest.approx(1.0)  # both finite intervals hold 0
+    assert out["mean_ci_width"] == pytest.approx(0.4)  # (0.4 + 0.4) / 2
+    assert out["power"] == pytest.approx(0.0)  # NaN p is not significant

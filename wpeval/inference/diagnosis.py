@@ -13,7 +13,7 @@ diagnosand     definition                               Monte Carlo SE
 ============== ======================================== =====================================
 bias           ``mean(e_r)``                            ``sd(e_r) / sqrt(R)``
 rmse           ``sqrt(mean(e_r^2))``                    ``sd(e_r^2) / (2 rmse sqrt(R))``
-coverage       share of intervals holding ``theta_r``   ``sqrt(c (1 - c) / R)``
+coverage       share of intervals holding ``theta_r``   ``sqrt(c (1 - c) / R_ci)``
 power          share with ``p < alpha``                 ``sqrt(w (1 - w) / R)``
 type_s         share of significant estimates with the  ``sqrt(s (1 - s) / S)``
                wrong sign (Gelman & Carlin 2014)
@@ -23,6 +23,10 @@ mean_ci_width  ``mean(conf_high - conf_low)``           ``sd(width) / sqrt(R)``
 ============== ======================================== =====================================
 
 (the RMSE's SE is the delta method; type-M is undefined, NaN, when the true effect is 0).
+Coverage and interval width are over the ``R_ci`` replications with a finite interval (an
+estimator whose variance estimate is negative, e.g. a Horvitz-Thompson Young's bound in a small
+block, reports none): the others are counted in ``n_no_interval``; a NaN p-value counts as not
+significant.
 Replications in which an estimator fails (e.g. a Cox fit that does not converge) are counted
 in ``n_failed`` and left out of that estimator's diagnosands.
 
@@ -104,16 +108,19 @@ def diagnosands(est, se, lo, hi, p, theta, alpha: float = 0.05) -> dict:
     rootR = np.sqrt(R)
     sd = lambda x: float(np.std(x, ddof=1)) if len(x) > 1 else np.nan
     rmse = float(np.sqrt(np.mean(e**2)))
-    cover = (lo <= theta) & (theta <= hi)
-    sig = p < alpha
+    has_ci = np.isfinite(lo) & np.isfinite(hi)  # a NaN SE gives no interval
+    Rc = int(has_ci.sum())
+    cover = ((lo <= theta) & (theta <= hi))[has_ci]
+    sig = p < alpha  # a NaN p-value is not significant
     S = int(sig.sum())
-    c, w = float(cover.mean()), float(sig.mean())
+    c = float(cover.mean()) if Rc else np.nan
+    w = float(sig.mean())
     with np.errstate(divide="ignore", invalid="ignore"):
         ratio = np.abs(est[sig]) / np.abs(theta[sig])
     ratio = ratio[np.isfinite(ratio)]
     wrong = (np.sign(est[sig]) != np.sign(theta[sig])) & (theta[sig] != 0)
     s = float(wrong.mean()) if S else np.nan
-    width = hi - lo
+    width = (hi - lo)[has_ci]
     out.update(
         {
             "bias": float(e.mean()),
@@ -121,19 +128,20 @@ def diagnosands(est, se, lo, hi, p, theta, alpha: float = 0.05) -> dict:
             "rmse": rmse,
             "rmse_mc_se": sd(e**2) / (2 * rmse * rootR) if rmse > 0 else np.nan,
             "coverage": c,
-            "coverage_mc_se": float(np.sqrt(c * (1 - c) / R)),
+            "coverage_mc_se": float(np.sqrt(c * (1 - c) / Rc)) if Rc else np.nan,
             "power": w,
             "power_mc_se": float(np.sqrt(w * (1 - w) / R)),
             "type_s": s,
             "type_s_mc_se": float(np.sqrt(s * (1 - s) / S)) if S else np.nan,
             "type_m": float(ratio.mean()) if len(ratio) else np.nan,
             "type_m_mc_se": sd(ratio) / np.sqrt(len(ratio)) if len(ratio) > 1 else np.nan,
-            "mean_ci_width": float(np.mean(width)),
-            "mean_ci_width_mc_se": sd(width) / rootR,
+            "mean_ci_width": float(np.mean(width)) if Rc else np.nan,
+            "mean_ci_width_mc_se": sd(width) / np.sqrt(Rc) if Rc else np.nan,
+            "n_no_interval": R - Rc,
             "mean_estimand": float(theta.mean()),
             "mean_estimate": float(est.mean()),
             "sd_estimate": sd(est),
-            "mean_se": float(np.mean(se)),
+            "mean_se": float(np.nanmean(se)) if np.isfinite(se).any() else np.nan,
         }
     )
     return out
