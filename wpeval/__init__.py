@@ -35,6 +35,9 @@ _API = {
     "logit": "wpeval.estimators.glm",
     "binary_sensitivity": "wpeval.estimators.glm",
     "regression_contrasts": "wpeval.estimators.adjusted_contrasts",
+    # design: power and simulation diagnosis
+    "power": "wpeval.inference.power",
+    "diagnose": "wpeval.inference.diagnosis",
     # survival
     "kaplan_meier": "wpeval.estimators.survival",
     "logrank": "wpeval.estimators.survival",

@@ -39,14 +39,15 @@ import numpy as np
 import pandas as pd
 
 from wpeval._checks import (_ID, MAX_ABS, as_list, check_alpha, check_magnitude, check_seed,
-                            check_weights, examples, group_codes, need_columns, numeric)
+                            check_weights, compact_codes, examples, group_codes, need_columns,
+                            numeric)
 from wpeval.exceptions import DataContractError, DesignError, ParameterError, StatisticalWarning
 
 __all__ = ["MAX_ABS", "as_list", "examples", "check_alpha", "check_seed", "check_weights",
            "need_columns", "numeric", "check_magnitude", "group_codes", "parse_conditions",
            "Prepared", "prepare", "term_name", "t_inference", "method_dict", "result_row",
            "block_examples", "subset", "cell_stats", "covariate_matrix", "drop_missing_cov",
-           "flag_nonfinite"]
+           "flag_nonfinite", "compact_codes"]
 
 
 def _sorted_values(values) -> list:
@@ -56,11 +57,25 @@ def _sorted_values(values) -> list:
         return sorted(values, key=lambda v: (type(v).__name__, str(v)))
 
 
+def _small_int(values: pd.Series) -> bool:
+    """A non-empty numpy integer column spanning at most 65,536 values."""
+    if (not len(values) or not pd.api.types.is_integer_dtype(values.dtype)
+            or pd.api.types.is_extension_array_dtype(values.dtype)):
+        return False
+    v = values.to_numpy()
+    return int(v.max()) - int(v.min()) < 65_536
+
+
 def parse_conditions(values: pd.Series, condition1, condition2, col: str):
     """The two compared conditions, as estimatr's ``parse_conditions``: with two values
     and none given, the sorted values (estimate = condition2 - condition1)."""
     if isinstance(values.dtype, pd.CategoricalDtype):
         present = values.cat.remove_unused_categories().cat.categories.tolist()
+    elif _small_int(values):  # no hashing for a small integer range (0/1 treatment columns)
+        v = values.to_numpy()
+        lo, hi = int(v.min()), int(v.max())
+        present = ([x for x in range(lo, hi + 1) if (v == x).any()] if hi - lo < 16
+                   else (np.flatnonzero(np.bincount(v - lo)) + lo).tolist())
     else:
         present = _sorted_values(pd.unique(values.dropna()).tolist())
     for c in (condition1, condition2):
@@ -98,17 +113,18 @@ class Prepared:
     n_blocks: int = 0
     cluster: np.ndarray | None = None
     n_clusters: int = 0
-    source: pd.DataFrame | None = None  # the input columns used (all rows)
+    source: pd.DataFrame | None = None  # the input frame (all rows)
     rows: np.ndarray | None = None  # positions of the kept rows in ``source`` (None: all)
     dropped: dict = field(default_factory=dict)
+    columns: list | None = None  # the columns of ``source`` used (None: all)
 
     @property
     def frame(self) -> pd.DataFrame:
-        """The kept rows of the input columns (built on first use: examples, covariates)."""
-        if self.rows is None:
-            return self.source
+        """The kept rows of the input columns used, built on first use (examples,
+        covariates), so an estimator that needs neither never copies the frame."""
         if getattr(self, "_frame", None) is None:
-            object.__setattr__(self, "_frame", self.source.iloc[self.rows])
+            src = self.source if self.columns is None else self.source[self.columns]
+            object.__setattr__(self, "_frame", src if self.rows is None else src.iloc[self.rows])
         return self._frame
 
 
@@ -138,44 +154,72 @@ def prepare(data: pd.DataFrame, outcome: str, treatment: str, *, blocks=None, cl
     y_all = numeric(data, outcome)
     tcol = data[treatment]
     cond1, cond2 = parse_conditions(tcol, condition1, condition2, treatment)
-    is2 = (tcol == cond2).to_numpy(dtype=bool, na_value=False)
-    is1 = (tcol == cond1).to_numpy(dtype=bool, na_value=False)
-    dropped = {"other_conditions": int((~(is1 | is2) & tcol.notna().to_numpy()).sum()),
-               "missing_treatment": int(tcol.isna().sum())}
+    small = _small_int(tcol)
+    if small:  # plain numpy comparisons (no missing values in such a column)
+        tv = tcol.to_numpy()
+        is2, is1 = tv == cond2, tv == cond1
+        notna = None
+    else:
+        is2 = (tcol == cond2).to_numpy(dtype=bool, na_value=False)
+        is1 = (tcol == cond1).to_numpy(dtype=bool, na_value=False)
+        notna = tcol.notna().to_numpy()
     keep = is1 | is2
-    miss_y = keep & np.isnan(y_all)
-    dropped["missing_outcome"] = int(miss_y.sum())
-    keep &= ~miss_y
+    n_keep = int(np.count_nonzero(keep))  # counts with count_nonzero: bool .sum() is slow
+    dropped = {"other_conditions": (len(keep) - n_keep if notna is None else
+                                    int(np.count_nonzero(~keep & notna))),
+               "missing_treatment": 0 if notna is None else len(keep) - int(
+                   np.count_nonzero(notna))}
+    nan_y = np.isnan(y_all)
+    miss_y = keep & nan_y if nan_y.any() else None
+    dropped["missing_outcome"] = 0 if miss_y is None else int(np.count_nonzero(miss_y))
+    if dropped["missing_outcome"]:
+        keep &= ~miss_y
     bcode = ccode = None
     if blocks:
-        bcode, _ = group_codes(data, blocks)
-        miss = keep & (bcode < 0)
-        dropped["missing_block"] = int(miss.sum())
-        keep &= ~miss
+        bcode, nb_all = group_codes(data, blocks)
+        dropped["missing_block"] = _drop_negative(keep, bcode)
     if clusters:
-        ccode, _ = group_codes(data, clusters)
-        miss = keep & (ccode < 0)
-        dropped["missing_cluster"] = int(miss.sum())
-        keep &= ~miss
-    if not keep.any():
+        ccode, nc_all = group_codes(data, clusters)
+        dropped["missing_cluster"] = _drop_negative(keep, ccode)
+    n_left = int(np.count_nonzero(keep))
+    if not n_left:
         raise DesignError("no rows left after keeping the two conditions and dropping "
                           f"missing values ({dropped})")
-    idx = np.flatnonzero(keep)
+    full = n_left == len(keep)
+    idx = None if full else np.flatnonzero(keep)
     cols = list(dict.fromkeys([outcome, treatment, *blocks, *clusters, *extra]
                               + ([_ID] if _ID in data.columns else [])))
-    source = data[cols]
-    full = len(idx) == len(data)
     p = Prepared(y=y_all if full else y_all[idx],
                  z=(is2 if full else is2[idx]).astype(np.int8), cond1=cond1, cond2=cond2,
-                 source=source, rows=None if full else idx,
+                 source=data, columns=cols, rows=None if full else idx,
                  dropped={k: v for k, v in dropped.items() if v})
     if bcode is not None:
-        b, nb = pd.factorize(bcode[idx], sort=True)
-        p.block, p.n_blocks = b.astype(np.int64), len(nb)
+        p.block, p.n_blocks = _recode(bcode if full else bcode[idx], full, nb_all)
     if ccode is not None:
-        c, nc = pd.factorize(ccode[idx], sort=True)
-        p.cluster, p.n_clusters = c.astype(np.int64), len(nc)
+        p.cluster, p.n_clusters = _recode(ccode if full else ccode[idx], full, nc_all)
     return p
+
+
+def _drop_negative(keep: np.ndarray, code: np.ndarray) -> int:
+    """Clear ``keep`` (in place) where ``code`` is negative (a missing block or cluster);
+    returns the number of kept rows cleared."""
+    if len(code) == 0 or code.min() >= 0:
+        return 0
+    miss = keep & (code < 0)
+    keep &= ~miss
+    return int(np.count_nonzero(miss))
+
+
+def _recode(code: np.ndarray, full: bool, k: int) -> tuple[np.ndarray, int]:
+    """Codes of the kept rows renumbered 0..K-1 (unchanged when every row was kept: the
+    codes of :func:`group_codes` are already compact)."""
+    if full:
+        return code, k
+    fast = compact_codes(code, k)
+    if fast is not None:
+        return fast
+    c, u = pd.factorize(code, sort=True)
+    return c.astype(np.int64), len(u)
 
 
 def term_name(treatment: str, cond1, cond2) -> str:
@@ -232,7 +276,7 @@ def block_examples(p: Prepared, bad_blocks: np.ndarray) -> list:
 def subset(p: Prepared, keep: np.ndarray) -> Prepared:
     """Rows ``keep`` of a Prepared, with block/cluster codes re-compacted."""
     q = Prepared(y=p.y[keep], z=p.z[keep], cond1=p.cond1, cond2=p.cond2,
-                 source=p.source, dropped=dict(p.dropped),
+                 source=p.source, columns=p.columns, dropped=dict(p.dropped),
                  rows=(np.flatnonzero(keep) if p.rows is None else p.rows[keep]))
     if p.block is not None:
         b, u = pd.factorize(p.block[keep], sort=True)

@@ -6,6 +6,7 @@ Subcommands::
     wpeval validate data.parquet [--lenient]
     wpeval run [--params notebooks/params/smoke.yaml] [--notebook NAME ...] [--data PATH]
                [--jobs N] [--out outputs] [--sweep cpa=all|CPA01,CPA02] [--timeout S]
+               [--backend processes|dask] [--scheduler tcp://host:8786]
     wpeval index [--out outputs]
     wpeval bench [NAME ...]
     wpeval statxplore fetch --query q.json --out resp.json [--url URL]   (key: $STATXPLORE_API_KEY)
@@ -82,8 +83,9 @@ def _cmd_run(args: argparse.Namespace) -> int:
                      sweeps=args.sweep or (), out=args.out)
     print(f"{len(jobs)} notebook run(s), {args.jobs} at a time -> {args.out}/", file=sys.stderr)
     t0 = time.perf_counter()
+    backend = "dask" if (args.backend == "dask" or args.scheduler) else "processes"
     results = _run.execute(jobs, n_jobs=args.jobs, progress=not args.no_progress,
-                           timeout=args.timeout)
+                           timeout=args.timeout, backend=backend, scheduler=args.scheduler)
     index = _run.write_index(args.out)
     for res in results:
         where = res.html or res.run_dir
@@ -179,6 +181,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--timeout", type=float, default=None,
                    help="seconds allowed per cell (default: no limit)")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    p.add_argument("--backend", choices=["processes", "dask"], default="processes",
+                   help="local process pool (default) or one Dask task per notebook")
+    p.add_argument("--scheduler", default=None, metavar="ADDRESS",
+                   help="Dask scheduler, e.g. tcp://host:8786 (implies --backend dask; "
+                        "default $WPEVAL_DASK_SCHEDULER with --backend dask, else a "
+                        "LocalCluster of --jobs workers)")
     p.set_defaults(func=_cmd_run)
 
     p = sub.add_parser("index", help="rewrite outputs/index.html from the runs present")

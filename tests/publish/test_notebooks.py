@@ -36,6 +36,8 @@ EXPECTED_KEYS: dict[str, list[str]] = {
                          "rate_24m_esa_new", "rate_24m_Total", "rate_12m_by_cohort", "mpl",
                          "payments_by_contract", "total_paid"],
     "07_league_tables": [],
+    "08_design_diagnosis": ["mde", "diagnosis", "summary", "n_contrasts", "mde_min", "mde_max",
+                            "coverage_by_estimator"],
     "09_value_for_money": ["synthetic_data", "total_paid", "paid_per_job_outcome",
                            "cost_by_group", "cost_by_contract", "deadweight", "sensitivity",
                            "icer", "n_pairs_bounded", "projected_sustainment_amount",

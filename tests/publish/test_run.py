@@ -211,3 +211,17 @@ def test_plan_cpa_all_expands_to_every_cpa_and_paths_stay_inside(tmp_path):
     with pytest.raises(ParameterError, match="only for"):
         run_mod.plan([str(OK)], sweeps=["label=all"], out=tmp_path)
     assert not any(tmp_path.iterdir())   # planning writes nothing
+
+
+def test_dask_backend_runs_a_sweep_with_the_same_results(batch, sweep, tmp_path):
+    """`--backend dask`: one task per notebook on a LocalCluster; same results.json as the
+    process pool for the same parameters (the sweep fixture ran n=50 with processes)."""
+    _, out = sweep
+    code = main(["run", "--notebook", str(OK), "--sweep", "n=50", "--backend", "dask",
+                 "--jobs", "1", "--out", str(tmp_path), "--no-progress"])
+    assert code == 0
+    (mine,) = run_dirs(tmp_path, "ok")
+    theirs = next(d for d in run_dirs(out, "ok") if "-n-50-" in d.name)
+    a, b = (json.loads((d / "results.json").read_text()) for d in (mine, theirs))
+    assert a["results"] == b["results"] and a["results"]["n_values"] == 50
+    assert json.loads((mine / "provenance.json").read_text())["status"] == "ok"

@@ -44,6 +44,7 @@ contrasts are exact, with no Monte Carlo error.
 from __future__ import annotations
 
 import copy
+import functools
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -132,6 +133,14 @@ def _merge(base: dict, over: Mapping) -> dict:
     return out
 
 
+@functools.lru_cache(maxsize=1)
+def _default_config() -> dict:
+    """The parsed defaults (parsed once per process: a diagnosis generates thousands of
+    programmes; callers get a deep copy)."""
+    text = resources.files("wpeval.config").joinpath("synthetic.yaml").read_text("utf-8")
+    return yaml.safe_load(text)
+
+
 def load_config(config: str | Path | Mapping | None = None) -> dict:
     """Return the generator configuration: the defaults merged with ``config``.
 
@@ -141,8 +150,7 @@ def load_config(config: str | Path | Mapping | None = None) -> dict:
         A YAML file or a (partial, nested) mapping overriding keys of
         ``wpeval/config/synthetic.yaml``; None for the defaults.
     """
-    text = resources.files("wpeval.config").joinpath("synthetic.yaml").read_text("utf-8")
-    cfg = yaml.safe_load(text)
+    cfg = copy.deepcopy(_default_config())
     if config is None:
         return cfg
     if isinstance(config, (str, Path)):
@@ -324,7 +332,9 @@ def _entry_time(e, lam, t0, a):
 
 # ------------------------------------------------------------------------------ generator
 def make_programme(n_referrals: int, seed: int = DEFAULT_SEED,
-                   config: str | Path | Mapping | None = None) -> SyntheticProgramme:
+                   config: str | Path | Mapping | None = None, *,
+                   replicate: np.random.SeedSequence | int | None = None
+                   ) -> SyntheticProgramme:
     """Simulate a Work-Programme-like referral-level data set with known truth.
 
     Parameters
@@ -335,6 +345,11 @@ def make_programme(n_referrals: int, seed: int = DEFAULT_SEED,
         Seed of ``numpy.random.PCG64``; same seed + config gives an identical frame.
     config : path, mapping or None
         Overrides of ``wpeval/config/synthetic.yaml`` (see :func:`load_config`).
+    replicate : numpy SeedSequence or int, optional
+        Seed of the individuals only. The programme structure (districts, contract effects,
+        shifted CPAs) still comes from ``seed``, so replicates of one design differ only in
+        who is referred, allocated and employed (used by the design diagnosis,
+        :func:`wpeval.inference.diagnosis.diagnose`). Default: derived from ``seed``.
 
     Returns
     -------
@@ -349,6 +364,9 @@ def make_programme(n_referrals: int, seed: int = DEFAULT_SEED,
     prog = _programme.load()
     n = int(n_referrals)
     ss_struct, ss_people = np.random.SeedSequence(int(seed)).spawn(2)
+    if replicate is not None:
+        ss_people = (replicate if isinstance(replicate, np.random.SeedSequence)
+                     else np.random.SeedSequence(int(replicate)))
     st = _structure(cfg, prog, np.random.Generator(np.random.PCG64(ss_struct)))
     rng = np.random.Generator(np.random.PCG64(ss_people))
     groups, cpas = st["groups"], st["cpas"]

@@ -20,7 +20,9 @@ once:
   32-bit keys (``np.partition``: O(n)), resampled in the rare case of a tie at the cut; the
   sums are a (draws x n_b) @ (n_b x q) product. Draws are chunked so memory stays bounded.
 
-Both give exact draws from the randomisation distribution. When the number of distinct
+Both give exact draws from the randomisation distribution (the samplers live in
+:mod:`wpeval.inference._draws`, which can also split the draws into seeded batches run on
+Dask workers: ``batches=``, ``backend=``). When the number of distinct
 assignments ``prod_b C(n_b, m_b)`` is at most ``draws`` they are all enumerated instead.
 Because the statistics are assembled from per-block sums, the statistic for any ``tau0`` is a
 closed-form function of the same draws (the blocked difference in means is linear in
@@ -29,8 +31,6 @@ closed-form function of the same draws (the blocked difference in means is linea
 
 from __future__ import annotations
 
-import itertools
-import math
 import warnings
 from typing import Sequence
 
@@ -41,67 +41,14 @@ from wpeval._prepare import (Prepared, as_list, check_alpha, check_seed, example
                                 flag_nonfinite, numeric, prepare, subset, term_name)
 from wpeval.exceptions import DesignError, ParameterError, StatisticalWarning
 from wpeval.results import EffectTable
+from wpeval.inference import _draws
+from wpeval.inference._draws import RandomisationDraws
 from wpeval.inference.multiplicity import romano_wolf
 
 __all__ = ["randomisation_test", "RandomisationDraws"]
 
 STATISTICS = ("diff_in_means", "t")
 ALTERNATIVES = ("two-sided", "greater", "less")
-#: at most this many distinct (outcome..., z) values per block use the hypergeometric sampler
-MAX_COLOURS = 32
-
-
-class RandomisationDraws:
-    """Accumulated per-draw quantities from which the statistic at any ``tau0`` follows.
-
-    For K outcomes and D draws (or enumerated assignments):
-    ``A`` (D, K): blocked difference in means of ``y``; ``Bz`` (D,): blocked difference in
-    means of ``z`` itself; for the studentised statistic ``V0, V1, V2`` (D, K): the blocked
-    Neyman variance of ``y - tau0 z`` is ``V0 + V1 tau0 + V2 tau0^2``.
-    """
-
-    def __init__(self, D: int, K: int, studentised: bool):
-        self.A = np.zeros((D, K))
-        self.Bz = np.zeros(D)
-        self.studentised = studentised
-        if studentised:
-            self.V0 = np.zeros((D, K))
-            self.V1 = np.zeros((D, K))
-            self.V2 = np.zeros((D, K))
-
-    def add(self, rows: slice, S: np.ndarray, tot: np.ndarray, n: float, m: float, w: float,
-            K: int) -> None:
-        """Add one block's contribution. ``S`` (d, q): treated-set sums of the columns
-        ``[y_1..y_K, z]`` (+ ``y_k^2``, ``y_k z`` when studentised); ``tot`` the block
-        totals; ``n, m`` block size and number treated; ``w`` the block weight."""
-        n0 = n - m
-        Sy, Sz = S[:, :K], S[:, K]
-        self.A[rows] += w * (Sy / m - (tot[:K] - Sy) / n0)
-        self.Bz[rows] += w * (Sz / m - (m - Sz) / n0)
-        if self.studentised:
-            Sy2, Syz = S[:, K + 1:2 * K + 1], S[:, 2 * K + 1:]
-            Ty, Ty2, Tyz = tot[:K], tot[K + 1:2 * K + 1], tot[2 * K + 1:]
-            # treated arm: sums of u = y - tau0 z and u^2
-            a1, b1 = Sy, -Sz[:, None]
-            q0, q1, q2 = Sy2, -2 * Syz, Sz[:, None]
-            # control arm (totals minus treated)
-            a0, b0 = Ty - Sy, -(m - Sz)[:, None]
-            r0, r1, r2 = Ty2 - Sy2, -2 * (Tyz - Syz), (m - Sz)[:, None]
-            c1 = w ** 2 / (m * (m - 1))
-            c0 = w ** 2 / (n0 * (n0 - 1))
-            self.V0[rows] += c1 * (q0 - a1 ** 2 / m) + c0 * (r0 - a0 ** 2 / n0)
-            self.V1[rows] += c1 * (q1 - 2 * a1 * b1 / m) + c0 * (r1 - 2 * a0 * b0 / n0)
-            self.V2[rows] += c1 * (q2 - b1 ** 2 / m) + c0 * (r2 - b0 ** 2 / n0)
-
-    def stat(self, tau0: float) -> np.ndarray:
-        """(D, K) statistics under the sharp null ``tau0``."""
-        num = self.A - tau0 * self.Bz[:, None]
-        if not self.studentised:
-            return num
-        var = self.V0 + self.V1 * tau0 + self.V2 * tau0 ** 2
-        with np.errstate(invalid="ignore", divide="ignore"):
-            return num / np.sqrt(np.maximum(var, 0))
-
 
 def _count_ge(null: np.ndarray, obs: np.ndarray, alternative: str) -> np.ndarray:
     # ties up to rounding count as "at least as extreme"; the tolerance is relative to the
@@ -114,149 +61,6 @@ def _count_ge(null: np.ndarray, obs: np.ndarray, alternative: str) -> np.ndarray
     if alternative == "greater":
         return (null >= obs - tol).sum(axis=0)
     return (null <= obs + tol).sum(axis=0)
-
-
-class _Design:
-    """Rows sorted by block with the treated first; block offsets, sizes, counts."""
-
-    def __init__(self, p: Prepared, ys: np.ndarray, studentised: bool):
-        block = p.block if p.block is not None else np.zeros(len(p.y), dtype=np.int64)
-        order = np.lexsort((1 - p.z, block))
-        self.z = p.z[order].astype(float)
-        ys = ys[order]
-        cols = [ys, self.z[:, None]]
-        if studentised:
-            cols += [ys ** 2, ys * self.z[:, None]]
-        self.F = np.hstack(cols)
-        B = int(block.max()) + 1
-        self.n = np.bincount(block, minlength=B).astype(np.int64)
-        self.m = np.bincount(block, weights=p.z, minlength=B).astype(np.int64)
-        self.start = np.concatenate([[0], np.cumsum(self.n)[:-1]])
-        self.w = self.n / self.n.sum()
-        self.B = B
-
-    def block_rows(self, b: int) -> slice:
-        return slice(self.start[b], self.start[b] + self.n[b])
-
-
-def _n_assignments(n, m, cap: int) -> int | None:
-    """prod_b C(n_b, m_b) if at most ``cap``, else None."""
-    total = 1
-    for nb, mb in zip(n, m):
-        total *= math.comb(int(nb), int(mb))
-        if total > cap:
-            return None
-    return total
-
-
-def _enumerate(des: _Design, K: int, studentised: bool) -> RandomisationDraws:
-    combs, sums = [], []
-    for b in range(des.B):
-        Fb = des.F[des.block_rows(b)]
-        cb = np.array(list(itertools.combinations(range(des.n[b]), des.m[b])), dtype=np.int64)
-        combs.append(len(cb))
-        sums.append(Fb[cb].sum(axis=1))
-    idx = np.array(list(itertools.product(*[range(c) for c in combs])), dtype=np.int64)
-    acc = RandomisationDraws(len(idx), K, studentised)
-    for b in range(des.B):
-        tot = des.F[des.block_rows(b)].sum(axis=0)
-        acc.add(slice(None), sums[b][idx[:, b]], tot, des.n[b], des.m[b], des.w[b], K)
-    return acc
-
-
-def _colours(F: np.ndarray):
-    """Codes of the distinct rows of F and the distinct rows (None if more than allowed)."""
-    code = np.zeros(len(F), dtype=np.int64)
-    for j in range(F.shape[1]):
-        cj, u = pd.factorize(F[:, j], sort=True)
-        code = code * len(u) + cj
-        if code.max(initial=0) > 10 ** 12:
-            return None, None
-    codes, uniq = pd.factorize(code, sort=True)
-    if len(uniq) > MAX_COLOURS:
-        return None, None
-    first = np.zeros(len(uniq), dtype=np.int64)
-    first[codes[::-1]] = np.arange(len(F))[::-1]
-    return codes, F[first]
-
-
-def _draw_hypergeometric(des: _Design, K, D, rng, studentised, codes, values):
-    C = len(values)
-    cnt = np.bincount(np.repeat(np.arange(des.B), des.n) * C + codes,
-                      minlength=des.B * C).reshape(des.B, C)
-    acc = RandomisationDraws(D, K, studentised)
-    chunk = max(1, int(4_000_000 // max(des.B * C, 1)))
-    for lo in range(0, D, chunk):
-        d = min(chunk, D - lo)
-        left_pop = np.broadcast_to(des.n, (d, des.B)).astype(np.int64)
-        left_smp = np.broadcast_to(des.m, (d, des.B)).astype(np.int64).copy()
-        X = np.zeros((d, des.B, C), dtype=np.int64)
-        for c in range(C - 1):
-            good = np.broadcast_to(cnt[:, c], (d, des.B))
-            x = rng.hypergeometric(good, left_pop - good, left_smp)
-            X[:, :, c] = x
-            left_pop = left_pop - good
-            left_smp = left_smp - x
-        X[:, :, C - 1] = left_smp
-        S = np.einsum("dbc,cq->dbq", X.astype(float), values)
-        for b in range(des.B):
-            tot = cnt[b] @ values
-            acc.add(slice(lo, lo + d), S[:, b, :], tot, des.n[b], des.m[b], des.w[b], K)
-    return acc
-
-
-def _raw_keys(rng: np.random.Generator, d: int, n: int) -> np.ndarray:
-    """(d, n) uniform 32-bit keys from the bit generator's raw 64-bit output."""
-    half = (d * n + 1) // 2
-    return rng.bit_generator.random_raw(half).view(np.uint32)[:d * n].reshape(d, n)
-
-
-def _draw_partition(des: _Design, K, D, rng, studentised, max_elements: int):
-    acc = RandomisationDraws(D, K, studentised)
-    # integer-valued columns whose block sums stay below 2^24 are summed exactly in float32
-    F = des.F
-    integral = bool(np.all(F == np.round(F)))
-    for b in range(des.B):
-        rows = des.block_rows(b)
-        Fb = F[rows]
-        n, m = int(des.n[b]), int(des.m[b])
-        tot = Fb.sum(axis=0)
-        exact32 = integral and float(np.abs(Fb).sum(axis=0).max()) < 2 ** 24
-        dt = np.float32 if exact32 else np.float64
-        # one contiguous vector per column, summed with einsum's own SIMD loop: BLAS
-        # (d x n) @ (n x q) products with tiny q are slow, and multi-threaded BLAS collapses
-        # when the cores are shared
-        cols = [np.ascontiguousarray(Fb[:, j], dtype=dt) for j in range(Fb.shape[1])]
-        k = min(m, n - m)  # draw the smaller side, treated sums follow from the totals
-        chunk = max(1, max_elements // n)
-        for lo in range(0, D, chunk):
-            d = min(chunk, D - lo)
-            keys = _raw_keys(rng, d, n)
-            thr = np.partition(keys, k - 1, axis=1)[:, k - 1]
-            sel = keys <= thr[:, None]
-            bad = np.flatnonzero(np.count_nonzero(sel, axis=1) != k)
-            while len(bad):  # a tie at the cut (probability ~ n / 2^32): redraw those rows
-                kk = _raw_keys(rng, len(bad), n)
-                tt = np.partition(kk, k - 1, axis=1)[:, k - 1]
-                mm = kk <= tt[:, None]
-                ok = np.count_nonzero(mm, axis=1) == k
-                sel[bad[ok]] = mm[ok]
-                bad = bad[~ok]
-            mask = sel.astype(dt)
-            Sk = np.column_stack([np.einsum("ij,j->i", mask, c) for c in cols]
-                                 ).astype(np.float64)
-            S = Sk if k == m else tot[None, :] - Sk
-            acc.add(slice(lo, lo + d), S, tot, n, m, des.w[b], K)
-    return acc
-
-
-def _observed(des: _Design, K, studentised) -> RandomisationDraws:
-    acc = RandomisationDraws(1, K, studentised)
-    for b in range(des.B):
-        Fb = des.F[des.block_rows(b)]
-        acc.add(slice(None), Fb[:des.m[b]].sum(axis=0)[None, :], Fb.sum(axis=0),
-                des.n[b], des.m[b], des.w[b], K)
-    return acc
 
 
 def _pvalue(acc, obs_acc, tau0, alternative, exact):
@@ -314,7 +118,9 @@ def randomisation_test(data: pd.DataFrame, outcome: str | Sequence[str], treatme
                        null_value: float = 0.0, alpha: float = 0.05, condition1=None,
                        condition2=None, exact: bool | None = None,
                        drop_incomplete_blocks: bool = False,
-                       max_elements: int = 8_000_000) -> EffectTable:
+                       max_elements: int = 8_000_000, batches: int | None = None,
+                       backend="serial", scheduler: str | None = None,
+                       n_workers: int | None = None) -> EffectTable:
     """Stratified randomisation test of the sharp null ``y_i(1) = y_i(0) + null_value``.
 
     Re-randomises ``treatment`` within ``blocks`` (block sizes and numbers treated fixed:
@@ -369,6 +175,18 @@ def randomisation_test(data: pd.DataFrame, outcome: str | Sequence[str], treatme
         two units in an arm) instead of raising DesignError.
     max_elements : int, default 8,000,000
         Memory bound: keys drawn per chunk (draws x block size).
+    batches : int, optional
+        Split the draws into this many batches, batch i seeded by the i-th child of
+        ``numpy.random.SeedSequence(seed)``, so they can run in parallel on ``backend``. The
+        draws depend on ``batches`` (not on the backend or the number of workers); default
+        one stream in this process.
+    backend : {"serial", "dask"} or distributed.Client, default "serial"
+        Where the batches run (:func:`wpeval.inference.backend.map_tasks`); Dask workers
+        receive the sorted design arrays once.
+    scheduler : str, optional
+        Dask scheduler address (default ``$WPEVAL_DASK_SCHEDULER``, else a LocalCluster).
+    n_workers : int, optional
+        LocalCluster workers.
 
     Returns
     -------
@@ -390,6 +208,9 @@ def randomisation_test(data: pd.DataFrame, outcome: str | Sequence[str], treatme
         raise ParameterError(f"draws must be a positive integer, got {draws!r}")
     alpha = check_alpha(alpha)
     check_seed(seed)
+    if batches is not None and (not isinstance(batches, (int, np.integer)) or batches < 1
+                                or batches > draws):
+        raise ParameterError(f"batches must be an integer from 1 to draws, got {batches!r}")
     if not isinstance(max_elements, (int, np.integer)) or max_elements < 1:
         raise ParameterError(f"max_elements must be a positive integer, got {max_elements!r}")
     if isinstance(null_value, bool) or not isinstance(null_value, (int, float, np.number)) \
@@ -410,24 +231,23 @@ def randomisation_test(data: pd.DataFrame, outcome: str | Sequence[str], treatme
         ys = np.column_stack([p.y] + [numeric(p.frame, o) for o in outcomes[1:]])
     K = len(outcomes)
     stud = statistic == "t"
-    des = _Design(p, ys, stud)
-    n_assign = _n_assignments(des.n, des.m, draws if exact is None else
-                              (10 ** 7 if exact else 0))
+    des = _draws.Design(p, ys, stud)
+    n_assign = _draws.n_assignments(des.n, des.m, draws if exact is None else
+                                    (10 ** 7 if exact else 0))
     if exact and n_assign is None:
         raise ParameterError("exact=True but there are more than 10^7 assignments")
-    rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
     if n_assign is not None:
-        acc, sampler, is_exact = _enumerate(des, K, stud), "enumeration", True
-    else:
-        codes, values = _colours(des.F)
-        if codes is not None and len(values) < 0.05 * des.n.mean() + 4:
-            acc = _draw_hypergeometric(des, K, int(draws), rng, stud, codes, values)
-            sampler = "multivariate hypergeometric (few distinct values)"
-        else:
-            acc = _draw_partition(des, K, int(draws), rng, stud, int(max_elements))
-            sampler = "uniform keys + partition"
+        acc, sampler, is_exact = _draws.enumerate_all(des, K, stud), "enumeration", True
+    elif batches is None:
+        rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
+        acc, sampler = _draws.sample(des, K, int(draws), rng, stud, int(max_elements))
         is_exact = False
-    obs_acc = _observed(des, K, stud)
+    else:
+        acc, sampler = _draws.sample_batches(des, K, int(draws), seed, stud, int(max_elements),
+                                             int(batches), backend, scheduler, n_workers)
+        sampler += f", {int(batches)} batches"
+        is_exact = False
+    obs_acc = _draws.observed(des, K, stud)
     pv, cnt, null, obs = _pvalue(acc, obs_acc, null_value, alternative, is_exact)
     D = null.shape[0]
     phat = cnt / D

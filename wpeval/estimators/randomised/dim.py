@@ -14,6 +14,7 @@ from wpeval._prepare import (Prepared, as_list, block_examples, cell_stats, chec
                              prepare, result_row, subset, term_name)
 from wpeval.estimators import se as _se
 from wpeval.estimators.se import dim as _se_dim
+from wpeval.estimators._blocked import block_cell_stats, neyman_from_cells
 from wpeval.estimators.randomised.ht import horvitz_thompson
 from wpeval.exceptions import DataContractError, DesignError, StatisticalWarning
 from wpeval.results import EffectTable
@@ -68,8 +69,7 @@ def _dim_unblocked(p: Prepared):
 
 def _dim_blocked(p: Prepared, drop_incomplete: bool):
     B = p.n_blocks
-    cell = p.block * 2 + p.z
-    cnt = np.bincount(cell, minlength=2 * B).reshape(B, 2)
+    cnt, mean, ss, dev = block_cell_stats(p.y, p.z, p.block, B)
     empty = (cnt == 0).any(axis=1)
     if not drop_incomplete and (cnt.sum(axis=1) == 1).any():
         raise DesignError("All blocks must have multiple units (or clusters); e.g. person_ids "
@@ -91,13 +91,13 @@ def _dim_blocked(p: Prepared, drop_incomplete: bool):
         if p.n_blocks == 0:
             raise DesignError("no block has both conditions")
         B = p.n_blocks
-        cell = p.block * 2 + p.z
+        cnt, mean, ss, dev = block_cell_stats(p.y, p.z, p.block, B)
     arm_g = blk_g = None
     if p.cluster is not None:
         arm_g, blk_g = _check_clusters(p)
         size = np.bincount(blk_g, minlength=B)
     else:
-        size = np.bincount(p.block, minlength=B)
+        size = cnt.sum(axis=1)
     if (size == 1).any():
         raise DesignError("All blocks must have multiple units (or clusters); e.g. person_ids "
                           f"{block_examples(p, np.flatnonzero(size == 1))}")
@@ -111,14 +111,11 @@ def _dim_blocked(p: Prepared, drop_incomplete: bool):
                       "standard variance estimates cannot be computed within blocks with two "
                       "units, the matched-pairs variance estimator is used (as estimatr).",
                       StatisticalWarning, stacklevel=3)
-    cntf, mean, ss, dev = cell_stats(p.y, cell, 2 * B)
-    cnt = cntf.reshape(B, 2)
     if not pair and (cnt == 1).any():
         raise DesignError("If the design is not pair-matched, every block must have at least "
                           "two treated and two control units (estimatr); e.g. person_ids "
                           f"{block_examples(p, np.flatnonzero((cnt == 1).any(axis=1)))}")
-    m = mean.reshape(B, 2)
-    tau_b = m[:, 1] - m[:, 0]
+    tau_b = mean[:, 1] - mean[:, 0]
     n_b = cnt.sum(axis=1)
     N = n_b.sum()
     w = n_b / N
@@ -131,10 +128,8 @@ def _dim_blocked(p: Prepared, drop_incomplete: bool):
         return (p, tau, se, df, "Matched-pair clustered", "matched pairs clustered "
                 "(Imai, King & Nall 2009)", "t (df = J - 1)")
     if p.cluster is None:
-        v = ss.reshape(B, 2) / (cnt - 1)
-        se = _se.neyman_blocked(w, cnt[:, 1], cnt[:, 0], v[:, 1], v[:, 0])
-        return (p, tau, se, float(N - 2 * B), "Blocked", "Neyman (blocked)",
-                "t (df = N - 2 blocks)")
+        tau, se, df = neyman_from_cells(cnt, mean, ss)
+        return p, tau, se, df, "Blocked", "Neyman (blocked)", "t (df = N - 2 blocks)"
     rs = np.bincount(p.cluster, weights=dev, minlength=p.n_clusters)
     n_g = np.bincount(p.cluster, minlength=p.n_clusters).astype(float)
     wg = _se_dim._cr2_weights(n_g, cnt[blk_g, arm_g])

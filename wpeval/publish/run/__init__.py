@@ -7,7 +7,7 @@
    anything runs; a bad value raises :class:`~wpeval.exceptions.ParameterError`.
 2. :func:`execute` runs each job in a fresh kernel (the ``python3`` kernel of the current
    interpreter: jupyter_client launches ``sys.executable`` for the native kernel), N at a time
-   in separate processes. Kernels talk over ``ipc`` sockets named after a unique connection
+   in separate processes (or as tasks on a Dask cluster: ``backend="dask"``). Kernels talk over ``ipc`` sockets named after a unique connection
    file, so parallel kernels cannot race for TCP ports; a kernel that fails to start is
    retried. Each job writes ``<notebook>.ipynb``, ``<notebook>.html`` (code hidden, with title,
    question, parameters, contents and a provenance footer), ``results.json`` (written by the
@@ -33,15 +33,16 @@ from wpeval.publish.run.plan import Job, JobResult, parse_sweep, plan, safe_name
 
 def run(notebooks: Sequence[str] | None = None, params_file: str | Path | None = None,
         data: str | None = None, sweeps: Sequence[str] = (), out: str | Path = "outputs",
-        n_jobs: int = 1, progress: bool = True, timeout: float | None = None
-        ) -> list[JobResult]:
+        n_jobs: int = 1, progress: bool = True, timeout: float | None = None,
+        backend: str = "processes", scheduler: str | None = None) -> list[JobResult]:
     """Plan (validating every parameter first), execute, and rewrite the index.
 
     See :func:`plan` and :func:`execute` for the parameters. Raises ParameterError before
     anything runs; notebook failures are reported in the results (``status="failed"``).
     """
     jobs = plan(notebooks, params_file=params_file, data=data, sweeps=sweeps, out=out)
-    results = execute(jobs, n_jobs=n_jobs, progress=progress, timeout=timeout)
+    results = execute(jobs, n_jobs=n_jobs, progress=progress, timeout=timeout,
+                      backend=backend, scheduler=scheduler)
     write_index(out)
     return results
 

@@ -219,15 +219,75 @@ def _provenance(job: Job, started: str, duration: float, error: dict | None, htm
     }
 
 
+def _failed(job: Job, exc: BaseException) -> JobResult:
+    return JobResult(job.run_id, job.notebook, "failed", 0.0, job.run_dir,
+                     error={"ename": type(exc).__name__, "evalue": str(exc),
+                            "exec_count": None})
+
+
+def _execute_dask(jobs: Sequence[Job], n_jobs: int, progress: bool, timeout: float | None,
+                  scheduler: str | None) -> list[JobResult]:
+    """One Dask task per notebook job (each starts its own kernel on the worker that runs it);
+    the notebooks and the output folder must be on a file system the workers share."""
+    from distributed import as_completed
+    from tqdm.auto import tqdm
+
+    from wpeval.inference.backend import dask_client
+
+    results: dict[str, JobResult] = {}
+    with dask_client(scheduler, n_workers=n_jobs) as client, \
+            tqdm(total=len(jobs), desc="notebooks", unit="nb", disable=not progress) as bar:
+        futures = {client.submit(execute_job, job, False, timeout, pure=False,
+                                 key=f"notebook-{job.run_id}"): job for job in jobs}
+        for fut in as_completed(futures):
+            job = futures[fut]
+            try:
+                res = fut.result()
+            except Exception as exc:  # noqa: BLE001 - a lost worker fails its job only
+                res = _failed(job, exc)
+            results[job.run_id] = res
+            bar.set_postfix_str(f"{job.notebook}: {res.status}")
+            bar.update()
+    return [results[j.run_id] for j in jobs]
+
+
 def execute(jobs: Sequence[Job], n_jobs: int = 1, progress: bool = True,
-            timeout: float | None = None) -> list[JobResult]:
+            timeout: float | None = None, backend: str = "processes",
+            scheduler: str | None = None) -> list[JobResult]:
     """Run ``jobs`` (``n_jobs`` at a time, each in its own process and kernel).
 
-    Returns the results in the order of ``jobs``. Progress: one bar for notebooks, one per
-    running notebook for cells (tqdm, on stderr).
+    Parameters
+    ----------
+    jobs : sequence of Job
+        From :func:`~wpeval.publish.run.plan.plan`.
+    n_jobs : int, default 1
+        Notebooks run at the same time (local pool size, or LocalCluster workers).
+    progress : bool, default True
+        One bar for notebooks, one per running notebook for cells (tqdm, on stderr; the Dask
+        backend shows the notebooks bar only).
+    timeout : float, optional
+        Per-cell execution timeout in seconds.
+    backend : {"processes", "dask"}, default "processes"
+        ``"processes"``: a local process pool (one kernel per job). ``"dask"``: one task per
+        job on a ``dask.distributed`` client (a LocalCluster of ``n_jobs`` workers, or the
+        cluster at ``scheduler`` / ``$WPEVAL_DASK_SCHEDULER``), see
+        :mod:`wpeval.inference.backend`.
+    scheduler : str, optional
+        Dask scheduler address.
+
+    Returns
+    -------
+    list of JobResult
+        In the order of ``jobs``.
     """
     from tqdm.auto import tqdm
 
+    if backend not in ("processes", "dask"):
+        from wpeval.exceptions import ParameterError
+
+        raise ParameterError(f"backend must be 'processes' or 'dask', not {backend!r}")
+    if backend == "dask":
+        return _execute_dask(jobs, max(1, int(n_jobs)), progress, timeout, scheduler)
     results: dict[str, JobResult] = {}
     bar = tqdm(total=len(jobs), desc="notebooks", unit="nb", disable=not progress, position=0)
     n_jobs = max(1, min(int(n_jobs), len(jobs) or 1))
@@ -252,9 +312,7 @@ def execute(jobs: Sequence[Job], n_jobs: int = 1, progress: bool = True,
                 try:
                     res = fut.result()
                 except Exception as exc:  # noqa: BLE001 - a dead worker fails its job only
-                    res = JobResult(job.run_id, job.notebook, "failed", 0.0, job.run_dir,
-                                    error={"ename": type(exc).__name__, "evalue": str(exc),
-                                           "exec_count": None})
+                    res = _failed(job, exc)
                 results[job.run_id] = res
                 bar.set_postfix_str(f"{job.notebook}: {res.status}")
                 bar.update()
