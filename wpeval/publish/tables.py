@@ -27,7 +27,7 @@ count whole cohorts with ``k`` months observed; with one extract date the two ag
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import Any, Mapping, Sequence
+from typing import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
