@@ -66,7 +66,7 @@ def _same_result(a: EffectTable, b: EffectTable) -> None:
                                                 ("t", "age")])
 def test_randomisation_test_is_reproducible_with_a_seed(sample, statistic, outcome):
     kw = dict(blocks=["district"], draws=300, seed=20110601, statistic=statistic,
-              drop_incomplete_blocks=True, condition1="Ingeus", condition2="Seetec")
+              drop_incomplete_blocks=True, condition1="Prime A", condition2="Prime B")
     data = sample[sample["cpa"] == "CPA01"]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", StatisticalWarning)
