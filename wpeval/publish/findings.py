@@ -73,7 +73,7 @@ def contrast_sentence(row: pd.Series | dict, outcome: str, *, alpha: float = 0.0
     est, lo, hi = (float(r[k]) for k in ("estimate", "conf_low", "conf_high"))
     if est < 0:  # say it the positive way round: B higher than A
         a, b, est, lo, hi = b, a, -est, -hi, -lo
-    dec = F.decimals_for(r.get("std_error"), 100) if decimals is None else decimals
+    dec = max(1, F.decimals_for(r.get("std_error"), 100)) if decimals is None else decimals
     pts = lambda v: F.fmt_points(v, dec)  # noqa: E731
     where = f"In {r['cpa']}, " if r.get("cpa") else ""
     word = "higher" if est > 0 else "different"

@@ -16,6 +16,7 @@ click away.
 from __future__ import annotations
 
 import html
+import re
 from typing import Any, Sequence
 
 import numpy as np
@@ -71,15 +72,22 @@ def effect_view(table, *, points: bool | None = None) -> tuple[pd.DataFrame, str
     """
     tab = table.tidy()
     points = is_rate_difference(table) if points is None else points
+    est = pd.to_numeric(tab["estimate"], errors="coerce")
+    terms = " ".join(map(str, tab["term"]))
+    rates = bool(points and " - " not in terms and est.notna().any()
+                 and est.between(0, 1).all())   # levels of a rate, not differences
     scale = 100.0 if points else 1.0
     se = pd.to_numeric(tab["std_error"], errors="coerce")
     dec = F.decimals_for(se.median() if se.notna().any() else None, scale)
+    if points:
+        dec = max(dec, 1)   # percentage points: at least one decimal
     alpha = float(table.method.get("alpha", 0.05) or 0.05)
     level = f"{100 * (1 - alpha):g}%"
 
     def num(v):
         x = F._num(v)
-        return F.MISSING if x is None else f"{scale * x:,.{dec}f}"
+        return F.MISSING if x is None else f"{scale * x + 0.0:,.{dec}f}".replace("-0.0", "0.0") \
+            if round(scale * x, dec) == 0 else f"{scale * x:,.{dec}f}"
 
     out = pd.DataFrame(index=tab.index)
     for col in LABEL_COLUMNS:
@@ -87,12 +95,13 @@ def effect_view(table, *, points: bool | None = None) -> tuple[pd.DataFrame, str
             out[F.humanise(col) if col != "cpa" else "CPA"] = tab[col].astype(str)
     out["Comparison" if " - " in " ".join(map(str, tab["term"])) else "Term"] = \
         tab["term"].astype(str)
-    out["Estimate" + (" (points)" if points else "")] = [num(v) for v in tab["estimate"]]
+    unit_label = " (%)" if rates else " (points)" if points else ""
+    out["Estimate" + unit_label] = [num(v) for v in tab["estimate"]]
     if tab["conf_low"].notna().any():
         out[f"{level} CI"] = [f"{num(lo)} to {num(hi)}" if F._num(lo) is not None else F.MISSING
                               for lo, hi in zip(tab["conf_low"], tab["conf_high"])]
     if "shrunk_effect" in tab.columns:
-        out["Shrunk" + (" (points)" if points else "")] = [num(v) for v in tab["shrunk_effect"]]
+        out["Shrunk" + unit_label] = [num(v) for v in tab["shrunk_effect"]]
     if tab["p_value"].notna().any():
         out["p"] = [F.fmt_p(v) for v in tab["p_value"]]
     for col, label in (("p_adjusted_cpa", "Adjusted p (CPA)"), ("p_adjusted", "Adjusted p")):
@@ -103,8 +112,14 @@ def effect_view(table, *, points: bool | None = None) -> tuple[pd.DataFrame, str
                              for r, lo, hi in zip(tab["rank"], tab["rank_low"], tab["rank_high"])]
     if "n" in tab.columns and tab["n"].notna().any():
         out["Referrals"] = [F.fmt_count(v) for v in tab["n"]]
-    unit = ("Estimates and intervals in percentage points (differences of rates x 100)"
+    unit = ("Rates and intervals as percentages" if rates else
+            "Estimates and intervals in percentage points (differences of rates x 100)"
             if points else "Estimates on the scale of the method")
+    if "hazard_ratio" in tab.columns:
+        out["Hazard ratio"] = [F.fmt_number(v) for v in tab["hazard_ratio"]]
+        if "hr_conf_low" in tab.columns:
+            out[f"HR {level} CI"] = [f"{F.fmt_number(lo)} to {F.fmt_number(hi)}"
+                                     for lo, hi in zip(tab["hr_conf_low"], tab["hr_conf_high"])]
     return out.reset_index(drop=True), f"{unit}; {level} confidence intervals."
 
 
@@ -146,12 +161,21 @@ def _missing(v: Any) -> bool:
         return False
 
 
+def _num_class(text: Any) -> str:
+    """``class='num'`` for a cell that reads as a number (kept on one line, right-aligned)."""
+    t = str(text)
+    return " class='num'" if len(t) <= 24 and _NUMERIC.match(t) else ""
+
+
+_NUMERIC = re.compile(r"^[-+<\u2013\u00a3]?\s?[\d.,]*\d[\d.,%]*( to -?[\d.,%]+| \(.*\))?$|^\u2013$")
+
+
 def view_html(view: pd.DataFrame, cls: str = "wpeval-table") -> str:
     """An HTML table of a formatted view (escaped text, numbers right-aligned by CSS)."""
     head = "".join(f"<th scope='col'>{html.escape(str(c))}</th>" for c in view.columns)
     rows = []
     for rec in view.itertuples(index=False):
-        cells = "".join(f"<td>{html.escape(str(v))}</td>" for v in rec)
+        cells = "".join(f"<td{_num_class(v)}>{html.escape(str(v))}</td>" for v in rec)
         rows.append(f"<tr>{cells}</tr>")
     return (f"<table class='{cls}'><thead><tr>{head}</tr></thead>"
             f"<tbody>{''.join(rows)}</tbody></table>")

@@ -291,6 +291,17 @@ class Report(ShowMixin):
                                      f"not {unit!r}")
             self.labels[key] = {"label": label or humanise(key), "unit": unit or ""}
 
+    def describe(self, labels: Mapping[str, tuple]) -> None:
+        """Give key figures readable labels and units for the index: ``{key: (label, unit)}``
+        (units as in :meth:`record`); keys may be recorded before or after."""
+        from wpeval.publish.formats import UNITS
+
+        for key, spec in labels.items():
+            label, unit = (spec, "") if isinstance(spec, str) else (spec[0], spec[1] or "")
+            if unit not in UNITS:
+                raise ParameterError(f"describe({key!r}): unit must be one of {UNITS}")
+            self.labels[str(key)] = {"label": str(label), "unit": unit}
+
     def finding(self, text: str) -> None:
         """Record a headline finding: one sentence in words, generated from the results with
         its interval (see :mod:`wpeval.publish.findings`). Shown at the top of the report
