@@ -20,10 +20,15 @@ def smoke_run(tmp_path_factory):
     JobResult; the outputs folder is ``smoke_out``."""
     out = tmp_path_factory.mktemp("notebook_outputs")
     cwd = os.getcwd()
-    os.chdir(ROOT)   # parameter files hold paths relative to the project folder
+    os.chdir(ROOT)  # parameter files hold paths relative to the project folder
     try:
-        results = run_mod.run([str(ROOT / "notebooks" / f"{n}.ipynb") for n in NOTEBOOKS],
-                              params_file=SMOKE, out=out, n_jobs=2, progress=False)
+        results = run_mod.run(
+            [str(ROOT / "notebooks" / f"{n}.ipynb") for n in NOTEBOOKS],
+            params_file=SMOKE,
+            out=out,
+            n_jobs=2,
+            progress=False,
+        )
     finally:
         os.chdir(cwd)
     return {r.notebook: r for r in results}

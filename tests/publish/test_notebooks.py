@@ -135,7 +135,7 @@ def test_spreadsheet_follows_the_release_layout(smoke_run):
     assert list(ods) == wb.sheetnames
     csv = pd.read_csv(run_dir / tables[0]["csv"])
     sheet = pd.read_excel(run_dir / "downloads" / "06_report_tables.xlsx", sheet_name="Table_1",
-                          skiprows=3)
+                          skiprows=2)
     assert list(sheet.columns) == list(csv.columns) and len(sheet) == len(csv)
 
 

@@ -5,15 +5,16 @@ draws and the closed-form outcome probability of the piecewise-constant hazards.
 from __future__ import annotations
 
 import copy
+from collections.abc import Mapping
 from importlib import resources
 from pathlib import Path
-from typing import Mapping
 
 import numpy as np
 import pandas as pd
 import yaml
 
 from wpeval.exceptions import ParameterError
+
 
 # ------------------------------------------------------------------------------ configuration
 def _merge(base: dict, over: Mapping) -> dict:
@@ -67,7 +68,7 @@ def _group_arrays(cfg: dict, prog, groups: list[str]) -> dict:
     missing = [g for g in groups if g not in gc]
     if missing:
         raise ParameterError(f"synthetic config has no parameters for groups {missing}")
-    col = lambda key: np.array([float(gc[g][key]) for g in groups])  # noqa: E731
+    col = lambda key: np.array([float(gc[g][key]) for g in groups])
     ages = np.array([gc[g]["age"] for g in groups], float)
     bd = np.array([gc[g]["benefit_days"] for g in groups], float)
     return dict(log_rate=col("log_rate"), exit_rate=col("exit_rate"),

@@ -11,10 +11,11 @@ names are short and without spaces (``Table_1``...).
 
 from __future__ import annotations
 
+import math
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Sequence
 
 import pandas as pd
 
@@ -50,14 +51,22 @@ def sheet_frame(df: pd.DataFrame) -> pd.DataFrame:
     if not isinstance(df.index, pd.RangeIndex) or df.index.name is not None:
         df = df.reset_index()
     out = df.copy()
-    out.columns = [" / ".join(map(str, c)) if isinstance(c, tuple) else str(c)
-                   for c in out.columns]
+    out.columns = [" / ".join(map(str, c)) if isinstance(c, tuple) else str(c) for c in out.columns]
     for col in out.columns:
         s = out[col]
         if isinstance(s.dtype, pd.CategoricalDtype) or s.dtype == object:
-            out[col] = [("[x]" if v is None or (isinstance(v, float) and v != v) else
-                         ", ".join(map(str, v)) if isinstance(v, (list, tuple)) else
-                         v if isinstance(v, (str, int, float, bool)) else str(v)) for v in s]
+            out[col] = [
+                (
+                    "[x]"
+                    if v is None or (isinstance(v, float) and math.isnan(v))
+                    else ", ".join(map(str, v))
+                    if isinstance(v, (list, tuple))
+                    else v
+                    if isinstance(v, (str, int, float, bool))
+                    else str(v)
+                )
+                for v in s
+            ]
         elif pd.api.types.is_datetime64_any_dtype(s):
             out[col] = s.dt.strftime("%Y-%m-%d").fillna("[x]")
         elif pd.api.types.is_float_dtype(s) and s.isna().any():
@@ -83,8 +92,13 @@ def cover_rows(title: str, cover: dict) -> list[tuple[str, str]]:
     return [(k, "" if v is None else str(v)) for k, v in cover.items()]
 
 
-def write_spreadsheet(path: str | Path, title: str, tables: Sequence[TableFile], cover: dict,
-                      notes: Sequence[str] = ()) -> Path:
+def write_spreadsheet(
+    path: str | Path,
+    title: str,
+    tables: Sequence[TableFile],
+    cover: dict,
+    notes: Sequence[str] = (),
+) -> Path:
     """Write one spreadsheet (``.ods`` or ``.xlsx``, by the extension) for a report.
 
     Parameters
@@ -106,44 +120,77 @@ def write_spreadsheet(path: str | Path, title: str, tables: Sequence[TableFile],
     long = [t for t in tables if len(t.frame) > SHEET_MAX_ROWS]
     tables = [t for t in tables if len(t.frame) <= SHEET_MAX_ROWS]
     if long:
-        cover = {**cover, "Tables in CSV only": (
-            f"{len(long)} table(s) longer than {SHEET_MAX_ROWS:,} rows are in the CSV "
-            "downloads only: " + "; ".join(f"{t.caption} ({t.key}.csv)" for t in long))}
+        cover = {
+            **cover,
+            "Tables in CSV only": (
+                f"{len(long)} table(s) longer than {SHEET_MAX_ROWS:,} rows are in the CSV "
+                "downloads only: " + "; ".join(f"{t.caption} ({t.key}.csv)" for t in long)
+            ),
+        }
     names = _sheet_names(tables)
     path.parent.mkdir(parents=True, exist_ok=True)
     with pd.ExcelWriter(path, engine=engine) as xw:
         rows = [(title, "")] + [("", "")] + cover_rows(title, cover)
         pd.DataFrame(rows).to_excel(xw, sheet_name="Cover_sheet", index=False, header=False)
-        contents = pd.DataFrame({"Sheet name": names,
-                                 "Table title": [t.caption for t in tables]})
-        _titled(xw, "Contents", "Contents",
-                f"This worksheet contains one table. It lists the {len(tables)} tables of "
-                "this spreadsheet.", contents)
+        contents = pd.DataFrame({"Sheet name": names, "Table title": [t.caption for t in tables]})
+        _titled(
+            xw,
+            "Contents",
+            "Contents",
+            f"This worksheet contains one table. It lists the {len(tables)} tables of "
+            "this spreadsheet.",
+            contents,
+        )
         all_notes = list(notes)
         for t in tables:
             all_notes.extend(n for n in t.notes if n and n not in all_notes)
-        note_frame = pd.DataFrame({"Note number": [f"[note {i + 1}]"
-                                                   for i in range(len(all_notes))],
-                                   "Note text": all_notes})
+        note_frame = pd.DataFrame(
+            {
+                "Note number": [f"[note {i + 1}]" for i in range(len(all_notes))],
+                "Note text": all_notes,
+            }
+        )
         _titled(xw, "Notes", "Notes", "This worksheet contains one table.", note_frame)
         for name, t in zip(names, tables):
             refs = [f"[note {all_notes.index(n) + 1}]" for n in t.notes if n in all_notes]
-            _titled(xw, name, t.caption + (" " + " ".join(refs) if refs else ""),
-                    "This worksheet contains one table. Suppressed cells are shown as [c] "
-                    "and unavailable ones as [x].", sheet_frame(t.frame))
+            _titled(
+                xw,
+                name,
+                t.caption + (" " + " ".join(refs) if refs else ""),
+                "This worksheet contains one table. Suppressed cells are shown as [c] "
+                "and unavailable ones as [x].",
+                sheet_frame(t.frame),
+            )
     return path
 
 
 def _titled(xw, sheet: str, title: str, line: str, frame: pd.DataFrame) -> None:
-    pd.DataFrame([[title], [line]]).to_excel(xw, sheet_name=sheet, index=False, header=False)
-    frame.to_excel(xw, sheet_name=sheet, index=False, startrow=3)
+    """One sheet: the title in A1, a line on its content in A2, then the table (header row
+    in row 3), written in one go (pandas' odf writer cannot add to a sheet it has written)."""
+    width = max(1, frame.shape[1])
+    pad = [None] * (width - 1)
+    rows = [[title, *pad], [line, *pad], [str(c) for c in frame.columns]]
+    rows += [
+        [None if isinstance(v, float) and math.isnan(v) else v for v in rec]
+        for rec in frame.itertuples(index=False)
+    ]
+    pd.DataFrame(rows, dtype=object).to_excel(xw, sheet_name=sheet, index=False, header=False)
 
 
 def save_figure(fig, folder: Path, stem: str, dpi: int = 110) -> dict:
     """Write a matplotlib figure as ``<stem>.png`` and ``<stem>.svg``; return the file names."""
     folder.mkdir(parents=True, exist_ok=True)
-    fig.savefig(folder / f"{stem}.png", format="png", dpi=dpi, bbox_inches="tight",
-                metadata={"Software": None})
-    fig.savefig(folder / f"{stem}.svg", format="svg", bbox_inches="tight",
-                metadata={"Date": None, "Creator": None})
+    fig.savefig(
+        folder / f"{stem}.png",
+        format="png",
+        dpi=dpi,
+        bbox_inches="tight",
+        metadata={"Software": None},
+    )
+    fig.savefig(
+        folder / f"{stem}.svg",
+        format="svg",
+        bbox_inches="tight",
+        metadata={"Date": None, "Creator": None},
+    )
     return {"png": f"{stem}.png", "svg": f"{stem}.svg"}

@@ -41,8 +41,14 @@ def _interval(lo: Any, hi: Any, fmt) -> str:
     return f"{fmt(lo)} to {fmt(hi)}"
 
 
-def contrast_sentence(row: pd.Series | dict, outcome: str, *, alpha: float = 0.05,
-                      p_column: str = "p_adjusted", decimals: int | None = None) -> str:
+def contrast_sentence(
+    row: pd.Series | dict,
+    outcome: str,
+    *,
+    alpha: float = 0.05,
+    p_column: str = "p_adjusted",
+    decimals: int | None = None,
+) -> str:
     """One sentence for a within-CPA difference of rates between two primes.
 
     Parameters
@@ -74,17 +80,18 @@ def contrast_sentence(row: pd.Series | dict, outcome: str, *, alpha: float = 0.0
     if est < 0:  # say it the positive way round: B higher than A
         a, b, est, lo, hi = b, a, -est, -hi, -lo
     dec = max(1, F.decimals_for(r.get("std_error"), 100)) if decimals is None else decimals
-    pts = lambda v: F.fmt_points(v, dec)  # noqa: E731
+    pts = lambda v: F.fmt_points(v, dec)
     where = f"In {r['cpa']}, " if r.get("cpa") else ""
     word = "higher" if est > 0 else "different"
     ptext = F.fmt_p_phrase(r.get(p_column))
     padj = ("adjusted " if p_column.startswith("p_adjusted") else "") + ptext
-    return (f"{where}{a}'s {outcome_label(outcome)} is {pts(est)} points {word} than {b}'s "
-            f"({level(alpha)} CI {_interval(lo, hi, pts)}; {padj}).")
+    return (
+        f"{where}{a}'s {outcome_label(outcome)} is {pts(est)} points {word} than {b}'s "
+        f"({level(alpha)} CI {_interval(lo, hi, pts)}; {padj})."
+    )
 
 
-def top_contrasts(tidy: pd.DataFrame, k: int = 2, p_column: str = "p_adjusted"
-                  ) -> pd.DataFrame:
+def top_contrasts(tidy: pd.DataFrame, k: int = 2, p_column: str = "p_adjusted") -> pd.DataFrame:
     """The ``k`` pairwise contrasts to report: smallest p-value first, then the largest
     absolute estimate (ties broken by the term, so the choice is deterministic)."""
     tab = tidy
@@ -100,8 +107,9 @@ def count_sentence(k: int, n: int, what: str, condition: str) -> str:
     return f"{F.fmt_count(k)} of {F.fmt_count(n)} {what} {condition}."
 
 
-def rate_sentence(subject: str, rate: Any, lo: Any = None, hi: Any = None, *,
-                  alpha: float = 0.05, n: Any = None) -> str:
+def rate_sentence(
+    subject: str, rate: Any, lo: Any = None, hi: Any = None, *, alpha: float = 0.05, n: Any = None
+) -> str:
     """``"Across all referrals, the 2-year job-outcome rate is 27.8% (95% CI 27.5% to
     28.1%; 180,000 referrals)."`` (interval and count when given)."""
     bits = []
@@ -113,21 +121,35 @@ def rate_sentence(subject: str, rate: Any, lo: Any = None, hi: Any = None, *,
     return f"{subject} is {F.fmt_pct(rate)}{tail}."
 
 
-def ratio_sentence(subject: str, ratio: Any, lo: Any, hi: Any, p: Any = None, *,
-                   alpha: float = 0.05, what: str = "hazard ratio") -> str:
+def ratio_sentence(
+    subject: str,
+    ratio: Any,
+    lo: Any,
+    hi: Any,
+    p: Any = None,
+    *,
+    alpha: float = 0.05,
+    what: str = "hazard ratio",
+) -> str:
     """``"Prime B against Prime A: hazard ratio 1.12 (95% CI 1.05 to 1.19; p < 0.001)."``"""
-    fmt = lambda v: F.fmt_number(v, 3)  # noqa: E731
+    fmt = lambda v: F.fmt_number(v, 3)
     ptext = f"; {F.fmt_p_phrase(p)}" if p is not None else ""
-    return (f"{subject}: {what} {fmt(ratio)} ({level(alpha)} CI {_interval(lo, hi, fmt)}"
-            f"{ptext}).")
+    return f"{subject}: {what} {fmt(ratio)} ({level(alpha)} CI {_interval(lo, hi, fmt)}{ptext})."
 
 
-def test_sentence(subject: str, p: Any, *, alpha: float = 0.05, statistic: Any = None,
-                  df: Any = None, name: str = "chi-square",
-                  null: str = "the null hypothesis") -> str:
+def test_sentence(
+    subject: str,
+    p: Any,
+    *,
+    alpha: float = 0.05,
+    statistic: Any = None,
+    df: Any = None,
+    name: str = "chi-square",
+    null: str = "the null hypothesis",
+) -> str:
     """A test result in words: whether it rejects at ``alpha``, with the statistic and p."""
     x = F._num(p)
-    verdict = ("is consistent with" if x is None or x >= alpha else "rejects")
+    verdict = "is consistent with" if x is None or x >= alpha else "rejects"
     stat = ""
     if statistic is not None:
         stat = f"{name} {F.fmt_number(statistic)}" + (f" on {F.fmt_count(df)} df" if df else "")

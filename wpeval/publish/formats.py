@@ -46,7 +46,7 @@ def decimals_for(std_error: Any, scale: float = 1.0, most: int = 4) -> int:
 
 
 def fmt_p(p: Any) -> str:
-    """p-value: ``< 0.001``, else two significant digits (``0.023``, ``0.41``)."""
+    """p-value: ``< 0.001``, else two significant digits (``0.023``, ``0.0086``, ``0.41``)."""
     x = _num(p)
     if x is None:
         return MISSING
@@ -54,7 +54,7 @@ def fmt_p(p: Any) -> str:
         return "< 0.001"
     if x >= 0.995:
         return "1.00"
-    return f"{x:.2g}" if x < 0.01 else f"{x:.2f}"
+    return f"{x:.2g}" if x < 0.095 else f"{x:.2f}"
 
 
 def fmt_p_phrase(p: Any) -> str:

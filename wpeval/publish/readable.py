@@ -17,7 +17,8 @@ from __future__ import annotations
 
 import html
 import re
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -30,8 +31,10 @@ BINARY_OUTCOME_PREFIXES = ("job_outcome", "job_entry", "entered", "attached", "o
 LABEL_COLUMNS = ("cpa", "payment_group", "group", "stream", "assessed_stream", "cohort")
 #: marker of a suppressed cell and its footnote
 SUPPRESSED = "[c]"
-SUPPRESSED_NOTE = ("[c] Suppressed to protect confidentiality (a small count, or a cell from "
-                   "which a small count could be worked out).")
+SUPPRESSED_NOTE = (
+    "[c] Suppressed to protect confidentiality (a small count, or a cell from "
+    "which a small count could be worked out)."
+)
 
 
 def is_rate_difference(table) -> bool:
@@ -42,8 +45,11 @@ def is_rate_difference(table) -> bool:
 
 def _p_column(name: str) -> bool:
     n = name.lower()
-    return n in ("p", "p_value", "pvalue") or n.startswith("p_adjusted") or n.endswith("_p") \
-        or n.endswith("_p_value")
+    return (
+        n in ("p", "p_value", "pvalue")
+        or n.startswith("p_adjusted")
+        or n.endswith(("_p", "_p_value"))
+    )
 
 
 def _rate_column(name: str, values: pd.Series) -> bool:
@@ -74,32 +80,41 @@ def effect_view(table, *, points: bool | None = None) -> tuple[pd.DataFrame, str
     points = is_rate_difference(table) if points is None else points
     est = pd.to_numeric(tab["estimate"], errors="coerce")
     terms = " ".join(map(str, tab["term"]))
-    rates = bool(points and " - " not in terms and est.notna().any()
-                 and est.between(0, 1).all())   # levels of a rate, not differences
+    rates = bool(
+        points and " - " not in terms and est.notna().any() and est.between(0, 1).all()
+    )  # levels of a rate, not differences
     scale = 100.0 if points else 1.0
     se = pd.to_numeric(tab["std_error"], errors="coerce")
     dec = F.decimals_for(se.median() if se.notna().any() else None, scale)
     if points:
-        dec = max(dec, 1)   # percentage points: at least one decimal
+        dec = max(dec, 1)  # percentage points: at least one decimal
     alpha = float(table.method.get("alpha", 0.05) or 0.05)
     level = f"{100 * (1 - alpha):g}%"
 
     def num(v):
         x = F._num(v)
-        return F.MISSING if x is None else f"{scale * x + 0.0:,.{dec}f}".replace("-0.0", "0.0") \
-            if round(scale * x, dec) == 0 else f"{scale * x:,.{dec}f}"
+        return (
+            F.MISSING
+            if x is None
+            else f"{scale * x + 0.0:,.{dec}f}".replace("-0.0", "0.0")
+            if round(scale * x, dec) == 0
+            else f"{scale * x:,.{dec}f}"
+        )
 
     out = pd.DataFrame(index=tab.index)
     for col in LABEL_COLUMNS:
         if col in tab.columns and tab[col].notna().any():
             out[F.humanise(col) if col != "cpa" else "CPA"] = tab[col].astype(str)
-    out["Comparison" if " - " in " ".join(map(str, tab["term"])) else "Term"] = \
-        tab["term"].astype(str)
+    out["Comparison" if " - " in " ".join(map(str, tab["term"])) else "Term"] = tab["term"].astype(
+        str
+    )
     unit_label = " (%)" if rates else " (points)" if points else ""
     out["Estimate" + unit_label] = [num(v) for v in tab["estimate"]]
     if tab["conf_low"].notna().any():
-        out[f"{level} CI"] = [f"{num(lo)} to {num(hi)}" if F._num(lo) is not None else F.MISSING
-                              for lo, hi in zip(tab["conf_low"], tab["conf_high"])]
+        out[f"{level} CI"] = [
+            f"{num(lo)} to {num(hi)}" if F._num(lo) is not None else F.MISSING
+            for lo, hi in zip(tab["conf_low"], tab["conf_high"])
+        ]
     if "shrunk_effect" in tab.columns:
         out["Shrunk" + unit_label] = [num(v) for v in tab["shrunk_effect"]]
     if tab["p_value"].notna().any():
@@ -108,18 +123,26 @@ def effect_view(table, *, points: bool | None = None) -> tuple[pd.DataFrame, str
         if col in tab.columns and tab[col].notna().any():
             out[label] = [F.fmt_p(v) for v in tab[col]]
     if {"rank", "rank_low", "rank_high"} <= set(tab.columns):
-        out["Rank (set)"] = [f"{F.fmt_count(r)} ({F.fmt_count(lo)}\u2013{F.fmt_count(hi)})"
-                             for r, lo, hi in zip(tab["rank"], tab["rank_low"], tab["rank_high"])]
+        out["Rank (set)"] = [
+            f"{F.fmt_count(r)} ({F.fmt_count(lo)}\u2013{F.fmt_count(hi)})"
+            for r, lo, hi in zip(tab["rank"], tab["rank_low"], tab["rank_high"])
+        ]
     if "n" in tab.columns and tab["n"].notna().any():
         out["Referrals"] = [F.fmt_count(v) for v in tab["n"]]
-    unit = ("Rates and intervals as percentages" if rates else
-            "Estimates and intervals in percentage points (differences of rates x 100)"
-            if points else "Estimates on the scale of the method")
+    unit = (
+        "Rates and intervals as percentages"
+        if rates
+        else "Estimates and intervals in percentage points (differences of rates x 100)"
+        if points
+        else "Estimates on the scale of the method"
+    )
     if "hazard_ratio" in tab.columns:
         out["Hazard ratio"] = [F.fmt_number(v) for v in tab["hazard_ratio"]]
         if "hr_conf_low" in tab.columns:
-            out[f"HR {level} CI"] = [f"{F.fmt_number(lo)} to {F.fmt_number(hi)}"
-                                     for lo, hi in zip(tab["hr_conf_low"], tab["hr_conf_high"])]
+            out[f"HR {level} CI"] = [
+                f"{F.fmt_number(lo)} to {F.fmt_number(hi)}"
+                for lo, hi in zip(tab["hr_conf_low"], tab["hr_conf_high"])
+            ]
     return out.reset_index(drop=True), f"{unit}; {level} confidence intervals."
 
 
@@ -177,13 +200,20 @@ def view_html(view: pd.DataFrame, cls: str = "wpeval-table") -> str:
     for rec in view.itertuples(index=False):
         cells = "".join(f"<td{_num_class(v)}>{html.escape(str(v))}</td>" for v in rec)
         rows.append(f"<tr>{cells}</tr>")
-    return (f"<table class='{cls}'><thead><tr>{head}</tr></thead>"
-            f"<tbody>{''.join(rows)}</tbody></table>")
+    return (
+        f"<table class='{cls}'><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
+    )
 
 
-def table_html(view_markup: str, *, caption: str | None, notes: Sequence[str] = (),
-               full_markup: str | None = None, full_label: str = "Full table",
-               downloads: Sequence[tuple[str, str]] = ()) -> str:
+def table_html(
+    view_markup: str,
+    *,
+    caption: str | None,
+    notes: Sequence[str] = (),
+    full_markup: str | None = None,
+    full_label: str = "Full table",
+    downloads: Sequence[tuple[str, str]] = (),
+) -> str:
     """A table figure: caption, scrolling table, notes (suppression footnote), downloads and
     the full table in a collapsed section."""
     cap = f"<figcaption>{html.escape(caption)}</figcaption>" if caption else ""
@@ -193,19 +223,30 @@ def table_html(view_markup: str, *, caption: str | None, notes: Sequence[str] = 
     note_html = "".join(f"<p class='wpeval-note'>{html.escape(n)}</p>" for n in notes if n)
     dl = ""
     if downloads:
-        links = " &middot; ".join(f"<a href='{html.escape(href, quote=True)}'>"
-                                  f"{html.escape(label)}</a>" for label, href in downloads)
+        links = " &middot; ".join(
+            f"<a href='{html.escape(href, quote=True)}'>{html.escape(label)}</a>"
+            for label, href in downloads
+        )
         dl = f"<p class='wpeval-downloads'>Download: {links}</p>"
     full = ""
     if full_markup:
-        full = (f"<details class='wpeval-full'><summary>{html.escape(full_label)}</summary>"
-                f"<div class='wpeval-scroll'>{full_markup}</div></details>")
-    return (f"<figure class='wpeval-table-figure'>{cap}<div class='wpeval-scroll'>"
-            f"{view_markup}</div>{note_html}{dl}{full}</figure>")
+        full = (
+            f"<details class='wpeval-full'><summary>{html.escape(full_label)}</summary>"
+            f"<div class='wpeval-scroll'>{full_markup}</div></details>"
+        )
+    return (
+        f"<figure class='wpeval-table-figure'>{cap}<div class='wpeval-scroll'>"
+        f"{view_markup}</div>{note_html}{dl}{full}</figure>"
+    )
 
 
 def full_frame_html(df: pd.DataFrame, rows: int | None = None) -> str:
     """The full tidy table: every column, 4 significant digits."""
     shown = df.head(rows) if rows else df
-    return shown.to_html(index=not isinstance(df.index, pd.RangeIndex), na_rep=F.MISSING,
-                         float_format=lambda v: f"{v:,.4g}", classes="wpeval-table", border=0)
+    return shown.to_html(
+        index=not isinstance(df.index, pd.RangeIndex),
+        na_rep=F.MISSING,
+        float_format=lambda v: f"{v:,.4g}",
+        classes="wpeval-table",
+        border=0,
+    )

@@ -12,7 +12,8 @@ from __future__ import annotations
 import base64
 import html
 import io
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -54,24 +55,30 @@ class ShowMixin:
         if not isinstance(key, str) or not key.strip():
             raise ParameterError(f"result key must be a non-empty string, got {key!r}")
         if key in self.results:
-            raise ParameterError(f"result key {key!r} is already recorded in this report; "
-                                 "use a distinct key")
+            raise ParameterError(
+                f"result key {key!r} is already recorded in this report; use a distinct key"
+            )
 
     @staticmethod
     def _guard_frame(df: pd.DataFrame, aggregate: bool, what: str) -> None:
         cols = {str(c) for c in df.columns} | {str(n) for n in df.index.names if n is not None}
         person = [c for c in PERSON_COLUMNS if c in cols]
         if person:
-            raise ParameterError(f"{what} has a {person[0]!r} column: person-level rows are "
-                                 "never shown or written to results.json; aggregate first")
+            raise ParameterError(
+                f"{what} has a {person[0]!r} column: person-level rows are "
+                "never shown or written to results.json; aggregate first"
+            )
         if len(df) > MAX_ROWS and not aggregate:
-            raise ParameterError(f"{what} has {len(df):,} rows (> {MAX_ROWS:,}): it looks "
-                                 "person-level; aggregate it, or pass aggregate=True if it is "
-                                 "already an aggregate table")
+            raise ParameterError(
+                f"{what} has {len(df):,} rows (> {MAX_ROWS:,}): it looks "
+                "person-level; aggregate it, or pass aggregate=True if it is "
+                "already an aggregate table"
+            )
 
     # -- files ------------------------------------------------------------------------------
-    def _table_file(self, key: str | None, caption: str | None, frame: pd.DataFrame,
-                    notes: Sequence[str] = ()) -> list[tuple[str, str]]:
+    def _table_file(
+        self, key: str | None, caption: str | None, frame: pd.DataFrame, notes: Sequence[str] = ()
+    ) -> list[tuple[str, str]]:
         """Keep a recorded table for the spreadsheet and write its CSV; return the links."""
         if key is None:
             return []
@@ -87,24 +94,47 @@ class ShowMixin:
         cap = f"<figcaption>{html.escape(caption)}</figcaption>" if caption else ""
         _display(_html(f"<figure class='{cls}'>{cap}{body}</figure>"))
 
-    def _display_table(self, df: pd.DataFrame, caption: str | None,
-                       columns: Sequence[str] | None = None,
-                       links: Sequence[tuple[str, str]] = ()) -> None:
+    def _display_table(
+        self,
+        df: pd.DataFrame,
+        caption: str | None,
+        columns: Sequence[str] | None = None,
+        links: Sequence[tuple[str, str]] = (),
+    ) -> None:
         shown = df.head(DISPLAY_ROWS)
-        notes = ([f"First {DISPLAY_ROWS} of {len(df):,} rows shown; all are in the download."]
-                 if len(df) > DISPLAY_ROWS else [])
+        notes = (
+            [f"First {DISPLAY_ROWS} of {len(df):,} rows shown; all are in the download."]
+            if len(df) > DISPLAY_ROWS
+            else []
+        )
         view = _readable.frame_view(shown, columns)
         full = None
         if columns is not None:
             full = _readable.full_frame_html(shown)
-        _display(_html(_readable.table_html(
-            _readable.view_html(view), caption=caption, notes=notes, full_markup=full,
-            full_label=f"Full table (all {df.shape[1]} columns)", downloads=links)))
+        _display(
+            _html(
+                _readable.table_html(
+                    _readable.view_html(view),
+                    caption=caption,
+                    notes=notes,
+                    full_markup=full,
+                    full_label=f"Full table (all {df.shape[1]} columns)",
+                    downloads=links,
+                )
+            )
+        )
 
     # -- show -------------------------------------------------------------------------------
-    def show(self, obj: Any, key: str | None = None, caption: str | None = None, *,
-             aggregate: bool = False, columns: Sequence[str] | None = None,
-             points: bool | None = None) -> None:
+    def show(
+        self,
+        obj: Any,
+        key: str | None = None,
+        caption: str | None = None,
+        *,
+        aggregate: bool = False,
+        columns: Sequence[str] | None = None,
+        points: bool | None = None,
+    ) -> None:
         """Display a readable table with a caption and, when ``key`` is given, record it.
 
         Parameters
@@ -152,8 +182,13 @@ class ShowMixin:
             frame = obj._cells().reset_index()
             links = self._table_file(key, caption or obj.title, frame, obj.notes)
             title = caption if caption and caption.strip() != obj.title.strip() else None
-            _display(_html(_readable.table_html(
-                obj.styler().to_html(), caption=title, notes=obj.notes, downloads=links)))
+            _display(
+                _html(
+                    _readable.table_html(
+                        obj.styler().to_html(), caption=title, notes=obj.notes, downloads=links
+                    )
+                )
+            )
             value = obj.to_dict()
         elif isinstance(obj, pd.DataFrame):
             self._guard_frame(obj, aggregate, what)
@@ -163,43 +198,58 @@ class ShowMixin:
         elif styler_cls is not None and isinstance(obj, styler_cls):
             self._guard_frame(obj.data, aggregate, what)
             links = self._table_file(key, caption, obj.data)
-            _display(_html(_readable.table_html(obj.to_html(), caption=caption,
-                                                downloads=links)))
+            _display(_html(_readable.table_html(obj.to_html(), caption=caption, downloads=links)))
             value = frame_records(obj.data)
         elif hasattr(obj, "to_dict") and callable(obj.to_dict):
             value = to_json(obj.to_dict())
             tidy = obj.tidy() if callable(getattr(obj, "tidy", None)) else None
-            links = (self._table_file(key, caption, tidy)
-                     if isinstance(tidy, pd.DataFrame) else [])
+            links = self._table_file(key, caption, tidy) if isinstance(tidy, pd.DataFrame) else []
             if caption or links:
-                self._display_wrapped(_readable.table_html("", caption=None, downloads=links),
-                                      caption, "wpeval-table-figure")
+                self._display_wrapped(
+                    _readable.table_html("", caption=None, downloads=links),
+                    caption,
+                    "wpeval-table-figure",
+                )
             _display(obj)
         else:
-            raise ParameterError(f"show() takes an EffectTable, DataFrame, Series or Styler; got "
-                                 f"{type(obj).__name__} (use record() for scalars)")
+            raise ParameterError(
+                f"show() takes an EffectTable, DataFrame, Series or Styler; got "
+                f"{type(obj).__name__} (use record() for scalars)"
+            )
         if key is not None:
             self.results[key] = to_json(value)
 
     def _show_effects(self, obj, key, caption, points) -> dict:
         tidy = obj.tidy()
-        links = self._table_file(key, caption or obj.title, tidy,
-                                 [obj.method_line()] + ([str(obj.method["notes"])]
-                                                        if obj.method.get("notes") else []))
+        links = self._table_file(
+            key,
+            caption or obj.title,
+            tidy,
+            [obj.method_line()] + ([str(obj.method["notes"])] if obj.method.get("notes") else []),
+        )
         view, unit = _readable.effect_view(obj, points=points)
         if caption and caption.strip() == (obj.title or "").strip():
             caption = None
         cap = caption or obj.title or None
         notes = [unit, f"Method: {obj.method_line()}."]
-        _display(_html(_readable.table_html(
-            _readable.view_html(view), caption=cap, notes=notes,
-            full_markup=_readable.full_frame_html(tidy, DISPLAY_ROWS),
-            full_label=f"Full table (all {tidy.shape[1]} columns)", downloads=links)))
+        _display(
+            _html(
+                _readable.table_html(
+                    _readable.view_html(view),
+                    caption=cap,
+                    notes=notes,
+                    full_markup=_readable.full_frame_html(tidy, DISPLAY_ROWS),
+                    full_label=f"Full table (all {tidy.shape[1]} columns)",
+                    downloads=links,
+                )
+            )
+        )
         return obj.to_dict()
 
     # -- figures ----------------------------------------------------------------------------
-    def figure(self, fig_or_ax: Any, caption: str, alt: str, *, dpi: int = 110,
-               main: bool = False) -> None:
+    def figure(
+        self, fig_or_ax: Any, caption: str, alt: str, *, dpi: int = 110, main: bool = False
+    ) -> None:
         """Display a matplotlib figure as an ``<img>`` with alt text and a caption, then close it.
 
         When the report writes files, the figure is also saved as PNG and SVG under
@@ -232,16 +282,19 @@ class ShowMixin:
             if not hasattr(fig, "savefig") and hasattr(fig, attr):
                 fig = getattr(fig, attr)
         if not hasattr(fig, "savefig"):
-            raise ParameterError(f"figure() takes a matplotlib Figure or Axes, got "
-                                 f"{type(fig_or_ax).__name__}")
+            raise ParameterError(
+                f"figure() takes a matplotlib Figure or Axes, got {type(fig_or_ax).__name__}"
+            )
         record = {"caption": caption, "alt": alt}
         links = ""
         if self.write_files:
             stem = f"figure_{len(self.figures) + 1:02d}"
             files = _dl.save_figure(fig, self.output_dir / _dl.FOLDER, stem, dpi)
             record.update({k: f"{_dl.FOLDER}/{v}" for k, v in files.items()})
-            links = (f"<p class='wpeval-downloads'>Download: <a href='{record['png']}'>PNG</a>"
-                     f" &middot; <a href='{record['svg']}'>SVG</a></p>")
+            links = (
+                f"<p class='wpeval-downloads'>Download: <a href='{record['png']}'>PNG</a>"
+                f" &middot; <a href='{record['svg']}'>SVG</a></p>"
+            )
         if main:
             for f in self.figures:
                 f.pop("main", None)
@@ -252,7 +305,10 @@ class ShowMixin:
         plt.close(fig)
         data = base64.b64encode(buf.getvalue()).decode("ascii")
         self.figures.append(record)
-        _display(_html(
-            f"<figure class='wpeval-figure'><img src='data:image/png;base64,{data}' "
-            f"alt='{html.escape(alt, quote=True)}' style='max-width:100%;height:auto'/>"
-            f"<figcaption>{html.escape(caption)}</figcaption>{links}</figure>"))
+        _display(
+            _html(
+                f"<figure class='wpeval-figure'><img src='data:image/png;base64,{data}' "
+                f"alt='{html.escape(alt, quote=True)}' style='max-width:100%;height:auto'/>"
+                f"<figcaption>{html.escape(caption)}</figcaption>{links}</figure>"
+            )
+        )

@@ -4,7 +4,8 @@ totals, and rounding to a base. Used by :func:`wpeval.publish.disclosure.publish
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Sequence
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 

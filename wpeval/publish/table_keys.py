@@ -4,15 +4,15 @@ and disclosure settings."""
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
 
 from wpeval.data import programme as _programme
 from wpeval.exceptions import DataContractError, ParameterError
+from wpeval.payments import Tariff, load_tariff
 from wpeval.publish import disclosure as sdc
-from wpeval.payments import (Tariff, load_tariff)
 
 COUNT_MEASURES = ("referrals", "attachments", "job_outcomes", "sustainment_payments")
 TOTAL = "Total"

@@ -4,22 +4,33 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import replace
-from typing import Mapping
 
 import numpy as np
 import pandas as pd
 
 from wpeval.exceptions import DataContractError
+from wpeval.payments import PaymentsResult, Tariff, load_tariff, payments
 from wpeval.publish import disclosure as sdc
 from wpeval.publish.disclosure import StatTable, publish_table
-from wpeval.payments import (PaymentsResult, Tariff, load_tariff, payments)
-
 from wpeval.publish.table_keys import (  # noqa: F401
-    TOTAL, _day, _group_codes, _window_counts, _keys, _months_observed, _months_to, _need, _settings,
-    _with_total, add_months, cohort_labels)
+    TOTAL,
+    _day,
+    _group_codes,
+    _keys,
+    _months_observed,
+    _months_to,
+    _need,
+    _settings,
+    _window_counts,
+    _with_total,
+    add_months,
+    cohort_labels,
+)
 
-def mpl_table(df: pd.DataFrame, tariff: "Tariff | str | Mapping | None" = None, *,
+
+def mpl_table(df: pd.DataFrame, tariff: Tariff | str | Mapping | None = None, *,
               synthetic: bool = False, disclosure=True, title: str | None = None) -> StatTable:
     """Each contract's job-outcome rate against its minimum performance level (MPL).
 
@@ -90,7 +101,7 @@ def mpl_table(df: pd.DataFrame, tariff: "Tariff | str | Mapping | None" = None, 
     return st
 
 
-def payments_table(source: "pd.DataFrame | PaymentsResult", by=("cpa", "prime"), *,
+def payments_table(source: pd.DataFrame | PaymentsResult, by=("cpa", "prime"), *,
                    tariff=None, until=None, synthetic: bool = False, disclosure=True,
                    title: str | None = None) -> StatTable:
     """Payments by results by a breakdown, and per job outcome.

@@ -12,7 +12,6 @@ from wpeval.publish import params as _params
 from wpeval.publish.report import to_json
 from wpeval.publish.run.plan import ERROR_ANCHOR, TEMPLATES, Job
 
-
 # -- HTML export ----------------------------------------------------------------------------
 
 _ERROR_TAG = "papermill-error-cell-tag"

@@ -109,7 +109,7 @@ def write_index(out: str | Path = "outputs") -> Path:
         batches=batches, n_runs=len(rows), n_failed=sum(r["status"] != "ok" for r in rows),
         css=(TEMPLATES / "wpeval.css").read_text(encoding="utf-8"),
         version=_prov.package_version(),
-        generated=_dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"))
+        generated=_dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"))
     target = out / "index.html"
     tmp = out / f".index.{os.getpid()}.html"
     tmp.write_text(text, encoding="utf-8")

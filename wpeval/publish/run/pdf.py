@@ -42,13 +42,26 @@ def print_pdf(html_path: str | Path, pdf_path: str | Path) -> Path:
     html_path, pdf_path = Path(html_path).resolve(), Path(pdf_path).resolve()
     pdf_path.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="wpeval-pdf-") as profile:
-        cmd = [exe, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
-               "--disable-background-networking", "--disable-component-update",
-               "--disable-sync", f"--user-data-dir={profile}", "--no-pdf-header-footer",
-               "--run-all-compositor-stages-before-draw", "--virtual-time-budget=5000",
-               f"--print-to-pdf={pdf_path}", html_path.as_uri()]
-        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=TIMEOUT_S)
+        cmd = [
+            exe,
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            f"--user-data-dir={profile}",
+            "--no-pdf-header-footer",
+            "--run-all-compositor-stages-before-draw",
+            "--virtual-time-budget=5000",
+            f"--print-to-pdf={pdf_path}",
+            html_path.as_uri(),
+        ]
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=TIMEOUT_S, check=False)
     if proc.returncode != 0 or not pdf_path.is_file() or pdf_path.stat().st_size < 1000:
-        raise RuntimeError(f"chromium could not print {html_path.name} to PDF "
-                           f"(exit {proc.returncode}): {proc.stderr[-500:]}")
+        raise RuntimeError(
+            f"chromium could not print {html_path.name} to PDF "
+            f"(exit {proc.returncode}): {proc.stderr[-500:]}"
+        )
     return pdf_path
