@@ -265,7 +265,7 @@ def test_marker_in_parquet_metadata_and_read_back(tmp_path):
     write_parquet(df, plain)
     assert b"wpeval.synthetic" not in pq.read_schema(plain).metadata
     assert "wpeval_synthetic" not in read_referrals(plain).attrs
-    assert not programme.for_data(read_referrals(plain)).fictional
+    assert programme.synthetic_marker(read_referrals(plain)) is None   # no marker: not flagged
 
 
 def test_committed_sample_is_marked():
@@ -274,3 +274,16 @@ def test_committed_sample_is_marked():
     root = Path(__file__).resolve().parents[2]
     marker = read_marker(root / "data_synthetic" / "sample_10k.parquet")
     assert marker is not None and marker["names"] == "fictional" and marker["n"] == 10_000
+
+
+def test_csv_copy_without_marker_is_checked_against_invented_names(tmp_path):
+    from wpeval.data.io import read_referrals
+
+    df = make_programme(400, 3).referrals
+    df.to_csv(tmp_path / "copy.csv", index=False)
+    back = read_referrals(tmp_path / "copy.csv")
+    assert "wpeval_synthetic" not in back.attrs          # CSV carries no marker
+    assert programme.for_data(back).fictional             # but every prime is invented
+    mixed = back.assign(prime=back["prime"].astype(object))
+    mixed.loc[0, "prime"] = sorted(real_prime_names())[0]
+    assert not programme.for_data(mixed).fictional        # one real name: the real programme

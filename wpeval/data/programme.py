@@ -146,8 +146,9 @@ def for_data(df, programme: "Programme | str | Path | None" = None) -> Programme
     """The programme to check ``df`` against.
 
     An explicit ``programme`` (object or file) wins. Otherwise data made by the synthetic
-    generator (marked, see :func:`synthetic_marker`) are checked against :func:`fictional`
-    names and everything else against the real programme (:func:`load`).
+    generator (marked, see :func:`synthetic_marker`), or whose primes all carry the invented
+    names (a CSV copy of generated data has no marker), are checked against
+    :func:`fictional` names and everything else against the real programme (:func:`load`).
     """
     if isinstance(programme, Programme):
         return programme
@@ -156,4 +157,22 @@ def for_data(df, programme: "Programme | str | Path | None" = None) -> Programme
     marker = synthetic_marker(df)
     if marker is not None and marker.get("names", "fictional") == "fictional":
         return fictional(load())
-    return load()
+    real = load()
+    if _uses_fictional_names(df, real):  # e.g. a CSV copy of generated data (no marker)
+        return fictional(real)
+    return real
+
+
+def _uses_fictional_names(df, real: Programme) -> bool:
+    """True when every prime of ``df`` is an invented name (``Prime A``...) and none is a
+    real one: such data can only be checked against :func:`fictional`."""
+    cols = getattr(df, "columns", ())
+    if "prime" not in cols:
+        return False
+    try:
+        values = {str(v).strip() for v in df["prime"].dropna().unique()}
+    except (TypeError, ValueError):
+        return False
+    names = {p for info in fictional(real).cpas.values() for p in info["primes"]}
+    real_names = {p for info in real.cpas.values() for p in info["primes"]}
+    return bool(values) and values <= names and not values & real_names
