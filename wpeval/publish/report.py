@@ -249,7 +249,10 @@ class Report(ShowMixin):
         if flagged.empty:
             self._display_wrapped("<p>Every check passed.</p>", caption, "wpeval-table-figure")
         else:
-            self._display_table(flagged.reset_index(drop=True), caption=caption)
+            shown = [c for c in ("rule", "column", "n_failing", "n_dropped", "action", "examples")
+                     if c in flagged.columns]
+            self._display_table(flagged.reset_index(drop=True), caption=caption,
+                                columns=shown or None)
         return data
 
     # -- record ---------------------------------------------------------------------------
