@@ -39,3 +39,14 @@ def test_rate_ratio_test_and_count_sentences():
         "T is consistent with the design (chi-square 17.7 on 22 df; p = 0.72).")
     assert "rejects" in findings.test_sentence("T", 0.001)
     assert findings.count_sentence(3, 40, "contrasts", "are small") == "3 of 40 contrasts are small."
+
+
+def test_wilson_interval_matches_the_closed_form():
+    # Wilson: (p + z^2/2n +- z sqrt(p(1-p)/n + z^2/4n^2)) / (1 + z^2/n), p = 0.3, n = 100
+    z = 1.959963984540054
+    p, n = 0.3, 100
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * ((p * (1 - p) / n + z * z / (4 * n * n)) ** 0.5) / (1 + z * z / n)
+    lo, hi = findings.wilson_interval(30, 100)
+    assert abs(lo - (centre - half)) < 1e-12 and abs(hi - (centre + half)) < 1e-12
+    assert all(v != v for v in findings.wilson_interval(0, 0))

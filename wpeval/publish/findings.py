@@ -155,3 +155,16 @@ def test_sentence(
         stat = f"{name} {F.fmt_number(statistic)}" + (f" on {F.fmt_count(df)} df" if df else "")
         stat += "; "
     return f"{subject} {verdict} {null} ({stat}{F.fmt_p_phrase(p)})."
+
+
+def wilson_interval(successes: Any, n: Any, alpha: float = 0.05) -> tuple[float, float]:
+    """Wilson score interval of a proportion (statsmodels ``proportion_confint``), for
+    published counts that carry no interval of their own; ``(nan, nan)`` when ``n`` is 0 or
+    missing."""
+    from statsmodels.stats.proportion import proportion_confint
+
+    k, m = F._num(successes), F._num(n)
+    if k is None or m is None or m <= 0:
+        return float("nan"), float("nan")
+    lo, hi = proportion_confint(k, m, alpha=alpha, method="wilson")
+    return float(lo), float(hi)
