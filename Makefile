@@ -12,7 +12,7 @@ SEED   ?= 20110601
 DATA   ?= data_synthetic/default.parquet
 JOBS   ?= 2
 
-.PHONY: help setup demo data run test test-fast bench browser-deps lint format clean reference
+.PHONY: help setup demo data run test test-fast bench browser-deps lint format clean reference lab
 
 help:  ## list the targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -31,7 +31,7 @@ $(DATA): $(STAMP) wpeval/data/synthetic.py wpeval/config/synthetic.yaml
 
 data: $(DATA)  ## generate the default synthetic data (N=200000)
 
-demo: $(DATA)  ## set up, generate data, run every notebook, write outputs/index.html
+demo: $(DATA) browser-deps  ## set up, generate data, run every notebook (reports, CSV, ODS/XLSX, PNG/SVG, PDF), write outputs/index.html
 	$(BIN)/wpeval run --data $(DATA) --jobs $(JOBS)
 	@echo "Open outputs/index.html"
 
@@ -44,6 +44,13 @@ format: $(STAMP)  ## apply ruff's fixes and formatting, strip notebook outputs
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 	$(BIN)/nbstripout notebooks/*.ipynb tests/run_fixtures/*.ipynb
+
+KERNEL := wpeval
+
+lab: $(STAMP)  ## set up, register the environment as the "Python (wpeval)" kernel, open JupyterLab on notebooks/
+	$(BIN)/python -m ipykernel install --prefix $(abspath $(VENV)) --name $(KERNEL) --display-name "Python (wpeval)" >/dev/null
+	@test -f $(DATA) || echo "note: $(DATA) is absent; run 'make data' to make it (the notebooks' default data)"
+	cd notebooks && JUPYTER_PATH=$(abspath $(VENV))/share/jupyter $(abspath $(BIN))/jupyter lab
 
 test: $(STAMP) browser-deps lint  ## lint, then run the test suite
 	$(BIN)/python -m pytest -q

@@ -106,7 +106,7 @@ class EffectTable:
         return self.table.copy()
 
     def __getitem__(self, term: str) -> pd.Series:
-        """Row of one term, e.g. ``res["A4e - Maximus"]``."""
+        """Row of one term, e.g. ``res["Prime A - Prime B"]``."""
         rows = self.table[self.table["term"] == term]
         if rows.empty:
             raise KeyError(f"no term {term!r}; terms are {list(self.table['term'])}")

@@ -80,7 +80,7 @@ def test_balance_hand_example():
     """
     df = pd.DataFrame({
         "referral_date": pd.Timestamp("2012-01-10"), "cpa": "CPA01", "district": "CPA01-D01",
-        "payment_group": "jsa_25_plus", "prime": ["Ingeus"] * 60 + ["Seetec"] * 40,
+        "payment_group": "jsa_25_plus", "prime": ["Prime A"] * 60 + ["Prime B"] * 40,
         "allocation_prob": 0.5})
     res = allocation_balance(df)
     row = res.tests["CPA01"]
@@ -89,8 +89,8 @@ def test_balance_hand_example():
     assert row["p_value"] == pytest.approx(2 * (1 - stats.norm.cdf(2.0)))
     assert row["pearson_stat"] == pytest.approx(4.0)
     con = res.contracts.set_index("prime")
-    assert con.loc["Ingeus", "diff"] == pytest.approx(0.10)
-    assert con.loc["Ingeus", "std_error"] == pytest.approx(0.05)  # sqrt(25) / 100
+    assert con.loc["Prime A", "diff"] == pytest.approx(0.10)
+    assert con.loc["Prime A", "std_error"] == pytest.approx(0.05)  # sqrt(25) / 100
     # without allocation_prob: equal shares are tested, same numbers here
     res2 = allocation_balance(df.drop(columns="allocation_prob"))
     assert res2.tests["CPA01"]["statistic"] == pytest.approx(4.0)
@@ -116,7 +116,7 @@ def test_balance_detects_misallocation(large_programme):
     in_cpa = np.flatnonzero((df["cpa"] == "CPA02").to_numpy())
     rng = np.random.default_rng(1)
     swap = rng.choice(in_cpa, size=int(0.08 * len(in_cpa)), replace=False)
-    df.loc[swap, "prime"] = "A4e"  # 8% of CPA02 moved to one prime, probabilities unchanged
+    df.loc[swap, "prime"] = "Prime A"  # 8% of CPA02 moved to one prime, probabilities unchanged
     tab = allocation_balance(df).tests.tidy().set_index("term")
     assert tab.loc["CPA02", "p_value"] < 1e-6
     assert tab.loc["CPA01", "p_value"] > 1e-4
@@ -125,7 +125,7 @@ def test_balance_detects_misallocation(large_programme):
 def test_balance_one_prime_cpa_is_a_design_error():
     df = pd.DataFrame({"referral_date": pd.Timestamp("2012-01-10"), "cpa": "CPA01",
                        "district": "CPA01-D01", "payment_group": "jsa_25_plus",
-                       "prime": ["Ingeus"] * 5, "allocation_prob": 0.5})
+                       "prime": ["Prime A"] * 5, "allocation_prob": 0.5})
     with pytest.raises(DesignError, match="one prime"):
         allocation_balance(df)
 

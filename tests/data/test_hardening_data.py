@@ -45,7 +45,7 @@ def _settings(n: int) -> settings:
                     suppress_health_check=_HC, database=None)
 
 
-PROG = _programme.load()
+PROG = _programme.fictional()  # BASE is generated: invented prime names
 BASE = pd.read_parquet(ROOT / "data_synthetic" / "sample_10k.parquet").iloc[:36].reset_index(
     drop=True)
 # a second block with several primes per district x quarter, for one-prime strata

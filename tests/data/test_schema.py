@@ -135,8 +135,8 @@ def test_unknown_cpa(referrals):
 
 def test_prime_not_in_cpa(referrals):
     df = referrals.astype({"prime": str})
-    i, pid = _row(df, df["cpa"] == "CPA01")  # primes Ingeus, Seetec
-    df.loc[i, "prime"] = "Serco"
+    i, pid = _row(df, df["cpa"] == "CPA01")  # primes Prime A, Prime B (Prime C is in other CPAs only)
+    df.loc[i, "prime"] = "Prime C"
     _assert_rule(df, "prime_not_in_cpa", "prime", pid)
 
 

@@ -4,6 +4,7 @@ published figures in /work/shared/domain.md (sections 3 and 4)."""
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -13,7 +14,7 @@ from wpeval.data import programme
 from wpeval.exceptions import ParameterError, StatisticalWarning
 from wpeval.data.io import write_parquet
 from wpeval.data.schema import validate
-from wpeval.data.synthetic import make_programme
+from wpeval.data.synthetic import make_programme, write_sample
 
 ESA = ["esa_new", "esa_volunteers", "esa_ex_ib"]
 
@@ -32,7 +33,7 @@ def _two_year_rates(df: pd.DataFrame) -> pd.Series:
 # --------------------------------------------------------------------------- structure
 def test_structure_matches_programme(synthetic_programme):
     df = synthetic_programme.referrals
-    prog = programme.load()
+    prog = programme.fictional()   # the real CPA structure with invented prime names
     assert set(df["cpa"].astype(str)) == set(prog.cpas)
     contracts = set(map(tuple, df[["cpa", "prime"]].astype(str).drop_duplicates().to_numpy()))
     assert contracts == set(prog.contracts) and len(contracts) == 40
@@ -215,3 +216,74 @@ def test_market_share_shift(large_programme):
     for r in gain.itertuples():
         effects = tg.xs((r.cpa, r.payment_group), level=["cpa", "payment_group"])
         assert effects["log_hazard_effect"].idxmax() == r.prime
+
+
+# --------------------------------------------------------------------------- no real names
+def real_prime_names() -> set[str]:
+    """Every prime named in wpeval/config/programme.yaml, read with yaml (not wpeval)."""
+    import yaml
+
+    text = (Path(programme.__file__).parent.parent / "config" / "programme.yaml").read_text()
+    return {str(p) for c in yaml.safe_load(text)["cpas"] for p in c["primes"]}
+
+
+def test_generated_data_name_no_real_provider(tmp_path):
+    real = real_prime_names()
+    assert len(real) >= 15 and "Prime A" not in real
+    path = write_sample(tmp_path / "s.parquet", 3000, 5)
+    raw = path.read_bytes()
+    for name in real:   # neither in the values nor anywhere in the file's bytes
+        assert name.encode() not in raw, name
+    df = pd.read_parquet(path)
+    assert not set(df["prime"].astype(str)) & real
+    # same structure: as many primes per CPA as the real programme, named Prime A, B, C
+    prog = programme.load()
+    got = df.groupby("cpa", observed=True)["prime"].agg(lambda s: sorted(set(s.astype(str))))
+    for cpa, primes in got.items():
+        k = len(prog.cpas[cpa]["primes"])
+        assert primes == ["Prime A", "Prime B", "Prime C"][:k]
+
+
+def test_marker_in_parquet_metadata_and_read_back(tmp_path):
+    import json
+
+    import pyarrow.parquet as pq
+
+    from wpeval.data.io import read_referrals
+
+    path = write_sample(tmp_path / "s.parquet", 500, 7)
+    meta = json.loads(pq.read_schema(path).metadata[b"wpeval.synthetic"])
+    assert meta == {"generator": "wpeval.data.synthetic.make_programme", "n": 500, "seed": 7,
+                    "names": "fictional"}
+    df = read_referrals(path)
+    assert df.attrs["wpeval_synthetic"] == meta
+    assert programme.for_data(df).fictional
+    rep = validate(df, strict=True)   # checked against the invented names, nothing dropped
+    assert rep.rows_kept == 500
+    plain = tmp_path / "plain.parquet"
+    df.attrs = {}
+    write_parquet(df, plain)
+    assert b"wpeval.synthetic" not in pq.read_schema(plain).metadata
+    assert "wpeval_synthetic" not in read_referrals(plain).attrs
+    assert programme.synthetic_marker(read_referrals(plain)) is None   # no marker: not flagged
+
+
+def test_committed_sample_is_marked():
+    from wpeval.data.io import read_marker
+
+    root = Path(__file__).resolve().parents[2]
+    marker = read_marker(root / "data_synthetic" / "sample_10k.parquet")
+    assert marker is not None and marker["names"] == "fictional" and marker["n"] == 10_000
+
+
+def test_csv_copy_without_marker_is_checked_against_invented_names(tmp_path):
+    from wpeval.data.io import read_referrals
+
+    df = make_programme(400, 3).referrals
+    df.to_csv(tmp_path / "copy.csv", index=False)
+    back = read_referrals(tmp_path / "copy.csv")
+    assert "wpeval_synthetic" not in back.attrs          # CSV carries no marker
+    assert programme.for_data(back).fictional             # but every prime is invented
+    mixed = back.assign(prime=back["prime"].astype(object))
+    mixed.loc[0, "prime"] = sorted(real_prime_names())[0]
+    assert not programme.for_data(mixed).fictional        # one real name: the real programme

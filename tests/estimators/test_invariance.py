@@ -259,16 +259,18 @@ def test_compare_primes_prime_relabelling(programme):
     ref = quiet(compare_primes, programme, "job_outcome_24m").tidy()
     new, pmap = _relabel_programme(programme)
     new = quiet(compare_primes, new, "job_outcome_24m").tidy()
-    got = {(r.prime_a, r.prime_b): r for r in new.itertuples()}
+    # keyed by CPA too: synthetic primes are called Prime A, Prime B... in every CPA
+    cpa_back = {"area " + str(c)[::-1]: str(c) for c in programme["cpa"].unique()}
+    got = {(cpa_back[r.cpa], r.prime_a, r.prime_b): r for r in new.itertuples()}
     assert len(got) == len(ref)
     for r in ref.itertuples():
         if r.contrast == "vs_cpa_average":
-            g = got[(pmap[r.prime_a], "CPA average")]
+            g = got[(r.cpa, pmap[r.prime_a], "CPA average")]
             sign = 1.0
-        elif (pmap[r.prime_a], pmap[r.prime_b]) in got:
-            g, sign = got[(pmap[r.prime_a], pmap[r.prime_b])], 1.0
+        elif (r.cpa, pmap[r.prime_a], pmap[r.prime_b]) in got:
+            g, sign = got[(r.cpa, pmap[r.prime_a], pmap[r.prime_b])], 1.0
         else:  # the renaming reversed the sorted order: B - A instead of A - B
-            g, sign = got[(pmap[r.prime_b], pmap[r.prime_a])], -1.0
+            g, sign = got[(r.cpa, pmap[r.prime_b], pmap[r.prime_a])], -1.0
         close(r.estimate, sign * g.estimate, what=r.term)
         for c in ("std_error", "p_value", "n", "n_strata_used", "p_adjusted_cpa"):
             close(getattr(r, c), getattr(g, c), what=f"{r.term} {c}")

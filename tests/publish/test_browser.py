@@ -176,3 +176,100 @@ def test_failed_report_in_browser_points_at_failing_cell(published, tmp_path):
     assert "#papermill-error-cell" in dom.hrefs
     assert "deliberate failure for the runner test" in " ".join(dom.text)
     check_links(page, dom)
+
+
+# ----------------------------------------------------- synthetic smoke run: every page, every file
+LAYOUT_PROBE = """
+<script>
+window.addEventListener('load', () => {
+  const hs = Array.from(document.querySelectorAll('h1,h2,h3,h4,h5,h6')).map(
+      h => Number(h.tagName[1]));
+  const imgs = Array.from(document.images).map(i => ({alt: i.getAttribute('alt'),
+      w: i.naturalWidth}));
+  const p = document.createElement('pre');
+  p.id = 'wpeval-probe';
+  p.textContent = JSON.stringify({scroll: document.documentElement.scrollWidth,
+      client: document.documentElement.clientWidth, headings: hs, imgs: imgs,
+      banner: !!document.querySelector('.wpeval-synthetic'), title: document.title});
+  document.body.appendChild(p);
+});
+</script>
+"""
+
+
+def layout_probe(page: Path, tmp_path: Path, name: str) -> dict:
+    """Open a copy of ``page`` (same folder, so relative links work) at 1280 px and return what
+    the probe measured."""
+    probe = page.with_name(f".probe-{page.name}")
+    probe.write_text(page.read_text(encoding="utf-8").replace("</body>", LAYOUT_PROBE + "</body>"),
+                     encoding="utf-8")
+    try:
+        dumped = chromium(["--window-size=1280,900", "--dump-dom", probe.as_uri()],
+                          tmp_path / name)
+    finally:
+        probe.unlink()
+    found = re.search(r'<pre id="wpeval-probe">(.*?)</pre>', dumped, re.S)
+    assert found, f"the probe did not run on {page.name}"
+    return json.loads(found.group(1).replace("&quot;", '"').replace("&amp;", "&"))
+
+
+def assert_headings_in_order(levels: list[int], page: str) -> None:
+    assert levels and levels[0] in (1, 2), f"{page}: first heading is h{levels[0]}"
+    for prev, cur in zip(levels, levels[1:]):
+        assert cur <= prev + 1, f"{page}: heading h{cur} follows h{prev}"
+
+
+def open_download(path: Path) -> None:
+    """Open a downloaded file with the library that reads its format."""
+    import pandas as pd
+
+    if path.suffix == ".xlsx":
+        import openpyxl
+
+        assert len(openpyxl.load_workbook(path).sheetnames) >= 4
+    elif path.suffix == ".ods":
+        assert len(pd.read_excel(path, sheet_name=None, engine="odf", header=None)) >= 4
+    elif path.suffix == ".pdf":
+        from pypdf import PdfReader
+
+        reader = PdfReader(path)
+        assert len(reader.pages) >= 1
+        assert "SYNTHETIC DATA" in reader.pages[0].extract_text()
+    elif path.suffix == ".csv":
+        assert len(pd.read_csv(path).columns) >= 1
+    elif path.suffix == ".png":
+        import matplotlib.image as mpimg
+
+        assert mpimg.imread(path).shape[0] > 50
+    elif path.suffix == ".svg":
+        assert path.read_text(encoding="utf-8").lstrip().startswith(("<?xml", "<svg"))
+
+
+def test_synthetic_pages_in_browser(smoke_out, smoke_run, tmp_path):
+    pages = [smoke_out / "index.html"] + [Path(r.html) for r in smoke_run.values()]
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    opened = 0
+    for i, page in enumerate(pages):
+        info = layout_probe(page, tmp_path, f"p{i}")
+        assert info["banner"], f"{page.name}: no SYNTHETIC DATA banner"
+        assert info["scroll"] <= 1280, f"{page.name} overflows: {info['scroll']} px wide"
+        assert all(img["alt"] and img["alt"].strip() for img in info["imgs"]), page.name
+        assert all(img["w"] > 0 for img in info["imgs"]), f"{page.name}: an image did not load"
+        assert_headings_in_order(info["headings"], page.name)
+        if page.name != "index.html":
+            assert info["title"].startswith("SYNTHETIC DATA")
+        dom = dom_of(page.read_text(encoding="utf-8"))
+        for href in dom.hrefs:
+            path = href.partition("#")[0]
+            if path and not path.endswith(".html"):
+                target = page.parent / path
+                assert target.is_file(), f"{page.name}: broken download {href}"
+                open_download(target)
+                opened += 1
+        check_links(page, dom)
+        shot = SHOTS / f"synthetic-{page.stem}.png"
+        shot.unlink(missing_ok=True)
+        chromium(["--window-size=1280,1400", f"--screenshot={shot}", page.as_uri()],
+                 tmp_path / f"s{i}")
+        assert_not_blank(shot)
+    assert opened >= 7 * 5

@@ -31,6 +31,7 @@ from hypothesis_profiles import fuzz_settings
 
 from wpeval.publish import params
 from wpeval.publish import report as report_mod
+from wpeval.publish import report_show
 from wpeval.publish import run as run_mod
 from wpeval.publish import tables
 from wpeval.estimators.ranking import league_table
@@ -65,7 +66,7 @@ def _same_result(a: EffectTable, b: EffectTable) -> None:
                                                 ("t", "age")])
 def test_randomisation_test_is_reproducible_with_a_seed(sample, statistic, outcome):
     kw = dict(blocks=["district"], draws=300, seed=20110601, statistic=statistic,
-              drop_incomplete_blocks=True, condition1="Ingeus", condition2="Seetec")
+              drop_incomplete_blocks=True, condition1="Prime A", condition2="Prime B")
     data = sample[sample["cpa"] == "CPA01"]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", StatisticalWarning)
@@ -123,6 +124,7 @@ def test_file_fingerprint_of_csv_line_endings_differ(tmp_path):
 def rep(monkeypatch, tmp_path):
     shown: list = []
     monkeypatch.setattr(report_mod, "_display", lambda obj: shown.append(obj))
+    monkeypatch.setattr(report_show, "_display", lambda obj: shown.append(obj))
     monkeypatch.setenv("WPEVAL_NOTEBOOK_FILE", str(OK))
     monkeypatch.delenv("WPEVAL_RUN_ID", raising=False)
     ns = {"n": 200, "label": "x", "scale": 2.0, "seed": 1, "groups": ["a", "b"], "note": None,

@@ -13,6 +13,7 @@ import pandas as pd
 import pytest
 
 from wpeval.publish import report as report_mod
+from wpeval.publish import report_show
 from wpeval.exceptions import ParameterError, StatisticalWarning
 from wpeval.publish.report import Report
 from wpeval.results import EffectTable
@@ -24,8 +25,11 @@ OK = Path(__file__).resolve().parents[1] / "run_fixtures" / "ok.ipynb"
 def shown(monkeypatch):
     """Collect what the report displays (as HTML text)."""
     items: list[str] = []
-    monkeypatch.setattr(report_mod, "_display", lambda obj: items.append(
-        getattr(obj, "data", None) or str(obj)))
+    def collect(obj):
+        items.append(getattr(obj, "data", None) or str(obj))
+
+    monkeypatch.setattr(report_mod, "_display", collect)
+    monkeypatch.setattr(report_show, "_display", collect)
     monkeypatch.setenv("WPEVAL_NOTEBOOK_FILE", str(OK))
     monkeypatch.delenv("WPEVAL_RUN_ID", raising=False)
     return items
@@ -110,7 +114,8 @@ def test_figure_has_alt_caption_and_closes(tmp_path, shown):
     assert "alt='A straight line from 0 to 1 &amp; more'" in html
     assert "<figcaption>A line</figcaption>" in html
     assert not plt.fignum_exists(fig.number)
-    assert rep.figures == [{"caption": "A line", "alt": "A straight line from 0 to 1 & more"}]
+    assert rep.figures == [{"caption": "A line", "alt": "A straight line from 0 to 1 & more",
+                           "main": True}]  # the first figure is the main one (index thumbnail)
 
 
 def test_record_nan_warns_and_stores_null(tmp_path, shown):
@@ -154,13 +159,18 @@ def test_finish_writes_sorted_deterministic_results(tmp_path, shown):
 
 @pytest.mark.filterwarnings("ignore::wpeval.exceptions.StatisticalWarning")
 def test_load_data_fingerprints_and_hides_examples_for_real_data(tmp_path, shown):
-    from wpeval.data.synthetic import write_sample
+    from wpeval.data.io import write_parquet
+    from wpeval.data.programme import fictional
+    from wpeval.data.synthetic import make_programme
 
-    path = write_sample(tmp_path / "d.parquet", 600, 11)
+    frame = make_programme(600, 11).referrals
+    frame.attrs = {}   # no generator marker: as for administrative data
+    path = write_parquet(frame, tmp_path / "d.parquet")
     rep = Report.start("ok", namespace(tmp_path))
     rep.params["data_path"] = str(path)
-    rep.params["synthetic"] = False   # as for administrative data
-    df = rep.load_data()
+    rep.params["synthetic"] = False
+    df = rep.load_data(programme=fictional())   # the data's own programme file
+    assert not rep.synthetic
     assert len(df) == rep.data_info["rows_after_checks"] and rep.data_info["rows_read"] == 600
     # independent fingerprint: sha256 of the file bytes
     assert rep.data_info["fingerprint"] == hashlib.sha256(path.read_bytes()).hexdigest()
@@ -168,6 +178,21 @@ def test_load_data_fingerprints_and_hides_examples_for_real_data(tmp_path, shown
     assert "examples" not in checks_html   # person_ids are not published from real data
     with pytest.raises(ParameterError, match="does not exist"):
         rep.load_data(tmp_path / "missing.parquet")
+
+
+@pytest.mark.filterwarnings("ignore::wpeval.exceptions.StatisticalWarning")
+def test_generated_data_are_synthetic_whatever_the_parameter_says(tmp_path, shown):
+    from wpeval.data.synthetic import write_sample
+
+    path = write_sample(tmp_path / "d.parquet", 600, 11)
+    rep = Report.start("ok", namespace(tmp_path))
+    rep.params["data_path"] = str(path)
+    rep.params["synthetic"] = False   # forgotten: the file's marker still says synthetic
+    rep.load_data()
+    assert rep.synthetic and rep.data_marker["seed"] == 11
+    assert rep.results_document()["synthetic"] is True
+    with pytest.raises(ParameterError, match="make data"):
+        rep.load_data("data_synthetic/absent.parquet")
 
 
 def test_to_json_handles_pandas_values():

@@ -150,7 +150,7 @@ def test_index_lists_runs_with_status_error_and_links(batch):
     (ok_dir,), (bad_dir,) = run_dirs(out, "ok"), run_dirs(out, "failing")
     assert ok_dir.name in text and bad_dir.name in text
     assert "ValueError: deliberate failure for the runner test" in text
-    assert "mean_x" in text and "n_values" in text        # key figures
+    assert "Mean x" in text and "N values" in text        # key figures, humanised labels
     links = parse(index)
     assert f"{bad_dir.name}/failing.html#papermill-error-cell" in links.hrefs
     for href in links.hrefs:

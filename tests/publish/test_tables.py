@@ -16,7 +16,7 @@ OFF = {"synthetic": True, "disclosure": False}
 
 
 def frame(rows, end="2014-12-31"):
-    base = {"cpa": "CPA01", "prime": "Ingeus", "payment_group": "jsa_25_plus", "attached": True,
+    base = {"cpa": "CPA01", "prime": "Prime A", "payment_group": "jsa_25_plus", "attached": True,
             "job_outcome_date": None, "sustainment_payments": 0, "data_end_date": end}
     df = pd.DataFrame([{**base, **r} for r in rows])
     df["person_id"] = np.arange(1, len(df) + 1)
@@ -36,7 +36,7 @@ def random_frame(n=3000, seed=1):
     groups = np.array(["jsa_18_24", "jsa_25_plus", "esa_new", "esa_ex_ib"])
     return pd.DataFrame({
         "person_id": np.arange(n), "referral_date": ref, "cpa": "CPA01",
-        "prime": rng.choice(["Ingeus", "Seetec"], n), "payment_group": rng.choice(groups, n),
+        "prime": rng.choice(["Prime A", "Prime B"], n), "payment_group": rng.choice(groups, n),
         "attached": rng.random(n) < 0.95, "job_outcome_date": out.to_numpy(),
         "sustainment_payments": np.where(out.notna(), rng.integers(0, 13, n), 0),
         "data_end_date": end})
@@ -179,24 +179,24 @@ def test_mpl_table_hand_worked():
 
 
 def test_payments_table_hand_worked():
-    # Ingeus: JSA 25+ max 4,395 (outcome, 13 payments); Seetec: two attachments 2 x 400
+    # Prime A: JSA 25+ max 4,395 (outcome, 13 payments); Prime B: two attachments 2 x 400
     rows = [{"referral_date": "2011-07-01", "job_outcome_date": "2012-01-10",
              "sustainment_payments": 13},
-            {"referral_date": "2011-07-01", "prime": "Seetec"},
-            {"referral_date": "2011-07-02", "prime": "Seetec"}]
+            {"referral_date": "2011-07-01", "prime": "Prime B"},
+            {"referral_date": "2011-07-02", "prime": "Prime B"}]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", StatisticalWarning)
         t = tables.payments_table(frame(rows), **OFF)
     v = t.values
-    assert v.loc[("CPA01", "Ingeus"), "total_paid"] == pytest.approx(4395.0)
-    assert v.loc[("CPA01", "Ingeus"), "paid_per_job_outcome"] == pytest.approx(4395.0)
-    assert v.loc[("CPA01", "Seetec"), "total_paid"] == pytest.approx(800.0)
-    assert np.isnan(v.loc[("CPA01", "Seetec"), "paid_per_job_outcome"])
+    assert v.loc[("CPA01", "Prime A"), "total_paid"] == pytest.approx(4395.0)
+    assert v.loc[("CPA01", "Prime A"), "paid_per_job_outcome"] == pytest.approx(4395.0)
+    assert v.loc[("CPA01", "Prime B"), "total_paid"] == pytest.approx(800.0)
+    assert np.isnan(v.loc[("CPA01", "Prime B"), "paid_per_job_outcome"])
     assert v.loc[("Total", ""), "total_paid"] == pytest.approx(5195.0)
     # with disclosure on every cell of 1-2 referrals is suppressed, money with its count
     on = tables.payments_table(frame(rows))
-    assert on.suppressed.loc[("CPA01", "Ingeus"), "total_paid"]
-    assert on.suppressed.loc[("CPA01", "Ingeus"), "paid_per_job_outcome"]
+    assert on.suppressed.loc[("CPA01", "Prime A"), "total_paid"]
+    assert on.suppressed.loc[("CPA01", "Prime A"), "paid_per_job_outcome"]
 
 
 def test_crosstab_margins_and_html_format():

@@ -14,6 +14,8 @@ from wpeval.statxplore import (
     NoiseModel,
     demo_responses,
     flag_cells,
+    load_lookup,
+    programme_from_data,
     monthly_tables,
     read,
     reconcile,
@@ -75,9 +77,12 @@ def test_clean_synthetic_extract_through_the_json_files(tmp_path):
     data = read_referrals(
         Path(__file__).resolve().parents[2] / "data_synthetic" / "sample_10k.parquet"
     )
-    paths = demo_responses(data, tmp_path, seed=3)
-    published = pd.concat([work_programme(read(p)) for p in paths], ignore_index=True)
-    res = reconcile(monthly_tables(data), published)
+    # the sample's invented prime names: the label lookup is made from the data's contracts
+    lookup = load_lookup(programme=programme_from_data(data))
+    paths = demo_responses(data, tmp_path, seed=3, lookup=lookup)
+    published = pd.concat([work_programme(read(p), lookup=lookup) for p in paths],
+                          ignore_index=True)
+    res = reconcile(monthly_tables(data, programme=lookup.programme), published)
     assert set(res.tables["table"]) == {
         "referrals",
         "attachments",
@@ -95,7 +100,7 @@ def test_clean_synthetic_extract_through_the_json_files(tmp_path):
     cell = sizes.idxmax()
     assert sizes.max() >= 15
     in_cell = np.logical_and.reduce([data[k] == v for k, v in zip(keys, cell)] + [month == cell[3]])
-    broken = reconcile(monthly_tables(data[~in_cell]), published)
+    broken = reconcile(monthly_tables(data[~in_cell], programme=lookup.programme), published)
     ref = broken.disagreements().query("table == 'referrals'")
     assert set(zip(ref["cpa"], ref["prime"], ref["payment_group"], ref["month"])) == {cell}
 

@@ -38,14 +38,14 @@ def test_true_incremental_cost_needs_an_uncensored_extract():
     warnings.simplefilter("ignore")
     prog = wpeval.make_programme(3000, seed=2)
     with pytest.raises(ParameterError, match="censored"):
-        true_incremental_cost(prog, "CPA09", "A4e", "Maximus")
+        true_incremental_cost(prog, "CPA09", "Prime A", "Prime B")
     late = wpeval.make_programme(3000, seed=2, config={"calendar": {"data_end_date": "2035-12-31"}})
-    tr = true_incremental_cost(late, "CPA09", "A4e", "Maximus")
+    tr = true_incremental_cost(late, "CPA09", "Prime A", "Prime B")
     c = late.truth.contrasts
-    row = c[(c.cpa == "CPA09") & (c.prime == "A4e") & (c.reference == "Maximus")].iloc[0]
+    row = c[(c.cpa == "CPA09") & (c.prime == "Prime A") & (c.reference == "Prime B")].iloc[0]
     # the outcome difference is the generator's own truth; the cost difference carries at
     # least the 1,000-1,200 pound job-outcome fee per additional outcome
     assert tr["d_effect"] == pytest.approx(row["diff_p_jo_2y"], rel=1e-9)
     assert tr["ratio"] > 1000
     with pytest.raises(ParameterError, match="no primes"):
-        true_incremental_cost(late, "CPA09", "A4e", "Ingeus")
+        true_incremental_cost(late, "CPA09", "Prime A", "Prime C")

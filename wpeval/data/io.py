@@ -3,8 +3,11 @@
 - :func:`read_referrals` reads referral-level data from Parquet (pyarrow) or CSV (pyarrow
   CSV engine through pandas: UTF-8 BOM, CRLF line ends and quoted fields are handled) and parses
   the contract's date columns to ``datetime64[ns]``.
-- :func:`write_parquet` writes a frame deterministically: the same data give the same bytes.
+- :func:`write_parquet` (:mod:`wpeval.data.parquet`) writes a frame deterministically: the same
+  data give the same bytes; generated data carry the synthetic marker in the file metadata,
+  which :func:`read_referrals` puts back in ``df.attrs["wpeval_synthetic"]``.
 - :func:`file_fingerprint` / :func:`frame_fingerprint` identify inputs in provenance records.
+- Text columns are parsed by :mod:`wpeval.data.parse`.
 
 Values that cannot be parsed are *not* coerced to missing here: the column is returned as text so
 that :func:`wpeval.data.schema.validate` can report the offending rows (rule ``unparsable_date``).
@@ -19,10 +22,7 @@ thousands separators in counts (``"1,234"``) and copies of the header line insid
 
 from __future__ import annotations
 
-import hashlib
 import os
-import re
-import warnings
 from pathlib import Path
 from typing import Sequence
 
@@ -31,18 +31,16 @@ import pandas as pd
 
 from wpeval.exceptions import DataContractError, ParameterError
 
-DATE_COLUMNS = ("referral_date", "attachment_date", "job_start_date", "job_outcome_date",
-                "job_end_date", "exit_date", "data_end_date")
-_ISO = re.compile(r"^\d{4}-\d{2}-\d{2}([ T]\d{2}:\d{2}(:\d{2}(\.\d+)?)?)?$")
-_SLASH = re.compile(r"^(\d{1,2})[/.-](\d{1,2})[/.-](\d{4})(?:[ T](\d{1,2}:\d{2}(?::\d{2})?))?$")
-#: a number written with thousands separators: 1,234 or -12,345,678.5
-_THOUSANDS = r"^\s*-?\d{1,3}(?:,\d{3})+(?:\.\d+)?\s*$"
+from wpeval.data.parquet import (  # noqa: F401 - re-exported
+    MARKER_KEY, PARQUET_OPTIONS, file_fingerprint, frame_fingerprint, read_marker, write_parquet)
+from wpeval.data.parse import (  # noqa: F401 - re-exported
+    _ISO, _SLASH, _THOUSANDS, BOOL_COLUMNS, DATE_COLUMNS, FLOAT_COLUMNS, INT_COLUMNS, NULL_TOKENS,
+    _parse_columns, _parse_dates, strip_thousands)
+from wpeval.data.programme import SYNTHETIC_ATTR
+
 #: in-memory size of a frame read from a file, per byte of file (CSV: all text first, read as
 #: Arrow strings then converted to Python objects) or of uncompressed Parquet column data
 MEMORY_FACTOR = {"csv": 6.0, "parquet": 1.5}
-#: fixed Parquet writer options (compression, no page index, statistics on) for stable bytes
-PARQUET_OPTIONS = dict(compression="zstd", compression_level=3, use_dictionary=True,
-                       write_statistics=True, version="2.6", data_page_version="1.0")
 
 
 def read_referrals(path: str | Path, *, columns: Sequence[str] | None = None,
@@ -81,7 +79,9 @@ def read_referrals(path: str | Path, *, columns: Sequence[str] | None = None,
 
         Copies of the header line inside a CSV are removed; ``df.attrs["wpeval_read"]``
         holds ``rows_read`` (data lines, copies included), ``repeated_header`` (their number),
-        ``repeated_header_lines`` and ``rows_returned``.
+        ``repeated_header_lines`` and ``rows_returned``. Data made by the synthetic generator
+        (Parquet written by :func:`write_parquet`) carry its marker in
+        ``df.attrs["wpeval_synthetic"]`` (see :func:`wpeval.data.programme.for_data`).
 
     Raises
     ------
@@ -124,7 +124,10 @@ def read_referrals(path: str | Path, *, columns: Sequence[str] | None = None,
                                 ".parquet or .csv", rule="file_type")
     df = _parse_columns(df, dayfirst)
     info["rows_returned"] = len(df)
-    df.attrs["wpeval_read"] = info
+    df.attrs = {"wpeval_read": info}
+    marker = read_marker(path)
+    if marker is not None:
+        df.attrs[SYNTHETIC_ATTR] = marker
     return df
 
 
@@ -281,207 +284,3 @@ def _header_copies(df: pd.DataFrame) -> np.ndarray:
     for c in df.columns:
         hits += (df[c].astype("string").str.strip() == c).fillna(False).to_numpy(dtype=bool)
     return cand & (hits * 2 >= df.shape[1])
-
-
-def _parse_dates(s: pd.Series, dayfirst: bool | None, name: str) -> pd.Series:
-    """Text dates -> datetime64[ns]; works on the distinct values (few, for dates).
-
-    ISO values are read as they are; slash (or dot) dates day/month/year or month/day/year
-    (see :func:`read_referrals`), optionally with a time. When some values do not parse, the
-    column is returned as text with every parsable value rewritten as ISO, so that
-    :func:`wpeval.data.schema.validate` keeps those and reports the others.
-    """
-    if pd.api.types.is_datetime64_any_dtype(s):
-        return s.astype("datetime64[ns]") if s.dt.tz is None else s
-    if not (s.dtype == object or pd.api.types.is_string_dtype(s)):
-        return s
-    codes, uniq = pd.factorize(s.astype("string").str.strip(), use_na_sentinel=True)
-    uniq = [str(u) for u in uniq]
-    if not any(uniq_v != "" for uniq_v in uniq):
-        return pd.Series(pd.NaT, index=s.index, dtype="datetime64[ns]")
-    iso_of = [u if _ISO.match(u) else None for u in uniq]
-    slash = [(i, _SLASH.match(u)) for i, u in enumerate(uniq) if iso_of[i] is None]
-    slash = [(i, m) for i, m in slash if m]
-    if slash:
-        a = np.array([int(m.group(1)) for _, m in slash])
-        b = np.array([int(m.group(2)) for _, m in slash])
-        first_big, second_big = bool((a > 12).any()), bool((b > 12).any())
-        day_first = dayfirst
-        if day_first is None:
-            if first_big and second_big:
-                day_first = None  # inconsistent: leave those for validate to report
-            elif first_big or second_big:
-                day_first = first_big
-            else:
-                day_first = True
-                warnings.warn(f"{name}: every day/month date is ambiguous (day and month both "
-                              "<= 12); reading them as day/month/year (UK). Pass dayfirst= "
-                              "to choose.", UserWarning, stacklevel=4)
-        if day_first is not None:
-            for (i, m), x, y in zip(slash, a, b):
-                day, month = (x, y) if day_first else (y, x)
-                iso_of[i] = f"{m.group(3)}-{month:02d}-{day:02d}" + (
-                    f" {m.group(4)}" if m.group(4) else "")
-    cand = pd.Series([v if v is not None else "" for v in iso_of], dtype="string")
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        parsed = pd.to_datetime(cand.where(cand != ""), format="ISO8601", errors="coerce")
-    parsed_u = parsed.to_numpy(dtype="datetime64[ns]")
-    ok_u = ~np.isnat(parsed_u) | (np.array(uniq, dtype=object) == "")
-    if ok_u.all():
-        out = np.full(len(s), np.datetime64("NaT"), dtype="datetime64[ns]")
-        have = codes >= 0
-        out[have] = parsed_u[codes[have]]
-        return pd.Series(out, index=s.index, name=s.name)
-    text_u = np.array([iso_of[i] if ok_u[i] and uniq[i] != "" else uniq[i]
-                       for i in range(len(uniq))] + [None], dtype=object)
-    return pd.Series(text_u[codes], index=s.index, name=s.name, dtype=object)
-
-
-INT_COLUMNS = ("sustainment_payments", "age", "benefit_duration_days")
-FLOAT_COLUMNS = ("allocation_prob",)
-BOOL_COLUMNS = ("attached", "disability")
-_BOOL_TEXT = {"true": True, "t": True, "1": True, "yes": True, "y": True,
-              "false": False, "f": False, "0": False, "no": False, "n": False}
-
-
-def _is_text(s: pd.Series) -> bool:
-    return s.dtype == object or pd.api.types.is_string_dtype(s)
-
-
-def strip_thousands(s: pd.Series) -> pd.Series:
-    """Remove thousands separators from text numbers (``"1,234"`` -> ``"1234"``).
-
-    Only values laid out exactly as groups of three digits after the first (``1,234``,
-    ``-12,345,678.5``) change; anything else (``"1,5"``, ``"12,34"``) is left for the caller to
-    reject. Non-text series are returned unchanged.
-    """
-    if not _is_text(s):
-        return s
-    txt = s.astype("string")
-    has = txt.str.fullmatch(_THOUSANDS).fillna(False).to_numpy(dtype=bool)
-    if not has.any():
-        return s
-    out = s.astype(object).copy()
-    out[has] = txt[has].str.replace(",", "", regex=False).str.strip().to_numpy(dtype=object)
-    return out
-
-
-def _parse_number(s: pd.Series, integer: bool) -> pd.Series:
-    """Text -> number when every non-empty value parses (and is whole, for integers);
-    thousands separators are removed first."""
-    if not _is_text(s):
-        return s
-    s = strip_thousands(s)
-    num = pd.to_numeric(s, errors="coerce")
-    if (num.isna() & s.notna()).any():
-        return s
-    if not integer:
-        return num.astype("float64")
-    x = num.dropna().to_numpy(dtype="float64")
-    with np.errstate(invalid="ignore"):
-        whole = np.isfinite(x) & (np.mod(np.nan_to_num(x), 1) == 0) & (np.abs(x) < 2.0 ** 63)
-    if not whole.all():
-        return s
-    return num.astype("int64") if num.notna().all() else num.astype("Int64")
-
-
-def _parse_bool(s: pd.Series) -> pd.Series:
-    """Text true/false, 1/0, yes/no, y/n, t/f -> bool (``boolean`` when some are missing)."""
-    if not _is_text(s):
-        return s
-    mapped = s.astype("string").str.strip().str.lower().map(_BOOL_TEXT)
-    if (mapped.isna() & s.notna()).any():
-        return s
-    return mapped.astype(bool) if mapped.notna().all() else mapped.astype("boolean")
-
-
-#: text read as missing in the typed columns (dates, numbers, flags) of a CSV: what R, SAS,
-#: SQL and spreadsheet exports write for an empty value. Code columns keep the text.
-NULL_TOKENS = ("NA", "N/A", "n/a", "#N/A", "NaN", "nan", "NaT", "NULL", "null", "None", ".")
-
-
-def _nulls_to_missing(s: pd.Series) -> pd.Series:
-    if not _is_text(s):
-        return s
-    txt = s.astype("string").str.strip()
-    hit = txt.isin(NULL_TOKENS).fillna(False).to_numpy(dtype=bool)
-    return s.where(~hit, None) if hit.any() else s
-
-
-def _parse_columns(df: pd.DataFrame, dayfirst: bool | None) -> pd.DataFrame:
-    for col in DATE_COLUMNS + INT_COLUMNS + FLOAT_COLUMNS + BOOL_COLUMNS:
-        if col in df.columns:
-            df[col] = _nulls_to_missing(df[col])
-    for col in DATE_COLUMNS:
-        if col in df.columns:
-            df[col] = _parse_dates(df[col], dayfirst, col)
-    for col in INT_COLUMNS + FLOAT_COLUMNS:
-        if col in df.columns:
-            df[col] = _parse_number(df[col], integer=col in INT_COLUMNS)
-    for col in BOOL_COLUMNS:
-        if col in df.columns:
-            df[col] = _parse_bool(df[col])
-    if "person_id" in df.columns and df["person_id"].dtype == object:
-        ids = df["person_id"].astype("string").str.strip()
-        plain = ids.str.fullmatch(r"-?(0|[1-9]\d{0,17})", na=False)
-        if len(ids) and plain.all():
-            df["person_id"] = ids.astype("int64")
-    return df
-
-
-def write_parquet(df: pd.DataFrame, path: str | Path) -> Path:
-    """Write ``df`` to Parquet so that the same data always give the same bytes.
-
-    The index is not written, compression and format options are fixed
-    (:data:`PARQUET_OPTIONS`), and the file metadata carry no time stamps (pyarrow writes only
-    the schema, the pandas metadata and the library version string).
-
-    Parameters
-    ----------
-    df : pandas.DataFrame
-        The frame to write.
-    path : str or Path
-        Destination (parent directories are created).
-
-    Returns
-    -------
-    Path
-    """
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
-    if not isinstance(df, pd.DataFrame):
-        raise ParameterError(f"write_parquet needs a DataFrame, got {type(df).__name__}")
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    table = pa.Table.from_pandas(df, preserve_index=False)
-    tmp = path.with_name(path.name + ".tmp")
-    pq.write_table(table, tmp, **PARQUET_OPTIONS)
-    tmp.replace(path)
-    return path
-
-
-def file_fingerprint(path: str | Path) -> str:
-    """SHA-256 hex digest of a file's bytes (read in 1 MiB chunks)."""
-    h = hashlib.sha256()
-    try:
-        with open(path, "rb") as fh:
-            for chunk in iter(lambda: fh.read(1 << 20), b""):
-                h.update(chunk)
-    except OSError as exc:
-        raise DataContractError(f"cannot read {path}: {exc}", rule="file_readable") from exc
-    return h.hexdigest()
-
-
-def frame_fingerprint(df: pd.DataFrame) -> str:
-    """SHA-256 hex digest of a frame's content.
-
-    Hashes the column names and dtypes, then the row hashes of
-    ``pandas.util.hash_pandas_object(df, index=False)`` (so the index does not matter but row
-    order, values and types do).
-    """
-    h = hashlib.sha256()
-    h.update("|".join(f"{c}:{t}" for c, t in zip(df.columns, df.dtypes)).encode())
-    h.update(pd.util.hash_pandas_object(df, index=False).to_numpy().tobytes())
-    return h.hexdigest()

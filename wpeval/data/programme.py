@@ -39,10 +39,13 @@ class Programme:
         Keyed by code, in DWP group-number order.
     cpas : dict[str, dict]
         Keyed by CPA code; each holds ``name``, ``number``, ``primes`` (list of str).
+    fictional : bool
+        True for the synthetic variant made by :func:`fictional` (invented prime names).
     """
 
     payment_groups: dict
     cpas: dict
+    fictional: bool = False
 
     @property
     def contracts(self) -> list[tuple[str, str]]:
@@ -91,3 +94,85 @@ def _load_cached(path: str | None) -> Programme:
 def load(path: str | Path | None = None) -> Programme:
     """Load programme reference data (default: the GB Work Programme)."""
     return _load_cached(None if path is None else str(path))
+
+
+#: key of the marker that the synthetic generator puts in ``DataFrame.attrs`` and in the
+#: Parquet key-value metadata (``wpeval.synthetic``); see :mod:`wpeval.data.parquet`
+SYNTHETIC_ATTR = "wpeval_synthetic"
+
+
+def fictional_name(index: int) -> str:
+    """Invented prime name of the ``index``-th prime of a CPA: ``Prime A``, ``Prime B``..."""
+    if index < 0:
+        raise ParameterError(f"prime index must be >= 0, got {index}")
+    letters = ""
+    i = index
+    while True:
+        letters = chr(ord("A") + i % 26) + letters
+        i = i // 26 - 1
+        if i < 0:
+            return f"Prime {letters}"
+
+
+def fictional(programme: Programme | None = None) -> Programme:
+    """The programme with invented prime names, for synthetic data.
+
+    Same payment groups, CPAs and number of primes per CPA; the primes of each CPA are
+    renamed ``Prime A``, ``Prime B``, ``Prime C`` in the order of the programme file. Synthetic
+    data never carry the names of real providers: a ranking of invented effects must not be
+    read as a statement about a real company.
+
+    Parameters
+    ----------
+    programme : Programme, optional
+        The programme to rename (default: :func:`load`). Already fictional: returned as is.
+    """
+    prog = load() if programme is None else programme
+    if prog.fictional:
+        return prog
+    cpas = {code: {**info, "primes": [fictional_name(i) for i in range(len(info["primes"]))]}
+            for code, info in prog.cpas.items()}
+    return Programme(payment_groups=prog.payment_groups, cpas=cpas, fictional=True)
+
+
+def synthetic_marker(df) -> dict | None:
+    """The generator's marker of a frame (``df.attrs``), or None for other data."""
+    attrs = getattr(df, "attrs", None)
+    marker = attrs.get(SYNTHETIC_ATTR) if isinstance(attrs, dict) else None
+    return dict(marker) if isinstance(marker, dict) else None
+
+
+def for_data(df, programme: "Programme | str | Path | None" = None) -> Programme:
+    """The programme to check ``df`` against.
+
+    An explicit ``programme`` (object or file) wins. Otherwise data made by the synthetic
+    generator (marked, see :func:`synthetic_marker`), or whose primes all carry the invented
+    names (a CSV copy of generated data has no marker), are checked against
+    :func:`fictional` names and everything else against the real programme (:func:`load`).
+    """
+    if isinstance(programme, Programme):
+        return programme
+    if programme is not None:
+        return load(programme)
+    marker = synthetic_marker(df)
+    if marker is not None and marker.get("names", "fictional") == "fictional":
+        return fictional(load())
+    real = load()
+    if _uses_fictional_names(df, real):  # e.g. a CSV copy of generated data (no marker)
+        return fictional(real)
+    return real
+
+
+def _uses_fictional_names(df, real: Programme) -> bool:
+    """True when every prime of ``df`` is an invented name (``Prime A``...) and none is a
+    real one: such data can only be checked against :func:`fictional`."""
+    cols = getattr(df, "columns", ())
+    if "prime" not in cols:
+        return False
+    try:
+        values = {str(v).strip() for v in df["prime"].dropna().unique()}
+    except (TypeError, ValueError):
+        return False
+    names = {p for info in fictional(real).cpas.values() for p in info["primes"]}
+    real_names = {p for info in real.cpas.values() for p in info["primes"]}
+    return bool(values) and values <= names and not values & real_names

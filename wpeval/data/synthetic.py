@@ -43,18 +43,19 @@ contrasts are exact, with no Monte Carlo error.
 
 from __future__ import annotations
 
-import copy
-import functools
 from dataclasses import dataclass, field
-from importlib import resources
 from pathlib import Path
 from typing import Mapping
 
 import numpy as np
 import pandas as pd
-import yaml
 
 from wpeval.data import programme as _programme
+from wpeval.data.synthetic_config import (  # noqa: F401 - re-exported
+    _days_to_dt, _draw_cat, _entry_time, _group_arrays, _group_mix, _merge, _month_index,
+    _month_weights, _p_outcome, load_config)
+from wpeval.data.synthetic_structure import (  # noqa: F401 - re-exported
+    Truth, _design_table, _structure, _truth)
 from wpeval.exceptions import ParameterError
 
 DEFAULT_SEED = 20110601
@@ -65,33 +66,6 @@ COLUMNS = ["person_id", "referral_date", "cpa", "district", "prime", "payment_gr
            "benefit_duration_days", "assessed_stream", "allocation_prob"]
 WINDOW_DAYS = 728  # 104 weeks attached
 TWO_YEARS = 730
-
-
-@dataclass(frozen=True)
-class Truth:
-    """True parameters of a synthetic programme.
-
-    Attributes
-    ----------
-    contracts : DataFrame
-        One row per contract: ``cpa, prime, log_hazard_effect`` (main effect on the log
-        job-entry hazard, centred within CPA), ``p_jo_2y`` (true probability of a job outcome
-        within 730 days of referral had every referral of the CPA been allocated to this
-        prime), ``n_cpa`` (referrals in the CPA).
-    contracts_by_group : DataFrame
-        Same by payment group (``log_hazard_effect`` includes the interaction).
-    contrasts : DataFrame
-        Every within-CPA pair: ``cpa, prime, reference, term ("prime - reference"),
-        diff_p_jo_2y, log_hr`` (conditional log hazard ratio of the main effects).
-    group_rates : DataFrame
-        Expected 2-year job-outcome rate by payment group under the realised allocation
-        (``p_jo_2y``) over all referrals and over those with 2 years observed.
-    """
-
-    contracts: pd.DataFrame
-    contracts_by_group: pd.DataFrame
-    contrasts: pd.DataFrame
-    group_rates: pd.DataFrame
 
 
 @dataclass(frozen=True)
@@ -112,6 +86,10 @@ class SyntheticProgramme:
     seed : int
     config : dict
         The full configuration used (defaults merged with the user's).
+    programme : wpeval.data.programme.Programme
+        The programme of the data: by default the real payment groups and CPAs with invented
+        prime names (:func:`wpeval.data.programme.fictional`); pass it to
+        :func:`wpeval.data.schema.validate` (``programme=``).
     """
 
     referrals: pd.DataFrame
@@ -120,219 +98,13 @@ class SyntheticProgramme:
     truth: Truth
     seed: int
     config: dict = field(repr=False)
-
-
-# ------------------------------------------------------------------------------ configuration
-def _merge(base: dict, over: Mapping) -> dict:
-    out = copy.deepcopy(base)
-    for k, v in over.items():
-        if isinstance(v, Mapping) and isinstance(out.get(k), dict):
-            out[k] = _merge(out[k], v)
-        else:
-            out[k] = copy.deepcopy(v)
-    return out
-
-
-@functools.lru_cache(maxsize=1)
-def _default_config() -> dict:
-    """The parsed defaults (parsed once per process: a diagnosis generates thousands of
-    programmes; callers get a deep copy)."""
-    text = resources.files("wpeval.config").joinpath("synthetic.yaml").read_text("utf-8")
-    return yaml.safe_load(text)
-
-
-def load_config(config: str | Path | Mapping | None = None) -> dict:
-    """Return the generator configuration: the defaults merged with ``config``.
-
-    Parameters
-    ----------
-    config : str, Path, mapping or None
-        A YAML file or a (partial, nested) mapping overriding keys of
-        ``wpeval/config/synthetic.yaml``; None for the defaults.
-    """
-    cfg = copy.deepcopy(_default_config())
-    if config is None:
-        return cfg
-    if isinstance(config, (str, Path)):
-        try:
-            over = yaml.safe_load(Path(config).read_text("utf-8")) or {}
-        except OSError as exc:
-            raise ParameterError(f"cannot read synthetic config {config}: {exc}") from exc
-    elif isinstance(config, Mapping):
-        over = config
-    else:
-        raise ParameterError(f"config must be a path, a mapping or None, not {type(config)}")
-    if not isinstance(over, Mapping):
-        raise ParameterError("synthetic config must be a mapping of sections")
-    unknown = set(over) - set(cfg)
-    if unknown:
-        raise ParameterError(f"unknown synthetic config sections {sorted(unknown)}; "
-                             f"known: {sorted(cfg)}")
-    return _merge(cfg, over)
-
-
-def _month_index(month: str, first: pd.Period) -> int:
-    return int((pd.Period(month, "M") - first).n)
-
-
-# ------------------------------------------------------------------------------ structure
-def _structure(cfg: dict, prog, rng: np.random.Generator) -> dict:
-    """Districts, contract effects and allocation probabilities (independent of n)."""
-    groups = list(prog.payment_groups)
-    cpas = list(prog.cpas)
-    dc = cfg["districts"]
-    lo, hi = int(dc["per_cpa_min"]), int(dc["per_cpa_max"])
-    if not 1 <= lo <= hi:
-        raise ParameterError("districts.per_cpa_min/max must satisfy 1 <= min <= max")
-    n_d = rng.integers(lo, hi + 1, size=len(cpas))
-    d_cpa = np.repeat(np.arange(len(cpas)), n_d)
-    d_name = [f"{cpas[c]}-D{j + 1:02d}" for c, k in enumerate(n_d) for j in range(k)]
-    size = rng.lognormal(0.0, float(dc["size_sigma"]), size=len(d_cpa))
-    d_eff = rng.normal(0.0, float(dc["effect_sd"]), size=len(d_cpa))
-
-    k_cpa = np.array([len(prog.cpas[c]["primes"]) for c in cpas])
-    off = np.concatenate([[0], np.cumsum(k_cpa)[:-1]])
-    n_con = int(k_cpa.sum())
-    pc = cfg["primes"]
-    main = rng.normal(0.0, float(pc["effect_sd"]), size=n_con)
-    inter = rng.normal(0.0, float(pc["group_interaction_sd"]), size=(n_con, len(groups)))
-    con_cpa = np.repeat(np.arange(len(cpas)), k_cpa)
-    con_prime = [p for c in cpas for p in prog.cpas[c]["primes"]]
-    for c in range(len(cpas)):  # centre within CPA
-        sl = slice(off[c], off[c] + k_cpa[c])
-        main[sl] -= main[sl].mean()
-        inter[sl] -= inter[sl].mean(axis=0)
-    for key, val in (pc.get("overrides") or {}).items():
-        try:
-            cpa, prime = key.split("|")
-            i = off[cpas.index(cpa)] + prog.cpas[cpa]["primes"].index(prime)
-        except (ValueError, KeyError) as exc:
-            raise ParameterError(f"primes.overrides: {key!r} is not 'CPA|prime' of a "
-                                 "contract") from exc
-        main[i] = float(val)
-    eff = main[:, None] + inter  # contract x group
-
-    ac = cfg["allocation"]
-    if ac.get("shift_cpas") is not None:
-        bad = set(ac["shift_cpas"]) - set(cpas)
-        if bad:
-            raise ParameterError(f"allocation.shift_cpas: unknown CPAs {sorted(bad)}")
-        shift_cpa = np.isin(np.array(cpas), ac["shift_cpas"])
-    else:
-        pick = rng.choice(len(cpas), size=int(ac["n_shift_cpas"]), replace=False)
-        shift_cpa = np.zeros(len(cpas), bool)
-        shift_cpa[pick] = True
-    bad = set(ac["shift_groups"]) - set(groups)
-    if bad:
-        raise ParameterError(f"allocation.shift_groups: unknown payment groups {sorted(bad)}")
-    shift_grp = np.isin(np.array(groups), ac["shift_groups"])
-    steps = sorted(ac.get("shifts") or [], key=lambda s: s["from"])
-    for stp in steps:  # shares must be constant within the quarterly design strata
-        if pd.Period(stp["from"], "M").month % 3 != 1:
-            raise ParameterError(f"allocation.shifts: {stp['from']} does not start a quarter; "
-                                 "shifts must start in Jan, Apr, Jul or Oct")
-    # probs[cpa, group, step, slot]
-    probs = np.zeros((len(cpas), len(groups), len(steps) + 1, 3))
-    for c in range(len(cpas)):
-        k = k_cpa[c]
-        for g in range(len(groups)):
-            base = np.full(k, 1.0 / k)
-            e = eff[off[c]:off[c] + k, g]
-            for s in range(len(steps) + 1):
-                p = base.copy()
-                if s > 0 and shift_cpa[c] and shift_grp[g]:
-                    pts = sum(float(st["points"]) for st in steps[:s])
-                    p[np.argmax(e)] += pts
-                    p[np.argmin(e)] -= pts
-                if p.min() <= 0:
-                    raise ParameterError("allocation.shifts move more than a prime's share")
-                probs[c, g, s, :k] = p
-    return dict(groups=groups, cpas=cpas, n_d=n_d, d_cpa=d_cpa, d_name=d_name, size=size,
-                d_eff=d_eff, k_cpa=k_cpa, off=off, con_cpa=con_cpa, con_prime=con_prime,
-                main=main, eff=eff, shift_cpa=shift_cpa, steps=steps, probs=probs)
-
-
-# ------------------------------------------------------------------------------ helpers
-def _group_arrays(cfg: dict, prog, groups: list[str]) -> dict:
-    gc = cfg["groups"]
-    missing = [g for g in groups if g not in gc]
-    if missing:
-        raise ParameterError(f"synthetic config has no parameters for groups {missing}")
-    col = lambda key: np.array([float(gc[g][key]) for g in groups])  # noqa: E731
-    ages = np.array([gc[g]["age"] for g in groups], float)
-    bd = np.array([gc[g]["benefit_days"] for g in groups], float)
-    return dict(log_rate=col("log_rate"), exit_rate=col("exit_rate"),
-                never=col("never_attach"), retention=col("retention"), male=col("male"),
-                disabled=col("disabled"), target=col("target_2y"), age=ages, bd=bd,
-                trig=np.array([prog.payment_groups[g].jo_trigger_weeks for g in groups]),
-                cap=np.array([prog.payment_groups[g].sustainment_cap for g in groups]),
-                esa=np.array([prog.payment_groups[g].family == "ESA" for g in groups]))
-
-
-def _month_weights(cfg: dict, first: pd.Period, n_months: int) -> np.ndarray:
-    w = np.zeros(n_months)
-    for step in sorted(cfg["calendar"]["intake"], key=lambda s: s["from"]):
-        w[max(0, _month_index(step["from"], first)):] = float(step["weight"])
-    if w.min() <= 0:
-        raise ParameterError("calendar.intake must give every month a positive weight "
-                             "(the first step must start at or before first_referral_month)")
-    return w / w.sum()
-
-
-def _group_mix(cfg: dict, groups: list[str], first: pd.Period, n_months: int) -> np.ndarray:
-    mc = cfg["mix"]
-    t_plateau = max(1, _month_index(mc["esa_plateau_month"], first))
-    t = np.minimum(np.arange(n_months) / t_plateau, 1.0)
-    a, b = float(mc["esa_share_first"]), float(mc["esa_share_plateau"])
-    esa = a + (b - a) * t ** float(mc["esa_ramp_power"])
-    mix = np.zeros((n_months, len(groups)))
-    for part, share in (("esa", esa), ("other", 1 - esa)):
-        tot = sum(mc[part].values())
-        for g, v in mc[part].items():
-            if g not in groups:
-                raise ParameterError(f"mix.{part}: unknown payment group {g!r}")
-            mix[:, groups.index(g)] += share * float(v) / tot
-    return mix
-
-
-def _draw_cat(rng: np.random.Generator, cum: np.ndarray) -> np.ndarray:
-    """Categorical draws given row-wise cumulative probabilities (n x k)."""
-    u = rng.random(cum.shape[0])
-    return np.minimum((u[:, None] >= cum).sum(axis=1), cum.shape[1] - 1)
-
-
-def _days_to_dt(days: np.ndarray, valid: np.ndarray | None = None) -> np.ndarray:
-    out = days.astype("datetime64[D]").astype("datetime64[ns]")
-    if valid is not None:
-        out[~valid] = np.datetime64("NaT")
-    return out
-
-
-def _p_outcome(lam, mu, tau, never, s_trig, t0, a):
-    """Closed-form P(job outcome within 730 days) for piecewise-constant competing hazards.
-
-    Job-entry hazard ``a * lam`` on ``[0, t0)`` and ``lam`` afterwards, other-exit hazard
-    ``mu``; a job start before ``tau`` (and before exit) lasting the trigger gives an outcome:
-    ``P = (1 - never) * s_trig * [a lam/(a lam + mu) (1 - exp(-(a lam + mu) min(t0, tau)))
-    + exp(-(a lam + mu) t0) lam/(lam + mu) (1 - exp(-(lam + mu) (tau - t0)_+))]``.
-    """
-    tau = np.maximum(tau, 0)
-    r1 = a * lam + mu
-    p1 = a * lam / r1 * -np.expm1(-r1 * np.minimum(t0, tau))
-    r2 = lam + mu
-    p2 = np.exp(-r1 * t0) * lam / r2 * -np.expm1(-r2 * np.maximum(tau - t0, 0))
-    return (1 - never) * (p1 + p2) * s_trig
-
-
-def _entry_time(e, lam, t0, a):
-    """Invert the piecewise cumulative hazard: time at which ``H(t) = e``."""
-    h0 = a * lam * t0
-    return np.where(e < h0, e / (a * lam), t0 + (e - h0) / lam)
+    programme: object = field(default=None, repr=False)
 
 
 # ------------------------------------------------------------------------------ generator
 def make_programme(n_referrals: int, seed: int = DEFAULT_SEED,
                    config: str | Path | Mapping | None = None, *,
+                   programme: "_programme.Programme | str | Path | None" = None,
                    replicate: np.random.SeedSequence | int | None = None
                    ) -> SyntheticProgramme:
     """Simulate a Work-Programme-like referral-level data set with known truth.
@@ -345,6 +117,12 @@ def make_programme(n_referrals: int, seed: int = DEFAULT_SEED,
         Seed of ``numpy.random.PCG64``; same seed + config gives an identical frame.
     config : path, mapping or None
         Overrides of ``wpeval/config/synthetic.yaml`` (see :func:`load_config`).
+    programme : Programme, path or None
+        The CPAs and primes to simulate. Default: the GB Work Programme's structure with
+        invented prime names (``Prime A``, ``Prime B``... within each CPA, see
+        :func:`wpeval.data.programme.fictional`): synthetic data never carry the names of real
+        providers. A programme passed here is renamed the same way unless it is already
+        fictional.
     replicate : numpy SeedSequence or int, optional
         Seed of the individuals only. The programme structure (districts, contract effects,
         shifted CPAs) still comes from ``seed``, so replicates of one design differ only in
@@ -361,7 +139,8 @@ def make_programme(n_referrals: int, seed: int = DEFAULT_SEED,
     if not isinstance(seed, (int, np.integer)) or seed < 0:
         raise ParameterError(f"seed must be a non-negative integer, got {seed!r}")
     cfg = load_config(config)
-    prog = _programme.load()
+    prog = _programme.fictional(programme if isinstance(programme, _programme.Programme)
+                                else _programme.load(programme))
     n = int(n_referrals)
     ss_struct, ss_people = np.random.SeedSequence(int(seed)).spawn(2)
     if replicate is not None:
@@ -512,74 +291,16 @@ def make_programme(n_referrals: int, seed: int = DEFAULT_SEED,
     design = _design_table(st, prog, first, n_months, district_cats)
     districts = pd.DataFrame({"district": st["d_name"], "cpa": [cpas[i] for i in st["d_cpa"]],
                               "size_share": dsize, "effect": st["d_eff"]})
+    ref.attrs[_programme.SYNTHETIC_ATTR] = synthetic_marker(n, int(seed))
     return SyntheticProgramme(referrals=ref, design=design, districts=districts, truth=truth,
-                              seed=int(seed), config=cfg)
+                              seed=int(seed), config=cfg, programme=prog)
 
 
-def _truth(st, prog, c, g, p_slot, p_own, observed_2y, groups) -> Truth:
-    cpas = st["cpas"]
-    rows, rows_g = [], []
-    n_c = np.bincount(c, minlength=len(cpas))
-    for ci, cpa in enumerate(cpas):
-        in_c = c == ci
-        gi = g[in_c]
-        for j, prime in enumerate(prog.cpas[cpa]["primes"]):
-            k = st["off"][ci] + j
-            pj = p_slot[in_c, j]
-            rows.append({"cpa": cpa, "prime": prime, "log_hazard_effect": st["main"][k],
-                         "p_jo_2y": float(pj.mean()) if len(pj) else np.nan,
-                         "n_cpa": int(n_c[ci])})
-            sums = np.bincount(gi, weights=pj, minlength=len(groups))
-            cnt = np.bincount(gi, minlength=len(groups))
-            for gg, code in enumerate(groups):
-                rows_g.append({"cpa": cpa, "prime": prime, "payment_group": code,
-                               "log_hazard_effect": st["eff"][k, gg],
-                               "p_jo_2y": sums[gg] / cnt[gg] if cnt[gg] else np.nan,
-                               "n_cpa_group": int(cnt[gg])})
-    contracts = pd.DataFrame(rows)
-    contrasts = []
-    for cpa, sub in contracts.groupby("cpa", sort=False):
-        recs = sub.to_dict("records")
-        for a in range(len(recs)):
-            for b in range(a + 1, len(recs)):
-                ra, rb = recs[a], recs[b]
-                contrasts.append({"cpa": cpa, "prime": ra["prime"], "reference": rb["prime"],
-                                  "term": f"{ra['prime']} - {rb['prime']}",
-                                  "diff_p_jo_2y": ra["p_jo_2y"] - rb["p_jo_2y"],
-                                  "log_hr": ra["log_hazard_effect"] - rb["log_hazard_effect"]})
-    cnt_all = np.bincount(g, minlength=len(groups))
-    cnt_obs = np.bincount(g[observed_2y], minlength=len(groups))
-    with np.errstate(invalid="ignore", divide="ignore"):
-        rates = pd.DataFrame({
-            "payment_group": groups,
-            "p_jo_2y": np.bincount(g, weights=p_own, minlength=len(groups)) / cnt_all,
-            "p_jo_2y_observed": np.bincount(g[observed_2y], weights=p_own[observed_2y],
-                                            minlength=len(groups)) / cnt_obs,
-            "n": cnt_all, "n_observed": cnt_obs})
-    tot = {"payment_group": "all", "p_jo_2y": p_own.mean(),
-           "p_jo_2y_observed": p_own[observed_2y].mean() if observed_2y.any() else np.nan,
-           "n": len(g), "n_observed": int(observed_2y.sum())}
-    rates = pd.concat([rates, pd.DataFrame([tot])], ignore_index=True)
-    return Truth(contracts=contracts, contracts_by_group=pd.DataFrame(rows_g),
-                 contrasts=pd.DataFrame(contrasts), group_rates=rates)
-
-
-def _design_table(st, prog, first, n_months, district_cats) -> pd.DataFrame:
-    """Allocation probability of every district x quarter x group x prime."""
-    quarters = pd.period_range(first.asfreq("Q"), (first + n_months - 1).asfreq("Q"), freq="Q")
-    step_from = [pd.Period(s["from"], "M") for s in st["steps"]]
-    recs = []
-    for q in quarters:
-        qm = q.asfreq("M", how="start")
-        s = sum(1 for f in step_from if f <= qm)
-        for di, dname in enumerate(st["d_name"]):
-            ci = st["d_cpa"][di]
-            cpa = st["cpas"][ci]
-            for gi, code in enumerate(st["groups"]):
-                for j, prime in enumerate(prog.cpas[cpa]["primes"]):
-                    recs.append((dname, cpa, str(q), code, prime, st["probs"][ci, gi, s, j]))
-    return pd.DataFrame(recs, columns=["district", "cpa", "period", "payment_group", "prime",
-                                       "allocation_prob"])
+def synthetic_marker(n: int, seed: int) -> dict:
+    """The marker carried by generated data (``DataFrame.attrs`` and Parquet metadata):
+    which generator, seed and size, and that the prime names are invented."""
+    return {"generator": "wpeval.data.synthetic.make_programme", "n": int(n), "seed": int(seed),
+            "names": "fictional"}
 
 
 # ------------------------------------------------------------------------------ calibration
@@ -643,5 +364,5 @@ def write_sample(path: str | Path, n: int, seed: int = DEFAULT_SEED,
         raise ParameterError(f"write_sample writes Parquet; {path} does not end in .parquet")
     prog = make_programme(n, seed, config)
     path.parent.mkdir(parents=True, exist_ok=True)
-    write_parquet(prog.referrals, path)
+    write_parquet(prog.referrals, path)  # carries the synthetic marker (Parquet metadata)
     return path

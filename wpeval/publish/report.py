@@ -17,88 +17,24 @@ caller declares it aggregate.
 
 from __future__ import annotations
 
-import base64
 import datetime as _dt
 import html
-import io
 import json
-import math
 import os
 import time
 import warnings
 from pathlib import Path
 from typing import Any, Mapping
 
-import numpy as np
 import pandas as pd
 
+from wpeval.exceptions import ParameterError, StatisticalWarning
+from wpeval.publish import downloads as _dl
 from wpeval.publish import params as _params
 from wpeval.publish import provenance as _prov
-from wpeval.exceptions import ParameterError, StatisticalWarning
-
-#: largest frame :meth:`Report.show` records without ``aggregate=True``
-MAX_ROWS = 5000
-#: rows of a frame displayed in the notebook (all rows are still recorded)
-DISPLAY_ROWS = 200
-#: columns that identify a person; frames holding one are never recorded
-PERSON_COLUMNS = ("person_id",)
-
-
-def to_json(value: Any) -> Any:
-    """Convert numpy / pandas values and containers to plain JSON types.
-
-    NaN and infinities become ``None``; timestamps become ISO strings; periods, intervals,
-    categories and other objects become their ``str``.
-    """
-    if value is None or isinstance(value, (str, bool)):
-        return value
-    if isinstance(value, Mapping):
-        return {str(k): to_json(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple, set, frozenset)):
-        seq = sorted(value, key=str) if isinstance(value, (set, frozenset)) else value
-        return [to_json(v) for v in seq]
-    if isinstance(value, np.ndarray):
-        return [to_json(v) for v in value.tolist()]
-    if isinstance(value, (np.bool_,)):
-        return bool(value)
-    if isinstance(value, (int, np.integer)):
-        return int(value)
-    if isinstance(value, (float, np.floating)):
-        value = float(value)
-        return value if math.isfinite(value) else None
-    if value is pd.NaT or value is pd.NA:
-        return None
-    if isinstance(value, (pd.Timestamp, _dt.datetime, _dt.date)):
-        return value.isoformat()
-    if isinstance(value, np.datetime64):
-        return None if np.isnat(value) else pd.Timestamp(value).isoformat()
-    if isinstance(value, (pd.Timedelta, np.timedelta64)):
-        return None if pd.isna(value) else str(pd.Timedelta(value))
-    if isinstance(value, pd.DataFrame):
-        return frame_records(value)
-    if isinstance(value, pd.Series):
-        return frame_records(value.to_frame())
-    return str(value)
-
-
-def _has_nonfinite(value: Any) -> bool:
-    if isinstance(value, (float, np.floating)):
-        return not math.isfinite(float(value))
-    if isinstance(value, Mapping):
-        return any(_has_nonfinite(v) for v in value.values())
-    if isinstance(value, (list, tuple)):
-        return any(_has_nonfinite(v) for v in value)
-    return False
-
-
-def frame_records(df: pd.DataFrame) -> list[dict]:
-    """Rows of ``df`` as JSON-ready dicts (a meaningful index becomes columns)."""
-    if not isinstance(df.index, pd.RangeIndex) or df.index.name is not None:
-        df = df.reset_index()
-    df = df.copy()
-    df.columns = [" / ".join(map(str, c)) if isinstance(c, tuple) else str(c) for c in df.columns]
-    return [to_json(rec) for rec in df.to_dict(orient="records")]
-
+from wpeval.publish.report_show import (  # noqa: F401 - re-exported
+    DISPLAY_ROWS, MAX_ROWS, PERSON_COLUMNS, ShowMixin, _display, _html)
+from wpeval.publish.values import _has_nonfinite, frame_records, to_json  # noqa: F401
 
 def resolve_data_path(path: str | Path) -> Path:
     """Resolve a data path: as given (relative to the working folder) when it exists, else
@@ -115,23 +51,6 @@ def _in_runner() -> bool:
     return bool(os.environ.get("WPEVAL_RUN_ID"))
 
 
-def _display(obj: Any) -> None:
-    try:
-        from IPython.display import display
-    except ImportError:  # pragma: no cover - IPython ships with ipykernel
-        print(obj)
-        return
-    display(obj)
-
-
-def _html(markup: str) -> Any:
-    try:
-        from IPython.display import HTML
-    except ImportError:  # pragma: no cover
-        return markup
-    return HTML(markup)
-
-
 def _format_warning(message, category, filename, lineno, line=None) -> str:
     return f"{category.__name__}: {message}\n"
 
@@ -140,7 +59,7 @@ def _utc_now() -> str:
     return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
 
 
-class Report:
+class Report(ShowMixin):
     """Collects what a notebook shows into ``results.json`` and its provenance.
 
     Create one with :meth:`Report.start`; do not call the constructor directly.
@@ -155,10 +74,16 @@ class Report:
         Where :meth:`finish` writes ``results.json`` and ``provenance.json``.
     results : dict
         What has been recorded so far (key -> JSON-ready value).
+    findings : list of str
+        Headline findings in words (:meth:`finding`).
+    synthetic : bool
+        The data are synthetic (see :attr:`synthetic`).
+    write_files : bool
+        Write downloads (CSV, PNG, SVG, spreadsheets) under ``output_dir/downloads``.
     """
 
     def __init__(self, name: str, params: dict, schema: _params.NotebookSchema,
-                 output_dir: Path):
+                 output_dir: Path, write_files: bool = False):
         self.name = name
         self.params = params
         self.schema = schema
@@ -172,11 +97,23 @@ class Report:
         self._t0 = time.perf_counter()
         self._finished = False
         self.results_path: Path | None = None
+        self.findings: list[str] = []
+        self.labels: dict[str, dict] = {}
+        self.tables: list[_dl.TableFile] = []
+        self.data_marker: dict | None = None
+        self.write_files = bool(write_files)
+
+    @property
+    def synthetic(self) -> bool:
+        """True when the data are synthetic: the data file carries the generator's marker
+        (Parquet metadata, see :mod:`wpeval.data.parquet`), or the ``synthetic`` parameter
+        says so. The marker cannot be switched off by a parameter."""
+        return self.data_marker is not None or self.params.get("synthetic") is True
 
     # -- start ------------------------------------------------------------------------------
     @classmethod
-    def start(cls, name: str, namespace: Mapping[str, Any], *, header: bool | None = None
-              ) -> "Report":
+    def start(cls, name: str, namespace: Mapping[str, Any], *, header: bool | None = None,
+              files: bool | None = None) -> "Report":
         """Validate the notebook's parameters and start the report.
 
         Parameters
@@ -191,6 +128,9 @@ class Report:
         header : bool, optional
             Display a parameters table. Default: only when not run by ``wpeval run`` (whose
             HTML export adds a header with title, question, parameters and contents).
+        files : bool, optional
+            Write the downloads (tables as CSV, figures as PNG and SVG, the spreadsheets)
+            under ``output_dir/downloads``. Default: when run by ``wpeval run``.
 
         Raises
         ------
@@ -221,7 +161,8 @@ class Report:
 
         theme()  # one look for every figure of the report
         out = values.get("output_dir") or os.environ.get("WPEVAL_OUTPUT_DIR") or "."
-        rep = cls(name, values, schema, Path(out))
+        rep = cls(name, values, schema, Path(out),
+                  write_files=_in_runner() if files is None else files)
         if header if header is not None else not _in_runner():
             rep._display_parameters()
         return rep
@@ -235,7 +176,7 @@ class Report:
 
     # -- data -------------------------------------------------------------------------------
     def load_data(self, path: str | Path | None = None, *, strict: bool = False,
-                  period_freq: str | None = None) -> pd.DataFrame:
+                  period_freq: str | None = None, programme: Any = None) -> pd.DataFrame:
         """Read and check the referral-level data; display the checks summary.
 
         Parameters
@@ -248,6 +189,10 @@ class Report:
             Period of the randomisation strata passed to :func:`wpeval.data.schema.validate`
             ("Q", "M" or "H"); default: the notebook's ``period_freq`` parameter if it has
             one, else quarterly. The checks report is kept as ``rep.checks``.
+        programme : Programme or path, optional
+            The programme the data are checked against (CPAs and their primes). Default:
+            :func:`wpeval.data.programme.for_data` (the invented prime names for data made by
+            the generator, the real programme otherwise).
 
         Returns
         -------
@@ -263,6 +208,7 @@ class Report:
             The data break the contract (from :func:`wpeval.data.schema.validate`).
         """
         from wpeval.data.io import read_referrals
+        from wpeval.data.programme import for_data, synthetic_marker
         from wpeval.data.schema import validate
 
         if path is None:
@@ -272,22 +218,29 @@ class Report:
             path = self.params["data_path"]
         resolved = resolve_data_path(path)
         if not resolved.is_file():
+            hint = (" Make it with `make data` from the project folder (or `wpeval generate "
+                    "--n 200000 --seed 20110601 --out data_synthetic/default.parquet`)."
+                    if "data_synthetic" in str(path) else "")
             raise ParameterError(f"data file {str(path)!r} does not exist (looked in "
-                                 f"{os.getcwd()} and {_params.project_root()})")
+                                 f"{os.getcwd()} and {_params.project_root()}).{hint}")
         t0 = time.perf_counter()
         raw = read_referrals(resolved)
         if period_freq is None:
             period_freq = self.params.get("period_freq", "Q")
-        checks = validate(raw, strict=strict, period_freq=period_freq)
+        # generated data carry a marker (Parquet metadata): they are checked against the
+        # programme with invented prime names, and the report says it is synthetic
+        self.data_marker = synthetic_marker(raw)
+        checks = validate(raw, programme=for_data(raw, programme), strict=strict, period_freq=period_freq)
         self.checks = checks
         data = checks.data
         self.timings["load_data_s"] = round(time.perf_counter() - t0, 3)
         self.data_info = {"path": str(path),
                           "fingerprint": to_json(_prov.data_fingerprint(resolved)),
-                          "rows_read": int(checks.rows_in), "rows_after_checks": int(len(data))}
+                          "rows_read": int(checks.rows_in), "rows_after_checks": int(len(data)),
+                          "synthetic_marker": self.data_marker}
         frame = checks.to_frame()
         if "examples" in frame.columns:
-            if self.params.get("synthetic", False) is True:
+            if self.synthetic:
                 frame["examples"] = frame["examples"].map(
                     lambda v: ", ".join(map(str, v)) if isinstance(v, (list, tuple)) else v)
             else:  # example person_ids are never published from real data
@@ -299,140 +252,30 @@ class Report:
         if flagged.empty:
             self._display_wrapped("<p>Every check passed.</p>", caption, "wpeval-table-figure")
         else:
-            self._display_table(flagged.reset_index(drop=True), caption=caption)
+            shown = [c for c in ("rule", "column", "n_failing", "n_dropped", "action", "examples")
+                     if c in flagged.columns]
+            self._display_table(flagged.reset_index(drop=True), caption=caption,
+                                columns=shown or None)
         return data
 
-    # -- display + record -------------------------------------------------------------------
-    def _claim(self, key: str) -> None:
-        if not isinstance(key, str) or not key.strip():
-            raise ParameterError(f"result key must be a non-empty string, got {key!r}")
-        if key in self.results:
-            raise ParameterError(f"result key {key!r} is already recorded in this report; "
-                                 "use a distinct key")
-
-    @staticmethod
-    def _guard_frame(df: pd.DataFrame, aggregate: bool, what: str) -> None:
-        cols = {str(c) for c in df.columns} | {str(n) for n in df.index.names if n is not None}
-        person = [c for c in PERSON_COLUMNS if c in cols]
-        if person:
-            raise ParameterError(f"{what} has a {person[0]!r} column: person-level rows are "
-                                 "never shown or written to results.json; aggregate first")
-        if len(df) > MAX_ROWS and not aggregate:
-            raise ParameterError(f"{what} has {len(df):,} rows (> {MAX_ROWS:,}): it looks "
-                                 "person-level; aggregate it, or pass aggregate=True if it is "
-                                 "already an aggregate table")
-
-    def _display_table(self, df: pd.DataFrame, caption: str | None) -> None:
-        shown = df.head(DISPLAY_ROWS)
-        note = (f"<p class='wpeval-note'>First {DISPLAY_ROWS} of {len(df):,} rows shown; all are "
-                "recorded.</p>" if len(df) > DISPLAY_ROWS else "")
-        body = shown.to_html(index=not isinstance(df.index, pd.RangeIndex), na_rep="&ndash;",
-                             float_format=lambda v: f"{v:,.4g}", classes="wpeval-table",
-                             border=0)
-        self._display_wrapped(body + note, caption, "wpeval-table-figure")
-
-    @staticmethod
-    def _display_wrapped(body: str, caption: str | None, cls: str) -> None:
-        cap = f"<figcaption>{html.escape(caption)}</figcaption>" if caption else ""
-        _display(_html(f"<figure class='{cls}'>{cap}{body}</figure>"))
-
-    def show(self, obj: Any, key: str | None = None, caption: str | None = None, *,
-             aggregate: bool = False) -> None:
-        """Display a table with a caption and, when ``key`` is given, record it.
-
-        Parameters
-        ----------
-        obj : EffectTable, DataFrame, Series, Styler, or an object with ``to_dict()``
-            What to show. EffectTables are recorded with ``to_dict()`` (estimates and the
-            method); frames as a list of row records.
-        key : str, optional
-            Name in ``results.json``; None displays without recording. Keys are unique.
-        caption : str, optional
-            Caption displayed above the table.
-        aggregate : bool, optional
-            Declare a frame of more than :data:`MAX_ROWS` rows to be aggregate (it is then
-            recorded). Frames with a ``person_id`` column are refused regardless.
-
-        Raises
-        ------
-        ParameterError
-            Duplicate key, a person-level frame, or an object that cannot be recorded.
-        """
-        from wpeval.results import EffectTable
-
-        if key is not None:
-            self._claim(key)
-        styler_cls = getattr(getattr(pd.io.formats, "style", None), "Styler", None)
-        if isinstance(obj, pd.Series):
-            obj = obj.to_frame()
-        if isinstance(obj, EffectTable):
-            self._guard_frame(obj.table, aggregate, f"table {key or caption!r}")
-            if caption and caption.strip() == (obj.title or "").strip():
-                caption = None   # the table shows its own title: do not repeat it
-            self._display_wrapped(obj._repr_html_(), caption, "wpeval-table-figure")
-            value = obj.to_dict()
-        elif isinstance(obj, pd.DataFrame):
-            self._guard_frame(obj, aggregate, f"table {key or caption!r}")
-            self._display_table(obj, caption)
-            value = frame_records(obj)
-        elif styler_cls is not None and isinstance(obj, styler_cls):
-            self._guard_frame(obj.data, aggregate, f"table {key or caption!r}")
-            self._display_wrapped(obj.to_html(), caption, "wpeval-table-figure")
-            value = frame_records(obj.data)
-        elif hasattr(obj, "to_dict") and callable(obj.to_dict):
-            value = to_json(obj.to_dict())
-            if caption:
-                self._display_wrapped("", caption, "wpeval-table-figure")
-            _display(obj)
-        else:
-            raise ParameterError(f"show() takes an EffectTable, DataFrame, Series or Styler; got "
-                                 f"{type(obj).__name__} (use record() for scalars)")
-        if key is not None:
-            self.results[key] = to_json(value)
-
-    def figure(self, fig_or_ax: Any, caption: str, alt: str, *, dpi: int = 110) -> None:
-        """Display a matplotlib figure as an ``<img>`` with alt text and a caption, then close it.
-
-        Parameters
-        ----------
-        fig_or_ax : Figure, Axes, array of Axes, or a seaborn grid
-            The figure to show.
-        caption : str
-            Visible caption (``<figcaption>``).
-        alt : str
-            Text alternative describing what the figure shows (required, non-empty).
-        dpi : int, optional
-            Resolution of the embedded PNG.
-        """
-        import matplotlib.pyplot as plt
-
-        if not isinstance(alt, str) or not alt.strip():
-            raise ParameterError("figure() needs alt text describing the figure (alt='...')")
-        if not isinstance(caption, str) or not caption.strip():
-            raise ParameterError("figure() needs a caption")
-        fig = fig_or_ax
-        if isinstance(fig, np.ndarray):
-            fig = fig.flat[0]
-        for attr in ("figure", "fig"):
-            if not hasattr(fig, "savefig") and hasattr(fig, attr):
-                fig = getattr(fig, attr)
-        if not hasattr(fig, "savefig"):
-            raise ParameterError(f"figure() takes a matplotlib Figure or Axes, got "
-                                 f"{type(fig_or_ax).__name__}")
-        buf = io.BytesIO()
-        fig.savefig(buf, format="png", dpi=dpi, bbox_inches="tight")
-        plt.close(fig)
-        data = base64.b64encode(buf.getvalue()).decode("ascii")
-        self.figures.append({"caption": caption, "alt": alt})
-        _display(_html(
-            f"<figure class='wpeval-figure'><img src='data:image/png;base64,{data}' "
-            f"alt='{html.escape(alt, quote=True)}' style='max-width:100%;height:auto'/>"
-            f"<figcaption>{html.escape(caption)}</figcaption></figure>"))
-
-    def record(self, key: str, value: Any) -> None:
+    # -- record ---------------------------------------------------------------------------
+    def record(self, key: str, value: Any, *, label: str | None = None,
+               unit: str | None = None) -> None:
         """Record a key figure (scalar, or a small list/dict of scalars) in ``results.json``.
 
         NaN / infinite values are stored as ``null`` with a :class:`StatisticalWarning`.
+
+        Parameters
+        ----------
+        key : str
+            Name in ``results.json`` (unique).
+        value : scalar, list or dict
+            The figure.
+        label : str, optional
+            The reader's name of the figure, shown in the index (default: the key, humanised).
+        unit : str, optional
+            How to show it (:func:`wpeval.publish.formats.fmt_value`): ``"%"`` (a proportion,
+            shown as a percentage), ``"pp"``, ``"p"``, ``"count"``, ``"£"``, ``"days"``...
 
         Raises
         ------
@@ -446,6 +289,36 @@ class Report:
             warnings.warn(f"result {key!r} is NaN or infinite; recorded as null",
                           StatisticalWarning, stacklevel=2)
         self.results[key] = to_json(value)
+        if label is not None or unit is not None:
+            from wpeval.publish.formats import UNITS, humanise
+
+            if unit is not None and unit not in UNITS:
+                raise ParameterError(f"record({key!r}): unit must be one of {UNITS}, "
+                                     f"not {unit!r}")
+            self.labels[key] = {"label": label or humanise(key), "unit": unit or ""}
+
+    def describe(self, labels: Mapping[str, tuple]) -> None:
+        """Give key figures readable labels and units for the index: ``{key: (label, unit)}``
+        (units as in :meth:`record`); keys may be recorded before or after."""
+        from wpeval.publish.formats import UNITS
+
+        for key, spec in labels.items():
+            label, unit = (spec, "") if isinstance(spec, str) else (spec[0], spec[1] or "")
+            if unit not in UNITS:
+                raise ParameterError(f"describe({key!r}): unit must be one of {UNITS}")
+            self.labels[str(key)] = {"label": str(label), "unit": unit}
+
+    def finding(self, text: str) -> None:
+        """Record a headline finding: one sentence in words, generated from the results with
+        its interval (see :mod:`wpeval.publish.findings`). Shown at the top of the report
+        and in the index; a report has at most five."""
+        if not isinstance(text, str) or not text.strip():
+            raise ParameterError("finding() needs a non-empty sentence")
+        if len(self.findings) >= 5:
+            raise ParameterError("a report has at most five headline findings")
+        self.findings.append(text.strip())
+        _display(_html(f"<p class='wpeval-finding'><strong>Finding.</strong> "
+                       f"{html.escape(text.strip())}</p>"))
 
     # -- finish -----------------------------------------------------------------------------
     def results_document(self) -> dict:
@@ -460,7 +333,38 @@ class Report:
                            "parameters": shown_params, "data": self.data_info or None},
             "results": self.results,
             "figures": self.figures,
+            "synthetic": self.synthetic,
+            "findings": self.findings,
+            "labels": self.labels,
+            "downloads": self._downloads(),
         })
+
+    def _downloads(self) -> dict:
+        if not self.write_files:
+            return {}
+        stem = f"{_dl.FOLDER}/{self.name}"
+        return {"tables": [{"key": t.key, "caption": t.caption, "csv": f"{_dl.FOLDER}/{t.csv}"}
+                           for t in self.tables if t.csv],
+                "spreadsheets": {ext: f"{stem}.{ext}" for ext in _dl.SPREADSHEET_ENGINES}}
+
+    def _write_spreadsheets(self) -> None:
+        title = self.params.get("title") or self.name
+        doc = self.results_document()["provenance"]
+        cover = {
+            "What this is": f"Tables of the wpeval report {self.name}, one per sheet.",
+            "Data": ("SYNTHETIC DATA made by the wpeval generator: the providers are invented "
+                     "and the figures are not statistics of any real programme."
+                     if self.synthetic else "Referral-level administrative data."),
+            "Source": (self.data_info or {}).get("path", ""),
+            "Input data fingerprint (SHA-256)": str((self.data_info or {}).get("fingerprint", "")),
+            "Produced by": f"wpeval {doc['package_version']}, git commit {doc['git_commit']}",
+            "Parameters": json.dumps(doc["parameters"], sort_keys=True),
+            "Findings": " ".join(self.findings),
+        }
+        for ext in _dl.SPREADSHEET_ENGINES:
+            _dl.write_spreadsheet(self.output_dir / _dl.FOLDER / f"{self.name}.{ext}",
+                                  ("SYNTHETIC DATA: " if self.synthetic else "") + title,
+                                  self.tables, cover)
 
     def provenance_document(self) -> dict:
         """The content of the kernel-side ``provenance.json`` (timings, versions, interpreter)."""
@@ -471,6 +375,7 @@ class Report:
             "git": git,
             "parameters": self.params,
             "data": self.data_info or None,
+            "synthetic": self.synthetic,
             "kernel": _prov.interpreter(),
             "libraries": _prov.library_versions(),
             "started_utc": self._started,
@@ -486,6 +391,8 @@ class Report:
         cell of a notebook shows no stray output).
         """
         self.output_dir.mkdir(parents=True, exist_ok=True)
+        if self.write_files:
+            self._write_spreadsheets()
         path = self.output_dir / "results.json"
         text = json.dumps(self.results_document(), sort_keys=True, indent=2, allow_nan=False)
         path.write_text(text + "\n", encoding="utf-8")

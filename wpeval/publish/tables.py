@@ -26,168 +26,20 @@ count whole cohorts with ``k`` months observed; with one extract date the two ag
 
 from __future__ import annotations
 
-from dataclasses import replace
-from typing import Any, Mapping, Sequence
+from typing import Sequence
 
 import numpy as np
 import pandas as pd
 
+from wpeval.exceptions import ParameterError
 from wpeval.publish import disclosure as sdc
-from wpeval.data import programme as _programme
 from wpeval.publish.disclosure import StatTable, publish_table
-from wpeval.exceptions import DataContractError, ParameterError
-from wpeval.payments import (PaymentsResult, Tariff, attached_flags, load_tariff, payments,
+from wpeval.payments import (Tariff, attached_flags, load_tariff, payments,
                        sustainment_counts)
 
-COUNT_MEASURES = ("referrals", "attachments", "job_outcomes", "sustainment_payments")
-TOTAL = "Total"
-
-#: 2-year job-outcome rate by payment group, referrals to Dec 2017 [L&W18] (V). New ESA here
-#: is the "fit for work within 12 months" subgroup; the 12-18 month subgroup had 12.2%.
-PUBLISHED_2YR_RATES = {"jsa_18_24": 0.364, "jsa_25_plus": 0.317, "esa_new": 0.151,
-                       "esa_ex_ib": 0.054, TOTAL: 0.278}
-
-
-# ----------------------------------------------------------------------- helpers ---------
-def _need(df: pd.DataFrame, cols: Sequence[str]) -> None:
-    if not isinstance(df, pd.DataFrame):
-        raise ParameterError(f"tables need a pandas DataFrame, got {type(df).__name__}")
-    dup = [c for c in cols if int((df.columns == c).sum()) > 1]
-    if dup:
-        raise DataContractError(f"columns {dup} appear more than once; rename or drop the "
-                                "copies", column=dup[0], rule="unique_columns")
-    missing = [c for c in cols if c not in df.columns]
-    if missing:
-        raise DataContractError(f"tables need columns {missing}", column=missing[0],
-                                rule="required_column")
-
-
-def _day(df: pd.DataFrame, col: str) -> np.ndarray:
-    s = df[col]
-    if not pd.api.types.is_datetime64_any_dtype(s):
-        raise DataContractError(f"{col} must be a datetime column, got {s.dtype}", column=col,
-                                rule="datetime")
-    out = s.to_numpy(dtype="datetime64[ns]").astype("datetime64[D]")
-    if col in ("referral_date", "data_end_date") and np.isnat(out).any():
-        bad = np.isnat(out)
-        ids = (df["person_id"].to_numpy()[bad][:5].tolist() if "person_id" in df.columns
-               and df.columns.is_unique else df.index[bad][:5].tolist())
-        raise DataContractError(f"{col} has {int(bad.sum())} missing value(s)", column=col,
-                                rule="not_null", examples=ids)
-    return out
-
-
-def add_months(dates: np.ndarray, k) -> np.ndarray:
-    """``dates + k`` calendar months (day clipped to the month's end, as pandas DateOffset)."""
-    d = np.asarray(dates, dtype="datetime64[D]")
-    m = d.astype("datetime64[M]")
-    day = (d - m.astype("datetime64[D]")).astype(np.int64)
-    tm = m + np.asarray(k, dtype=np.int64)
-    dim = ((tm + 1).astype("datetime64[D]") - tm.astype("datetime64[D]")).astype(np.int64)
-    return tm.astype("datetime64[D]") + np.minimum(day, dim - 1)
-
-
-def _months_observed(ref: np.ndarray, end: np.ndarray) -> np.ndarray:
-    """Largest k with ref + k months <= end (-1 if end < ref)."""
-    k = (end.astype("datetime64[M]") - ref.astype("datetime64[M]")).astype(np.int64)
-    k = np.where(add_months(ref, k) > end, k - 1, k)
-    return np.maximum(k, -1)
-
-
-def _months_to(ref: np.ndarray, event: np.ndarray) -> np.ndarray:
-    """Smallest k with event <= ref + k months (NaT -> a large number)."""
-    nat = np.isnat(event)
-    ev = np.where(nat, ref, event)
-    k = (ev.astype("datetime64[M]") - ref.astype("datetime64[M]")).astype(np.int64)
-    k = np.where(add_months(ref, k) < ev, k + 1, k)
-    return np.where(nat, np.iinfo(np.int32).max, np.maximum(k, 0))
-
-
-def cohort_labels(dates) -> pd.Categorical:
-    """Referral month ``"YYYY-MM"`` as an ordered Categorical (vectorised)."""
-    m = np.asarray(dates, dtype="datetime64[ns]").astype("datetime64[M]")
-    uniq, inv = np.unique(m, return_inverse=True)
-    return pd.Categorical.from_codes(inv.ravel(), [str(u)[:7] for u in uniq], ordered=True)
-
-
-def _factor(name: str, values, order: Sequence[str] | None = None):
-    """(name, codes, labels): sorted integer codes (labels in ``order`` first, if given)."""
-    codes, uniq = pd.factorize(values, sort=True)
-    if (codes < 0).any():
-        raise DataContractError(f"{name} has missing values", column=name, rule="not_null")
-    labels = [str(u) for u in uniq]
-    if order:
-        new = [o for o in order if o in labels] + [lab for lab in labels if lab not in order]
-        pos = {lab: i for i, lab in enumerate(new)}
-        codes = np.array([pos[lab] for lab in labels], dtype=np.int64)[codes]
-        labels = new
-    return name, np.asarray(codes, dtype=np.int64), labels
-
-
-def _keys(df: pd.DataFrame, by, tariff: Tariff | None) -> list[tuple[str, np.ndarray, list]]:
-    """(name, codes, labels) for each breakdown; derives ``cohort`` and ``contract_year``;
-    payment groups follow the programme's group order."""
-    if by is None:
-        return []
-    by = [by] if isinstance(by, str) else list(by)
-    out = []
-    for name in by:
-        if name == "cohort" and "cohort" not in df.columns:
-            _need(df, ["referral_date"])
-            m = _day(df, "referral_date").astype("datetime64[M]")
-            _, codes, labels = _factor(name, m.astype(np.int64))
-            labels = [str(np.datetime64(int(lab), "M")) for lab in labels]
-            out.append((name, codes, labels))
-        elif name == "contract_year" and "contract_year" not in df.columns:
-            _need(df, ["referral_date"])
-            years = (tariff or load_tariff()).contract_year(_day(df, "referral_date"))
-            out.append(_factor(name, years))
-        elif name == "payment_group" and name in df.columns:
-            out.append(_factor(name, df[name], list(_programme.load().payment_groups)))
-        elif name in df.columns:
-            out.append(_factor(name, df[name]))
-        else:
-            raise ParameterError(f"cannot break down by {name!r}: not a column (or 'cohort', "
-                                 "'contract_year')")
-    return out
-
-
-def _group_codes(keys, n: int) -> tuple[np.ndarray, pd.Index]:
-    """Integer group code per row and the group labels (observed combinations, sorted)."""
-    if not keys:
-        return np.zeros(n, dtype=np.int64), pd.Index(["All"], name="group")
-    sizes = [len(labels) for _, _, labels in keys]
-    combined = np.zeros(n, dtype=np.int64)
-    for (_, codes, _), size in zip(keys, sizes):
-        combined = combined * size + codes
-    total = int(np.prod(sizes))
-    if total <= 10_000_000:
-        present = np.flatnonzero(np.bincount(combined, minlength=total))
-        lookup = np.full(total, -1, dtype=np.int64)
-        lookup[present] = np.arange(present.size)
-        codes = lookup[combined]
-    else:
-        present, codes = np.unique(combined, return_inverse=True)
-    parts = np.unravel_index(present, sizes)
-    if len(keys) == 1:
-        name, _, labels = keys[0]
-        return codes, pd.Index(np.asarray(labels, dtype=object)[parts[0]], name=name)
-    arrays = [np.asarray(labels, dtype=object)[p] for (_, _, labels), p in zip(keys, parts)]
-    return codes, pd.MultiIndex.from_arrays(arrays, names=[k[0] for k in keys])
-
-
-def _with_total(frame: pd.DataFrame, total: pd.Series | dict) -> pd.DataFrame:
-    idx = frame.index
-    label = (TOTAL,) + ("",) * (idx.nlevels - 1) if idx.nlevels > 1 else TOTAL
-    tot = pd.DataFrame([total], columns=frame.columns)
-    tot.index = pd.MultiIndex.from_tuples([label], names=idx.names) if idx.nlevels > 1 \
-        else pd.Index([label], name=idx.name)
-    return pd.concat([frame, tot])
-
-
-def _settings(disclosure, synthetic):
-    return sdc.resolve_disclosure(disclosure, synthetic)
-
+from wpeval.publish.table_keys import (  # noqa: F401 - re-exported
+    COUNT_MEASURES, PUBLISHED_2YR_RATES, TOTAL, _window_counts, _day, _factor, _group_codes, _keys, _months_observed, _months_to,
+    _need, _settings, _with_total, add_months, cohort_labels)
 
 # ----------------------------------------------------------------------- tables ----------
 def _measure_columns(df: pd.DataFrame) -> pd.DataFrame:
@@ -279,24 +131,6 @@ def crosstab(df: pd.DataFrame, index: str, columns: str, measure: str = "referra
                          lines="table",
                          title=title or f"{measure.replace('_', ' ').capitalize()} by {rn} "
                          f"and {cn}")
-
-
-def _window_counts(df: pd.DataFrame, codes: np.ndarray, n_groups: int, max_months: int):
-    """(den, num) arrays of shape (n_groups, max_months + 1): referrals observed for k
-    months and those with a job outcome within k months, k = 0..max_months."""
-    _need(df, ["referral_date", "job_outcome_date", "data_end_date"])
-    ref = _day(df, "referral_date")
-    K = int(max_months)
-    obs = np.clip(_months_observed(ref, _day(df, "data_end_date")), -1, K) + 1  # 0..K+1
-    out = np.minimum(_months_to(ref, _day(df, "job_outcome_date")), K + 1)      # 0..K+1
-    W = K + 2
-    hist = np.bincount((codes * W + out) * W + obs, minlength=n_groups * W * W)
-    hist = hist.reshape(n_groups, W, W)            # [g, months_to_outcome, observed + 1]
-    at_least = np.cumsum(hist[:, :, ::-1], axis=2)[:, :, ::-1]  # obs + 1 >= j
-    ks = np.arange(K + 1)
-    den = at_least.sum(axis=1)[:, ks + 1]          # observed >= k
-    num = np.cumsum(at_least, axis=1)[:, ks, ks + 1]  # outcome <= k and observed >= k
-    return den, num
 
 
 def outcome_rates(df: pd.DataFrame, by="payment_group", *, months: int = 24,
@@ -402,134 +236,6 @@ def cumulative_rates(df: pd.DataFrame, by="cohort", *, max_months: int = 24,
                             "referrals observed for k months.", note))
 
 
-def mpl_table(df: pd.DataFrame, tariff: "Tariff | str | Mapping | None" = None, *,
-              synthetic: bool = False, disclosure=True, title: str | None = None) -> StatTable:
-    """Each contract's job-outcome rate against its minimum performance level (MPL).
-
-    Parameters
-    ----------
-    df : DataFrame
-        Referral-level data with ``cpa, prime, payment_group, referral_date,
-        job_outcome_date, data_end_date``.
-    tariff : Tariff, path, mapping or None
-        Supplies the contract years, MPL groups, window (12 months), uplift (1.1) and
-        non-intervention rates (``mpl`` section of the tariff YAML).
-    synthetic, disclosure, title :
-        As in :func:`summary_table`.
-
-    Returns
-    -------
-    StatTable
-        Rows (cpa, prime, contract_year, payment_group) for MPL groups; columns
-        ``referrals`` (in the contract year), ``referrals_observed`` (window observed),
-        ``job_outcomes`` (within the window), ``rate``, ``non_intervention``, ``mpl``,
-        ``met`` ("yes", "no", "incomplete" while some referrals are not yet observed for
-        the window) and ``status`` (V/D/U of the non-intervention rate).
-    """
-    tar = load_tariff(tariff)
-    settings = _settings(disclosure, synthetic)
-    _need(df, ["cpa", "prime", "payment_group"])
-    groups = tar.mpl_groups
-    sel = df["payment_group"].astype(str).isin(groups).to_numpy()
-    sub = df.loc[sel]
-    if sub.empty:
-        raise DataContractError(f"no referrals in the MPL groups {groups}",
-                                column="payment_group", rule="mpl_groups")
-    K = int(tar.mpl["window_months"][0])
-    keys = _keys(sub, ["cpa", "prime", "contract_year", "payment_group"], tar)
-    codes, index = _group_codes(keys, len(sub))
-    den, num = _window_counts(sub, codes, len(index), K)
-    total = np.bincount(codes, minlength=len(index))
-    values = pd.DataFrame({"referrals": total, "referrals_observed": den[:, K],
-                           "job_outcomes": num[:, K]}, index=index)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        values["rate"] = values["job_outcomes"] / values["referrals_observed"].where(
-            values["referrals_observed"] > 0)
-    uplift = float(tar.mpl["uplift"][0])
-    ni = [tar.non_intervention(int(y), g) for y, g in zip(
-        index.get_level_values("contract_year"), index.get_level_values("payment_group"))]
-    values["non_intervention"] = [v for v, _ in ni]
-    values["mpl"] = values["non_intervention"] * uplift
-    complete = values["referrals_observed"] == values["referrals"]
-    met = np.where(values["rate"] >= values["mpl"], "yes", "no")
-    values["met"] = np.where(complete, met, "incomplete")
-    values["status"] = [s if tar.mpl["uplift"][1] != "U" else "U" for _, s in ni]
-    kinds = {"referrals": "count", "referrals_observed": "count", "job_outcomes": "count",
-             "rate": "rate", "non_intervention": "rate", "mpl": "rate", "met": "text",
-             "status": "text"}
-    st = publish_table(values, kinds, settings=settings, lines=None,
-                       rate_links={"rate": ("job_outcomes", "referrals_observed")},
-                       title=title or "Minimum performance levels: job-outcome rate within "
-                       f"{K} months by contract, contract year and payment group",
-                       notes=(f"MPL = {uplift:g} x non-intervention rate (groups "
-                              f"{', '.join(groups)}). Contract year by referral date: year 1 "
-                              "June 2011-March 2012, then April-March (assumption).",
-                              "status: V stated in a source, D derived, U unconfirmed "
-                              "placeholder."))
-    if settings is not None:  # a suppressed rate must not be revealed by 'met'
-        pub = st.published.copy()
-        pub["met"] = pub["met"].where(~st.suppressed["rate"], sdc.SUPPRESSED)
-        st = replace(st, published=pub)
-    return st
-
-
-def payments_table(source: "pd.DataFrame | PaymentsResult", by=("cpa", "prime"), *,
-                   tariff=None, until=None, synthetic: bool = False, disclosure=True,
-                   title: str | None = None) -> StatTable:
-    """Payments by results by a breakdown, and per job outcome.
-
-    Parameters
-    ----------
-    source : DataFrame or PaymentsResult
-        Referral-level data (payments computed with ``tariff``) or a computed result.
-    by : str or sequence, default ("cpa", "prime")
-        Columns of the payments result (``cpa, prime, payment_group, contract_year``).
-    tariff : optional
-        Passed to :func:`wpeval.payments.payments` when ``source`` is a DataFrame.
-    until : date-like, optional
-        Count payments dated up to this date only.
-    synthetic, disclosure, title :
-        As in :func:`summary_table`.
-
-    Returns
-    -------
-    StatTable
-        Counts (referrals, attachments, job outcomes, sustainment payments), amounts paid
-        (pounds, suppressed with their count), ``total_paid``, ``paid_per_job_outcome`` and
-        ``placeholder_paid`` (the part relying on unconfirmed tariff values).
-    """
-    res = source if isinstance(source, PaymentsResult) else payments(source, tariff)
-    settings = _settings(disclosure, synthetic)
-    by = [by] if isinstance(by, str) else list(by)
-    values = res.by(*by, until=until).drop(columns="paid_per_job_outcome")
-    values.index = (pd.MultiIndex.from_frame(values.index.to_frame(index=False).astype(str))
-                    if values.index.nlevels > 1 else values.index.astype(str).rename(by[0]))
-    values = _with_total(values, values.sum())
-    with np.errstate(invalid="ignore", divide="ignore"):
-        values["paid_per_job_outcome"] = values["total_paid"] / values["job_outcomes"].where(
-            values["job_outcomes"] > 0)
-    counts = ["referrals", "attachments", "job_outcomes", "sustainment_payments"]
-    links = {"attachment_paid": "attachments", "job_outcome_paid": "job_outcomes",
-             "sustainment_paid": "sustainment_payments", "total_paid": "referrals",
-             "placeholder_paid": "referrals"}
-    kinds = {**{c: "count" for c in counts}, **{c: "money" for c in links},
-             "paid_per_job_outcome": "money"}
-    st = publish_table(values[list(kinds)], kinds, settings=settings, money_links=links,
-                       rate_links={"paid_per_job_outcome": ("total_paid", "job_outcomes")},
-                       title=title or f"Payments by results by {' and '.join(by)} (pounds)",
-                       notes=(f"Tariff: {res.tariff.source}; DWP maximum prices less any "
-                              "contract discount. placeholder_paid: amounts using unconfirmed "
-                              "(U) tariff values.",))
-    if settings is not None:
-        pub = st.published.copy()
-        pub["paid_per_job_outcome"] = sdc.round_to_base(
-            st.values["paid_per_job_outcome"].to_numpy(), settings.money_base)
-        pub["paid_per_job_outcome"] = pub["paid_per_job_outcome"].where(
-            ~st.suppressed["paid_per_job_outcome"])
-        st = replace(st, published=pub)
-    return st
-
-
 def compare_published(rates: StatTable) -> pd.DataFrame:
     """Put a 24-month rate-by-payment-group table beside the published 2-year rates
     (:data:`PUBLISHED_2YR_RATES`, L&W18, V) for the groups published."""
@@ -566,3 +272,6 @@ def report_tables(df: pd.DataFrame, *, tariff=None, synthetic: bool = False,
         "payments_by_contract": payments_table(res, ["cpa", "prime"], **kw),
         "payments_by_group": payments_table(res, "payment_group", **kw),
     }
+
+
+from wpeval.publish.tables_payments import mpl_table, payments_table  # noqa: E402,F401

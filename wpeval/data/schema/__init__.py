@@ -55,7 +55,9 @@ def validate(df: pd.DataFrame, *, programme: Any = None, strict: bool = True,
         One row per referral. Not modified.
     programme : wpeval.data.programme.Programme, str or Path, optional
         Programme reference data (payment groups, CPAs and their primes); a path is passed to
-        :func:`wpeval.data.programme.load`. Default: the GB Work Programme.
+        :func:`wpeval.data.programme.load`. Default: the GB Work Programme, or for data made
+        by the synthetic generator (``df.attrs["wpeval_synthetic"]``) its invented prime names
+        (:func:`wpeval.data.programme.for_data`).
     strict : bool, default True
         True: any row-level error raises :class:`DataContractError` naming the column, the rule
         and up to 5 offending person_ids (the error's ``report`` attribute holds the full
@@ -85,8 +87,7 @@ def validate(df: pd.DataFrame, *, programme: Any = None, strict: bool = True,
         raise ParameterError(f"validate needs a DataFrame, got {type(df).__name__}")
     if period_freq not in ("Q", "M", "H"):
         raise ParameterError(f"period_freq must be 'Q', 'M' or 'H', not {period_freq!r}")
-    prog = programme if isinstance(programme, _programme.Programme) else \
-        _programme.load(programme)
+    prog = _programme.for_data(df, programme)  # generated data: the invented prime names
     _check_labels(df)
     missing = [c for c in REQUIRED if c not in df.columns]
     if missing:

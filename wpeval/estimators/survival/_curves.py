@@ -52,7 +52,7 @@ class _CurveResult:
 
     @property
     def curve_labels(self) -> list[str]:
-        """Curve names, e.g. ``"prime=A4e, cpa=CPA02"`` (``"all"`` for a single curve)."""
+        """Curve names, e.g. ``"prime=Prime A, cpa=CPA02"`` (``"all"`` for a single curve)."""
         return self.curves["curve"].tolist()
 
     def method_line(self) -> str:

@@ -21,6 +21,7 @@ from typing import Any, Sequence
 from wpeval.publish import params as _params
 from wpeval.publish import provenance as _prov
 from wpeval.publish.report import resolve_data_path, to_json
+from wpeval.publish.run import pdf as _pdf
 from wpeval.publish.run.export import export_html
 from wpeval.publish.run.plan import KERNEL_START_ATTEMPTS, Job, JobResult, safe_name
 
@@ -155,13 +156,20 @@ def execute_job(job: Job, progress: bool | dict = False, timeout: float | None =
                  "rep.finish(), so no results.json was written", "exec_count": None}
     prov = _provenance(job, started, duration, error, html_out.name, nb_out.name)
     html_path = None
+    pdf_name = f"{name}.pdf" if _pdf.browser() else None
     if nb_out.is_file():
         try:
-            export_html(nb_out, html_out, prov, job)
+            export_html(nb_out, html_out, prov, job, pdf_name=pdf_name)
             html_path = str(html_out)
         except Exception as exc:  # noqa: BLE001
             error = error or {"ename": "ExportError", "evalue": f"HTML export failed: {exc}",
                               "exec_count": None}
+    if html_path and pdf_name:
+        try:
+            _pdf.print_pdf(html_out, run_dir / "downloads" / pdf_name)
+            prov["files"]["pdf"] = f"downloads/{pdf_name}"
+        except Exception as exc:  # noqa: BLE001 - the report stands without its PDF
+            prov["pdf_error"] = str(exc)[:500]
     prov["status"] = "ok" if error is None else "failed"
     prov["error"] = error
     prov["files"]["html"] = html_out.name if html_path else None
@@ -204,7 +212,17 @@ def _provenance(job: Job, started: str, duration: float, error: dict | None, htm
             fingerprint = f"unavailable ({exc})"
         data = {"path": job.params["data_path"], "fingerprint": fingerprint}
     title, question = _first_markdown(job.path)
+    marker = (data or {}).get("synthetic_marker")
+    if marker is None and "data_path" in job.params:
+        from wpeval.data.parquet import read_marker
+
+        marker = read_marker(resolve_data_path(job.params["data_path"]))
+        if marker is not None and isinstance(data, dict):
+            data = {**data, "synthetic_marker": marker}
+    synthetic = bool((kernel or {}).get("synthetic") or marker is not None
+                     or job.params.get("synthetic") is True)
     return {
+        "synthetic": synthetic,
         "run_id": job.run_id, "batch": job.batch, "notebook": job.notebook,
         "title": title or job.notebook, "question": question, "source": job.path,
         "variant": job.variant, "parameters": job.params, "parameters_changed": job.changed,

@@ -1,17 +1,16 @@
-"""Export an executed notebook to the code-hidden HTML report (title, question, parameters,
+"""Export an executed notebook to the code-hidden HTML report through the nbconvert template
+``wpeval_report`` (title, SYNTHETIC DATA banner, question, findings, downloads, parameters,
 contents, provenance footer, a link to the failing cell)."""
 
 from __future__ import annotations
 
-import html
 import json
-import re
+from html.parser import HTMLParser
 from pathlib import Path
 
 from wpeval.publish import params as _params
 from wpeval.publish.report import to_json
 from wpeval.publish.run.plan import ERROR_ANCHOR, TEMPLATES, Job
-
 
 # -- HTML export ----------------------------------------------------------------------------
 
@@ -48,35 +47,81 @@ def _mark_failure(nb) -> None:
     nb.cells = cells
 
 
-def _strip_external_scripts(text: str) -> str:
-    """Remove the exporter's CDN scripts (require.js, MathJax, mermaid): reports work offline."""
-    def keep(m: re.Match) -> str:
-        tag, body = m.group(1), m.group(2)
-        external = re.search(r"src\s*=\s*[\"']?https?:", tag) or "https://" in body
-        return "" if external or "MathJax" in body else m.group(0)
+class _Headings(HTMLParser):
+    """h2/h3 headings (id and text) of an HTML fragment."""
 
-    return re.sub(r"(<script\b[^>]*>)(.*?)</script>", keep, text, flags=re.S | re.I)
+    def __init__(self):
+        super().__init__()
+        self.found: list[dict] = []
+        self._open: dict | None = None
+
+    def handle_starttag(self, tag, attrs):
+        if tag in ("h2", "h3") and dict(attrs).get("id"):
+            self._open = {"level": int(tag[1]), "id": dict(attrs)["id"], "text": ""}
+        elif tag == "a" and self._open is not None and "anchor-link" in (
+                dict(attrs).get("class") or ""):
+            self._open["skip"] = True
+
+    def handle_endtag(self, tag):
+        if tag == "a" and self._open is not None:
+            self._open.pop("skip", None)
+        if tag in ("h2", "h3") and self._open is not None:
+            if self._open["text"].strip():
+                self.found.append({"level": self._open["level"], "id": self._open["id"],
+                                   "text": self._open["text"].strip()})
+            self._open = None
+
+    def handle_data(self, data):
+        if self._open is not None and not self._open.get("skip"):
+            self._open["text"] += data
 
 
-def _headings(body: str) -> list[dict]:
-    out = []
-    for m in re.finditer(r'<h([2-3]) id="([^"]+)"[^>]*>(.*?)</h\1>', body, flags=re.S):
-        text = re.sub(r'<a class="anchor-link".*?</a>', "", m.group(3), flags=re.S)
-        text = html.unescape(re.sub(r"<[^>]+>", "", text)).strip()
-        if text:
-            out.append({"level": int(m.group(1)), "id": html.unescape(m.group(2)), "text": text})
-    return out
+def _headings(nb) -> list[dict]:
+    """The contents: h2/h3 headings of the notebook's markdown cells, with the ids nbconvert
+    gives them (rendered with nbconvert's own markdown filter)."""
+    from nbconvert.filters.markdown_mistune import markdown2html_mistune
+
+    parser = _Headings()
+    for cell in nb.cells:
+        if cell.cell_type == "markdown":
+            parser.feed(markdown2html_mistune(cell.source))
+    return parser.found
 
 
-def export_html(nb_path: str | Path, html_path: str | Path, prov: dict, job: Job) -> Path:
-    """Export an executed notebook to HTML with code hidden, adding a header (title, question,
-    parameters, contents, failure banner) and a provenance footer.
+def _run_files(run_dir: Path, pdf_name: str | None) -> tuple[dict, list, list]:
+    """The results.json of a run and its download links (label, href) and tables."""
+    try:
+        doc = json.loads((run_dir / "results.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        doc = {}
+    dl = doc.get("downloads") or {}
+    links = []
+    if pdf_name:
+        links.append(("PDF of this report", f"downloads/{pdf_name}"))
+    for ext, href in sorted((dl.get("spreadsheets") or {}).items()):
+        label = {"ods": "Spreadsheet (ODS, OpenDocument)", "xlsx": "Spreadsheet (XLSX, Excel)"}
+        if (run_dir / href).is_file():
+            links.append((label.get(ext, ext), href))
+    for i, fig in enumerate(doc.get("figures") or []):
+        for ext in ("png", "svg"):
+            if fig.get(ext) and (run_dir / fig[ext]).is_file():
+                links.append((f"Figure {i + 1} ({ext.upper()}): {fig.get('caption', '')}",
+                              fig[ext]))
+    tables = [t for t in dl.get("tables") or [] if (run_dir / t["csv"]).is_file()]
+    return doc, links, tables
 
-    Uses nbconvert's HTMLExporter (lab template) with ``exclude_input``,
-    ``exclude_input_prompt``, ``exclude_output_prompt`` and ``embed_images``; CDN scripts
-    (MathJax, require.js, mermaid) are removed so the page needs no network.
+
+def export_html(nb_path: str | Path, html_path: str | Path, prov: dict, job: Job,
+                pdf_name: str | None = None) -> Path:
+    """Export an executed notebook to HTML with code hidden, through the nbconvert template
+    ``wpeval_report`` (``wpeval/publish/templates/wpeval_report``, extending ``lab``): a header
+    (navigation, SYNTHETIC DATA banner, title and question, findings, downloads, parameters,
+    contents, failure banner) and a provenance footer; no external scripts.
+
+    Uses nbconvert's HTMLExporter with ``exclude_input``, ``exclude_input_prompt``,
+    ``exclude_output_prompt`` and ``embed_images``. The page title starts with "SYNTHETIC
+    DATA" for synthetic runs. ``pdf_name`` is linked as the PDF download when given.
     """
-    import jinja2
     import nbformat
     from nbconvert import HTMLExporter
     from nbconvert.filters.markdown_mistune import markdown2html_mistune
@@ -87,31 +132,27 @@ def export_html(nb_path: str | Path, html_path: str | Path, prov: dict, job: Job
     intro = next((i for i, c in enumerate(nb.cells) if c.cell_type == "markdown"
                   and ERROR_ANCHOR not in c.source), None)
     intro_html = markdown2html_mistune(nb.cells.pop(intro).source) if intro is not None else ""
-    exporter = HTMLExporter(exclude_input=True, exclude_input_prompt=True,
-                            exclude_output_prompt=True, embed_images=True)
-    body, _ = exporter.from_notebook_node(nb)
-    body = _strip_external_scripts(body)
+    run_dir = Path(html_path).parent
+    doc, links, tables = _run_files(run_dir, pdf_name)
+    synthetic = bool(prov.get("synthetic"))
+    title = prov.get("title") or job.notebook
+    nb.metadata["title"] = ("SYNTHETIC DATA \u2013 " if synthetic else "") + title
     sch = _params.parse_parameters(_params.read_parameters_cell(job.path), notebook=job.notebook)
     rows = [{"name": p.name, "value": json.dumps(to_json(job.params[p.name])), "doc": p.doc,
              "changed": p.name in job.changed} for p in sch.params if p.name in job.params]
-    env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(TEMPLATES)), autoescape=True)
-    ctx = {"prov": prov, "title": prov.get("title") or job.notebook, "intro": intro_html,
-           "params": rows, "toc": _headings(body), "anchor": ERROR_ANCHOR,
-           "has_anchor": f'id="{ERROR_ANCHOR}"' in body,
+    failing = ERROR_ANCHOR in "".join(c.source for c in nb.cells if c.cell_type == "markdown")
+    ctx = {"prov": prov, "title": title, "intro": intro_html, "params": rows,
+           "changed": bool(job.changed), "toc": _headings(nb), "anchor": ERROR_ANCHOR,
+           "has_anchor": failing, "synthetic": synthetic,
+           "marker": (prov.get("data") or {}).get("synthetic_marker"),
+           "findings": doc.get("findings") or [], "downloads": links, "tables": tables,
+           "css": (TEMPLATES / "wpeval.css").read_text(encoding="utf-8"),
            "prov_json": json.dumps(to_json({k: v for k, v in prov.items() if k != "kernel"}),
                                    sort_keys=True, indent=2)}
-    header = env.get_template("report_header.html.j2").render(**ctx)
-    footer = env.get_template("report_footer.html.j2").render(**ctx)
-    css = (TEMPLATES / "wpeval.css").read_text(encoding="utf-8")
-    body = body.replace("</head>", f"<style>{css}</style>\n</head>", 1)
-    body = re.sub(r"<main>", lambda m: m.group(0) + header, body, count=1) \
-        if "<main>" in body else re.sub(r"<body[^>]*>", lambda m: m.group(0) + header, body, 1)
-    cut = body.rfind("</main>") if "</main>" in body else body.rfind("</body>")
-    body = body[:cut] + footer + body[cut:]
-    body = re.sub(r"<title>.*?</title>", f"<title>{html.escape(ctx['title'])}</title>", body,
-                  count=1, flags=re.S)
+    exporter = HTMLExporter(template_name="wpeval_report",
+                            extra_template_basedirs=[str(TEMPLATES)],
+                            exclude_input=True, exclude_input_prompt=True,
+                            exclude_output_prompt=True, embed_images=True)
+    body, _ = exporter.from_notebook_node(nb, resources={"wpeval": ctx})
     Path(html_path).write_text(body, encoding="utf-8")
     return Path(html_path)
-
-
-# -- index ----------------------------------------------------------------------------------
