@@ -115,8 +115,12 @@ def worker(kind: str, data: str, out: str) -> None:
         fit = wpeval.cox(df, "time", "event", covariates(), strata="stratum")
         res["seconds"] = time.perf_counter() - t0
         tab = fit.tidy()
-        res.update(terms=tab["term"].tolist(), coef=tab["estimate"].tolist(),
-                   se=tab["std_error"].tolist(), iterations=fit.extra["iterations"])
+        res.update(
+            terms=tab["term"].tolist(),
+            coef=tab["estimate"].tolist(),
+            se=tab["std_error"].tolist(),
+            iterations=fit.extra["iterations"],
+        )
         # second, untimed fit under tracemalloc: peak memory allocated by the fit itself
         import tracemalloc
 
@@ -140,13 +144,22 @@ def worker(kind: str, data: str, out: str) -> None:
         t1 = time.perf_counter()
         lr = wpeval.logrank(df, "time", "event", "arm", strata="stratum")
         t2 = time.perf_counter()
-        res.update(seconds=t2 - t0, km_seconds=t1 - t0, logrank_seconds=t2 - t1,
-                   n_curves=len(km.curve_labels), chisq=lr.estimate)
+        res.update(
+            seconds=t2 - t0,
+            km_seconds=t1 - t0,
+            logrank_seconds=t2 - t1,
+            n_curves=len(km.curve_labels),
+            chisq=lr.estimate,
+        )
     elif kind == "lifelines_cox":
         from lifelines import CoxPHFitter
 
-        X = pd.get_dummies(df[["time", "event", "stratum"] + covariates()], columns=["arm"],
-                           drop_first=True, dtype=float)
+        X = pd.get_dummies(
+            df[["time", "event", "stratum"] + covariates()],
+            columns=["arm"],
+            drop_first=True,
+            dtype=float,
+        )
         t0 = time.perf_counter()
         cph = CoxPHFitter().fit(X, "time", "event", strata=["stratum"])
         res["seconds"] = time.perf_counter() - t0
@@ -165,9 +178,14 @@ def run_worker(kind: str, data: Path, tmp: Path, timeout: float = 3600) -> dict 
     env.setdefault("OPENBLAS_NUM_THREADS", str(BLAS_THREADS))
     t0 = time.perf_counter()
     try:
-        proc = subprocess.run([sys.executable, str(HERE), "--worker", kind, "--data",
-                               str(data), "--out", str(out)], capture_output=True, text=True,
-                              env=env, timeout=timeout, check=False)
+        proc = subprocess.run(
+            [sys.executable, str(HERE), "--worker", kind, "--data", str(data), "--out", str(out)],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=timeout,
+            check=False,
+        )
     except subprocess.TimeoutExpired:
         print(f"  {kind} did not finish within {timeout:.0f}s")
         return None
@@ -198,8 +216,9 @@ write_json(list(seconds = t, coef = unname(coef(f)), se = unname(sqrt(diag(f$var
                 survdiff_seconds = t2, chisq = s$chisq),
            '{out}', digits = NA, auto_unbox = TRUE)
 """
-    proc = subprocess.run(["Rscript", "-e", code], capture_output=True, text=True,
-                          timeout=timeout, check=False)
+    proc = subprocess.run(
+        ["Rscript", "-e", code], capture_output=True, text=True, timeout=timeout, check=False
+    )
     if proc.returncode != 0:
         print(f"  R failed:\n{proc.stderr[-2000:]}")
         return None
@@ -227,64 +246,102 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as td:
         tmp = Path(td)
         for n in args.sizes:
-            print(f"\n=== n = {n:,} rows, {N_STRATA} strata, {len(covariates()) + 1} Cox "
-                  "covariates (40 columns incl. 2 arm dummies) ===", flush=True)
+            print(
+                f"\n=== n = {n:,} rows, {N_STRATA} strata, {len(covariates()) + 1} Cox "
+                "covariates (40 columns incl. 2 arm dummies) ===",
+                flush=True,
+            )
             t0 = time.perf_counter()
             df = make_data(n)
             pq, csv = tmp / f"d{n}.parquet", tmp / f"d{n}.csv"
             df.to_parquet(pq, index=False)
             if not args.no_r:
                 df.to_csv(csv, index=False)
-            print(f"  data: {df['event'].mean():.1%} events, {df['time'].nunique()} distinct "
-                  f"days, written in {time.perf_counter() - t0:.0f}s", flush=True)
+            print(
+                f"  data: {df['event'].mean():.1%} events, {df['time'].nunique()} distinct "
+                f"days, written in {time.perf_counter() - t0:.0f}s",
+                flush=True,
+            )
             del df
             wp = run_worker("wpeval_cox", pq, tmp)
-            print(f"  wpeval cox: {wp['seconds']:.1f}s, {wp['iterations']} Newton steps; "
-                  f"process peak {wp['maxrss_gb']:.2f} GB (data loaded: "
-                  f"{wp['rss_after_load_gb']:.2f} GB), fit's own peak (tracemalloc) "
-                  f"{wp['fit_traced_peak_gb']:.2f} GB", flush=True)
+            print(
+                f"  wpeval cox: {wp['seconds']:.1f}s, {wp['iterations']} Newton steps; "
+                f"process peak {wp['maxrss_gb']:.2f} GB (data loaded: "
+                f"{wp['rss_after_load_gb']:.2f} GB), fit's own peak (tracemalloc) "
+                f"{wp['fit_traced_peak_gb']:.2f} GB",
+                flush=True,
+            )
             r = None if args.no_r else run_r(csv, tmp)
             if r:
-                print(f"  R coxph:    {r['seconds']:.1f}s, R max used {r['max_used_mb']:.0f} MB, "
-                      f"{r['iter']} iterations; coef rel diff {rel(wp['coef'], r['coef']):.1e}, "
-                      f"se rel diff {rel(wp['se'], r['se']):.1e}", flush=True)
+                print(
+                    f"  R coxph:    {r['seconds']:.1f}s, R max used {r['max_used_mb']:.0f} MB, "
+                    f"{r['iter']} iterations; coef rel diff {rel(wp['coef'], r['coef']):.1e}, "
+                    f"se rel diff {rel(wp['se'], r['se']):.1e}",
+                    flush=True,
+                )
             ll = None
             if n <= args.lifelines_max:
                 ll = run_worker("lifelines_cox", pq, tmp)
                 if ll:
                     ref = r["coef"] if r else wp["coef"]
-                    print(f"  lifelines:  {ll['seconds']:.1f}s, peak {ll['maxrss_gb']:.2f} GB; "
-                          f"coef rel diff vs {'R' if r else 'wpeval'} {rel(ll['coef'], ref):.1e}",
-                          flush=True)
+                    print(
+                        f"  lifelines:  {ll['seconds']:.1f}s, peak {ll['maxrss_gb']:.2f} GB; "
+                        f"coef rel diff vs {'R' if r else 'wpeval'} {rel(ll['coef'], ref):.1e}",
+                        flush=True,
+                    )
             cl = run_worker("wpeval_cox_cluster", pq, tmp)
-            print(f"  wpeval cox + cluster-robust SE ({n // 3:,} clusters): "
-                  f"{cl['seconds']:.1f}s, peak {cl['maxrss_gb']:.2f} GB", flush=True)
+            print(
+                f"  wpeval cox + cluster-robust SE ({n // 3:,} clusters): "
+                f"{cl['seconds']:.1f}s, peak {cl['maxrss_gb']:.2f} GB",
+                flush=True,
+            )
             km = run_worker("wpeval_km_logrank", pq, tmp)
-            print(f"  wpeval KM ({km['n_curves']} curves) + stratified log-rank: "
-                  f"{km['seconds']:.2f}s (KM {km['km_seconds']:.2f}s, log-rank "
-                  f"{km['logrank_seconds']:.2f}s), peak {km['maxrss_gb']:.2f} GB"
-                  + (f"; chi2 rel diff vs R survdiff {rel(km['chisq'], r['chisq']):.1e} "
-                     f"(R survdiff {r['survdiff_seconds']:.2f}s)" if r else ""), flush=True)
-            rows.append({
-                "n": n, "wpeval_cox_s": wp["seconds"], "wpeval_peak_gb": wp["maxrss_gb"],
-                "wpeval_fit_peak_gb": wp["fit_traced_peak_gb"],
-                "R_coxph_s": r["seconds"] if r else np.nan,
-                "R_over_wpeval": r["seconds"] / wp["seconds"] if r else np.nan,
-                "coef_rel_diff_vs_R": rel(wp["coef"], r["coef"]) if r else np.nan,
-                "se_rel_diff_vs_R": rel(wp["se"], r["se"]) if r else np.nan,
-                "lifelines_s": ll["seconds"] if ll else np.nan,
-                "lifelines_over_wpeval": ll["seconds"] / wp["seconds"] if ll else np.nan,
-                "lifelines_coef_rel_diff_vs_R": (rel(ll["coef"], r["coef"]) if ll and r
-                                                 else np.nan),
-                "wpeval_cluster_s": cl["seconds"], "km_logrank_s": km["seconds"],
-                "km_logrank_target_met": km["seconds"] < TARGET_KM_LR,
-            })
+            print(
+                f"  wpeval KM ({km['n_curves']} curves) + stratified log-rank: "
+                f"{km['seconds']:.2f}s (KM {km['km_seconds']:.2f}s, log-rank "
+                f"{km['logrank_seconds']:.2f}s), peak {km['maxrss_gb']:.2f} GB"
+                + (
+                    f"; chi2 rel diff vs R survdiff {rel(km['chisq'], r['chisq']):.1e} "
+                    f"(R survdiff {r['survdiff_seconds']:.2f}s)"
+                    if r
+                    else ""
+                ),
+                flush=True,
+            )
+            rows.append(
+                {
+                    "n": n,
+                    "wpeval_cox_s": wp["seconds"],
+                    "wpeval_peak_gb": wp["maxrss_gb"],
+                    "wpeval_fit_peak_gb": wp["fit_traced_peak_gb"],
+                    "R_coxph_s": r["seconds"] if r else np.nan,
+                    "R_over_wpeval": r["seconds"] / wp["seconds"] if r else np.nan,
+                    "coef_rel_diff_vs_R": rel(wp["coef"], r["coef"]) if r else np.nan,
+                    "se_rel_diff_vs_R": rel(wp["se"], r["se"]) if r else np.nan,
+                    "lifelines_s": ll["seconds"] if ll else np.nan,
+                    "lifelines_over_wpeval": ll["seconds"] / wp["seconds"] if ll else np.nan,
+                    "lifelines_coef_rel_diff_vs_R": (
+                        rel(ll["coef"], r["coef"]) if ll and r else np.nan
+                    ),
+                    "wpeval_cluster_s": cl["seconds"],
+                    "km_logrank_s": km["seconds"],
+                    "km_logrank_target_met": km["seconds"] < TARGET_KM_LR,
+                }
+            )
     print("\nSummary")
-    with pd.option_context("display.width", 200, "display.max_columns", 30,
-                           "display.float_format", lambda v: f"{v:.3g}"):
+    with pd.option_context(
+        "display.width",
+        200,
+        "display.max_columns",
+        30,
+        "display.float_format",
+        lambda v: f"{v:.3g}",
+    ):
         print(pd.DataFrame(rows).to_string(index=False))
-    print(f"machine: {os.cpu_count()} cores; Python BLAS threads "
-          f"{os.environ.get('OPENBLAS_NUM_THREADS', BLAS_THREADS)}; R single-threaded coxph")
+    print(
+        f"machine: {os.cpu_count()} cores; Python BLAS threads "
+        f"{os.environ.get('OPENBLAS_NUM_THREADS', BLAS_THREADS)}; R single-threaded coxph"
+    )
 
 
 if __name__ == "__main__":

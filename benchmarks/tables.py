@@ -22,16 +22,17 @@ def main() -> None:
     args = ap.parse_args()
 
     import wpeval
-    from wpeval.publish import tables
-    from wpeval.payments import payments
+    from wpeval.data.outcomes import outcome_flags
     from wpeval.estimators.heterogeneity import group_differences
     from wpeval.exceptions import StatisticalWarning
-    from wpeval.data.outcomes import outcome_flags
+    from wpeval.payments import payments
+    from wpeval.publish import tables
 
     t0 = time.perf_counter()
     df = wpeval.make_programme(args.n, seed=args.seed).referrals
-    print(f"generate {args.n:,} referrals (wpeval.make_programme): "
-          f"{time.perf_counter() - t0:6.1f} s")
+    print(
+        f"generate {args.n:,} referrals (wpeval.make_programme): {time.perf_counter() - t0:6.1f} s"
+    )
 
     timings = {}  # name -> (wall seconds, CPU seconds of this process)
 
@@ -62,10 +63,14 @@ def main() -> None:
     for name, (wall, cpu) in timings.items():
         print(f"{name:45s} {wall:6.1f}s {cpu:6.1f}s")
     total = timings["report_tables + HTML/CSV export"][0]
-    print(f"tables: {len(out)} tables; total paid {res.totals()['total_paid']:,.0f} pounds; "
-          f"{int(gd.interaction.table.shape[0])} CPAs tested")
-    print(f"TARGET < {TARGET_SECONDS:.0f} s for the table set: "
-          f"{'PASS' if total < TARGET_SECONDS else 'FAIL'} ({total:.1f} s)")
+    print(
+        f"tables: {len(out)} tables; total paid {res.totals()['total_paid']:,.0f} pounds; "
+        f"{int(gd.interaction.table.shape[0])} CPAs tested"
+    )
+    print(
+        f"TARGET < {TARGET_SECONDS:.0f} s for the table set: "
+        f"{'PASS' if total < TARGET_SECONDS else 'FAIL'} ({total:.1f} s)"
+    )
 
 
 if __name__ == "__main__":

@@ -19,13 +19,29 @@ import os
 from hypothesis import HealthCheck, settings
 
 LONG_FACTOR = 15
-_HEALTH = [HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.filter_too_much,
-           HealthCheck.function_scoped_fixture]
+_HEALTH = [
+    HealthCheck.too_slow,
+    HealthCheck.data_too_large,
+    HealthCheck.filter_too_much,
+    HealthCheck.function_scoped_fixture,
+]
 
-settings.register_profile("wpeval-default", derandomize=True, deadline=None, database=None,
-                          suppress_health_check=_HEALTH, print_blob=False)
-settings.register_profile("wpeval-long", derandomize=True, deadline=None, database=None,
-                          suppress_health_check=_HEALTH, print_blob=False)
+settings.register_profile(
+    "wpeval-default",
+    derandomize=True,
+    deadline=None,
+    database=None,
+    suppress_health_check=_HEALTH,
+    print_blob=False,
+)
+settings.register_profile(
+    "wpeval-long",
+    derandomize=True,
+    deadline=None,
+    database=None,
+    suppress_health_check=_HEALTH,
+    print_blob=False,
+)
 
 
 def is_long() -> bool:
@@ -36,5 +52,4 @@ def is_long() -> bool:
 def fuzz_settings(n: int) -> settings:
     """Settings for ``n`` examples (``n * LONG_FACTOR`` with ``WPEVAL_HYPOTHESIS=long``)."""
     name = "wpeval-long" if is_long() else "wpeval-default"
-    return settings(settings.get_profile(name),
-                    max_examples=n * (LONG_FACTOR if is_long() else 1))
+    return settings(settings.get_profile(name), max_examples=n * (LONG_FACTOR if is_long() else 1))

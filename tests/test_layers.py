@@ -12,12 +12,22 @@ PACKAGE = Path(__file__).resolve().parents[1] / "wpeval"
 
 # stage -> rank; a module may import its own stage or a lower one
 RANK = {
-    "exceptions": 0, "results": 0, "config": 0, "_checks": 0, "_prepare": 3, "__init__": 6, "__main__": 6,
+    "exceptions": 0,
+    "results": 0,
+    "config": 0,
+    "_checks": 0,
+    "_prepare": 3,
+    "__init__": 6,
+    "__main__": 6,
     "data": 1,
     "payments": 2,
-    "estimators": 3, "inference": 3, "statxplore": 3, "value": 3,
+    "estimators": 3,
+    "inference": 3,
+    "statxplore": 3,
+    "value": 3,
     "plots": 4,
-    "publish": 5, "cli": 5,
+    "publish": 5,
+    "cli": 5,
 }
 
 
@@ -51,8 +61,9 @@ def imported_modules(path: Path, root: Path = PACKAGE) -> list[tuple[int, str]]:
             else:
                 target = node.module or ""
             if target == "wpeval":  # from wpeval import x: x is the module
-                found += [(node.lineno, f"wpeval.{a.name}") for a in node.names
-                          if a.name != "__version__"]  # the version is no layer
+                found += [
+                    (node.lineno, f"wpeval.{a.name}") for a in node.names if a.name != "__version__"
+                ]  # the version is no layer
             elif target.startswith("wpeval"):
                 found.append((node.lineno, target))
     return found
@@ -67,13 +78,18 @@ def violations(root: Path = PACKAGE) -> list[str]:
             if dst not in RANK:  # a public name re-exported by wpeval/__init__.py
                 dst = "__init__"
             if RANK[dst] > RANK[src]:
-                out.append(f"{path.relative_to(root.parent)}:{line} ({src}) imports {target} ({dst})")
+                out.append(
+                    f"{path.relative_to(root.parent)}:{line} ({src}) imports {target} ({dst})"
+                )
     return out
 
 
 def test_every_stage_is_ranked():
-    stages = {p.stem if p.is_file() else p.name for p in PACKAGE.iterdir()
-              if (p.suffix == ".py" or (p.is_dir() and (p / "__init__.py").exists()))}
+    stages = {
+        p.stem if p.is_file() else p.name
+        for p in PACKAGE.iterdir()
+        if (p.suffix == ".py" or (p.is_dir() and (p / "__init__.py").exists()))
+    }
     assert stages <= set(RANK), f"stages without a layer: {sorted(stages - set(RANK))}"
 
 
@@ -81,13 +97,16 @@ def test_layers_hold():
     assert violations() == []
 
 
-@pytest.mark.parametrize("src,target,bad", [
-    ("data/schema.py", "from wpeval.publish import tables", True),
-    ("data/schema.py", "from ..publish.report import Report", True),
-    ("estimators/x.py", "from wpeval.plots import survival", True),
-    ("publish/x.py", "from wpeval.estimators import ranking", False),
-    ("data/x.py", "from . import io", False),
-])
+@pytest.mark.parametrize(
+    "src,target,bad",
+    [
+        ("data/schema.py", "from wpeval.publish import tables", True),
+        ("data/schema.py", "from ..publish.report import Report", True),
+        ("estimators/x.py", "from wpeval.plots import survival", True),
+        ("publish/x.py", "from wpeval.estimators import ranking", False),
+        ("data/x.py", "from . import io", False),
+    ],
+)
 def test_a_forbidden_import_is_caught(tmp_path, src, target, bad):
     pkg = tmp_path / "wpeval"
     path = pkg / src

@@ -32,4 +32,6 @@ def test_every_declared_dependency_is_pinned():
     declared = project["dependencies"] + project["optional-dependencies"]["test"]
     for req in declared:
         name = re.split(r"[<>=!\[ ;]", req, maxsplit=1)[0]
-        assert re.sub(r"[-_.]+", "-", name).lower() in pins, f"{name} missing from requirements.lock"
+        assert re.sub(r"[-_.]+", "-", name).lower() in pins, (
+            f"{name} missing from requirements.lock"
+        )

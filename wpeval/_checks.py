@@ -41,8 +41,11 @@ def examples(data: pd.DataFrame, mask) -> list:
 
 def check_alpha(alpha) -> float:
     """``alpha`` as a float strictly between 0 and 1 (ParameterError otherwise)."""
-    if (isinstance(alpha, bool) or not isinstance(alpha, (int, float, np.integer, np.floating))
-            or not 0 < float(alpha) < 1):
+    if (
+        isinstance(alpha, bool)
+        or not isinstance(alpha, (int, float, np.integer, np.floating))
+        or not 0 < float(alpha) < 1
+    ):
         raise ParameterError(f"alpha must be a number strictly between 0 and 1, got {alpha!r}")
     return float(alpha)
 
@@ -54,8 +57,9 @@ def check_seed(seed):
         return seed
     if isinstance(seed, (int, np.integer)) and not isinstance(seed, bool) and seed >= 0:
         return seed
-    raise ParameterError(f"seed must be None, a non-negative integer or a numpy Generator, got "
-                         f"{seed!r}")
+    raise ParameterError(
+        f"seed must be None, a non-negative integer or a numpy Generator, got {seed!r}"
+    )
 
 
 def need_columns(data, cols: Sequence[str]) -> None:
@@ -72,16 +76,21 @@ def need_columns(data, cols: Sequence[str]) -> None:
             raise ParameterError(f"column names must be strings, got {c!r}")
     missing = [c for c in dict.fromkeys(cols) if c not in data.columns]
     if missing:
-        raise DataContractError(f"column(s) {missing} not found in the data (columns: "
-                                f"{[str(c) for c in data.columns[:12]]}"
-                                f"{' ...' if data.shape[1] > 12 else ''})", column=missing[0],
-                                rule="missing_columns")
+        raise DataContractError(
+            f"column(s) {missing} not found in the data (columns: "
+            f"{[str(c) for c in data.columns[:12]]}"
+            f"{' ...' if data.shape[1] > 12 else ''})",
+            column=missing[0],
+            rule="missing_columns",
+        )
     if not data.columns.is_unique:
         dup = [c for c in dict.fromkeys(cols) if int((data.columns == c).sum()) > 1]
         if dup:
-            raise DataContractError(f"column(s) {dup} appear more than once in the data; "
-                                    "rename or drop the copies", column=dup[0],
-                                    rule="unique_columns")
+            raise DataContractError(
+                f"column(s) {dup} appear more than once in the data; rename or drop the copies",
+                column=dup[0],
+                rule="unique_columns",
+            )
 
 
 def check_magnitude(values: np.ndarray, data: pd.DataFrame, col: str) -> None:
@@ -90,10 +99,14 @@ def check_magnitude(values: np.ndarray, data: pd.DataFrame, col: str) -> None:
         big = np.abs(values) > MAX_ABS
     if big.any():
         top = float(np.nanmax(np.abs(values)))
-        raise DataContractError(f"column {col!r} has {int(big.sum())} value(s) larger than "
-                                f"{MAX_ABS:g} in absolute size (largest {top:.3g}); variances "
-                                "would overflow: rescale the column (e.g. to thousands)",
-                                column=col, rule="magnitude", examples=examples(data, big))
+        raise DataContractError(
+            f"column {col!r} has {int(big.sum())} value(s) larger than "
+            f"{MAX_ABS:g} in absolute size (largest {top:.3g}); variances "
+            "would overflow: rescale the column (e.g. to thousands)",
+            column=col,
+            rule="magnitude",
+            examples=examples(data, big),
+        )
 
 
 def check_weights(y: np.ndarray, prob: np.ndarray, data: pd.DataFrame, col: str) -> None:
@@ -104,10 +117,14 @@ def check_weights(y: np.ndarray, prob: np.ndarray, data: pd.DataFrame, col: str)
         yw = (np.abs(y) + 1.0) / np.minimum(prob, 1.0 - prob)
     bad = ~(yw <= MAX_ABS)
     if bad.any():
-        raise DataContractError(f"{int(bad.sum())} probabilities in {col!r} are so close to 0 "
-                                "or 1 that the inverse-probability weights overflow (weighted "
-                                f"outcomes beyond {MAX_ABS:g}); check the column",
-                                column=col, rule="magnitude", examples=examples(data, bad))
+        raise DataContractError(
+            f"{int(bad.sum())} probabilities in {col!r} are so close to 0 "
+            "or 1 that the inverse-probability weights overflow (weighted "
+            f"outcomes beyond {MAX_ABS:g}); check the column",
+            column=col,
+            rule="magnitude",
+            examples=examples(data, bad),
+        )
 
 
 def numeric(data: pd.DataFrame, col: str) -> np.ndarray:
@@ -118,22 +135,31 @@ def numeric(data: pd.DataFrame, col: str) -> np.ndarray:
     """
     s = data[col]
     if isinstance(s, pd.DataFrame):
-        raise DataContractError(f"column {col!r} appears more than once in the data",
-                                column=col, rule="unique_columns")
+        raise DataContractError(
+            f"column {col!r} appears more than once in the data", column=col, rule="unique_columns"
+        )
     if pd.api.types.is_bool_dtype(s):
         return s.to_numpy(dtype=float, na_value=np.nan)
-    if (isinstance(s.dtype, pd.CategoricalDtype) or not pd.api.types.is_numeric_dtype(s)
-            or pd.api.types.is_complex_dtype(s)):
-        raise DataContractError(f"column {col!r} must be numeric (or bool), got {s.dtype}",
-                                column=col, rule="numeric")
+    if (
+        isinstance(s.dtype, pd.CategoricalDtype)
+        or not pd.api.types.is_numeric_dtype(s)
+        or pd.api.types.is_complex_dtype(s)
+    ):
+        raise DataContractError(
+            f"column {col!r} must be numeric (or bool), got {s.dtype}", column=col, rule="numeric"
+        )
     # float64 columns are read without a copy (callers never write into the array)
-    out = (s.to_numpy() if s.dtype == np.float64 else s.to_numpy(dtype=float, na_value=np.nan))
+    out = s.to_numpy() if s.dtype == np.float64 else s.to_numpy(dtype=float, na_value=np.nan)
     if np.fmax.reduce(np.abs(out), initial=0.0) <= MAX_ABS:  # one pass when all is well
         return out
     bad = np.isinf(out)
     if bad.any():
-        raise DataContractError(f"column {col!r} has {int(bad.sum())} infinite value(s)",
-                                column=col, rule="finite", examples=examples(data, bad))
+        raise DataContractError(
+            f"column {col!r} has {int(bad.sum())} infinite value(s)",
+            column=col,
+            rule="finite",
+            examples=examples(data, bad),
+        )
     check_magnitude(out, data, col)
     return out
 
@@ -158,8 +184,11 @@ def _factorize_sorted(s: pd.Series) -> tuple[np.ndarray, int]:
     cannot be compared are sorted by their string form."""
     if isinstance(s.dtype, pd.CategoricalDtype):
         return s.cat.codes.to_numpy().astype(np.int64), len(s.cat.categories)
-    if pd.api.types.is_integer_dtype(s.dtype) and not pd.api.types.is_extension_array_dtype(
-            s.dtype) and len(s):
+    if (
+        pd.api.types.is_integer_dtype(s.dtype)
+        and not pd.api.types.is_extension_array_dtype(s.dtype)
+        and len(s)
+    ):
         v = s.to_numpy()
         lo, hi = int(v.min()), int(v.max())
         fast = compact_codes(v - lo if lo else v, hi - lo + 1)

@@ -38,16 +38,48 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
-from wpeval._checks import (_ID, MAX_ABS, as_list, check_alpha, check_magnitude, check_seed,
-                            check_weights, compact_codes, examples, group_codes, need_columns,
-                            numeric)
+from wpeval._checks import (
+    _ID,
+    MAX_ABS,
+    as_list,
+    check_alpha,
+    check_magnitude,
+    check_seed,
+    check_weights,
+    compact_codes,
+    examples,
+    group_codes,
+    need_columns,
+    numeric,
+)
 from wpeval.exceptions import DataContractError, DesignError, ParameterError, StatisticalWarning
 
-__all__ = ["MAX_ABS", "as_list", "examples", "check_alpha", "check_seed", "check_weights",
-           "need_columns", "numeric", "check_magnitude", "group_codes", "parse_conditions",
-           "Prepared", "prepare", "term_name", "t_inference", "method_dict", "result_row",
-           "block_examples", "subset", "cell_stats", "covariate_matrix", "drop_missing_cov",
-           "flag_nonfinite", "compact_codes"]
+__all__ = [
+    "MAX_ABS",
+    "as_list",
+    "examples",
+    "check_alpha",
+    "check_seed",
+    "check_weights",
+    "need_columns",
+    "numeric",
+    "check_magnitude",
+    "group_codes",
+    "parse_conditions",
+    "Prepared",
+    "prepare",
+    "term_name",
+    "t_inference",
+    "method_dict",
+    "result_row",
+    "block_examples",
+    "subset",
+    "cell_stats",
+    "covariate_matrix",
+    "drop_missing_cov",
+    "flag_nonfinite",
+    "compact_codes",
+]
 
 
 def _sorted_values(values) -> list:
@@ -59,8 +91,11 @@ def _sorted_values(values) -> list:
 
 def _small_int(values: pd.Series) -> bool:
     """A non-empty numpy integer column spanning at most 65,536 values."""
-    if (not len(values) or not pd.api.types.is_integer_dtype(values.dtype)
-            or pd.api.types.is_extension_array_dtype(values.dtype)):
+    if (
+        not len(values)
+        or not pd.api.types.is_integer_dtype(values.dtype)
+        or pd.api.types.is_extension_array_dtype(values.dtype)
+    ):
         return False
     v = values.to_numpy()
     return int(v.max()) - int(v.min()) < 65_536
@@ -74,23 +109,31 @@ def parse_conditions(values: pd.Series, condition1, condition2, col: str):
     elif _small_int(values):  # no hashing for a small integer range (0/1 treatment columns)
         v = values.to_numpy()
         lo, hi = int(v.min()), int(v.max())
-        present = ([x for x in range(lo, hi + 1) if (v == x).any()] if hi - lo < 16
-                   else (np.flatnonzero(np.bincount(v - lo)) + lo).tolist())
+        present = (
+            [x for x in range(lo, hi + 1) if (v == x).any()]
+            if hi - lo < 16
+            else (np.flatnonzero(np.bincount(v - lo)) + lo).tolist()
+        )
     else:
         present = _sorted_values(pd.unique(values.dropna()).tolist())
     for c in (condition1, condition2):
         if c is not None and c not in present:
-            raise ParameterError(f"condition {c!r} is not a value of {col!r} "
-                                 f"(values: {present[:10]})")
+            raise ParameterError(
+                f"condition {c!r} is not a value of {col!r} (values: {present[:10]})"
+            )
     if condition1 is not None and condition2 is not None and condition1 == condition2:
         raise ParameterError(f"condition1 and condition2 are the same value ({condition1!r})")
     if len(present) < 2:
-        raise DesignError(f"treatment column {col!r} has fewer than two conditions "
-                          f"({present}): nothing to compare")
+        raise DesignError(
+            f"treatment column {col!r} has fewer than two conditions "
+            f"({present}): nothing to compare"
+        )
     if len(present) > 2:
         if condition1 is None or condition2 is None:
-            raise ParameterError(f"{col!r} has {len(present)} values; give both condition1 "
-                                 "and condition2 (or use a two-valued column)")
+            raise ParameterError(
+                f"{col!r} has {len(present)} values; give both condition1 "
+                "and condition2 (or use a two-valued column)"
+            )
         return condition1, condition2
     if condition1 is None and condition2 is None:
         return present[0], present[1]
@@ -128,8 +171,17 @@ class Prepared:
         return self._frame
 
 
-def prepare(data: pd.DataFrame, outcome: str, treatment: str, *, blocks=None, clusters=None,
-            condition1=None, condition2=None, extra: Sequence[str] = ()) -> Prepared:
+def prepare(
+    data: pd.DataFrame,
+    outcome: str,
+    treatment: str,
+    *,
+    blocks=None,
+    clusters=None,
+    condition1=None,
+    condition2=None,
+    extra: Sequence[str] = (),
+) -> Prepared:
     """Check columns, keep the two conditions, drop (and count) rows with a missing outcome,
     treatment, block or cluster, and return integer-coded arrays.
 
@@ -141,14 +193,28 @@ def prepare(data: pd.DataFrame, outcome: str, treatment: str, *, blocks=None, cl
     extra = as_list(extra)
     if not isinstance(outcome, str) or not isinstance(treatment, str):
         raise ParameterError("outcome and treatment must be column names (str)")
-    if ("period" in blocks and isinstance(data, pd.DataFrame) and "period" not in data.columns
-            and "referral_date" in data.columns):
-        from wpeval.data.design import add_period  # the design's default period: quarter of referral
+    if (
+        "period" in blocks
+        and isinstance(data, pd.DataFrame)
+        and "period" not in data.columns
+        and "referral_date" in data.columns
+    ):
+        from wpeval.data.design import (
+            add_period,  # the design's default period: quarter of referral
+        )
 
-        need_columns(data, [c for c in [outcome, treatment, *blocks, *clusters, *extra]
-                            if c != "period"] + ["referral_date"])
-        cols = [c for c in dict.fromkeys([outcome, treatment, *blocks, *clusters, *extra,
-                                          _ID, "referral_date"]) if c in data.columns]
+        need_columns(
+            data,
+            [c for c in [outcome, treatment, *blocks, *clusters, *extra] if c != "period"]
+            + ["referral_date"],
+        )
+        cols = [
+            c
+            for c in dict.fromkeys(
+                [outcome, treatment, *blocks, *clusters, *extra, _ID, "referral_date"]
+            )
+            if c in data.columns
+        ]
         data = add_period(data[cols])
     need_columns(data, [outcome, treatment, *blocks, *clusters, *extra])
     y_all = numeric(data, outcome)
@@ -165,10 +231,12 @@ def prepare(data: pd.DataFrame, outcome: str, treatment: str, *, blocks=None, cl
         notna = tcol.notna().to_numpy()
     keep = is1 | is2
     n_keep = int(np.count_nonzero(keep))  # counts with count_nonzero: bool .sum() is slow
-    dropped = {"other_conditions": (len(keep) - n_keep if notna is None else
-                                    int(np.count_nonzero(~keep & notna))),
-               "missing_treatment": 0 if notna is None else len(keep) - int(
-                   np.count_nonzero(notna))}
+    dropped = {
+        "other_conditions": (
+            len(keep) - n_keep if notna is None else int(np.count_nonzero(~keep & notna))
+        ),
+        "missing_treatment": 0 if notna is None else len(keep) - int(np.count_nonzero(notna)),
+    }
     nan_y = np.isnan(y_all)
     miss_y = keep & nan_y if nan_y.any() else None
     dropped["missing_outcome"] = 0 if miss_y is None else int(np.count_nonzero(miss_y))
@@ -183,16 +251,27 @@ def prepare(data: pd.DataFrame, outcome: str, treatment: str, *, blocks=None, cl
         dropped["missing_cluster"] = _drop_negative(keep, ccode)
     n_left = int(np.count_nonzero(keep))
     if not n_left:
-        raise DesignError("no rows left after keeping the two conditions and dropping "
-                          f"missing values ({dropped})")
+        raise DesignError(
+            f"no rows left after keeping the two conditions and dropping missing values ({dropped})"
+        )
     full = n_left == len(keep)
     idx = None if full else np.flatnonzero(keep)
-    cols = list(dict.fromkeys([outcome, treatment, *blocks, *clusters, *extra]
-                              + ([_ID] if _ID in data.columns else [])))
-    p = Prepared(y=y_all if full else y_all[idx],
-                 z=(is2 if full else is2[idx]).astype(np.int8), cond1=cond1, cond2=cond2,
-                 source=data, columns=cols, rows=None if full else idx,
-                 dropped={k: v for k, v in dropped.items() if v})
+    cols = list(
+        dict.fromkeys(
+            [outcome, treatment, *blocks, *clusters, *extra]
+            + ([_ID] if _ID in data.columns else [])
+        )
+    )
+    p = Prepared(
+        y=y_all if full else y_all[idx],
+        z=(is2 if full else is2[idx]).astype(np.int8),
+        cond1=cond1,
+        cond2=cond2,
+        source=data,
+        columns=cols,
+        rows=None if full else idx,
+        dropped={k: v for k, v in dropped.items() if v},
+    )
     if bcode is not None:
         p.block, p.n_blocks = _recode(bcode if full else bcode[idx], full, nb_all)
     if ccode is not None:
@@ -225,7 +304,7 @@ def _recode(code: np.ndarray, full: bool, k: int) -> tuple[np.ndarray, int]:
 def term_name(treatment: str, cond1, cond2) -> str:
     """estimatr-like term: the column name for 0/1 (or False/True), else ``col: c2 - c1``."""
     try:
-        binary = {cond1, cond2} <= {0, 1, True, False} and bool(cond2) and not bool(cond1)
+        binary = {cond1, cond2} <= {0, 1} and bool(cond2) and not bool(cond1)
     except TypeError:  # unhashable or odd values: name them
         binary = False
     if binary:
@@ -239,8 +318,12 @@ def t_inference(est, se, df, alpha):
 
     est, se = float(est), float(se)
     if not (np.isfinite(se) and se > 0):
-        warnings.warn(f"the standard error is {se!r} (e.g. the outcome does not vary): no test "
-                      "statistic, p-value or interval", StatisticalWarning, stacklevel=3)
+        warnings.warn(
+            f"the standard error is {se!r} (e.g. the outcome does not vary): no test "
+            "statistic, p-value or interval",
+            StatisticalWarning,
+            stacklevel=3,
+        )
     stat = est / se if se > 0 and np.isfinite(se) else np.nan
     if df is None or not np.isfinite(df):
         q = stats.norm.ppf(1 - alpha / 2)
@@ -261,9 +344,22 @@ def method_dict(estimator, se_type, ci_method, design, **more) -> dict:
 def result_row(term, est, se, df, n, alpha, **cols) -> pd.DataFrame:
     """One-row table with t (or normal) inference for ``est`` and ``se``."""
     stat, p, lo, hi = t_inference(est, se, df, alpha)
-    return pd.DataFrame([{"term": term, "estimate": float(est), "std_error": float(se),
-                          "statistic": stat, "p_value": p, "conf_low": lo, "conf_high": hi,
-                          "df": np.nan if df is None else float(df), "n": int(n), **cols}])
+    return pd.DataFrame(
+        [
+            {
+                "term": term,
+                "estimate": float(est),
+                "std_error": float(se),
+                "statistic": stat,
+                "p_value": p,
+                "conf_low": lo,
+                "conf_high": hi,
+                "df": np.nan if df is None else float(df),
+                "n": int(n),
+                **cols,
+            }
+        ]
+    )
 
 
 def block_examples(p: Prepared, bad_blocks: np.ndarray) -> list:
@@ -275,9 +371,16 @@ def block_examples(p: Prepared, bad_blocks: np.ndarray) -> list:
 
 def subset(p: Prepared, keep: np.ndarray) -> Prepared:
     """Rows ``keep`` of a Prepared, with block/cluster codes re-compacted."""
-    q = Prepared(y=p.y[keep], z=p.z[keep], cond1=p.cond1, cond2=p.cond2,
-                 source=p.source, columns=p.columns, dropped=dict(p.dropped),
-                 rows=(np.flatnonzero(keep) if p.rows is None else p.rows[keep]))
+    q = Prepared(
+        y=p.y[keep],
+        z=p.z[keep],
+        cond1=p.cond1,
+        cond2=p.cond2,
+        source=p.source,
+        columns=p.columns,
+        dropped=dict(p.dropped),
+        rows=(np.flatnonzero(keep) if p.rows is None else p.rows[keep]),
+    )
     if p.block is not None:
         b, u = pd.factorize(p.block[keep], sort=True)
         q.block, q.n_blocks = b.astype(np.int64), len(u)
@@ -309,10 +412,14 @@ def covariate_matrix(frame: pd.DataFrame, covariates: Sequence[str]):
     for c in covariates:
         s = frame[c]
         if isinstance(s, pd.DataFrame):
-            raise DataContractError(f"covariate {c!r} appears more than once in the data",
-                                    column=c, rule="unique_columns")
-        if pd.api.types.is_bool_dtype(s) or (pd.api.types.is_numeric_dtype(s)
-                                             and not isinstance(s.dtype, pd.CategoricalDtype)):
+            raise DataContractError(
+                f"covariate {c!r} appears more than once in the data",
+                column=c,
+                rule="unique_columns",
+            )
+        if pd.api.types.is_bool_dtype(s) or (
+            pd.api.types.is_numeric_dtype(s) and not isinstance(s.dtype, pd.CategoricalDtype)
+        ):
             cols.append(numeric(frame, c))
             names.append(c)
             continue
@@ -353,14 +460,19 @@ def flag_nonfinite(table: pd.DataFrame, method: dict, *, stacklevel: int = 3) ->
     NaN or infinite number is never presented as a result without an explanation.
     """
     est = pd.to_numeric(table["estimate"], errors="coerce").to_numpy(dtype=float)
-    se = (pd.to_numeric(table["std_error"], errors="coerce").to_numpy(dtype=float)
-          if "std_error" in table.columns else np.zeros(len(est)))
+    se = (
+        pd.to_numeric(table["std_error"], errors="coerce").to_numpy(dtype=float)
+        if "std_error" in table.columns
+        else np.zeros(len(est))
+    )
     bad = ~(np.isfinite(est) & np.isfinite(se))
     if not bad.any():
         return method
     terms = [str(t) for t in table["term"].to_numpy()[bad][:5]]
-    note = (f"{int(bad.sum())} term(s) have a non-finite estimate or standard error "
-            f"(e.g. {terms}): not estimable from these data")
+    note = (
+        f"{int(bad.sum())} term(s) have a non-finite estimate or standard error "
+        f"(e.g. {terms}): not estimable from these data"
+    )
     warnings.warn(note, StatisticalWarning, stacklevel=stacklevel)
     method = dict(method)
     method["notes"] = "; ".join(x for x in (method.get("notes"), note) if x)

@@ -33,8 +33,10 @@ def _cmd_generate(args: argparse.Namespace) -> int:
         raise ParameterError(f"--n must be a positive number of referrals, got {args.n}")
     t0 = time.perf_counter()
     path = write_sample(args.out, args.n, args.seed, args.config)
-    print(f"wrote {args.n:,} synthetic referrals (seed {args.seed}) to {path} "
-          f"in {time.perf_counter() - t0:.1f} s")
+    print(
+        f"wrote {args.n:,} synthetic referrals (seed {args.seed}) to {path} "
+        f"in {time.perf_counter() - t0:.1f} s"
+    )
     return 0
 
 
@@ -62,33 +64,56 @@ def _cmd_validate(args: argparse.Namespace) -> int:
 
 def _print_checks(report, pd, show_all: bool = False) -> None:
     frame = report.to_frame()
-    print(f"rows in: {report.rows_in:,}; kept: {report.rows_kept:,}; "
-          f"dropped: {report.rows_in - report.rows_kept:,}; rules checked: {len(frame)}")
+    print(
+        f"rows in: {report.rows_in:,}; kept: {report.rows_kept:,}; "
+        f"dropped: {report.rows_in - report.rows_kept:,}; rules checked: {len(frame)}"
+    )
     shown = frame if show_all else frame[frame["n_failing"] > 0]
     if shown.empty:
         print("every check passed")
         return
-    shown = shown.drop(columns=[c for c in ("description",) if c in shown.columns and
-                                not show_all])
+    shown = shown.drop(columns=[c for c in ("description",) if c in shown.columns and not show_all])
     if "examples" in shown.columns:
-        shown = shown.assign(examples=shown["examples"].map(
-            lambda v: ", ".join(map(str, list(v)[:3])) if v is not None else ""))
+        shown = shown.assign(
+            examples=shown["examples"].map(
+                lambda v: ", ".join(map(str, list(v)[:3])) if v is not None else ""
+            )
+        )
     shown = shown.assign(column=shown["column"].astype(str).str.slice(0, 40))
-    with pd.option_context("display.width", 200, "display.max_columns", 20,
-                           "display.max_colwidth", 60, "display.max_rows", 500):
+    with pd.option_context(
+        "display.width",
+        200,
+        "display.max_columns",
+        20,
+        "display.max_colwidth",
+        60,
+        "display.max_rows",
+        500,
+    ):
         print(shown.to_string(index=False))
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
     from wpeval.publish import run as _run
 
-    jobs = _run.plan(args.notebook or None, params_file=args.params, data=args.data,
-                     sweeps=args.sweep or (), out=args.out)
+    jobs = _run.plan(
+        args.notebook or None,
+        params_file=args.params,
+        data=args.data,
+        sweeps=args.sweep or (),
+        out=args.out,
+    )
     print(f"{len(jobs)} notebook run(s), {args.jobs} at a time -> {args.out}/", file=sys.stderr)
     t0 = time.perf_counter()
     backend = "dask" if (args.backend == "dask" or args.scheduler) else "processes"
-    results = _run.execute(jobs, n_jobs=args.jobs, progress=not args.no_progress,
-                           timeout=args.timeout, backend=backend, scheduler=args.scheduler)
+    results = _run.execute(
+        jobs,
+        n_jobs=args.jobs,
+        progress=not args.no_progress,
+        timeout=args.timeout,
+        backend=backend,
+        scheduler=args.scheduler,
+    )
     index = _run.write_index(args.out)
     for res in results:
         where = res.html or res.run_dir
@@ -97,8 +122,10 @@ def _cmd_run(args: argparse.Namespace) -> int:
             line += f"\n       {res.error['ename']}: {str(res.error['evalue'])[:300]}"
         print(line)
     failed = sum(r.status != "ok" for r in results)
-    print(f"{len(results) - failed} ok, {failed} failed in {time.perf_counter() - t0:.1f} s; "
-          f"index: {index}")
+    print(
+        f"{len(results) - failed} ok, {failed} failed in {time.perf_counter() - t0:.1f} s; "
+        f"index: {index}"
+    )
     return 1 if failed else 0
 
 
@@ -111,14 +138,16 @@ def _cmd_index(args: argparse.Namespace) -> int:
 
 def _cmd_bench(args: argparse.Namespace) -> int:
     folder = Path(args.dir)
-    scripts = sorted(p for p in folder.glob("*.py")
-                     if not p.name.startswith("_") and p.name != "run_all.py")
+    scripts = sorted(
+        p for p in folder.glob("*.py") if not p.name.startswith("_") and p.name != "run_all.py"
+    )
     if args.names:
         wanted = {n.removesuffix(".py") for n in args.names}
         unknown = wanted - {p.stem for p in scripts}
         if unknown:
-            raise ParameterError(f"unknown benchmark(s) {sorted(unknown)}; known: "
-                                 f"{[p.stem for p in scripts]}")
+            raise ParameterError(
+                f"unknown benchmark(s) {sorted(unknown)}; known: {[p.stem for p in scripts]}"
+            )
         scripts = [p for p in scripts if p.stem in wanted]
     if not scripts:
         raise ParameterError(f"no benchmark scripts in {folder}/")
@@ -143,8 +172,10 @@ def _cmd_statxplore_fetch(args: argparse.Namespace) -> int:
     except DataContractError as exc:
         print(f"wpeval statxplore fetch: {exc}", file=sys.stderr)
         return 1
-    print(f"wrote {args.out}: database {doc.get('database', {}).get('id', '?')}, "
-          f"{len(doc.get('cubes', {}))} measure(s)")
+    print(
+        f"wrote {args.out}: database {doc.get('database', {}).get('id', '?')}, "
+        f"{len(doc.get('cubes', {}))} measure(s)"
+    )
     return 0
 
 
@@ -152,8 +183,11 @@ def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``wpeval`` command."""
     from wpeval import __version__
 
-    parser = argparse.ArgumentParser(prog="wpeval", description=__doc__.split("\n\n")[0],
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="wpeval",
+        description=__doc__.split("\n\n")[0],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("--version", action="version", version=f"wpeval {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
@@ -166,30 +200,54 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("validate", help="check a data file against the data contract")
     p.add_argument("path", help="referral-level data (Parquet or CSV)")
-    p.add_argument("--lenient", action="store_true",
-                   help="drop and count failing rows instead of failing (exit 0)")
+    p.add_argument(
+        "--lenient",
+        action="store_true",
+        help="drop and count failing rows instead of failing (exit 0)",
+    )
     p.add_argument("--all", action="store_true", help="list every rule, not only failing ones")
     p.set_defaults(func=_cmd_validate)
 
     p = sub.add_parser("run", help="run notebooks and publish HTML reports + index")
-    p.add_argument("--params", default=None,
-                   help="YAML parameter file (default notebooks/params/default.yaml)")
-    p.add_argument("--notebook", nargs="+", action="extend", default=[], metavar="NAME",
-                   help="notebook names or paths (default: every notebooks/*.ipynb)")
+    p.add_argument(
+        "--params", default=None, help="YAML parameter file (default notebooks/params/default.yaml)"
+    )
+    p.add_argument(
+        "--notebook",
+        nargs="+",
+        action="extend",
+        default=[],
+        metavar="NAME",
+        help="notebook names or paths (default: every notebooks/*.ipynb)",
+    )
     p.add_argument("--data", default=None, help="data file for every notebook's data_path")
     p.add_argument("--jobs", type=int, default=1, help="notebooks run in parallel")
     p.add_argument("--out", default="outputs", help="output folder (default outputs)")
-    p.add_argument("--sweep", action="append", default=[], metavar="KEY=VALUES",
-                   help="one report per value: key=v1,v2 or cpa=all / payment_group=all")
-    p.add_argument("--timeout", type=float, default=None,
-                   help="seconds allowed per cell (default: no limit)")
+    p.add_argument(
+        "--sweep",
+        action="append",
+        default=[],
+        metavar="KEY=VALUES",
+        help="one report per value: key=v1,v2 or cpa=all / payment_group=all",
+    )
+    p.add_argument(
+        "--timeout", type=float, default=None, help="seconds allowed per cell (default: no limit)"
+    )
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
-    p.add_argument("--backend", choices=["processes", "dask"], default="processes",
-                   help="local process pool (default) or one Dask task per notebook")
-    p.add_argument("--scheduler", default=None, metavar="ADDRESS",
-                   help="Dask scheduler, e.g. tcp://host:8786 (implies --backend dask; "
-                        "default $WPEVAL_DASK_SCHEDULER with --backend dask, else a "
-                        "LocalCluster of --jobs workers)")
+    p.add_argument(
+        "--backend",
+        choices=["processes", "dask"],
+        default="processes",
+        help="local process pool (default) or one Dask task per notebook",
+    )
+    p.add_argument(
+        "--scheduler",
+        default=None,
+        metavar="ADDRESS",
+        help="Dask scheduler, e.g. tcp://host:8786 (implies --backend dask; "
+        "default $WPEVAL_DASK_SCHEDULER with --backend dask, else a "
+        "LocalCluster of --jobs workers)",
+    )
     p.set_defaults(func=_cmd_run)
 
     p = sub.add_parser("index", help="rewrite outputs/index.html from the runs present")
@@ -203,12 +261,18 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("statxplore", help="DWP Stat-Xplore: fetch published tables")
     sx = p.add_subparsers(dest="statxplore_command", required=True, metavar="ACTION")
-    f = sx.add_parser("fetch", help="post a saved table query (API key from "
-                                    "$STATXPLORE_API_KEY) and save the JSON response")
+    f = sx.add_parser(
+        "fetch",
+        help="post a saved table query (API key from "
+        "$STATXPLORE_API_KEY) and save the JSON response",
+    )
     f.add_argument("--query", required=True, help="saved query JSON file")
     f.add_argument("--out", required=True, help="where to write the response JSON")
-    f.add_argument("--url", default="https://stat-xplore.dwp.gov.uk/webapi/rest/v1/table",
-                   help="the /table endpoint")
+    f.add_argument(
+        "--url",
+        default="https://stat-xplore.dwp.gov.uk/webapi/rest/v1/table",
+        help="the /table endpoint",
+    )
     f.add_argument("--timeout", type=float, default=120.0, help="seconds to wait")
     f.set_defaults(func=_cmd_statxplore_fetch)
     return parser

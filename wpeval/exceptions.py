@@ -26,8 +26,14 @@ class DataContractError(WpevalError, ValueError):
         Up to five offending ``person_id`` values (or row labels).
     """
 
-    def __init__(self, message: str, *, column: str | None = None, rule: str | None = None,
-                 examples: list | None = None):
+    def __init__(
+        self,
+        message: str,
+        *,
+        column: str | None = None,
+        rule: str | None = None,
+        examples: list | None = None,
+    ):
         self.column = column
         self.rule = rule
         self.examples = list(examples or [])[:5]

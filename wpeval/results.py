@@ -25,8 +25,17 @@ from typing import Any, Mapping
 import numpy as np
 import pandas as pd
 
-TIDY_COLUMNS = ["term", "estimate", "std_error", "statistic", "p_value", "conf_low",
-                "conf_high", "df", "n"]
+TIDY_COLUMNS = [
+    "term",
+    "estimate",
+    "std_error",
+    "statistic",
+    "p_value",
+    "conf_low",
+    "conf_high",
+    "df",
+    "n",
+]
 
 #: keys every ``method`` mapping must carry
 METHOD_KEYS = ("estimator", "se_type", "ci_method", "design")
@@ -36,8 +45,10 @@ def check_method(method: Mapping[str, Any], owner: str = "result") -> None:
     """Raise ValueError unless ``method`` names the estimator, SE type, CI method and design."""
     missing = [k for k in METHOD_KEYS if k not in method]
     if missing:
-        raise ValueError(f"{owner}.method is missing {missing}; every result must name "
-                         "its estimator, SE type, CI method and design")
+        raise ValueError(
+            f"{owner}.method is missing {missing}; every result must name "
+            "its estimator, SE type, CI method and design"
+        )
 
 
 def _jsonable(value: Any) -> Any:
@@ -128,8 +139,11 @@ class EffectTable:
 
     # -- statsmodels / linearmodels-style accessors ----------------------------------------
     def _by_term(self, column: str) -> pd.Series:
-        s = pd.Series(self.table[column].to_numpy(dtype=float), index=self.table["term"].to_numpy(),
-                      name=column)
+        s = pd.Series(
+            self.table[column].to_numpy(dtype=float),
+            index=self.table["term"].to_numpy(),
+            name=column,
+        )
         s.index.name = "term"
         return s
 
@@ -175,16 +189,22 @@ class EffectTable:
         """
         own = self.method.get("alpha")
         if alpha is None or (own is not None and abs(float(alpha) - float(own)) < 1e-15):
-            out = pd.DataFrame({"lower": self.table["conf_low"].to_numpy(dtype=float),
-                                "upper": self.table["conf_high"].to_numpy(dtype=float)},
-                               index=pd.Index(self.table["term"].to_numpy(), name="term"))
+            out = pd.DataFrame(
+                {
+                    "lower": self.table["conf_low"].to_numpy(dtype=float),
+                    "upper": self.table["conf_high"].to_numpy(dtype=float),
+                },
+                index=pd.Index(self.table["term"].to_numpy(), name="term"),
+            )
             return out
         if not 0 < float(alpha) < 1:
             raise ValueError(f"alpha must be strictly between 0 and 1, got {alpha!r}")
         ci = str(self.method.get("ci_method", "")).lower()
         if not (ci.startswith("t") or "normal" in ci or "wald" in ci):
-            raise ValueError(f"intervals of method {self.method.get('ci_method')!r} cannot be "
-                             "recomputed at another alpha; rerun the estimator with alpha=")
+            raise ValueError(
+                f"intervals of method {self.method.get('ci_method')!r} cannot be "
+                "recomputed at another alpha; rerun the estimator with alpha="
+            )
         from scipy import stats
 
         df = self.table["df"].to_numpy(dtype=float)
@@ -192,8 +212,10 @@ class EffectTable:
         with np.errstate(invalid="ignore"):
             crit = np.where(np.isfinite(df) & (df > 0), stats.t.ppf(1 - alpha / 2, df), z)
         est, se = self.params.to_numpy(), self.bse.to_numpy()
-        return pd.DataFrame({"lower": est - crit * se, "upper": est + crit * se},
-                            index=pd.Index(self.table["term"].to_numpy(), name="term"))
+        return pd.DataFrame(
+            {"lower": est - crit * se, "upper": est + crit * se},
+            index=pd.Index(self.table["term"].to_numpy(), name="term"),
+        )
 
     def cov_params(self) -> pd.DataFrame:
         """Covariance matrix of the estimates, indexed by term (statsmodels' ``cov_params``).
@@ -202,8 +224,10 @@ class EffectTable:
         Lin, IV); terms not estimated (collinear) are left out. Raises ValueError otherwise.
         """
         if "vcov" not in self.extra or self.extra["vcov"] is None:
-            raise ValueError(f"{self.method['estimator']!r} does not compute a covariance "
-                             "matrix of its estimates")
+            raise ValueError(
+                f"{self.method['estimator']!r} does not compute a covariance "
+                "matrix of its estimates"
+            )
         terms = list(self.extra.get("vcov_terms") or self.table["term"])
         V = np.asarray(self.extra["vcov"], dtype=float).reshape(len(terms), len(terms))
         idx = pd.Index(terms, name="term")
@@ -231,8 +255,7 @@ class EffectTable:
     def method_line(self) -> str:
         """One line naming the method, e.g. for a table caption."""
         m = self.method
-        return (f"{m['estimator']}; SE: {m['se_type']}; CI: {m['ci_method']}; "
-                f"design: {m['design']}")
+        return f"{m['estimator']}; SE: {m['se_type']}; CI: {m['ci_method']}; design: {m['design']}"
 
     # -- rendering --------------------------------------------------------------------------
     def summary(self, digits: int = 4) -> str:
@@ -242,8 +265,14 @@ class EffectTable:
         for key in ("notes",):
             if key in self.method and self.method[key]:
                 lines.append(f"notes: {self.method[key]}")
-        with pd.option_context("display.float_format", lambda v: f"{v:.{digits}g}",
-                               "display.width", 200, "display.max_columns", 30):
+        with pd.option_context(
+            "display.float_format",
+            lambda v: f"{v:.{digits}g}",
+            "display.width",
+            200,
+            "display.max_columns",
+            30,
+        ):
             lines.append(self.table.to_string(index=False))
         return "\n".join(lines)
 
@@ -255,19 +284,24 @@ class EffectTable:
 
     def _repr_html_(self) -> str:
         cap = html.escape(self.title) if self.title else ""
-        body = self.table.to_html(index=False, float_format=lambda v: f"{v:.4g}",
-                                  na_rep="\u2013", escape=True)
-        return (f"<div class='wpeval-result'><p><strong>{cap}</strong></p>{body}"
-                f"<p><em>{html.escape(self.method_line())}</em></p></div>")
+        body = self.table.to_html(
+            index=False, float_format=lambda v: f"{v:.4g}", na_rep="\u2013", escape=True
+        )
+        return (
+            f"<div class='wpeval-result'><p><strong>{cap}</strong></p>{body}"
+            f"<p><em>{html.escape(self.method_line())}</em></p></div>"
+        )
 
     def to_dict(self) -> dict:
         """JSON-ready representation (NaN and inf become ``None``)."""
-        return _jsonable({
-            "title": self.title,
-            "method": dict(self.method),
-            "table": self.table.to_dict(orient="records"),
-            "extra": dict(self.extra),
-        })
+        return _jsonable(
+            {
+                "title": self.title,
+                "method": dict(self.method),
+                "table": self.table.to_dict(orient="records"),
+                "extra": dict(self.extra),
+            }
+        )
 
 
 def ci_normal(estimate, std_error, alpha: float = 0.05):

@@ -11,21 +11,34 @@ import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 from scipy import stats  # noqa: E402
 
-from wpeval.data.design import (add_period, allocation_balance, allocation_design,  # noqa: E402
-                           covariate_balance, stratum_key)
+from wpeval.data.design import (  # noqa: E402
+    add_period,
+    allocation_balance,
+    allocation_design,
+    covariate_balance,
+    stratum_key,
+)
 from wpeval.exceptions import DesignError, ParameterError  # noqa: E402
 from wpeval.plots.checks import plot_allocation_balance, plot_covariate_balance  # noqa: E402
 
 
 def test_add_period_labels():
-    df = pd.DataFrame({"referral_date": pd.to_datetime(
-        ["2011-06-15", "2013-10-01", "2013-12-31", "2012-01-01", None])})
+    df = pd.DataFrame(
+        {
+            "referral_date": pd.to_datetime(
+                ["2011-06-15", "2013-10-01", "2013-12-31", "2012-01-01", None]
+            )
+        }
+    )
     q = add_period(df, "Q")["period"]
     assert q.tolist()[:4] == ["2011Q2", "2013Q4", "2013Q4", "2012Q1"] and pd.isna(q.iloc[4])
-    assert add_period(df, "M")["period"].tolist()[:4] == ["2011-06", "2013-10", "2013-12",
-                                                          "2012-01"]
-    assert add_period(df, "H")["period"].tolist()[:4] == ["2011H1", "2013H2", "2013H2",
-                                                          "2012H1"]
+    assert add_period(df, "M")["period"].tolist()[:4] == [
+        "2011-06",
+        "2013-10",
+        "2013-12",
+        "2012-01",
+    ]
+    assert add_period(df, "H")["period"].tolist()[:4] == ["2011H1", "2013H2", "2013H2", "2012H1"]
     assert "period" not in df.columns  # input not modified
     with pytest.raises(ParameterError):
         add_period(df, "W")
@@ -47,19 +60,20 @@ def test_allocation_design_recorded_probabilities(synthetic_programme):
     sums = des.groupby(["district", "period", "payment_group"])
     assert np.allclose(sums["share"].sum(), 1.0)
     assert np.allclose(sums["allocation_prob"].sum(), 1.0)
-    assert (des.groupby(["district", "period", "payment_group"])["n"].sum().sum()
-            == len(df))
+    assert des.groupby(["district", "period", "payment_group"])["n"].sum().sum() == len(df)
     # recorded probabilities equal the generator's design table
     truth = synthetic_programme.design
-    m = des.merge(truth, on=["district", "period", "payment_group", "prime"],
-                  suffixes=("", "_true"))
+    m = des.merge(
+        truth, on=["district", "period", "payment_group", "prime"], suffixes=("", "_true")
+    )
     assert len(m) == len(des)
     rec = m["prob_source"] == "recorded"
     assert rec.mean() > 0.5  # 20k rows: many thin strata
     assert np.allclose(m.loc[rec, "allocation_prob"], m.loc[rec, "allocation_prob_true"])
     # a residual probability is exact when only one prime of the stratum is unobserved
-    n_missing = (m["n"] == 0).groupby([m["district"], m["period"],
-                                       m["payment_group"]]).transform("sum")
+    n_missing = (
+        (m["n"] == 0).groupby([m["district"], m["period"], m["payment_group"]]).transform("sum")
+    )
     one = (m["prob_source"] == "residual") & (n_missing == 1)
     assert one.any()
     assert np.allclose(m.loc[one, "allocation_prob"], m.loc[one, "allocation_prob_true"])
@@ -78,10 +92,16 @@ def test_balance_hand_example():
     D = 60 - 50 = 10, V = n p (1 - p) = 100 * 0.25 = 25, statistic = D^2 / V = 4 on 1 df,
     p = P(chi2_1 > 4) = 2 * (1 - Phi(2)) = 0.0455. Pearson: 10^2/50 + 10^2/50 = 4 on 1 df.
     """
-    df = pd.DataFrame({
-        "referral_date": pd.Timestamp("2012-01-10"), "cpa": "CPA01", "district": "CPA01-D01",
-        "payment_group": "jsa_25_plus", "prime": ["Prime A"] * 60 + ["Prime B"] * 40,
-        "allocation_prob": 0.5})
+    df = pd.DataFrame(
+        {
+            "referral_date": pd.Timestamp("2012-01-10"),
+            "cpa": "CPA01",
+            "district": "CPA01-D01",
+            "payment_group": "jsa_25_plus",
+            "prime": ["Prime A"] * 60 + ["Prime B"] * 40,
+            "allocation_prob": 0.5,
+        }
+    )
     res = allocation_balance(df)
     row = res.tests["CPA01"]
     assert row["statistic"] == pytest.approx(4.0)
@@ -107,8 +127,7 @@ def test_balance_large_sample_does_not_reject(large_programme):
     assert tab.loc["overall", "df"] == 40 - 18
     # with the generator's design table instead of the recorded column: same cells
     res_d = allocation_balance(large_programme.referrals, large_programme.design)
-    assert res_d.tests["overall"]["statistic"] == pytest.approx(tab.loc["overall",
-                                                                        "statistic"])
+    assert res_d.tests["overall"]["statistic"] == pytest.approx(tab.loc["overall", "statistic"])
 
 
 def test_balance_detects_misallocation(large_programme):
@@ -123,9 +142,16 @@ def test_balance_detects_misallocation(large_programme):
 
 
 def test_balance_one_prime_cpa_is_a_design_error():
-    df = pd.DataFrame({"referral_date": pd.Timestamp("2012-01-10"), "cpa": "CPA01",
-                       "district": "CPA01-D01", "payment_group": "jsa_25_plus",
-                       "prime": ["Prime A"] * 5, "allocation_prob": 0.5})
+    df = pd.DataFrame(
+        {
+            "referral_date": pd.Timestamp("2012-01-10"),
+            "cpa": "CPA01",
+            "district": "CPA01-D01",
+            "payment_group": "jsa_25_plus",
+            "prime": ["Prime A"] * 5,
+            "allocation_prob": 0.5,
+        }
+    )
     with pytest.raises(DesignError, match="one prime"):
         allocation_balance(df)
 
@@ -140,8 +166,9 @@ def test_covariate_balance_hand_example():
     Block means A = 3, B = 20; deviations X: -2, 0, -10 (mean -4); Y: 2, 0, 10 (mean 4);
     smd_adjusted(X) = (-4 - 4)/7.7603 = -1.0309.
     """
-    df = pd.DataFrame({"cpa": "C", "prime": list("XXYXYY"), "blk": list("AAABBB"),
-                       "x": [1.0, 3, 5, 10, 20, 30]})
+    df = pd.DataFrame(
+        {"cpa": "C", "prime": list("XXYXYY"), "blk": list("AAABBB"), "x": [1.0, 3, 5, 10, 20, 30]}
+    )
     res = covariate_balance(df, ["x"], blocks=("blk",)).set_index("prime")
     assert res.loc["X", "smd_raw"] == pytest.approx(-1.7611, abs=1e-4)
     assert res.loc["X", "smd_adjusted"] == pytest.approx(-1.0309, abs=1e-4)

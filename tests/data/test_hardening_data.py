@@ -29,25 +29,41 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from wpeval.data import programme as _programme
-from wpeval.exceptions import DataContractError, StatisticalWarning
 from wpeval.data.io import read_referrals
-from wpeval.data.schema import BOOL_COLUMNS, CODE_COLUMNS, DATE_COLUMNS, NOT_NULL, REQUIRED, RULES, \
-    validate
+from wpeval.data.schema import (
+    CODE_COLUMNS,
+    DATE_COLUMNS,
+    NOT_NULL,
+    REQUIRED,
+    RULES,
+    validate,
+)
+from wpeval.exceptions import DataContractError, StatisticalWarning
 
 ROOT = Path(__file__).resolve().parents[2]
 LONG = os.environ.get("WPEVAL_HYPOTHESIS", "").lower() == "long"
-_HC = [HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.filter_too_much,
-       HealthCheck.function_scoped_fixture]
+_HC = [
+    HealthCheck.too_slow,
+    HealthCheck.data_too_large,
+    HealthCheck.filter_too_much,
+    HealthCheck.function_scoped_fixture,
+]
 
 
 def _settings(n: int) -> settings:
-    return settings(max_examples=n * (15 if LONG else 1), derandomize=True, deadline=None,
-                    suppress_health_check=_HC, database=None)
+    return settings(
+        max_examples=n * (15 if LONG else 1),
+        derandomize=True,
+        deadline=None,
+        suppress_health_check=_HC,
+        database=None,
+    )
 
 
 PROG = _programme.fictional()  # BASE is generated: invented prime names
-BASE = pd.read_parquet(ROOT / "data_synthetic" / "sample_10k.parquet").iloc[:36].reset_index(
-    drop=True)
+BASE = (
+    pd.read_parquet(ROOT / "data_synthetic" / "sample_10k.parquet").iloc[:36].reset_index(drop=True)
+)
 # a second block with several primes per district x quarter, for one-prime strata
 ALL = pd.read_parquet(ROOT / "data_synthetic" / "sample_10k.parquet")
 OPTIONAL_COLS = [c for c in BASE.columns if c not in REQUIRED]
@@ -64,16 +80,78 @@ def _write_tally():
 
 
 # ------------------------------------------------------------------------------ the values
-NASTY = [np.nan, None, pd.NaT, np.inf, -np.inf, "", "   ", "abc", "NaN", "1,234", "1.5", -1,
-         0, 1, 2, 1e308, -1e308, 5e-324, 2 ** 63, -(2 ** 63), 2 ** 64, 10 ** 30, True, False,
-         "2011-13-45", "31/02/2012", "01/06/2011", "2011", "2011-06", "3000-01-01",
-         "1000-01-01", "2011-06-01T10:00:00+01:00", "2011-06-01Z", b"bytes", 1.5, "\u00e9\u00e8",
-         "person_id", [1, 2], {"a": 1}, (1,), np.array([1, 2]), pd.Timestamp("2011-06-01"),
-         pd.Timestamp("2011-06-01", tz="Europe/London"), pd.Timedelta(days=3), 3 + 4j,
-         pd.Period("2011Q3"), np.datetime64("2011-06-01"), np.int8(-5), np.uint64(2 ** 64 - 1),
-         "CPA99", " CPA01 ", "jsa_18_24 ", "female", "M", "yes", "n", "TRUE"]
-DTYPES = ["str", "object", "float", "category", "Int64", "string", "int_codes", "bool",
-          "datetime_s", "tz", "uint"]
+NASTY = [
+    np.nan,
+    None,
+    pd.NaT,
+    np.inf,
+    -np.inf,
+    "",
+    "   ",
+    "abc",
+    "NaN",
+    "1,234",
+    "1.5",
+    -1,
+    0,
+    1,
+    2,
+    1e308,
+    -1e308,
+    5e-324,
+    2**63,
+    -(2**63),
+    2**64,
+    10**30,
+    True,
+    False,
+    "2011-13-45",
+    "31/02/2012",
+    "01/06/2011",
+    "2011",
+    "2011-06",
+    "3000-01-01",
+    "1000-01-01",
+    "2011-06-01T10:00:00+01:00",
+    "2011-06-01Z",
+    b"bytes",
+    1.5,
+    "\u00e9\u00e8",
+    "person_id",
+    [1, 2],
+    {"a": 1},
+    (1,),
+    np.array([1, 2]),
+    pd.Timestamp("2011-06-01"),
+    pd.Timestamp("2011-06-01", tz="Europe/London"),
+    pd.Timedelta(days=3),
+    3 + 4j,
+    pd.Period("2011Q3"),
+    np.datetime64("2011-06-01"),
+    np.int8(-5),
+    np.uint64(2**64 - 1),
+    "CPA99",
+    " CPA01 ",
+    "jsa_18_24 ",
+    "female",
+    "M",
+    "yes",
+    "n",
+    "TRUE",
+]
+DTYPES = [
+    "str",
+    "object",
+    "float",
+    "category",
+    "Int64",
+    "string",
+    "int_codes",
+    "bool",
+    "datetime_s",
+    "tz",
+    "uint",
+]
 
 
 def _cast(s: pd.Series, how: str) -> pd.Series:
@@ -85,14 +163,22 @@ def _cast(s: pd.Series, how: str) -> pd.Series:
     if how == "float":
         if pd.api.types.is_datetime64_any_dtype(s):
             return s.astype("int64").astype("float64").where(s.notna())
-        return pd.to_numeric(s.astype(object) if isinstance(s.dtype, pd.CategoricalDtype)
-                             else s, errors="coerce").astype("float64")
+        return pd.to_numeric(
+            s.astype(object) if isinstance(s.dtype, pd.CategoricalDtype) else s, errors="coerce"
+        ).astype("float64")
     if how == "category":
         return s.astype("category")
     if how == "Int64":
-        return pd.to_numeric(s if not isinstance(s.dtype, pd.CategoricalDtype)
-                             else s.astype(object), errors="coerce").round().astype("Int64") \
-            if not pd.api.types.is_datetime64_any_dtype(s) else s.dt.year.astype("Int64")
+        return (
+            pd.to_numeric(
+                s if not isinstance(s.dtype, pd.CategoricalDtype) else s.astype(object),
+                errors="coerce",
+            )
+            .round()
+            .astype("Int64")
+            if not pd.api.types.is_datetime64_any_dtype(s)
+            else s.dt.year.astype("Int64")
+        )
     if how == "string":
         return s.astype("string")
     if how == "int_codes":
@@ -126,12 +212,16 @@ def malformed(draw, kind: str) -> pd.DataFrame:
     rows = st.lists(st.integers(0, n - 1), min_size=1, max_size=6, unique=True)
     cols = list(df.columns)
     if kind == "missing_column":
-        df = df.drop(columns=draw(st.lists(st.sampled_from(cols), min_size=1, max_size=3,
-                                           unique=True)))
+        df = df.drop(
+            columns=draw(st.lists(st.sampled_from(cols), min_size=1, max_size=3, unique=True))
+        )
     elif kind == "extra_column":
         for _ in range(draw(st.integers(1, 3))):
-            name = draw(st.sampled_from(["x", "notes", "Person ID", "CPA", 0, 1.5, "",
-                                         "referral_date ", "period"]))
+            name = draw(
+                st.sampled_from(
+                    ["x", "notes", "Person ID", "CPA", 0, 1.5, "", "referral_date ", "period"]
+                )
+            )
             df[name] = pd.Series([draw(st.sampled_from(NASTY))] * n, dtype=object)
     elif kind == "cell_values":
         for _ in range(draw(st.integers(1, 4))):
@@ -157,30 +247,61 @@ def malformed(draw, kind: str) -> pd.DataFrame:
             df["person_id"] = 7
     elif kind == "dates_out_of_order":
         for _ in range(draw(st.integers(1, 3))):
-            a, b = draw(st.lists(st.sampled_from(list(DATE_COLUMNS)), min_size=2, max_size=2,
-                                 unique=True))
+            a, b = draw(
+                st.lists(st.sampled_from(list(DATE_COLUMNS)), min_size=2, max_size=2, unique=True)
+            )
             r = draw(rows)
             df.loc[r, a] = df.loc[r, b] - pd.Timedelta(days=draw(st.integers(-400, 400)))
     elif kind == "unknown_categories":
         for _ in range(draw(st.integers(1, 3))):
             c = draw(st.sampled_from(list(CODE_COLUMNS) + ["assessed_stream", "sex"]))
-            v = draw(st.sampled_from(["CPA99", "Nobody", "jsa_x", "zzz", "", " ", "cpa01",
-                                      "A4E", "CPA01-D99", None, 1, "job ready"]))
+            v = draw(
+                st.sampled_from(
+                    [
+                        "CPA99",
+                        "Nobody",
+                        "jsa_x",
+                        "zzz",
+                        "",
+                        " ",
+                        "cpa01",
+                        "A4E",
+                        "CPA01-D99",
+                        None,
+                        1,
+                        "job ready",
+                    ]
+                )
+            )
             df = _set(df, draw(rows), c, v)
     elif kind == "one_prime_strata":
-        sub = ALL.iloc[draw(st.integers(0, 9000)):][:60].copy()
+        sub = ALL.iloc[draw(st.integers(0, 9000)) :][:60].copy()
         d = draw(st.sampled_from(sorted(sub["district"].astype(str).unique())))
         m = sub["district"].astype(str) == d
         sub.loc[m, "prime"] = sub.loc[m, "prime"].iloc[0]
         df = sub.reset_index(drop=True)
     elif kind == "extreme_values":
         for _ in range(draw(st.integers(1, 4))):
-            c = draw(st.sampled_from(["sustainment_payments", "age", "benefit_duration_days",
-                                      "allocation_prob", "person_id"]))
-            v = draw(st.one_of(st.sampled_from([1e308, 5e-324, -1e-300, 2 ** 63 - 1, 2 ** 63,
-                                                -(2 ** 63), 2 ** 64, 10 ** 40, 1e18]),
-                               st.floats(allow_nan=True, allow_infinity=True),
-                               st.integers(-(2 ** 70), 2 ** 70)))
+            c = draw(
+                st.sampled_from(
+                    [
+                        "sustainment_payments",
+                        "age",
+                        "benefit_duration_days",
+                        "allocation_prob",
+                        "person_id",
+                    ]
+                )
+            )
+            v = draw(
+                st.one_of(
+                    st.sampled_from(
+                        [1e308, 5e-324, -1e-300, 2**63 - 1, 2**63, -(2**63), 2**64, 10**40, 1e18]
+                    ),
+                    st.floats(allow_nan=True, allow_infinity=True),
+                    st.integers(-(2**70), 2**70),
+                )
+            )
             df = _set(df, draw(rows), c, v)
     elif kind == "column_labels":
         how = draw(st.sampled_from(["duplicate", "multiindex", "padded", "upper", "int"]))
@@ -199,15 +320,29 @@ def malformed(draw, kind: str) -> pd.DataFrame:
     elif kind == "header_rows":
         hdr = pd.DataFrame([list(df.columns)] * draw(st.integers(1, 3)), columns=df.columns)
         at = draw(st.integers(0, n))
-        df = pd.concat([df.iloc[:at].astype(object), hdr, df.iloc[at:].astype(object)],
-                       ignore_index=True)
+        df = pd.concat(
+            [df.iloc[:at].astype(object), hdr, df.iloc[at:].astype(object)], ignore_index=True
+        )
         if draw(st.booleans()):
-            df = df.iloc[at:at + len(hdr)]  # nothing but header copies
+            df = df.iloc[at : at + len(hdr)]  # nothing but header copies
     elif kind == "combined":
-        for k in draw(st.lists(st.sampled_from(["cell_values", "dtype", "nan_inf",
-                                                "duplicate_ids", "dates_out_of_order",
-                                                "unknown_categories", "extreme_values"]),
-                               min_size=2, max_size=4)):
+        for k in draw(
+            st.lists(
+                st.sampled_from(
+                    [
+                        "cell_values",
+                        "dtype",
+                        "nan_inf",
+                        "duplicate_ids",
+                        "dates_out_of_order",
+                        "unknown_categories",
+                        "extreme_values",
+                    ]
+                ),
+                min_size=2,
+                max_size=4,
+            )
+        ):
             sub = draw(malformed(k))
             # take the broken columns of the sub-draw into df where shapes agree
             if len(sub) == len(df):
@@ -264,17 +399,34 @@ def check_validate(df: pd.DataFrame, strict: bool, pre_headers: int = 0) -> str:
                 assert not data[list(NOT_NULL)].isna().any().any()
                 assert (data["sustainment_payments"] >= 0).all()
                 assert data["cpa"].isin(list(PROG.cpas)).all()
-            result = _outcome(None, [w for w in caught
-                                     if issubclass(w.category, StatisticalWarning)])
-    stray = [f"{w.category.__name__}: {w.message}" for w in caught
-             if not issubclass(w.category, StatisticalWarning)]
+            result = _outcome(
+                None, [w for w in caught if issubclass(w.category, StatisticalWarning)]
+            )
+    stray = [
+        f"{w.category.__name__}: {w.message}"
+        for w in caught
+        if not issubclass(w.category, StatisticalWarning)
+    ]
     assert not stray, stray
     return result
 
 
-KINDS = ["missing_column", "extra_column", "cell_values", "dtype", "nan_inf", "empty",
-         "duplicate_ids", "dates_out_of_order", "unknown_categories", "one_prime_strata",
-         "extreme_values", "column_labels", "header_rows", "combined"]
+KINDS = [
+    "missing_column",
+    "extra_column",
+    "cell_values",
+    "dtype",
+    "nan_inf",
+    "empty",
+    "duplicate_ids",
+    "dates_out_of_order",
+    "unknown_categories",
+    "one_prime_strata",
+    "extreme_values",
+    "column_labels",
+    "header_rows",
+    "combined",
+]
 
 
 @pytest.mark.parametrize("kind", KINDS)
@@ -299,8 +451,12 @@ def test_kinds_meet_their_rule():
         validate(pd.concat([BASE, BASE[["cpa"]]], axis=1), programme=PROG)
     assert e.value.rule == "column_labels" and e.value.column == "cpa"
     # a count beyond int64, a list as an id, a number as a date: counted, not crashed
-    df = _set(_set(_set(BASE.copy(), [0], "sustainment_payments", 1e300), [1], "person_id",
-                   [1, 2]), [2], "referral_date", 12345)
+    df = _set(
+        _set(_set(BASE.copy(), [0], "sustainment_payments", 1e300), [1], "person_id", [1, 2]),
+        [2],
+        "referral_date",
+        12345,
+    )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", StatisticalWarning)
         rep = validate(df, programme=PROG, strict=False)
@@ -328,9 +484,23 @@ def test_kinds_meet_their_rule():
 @_settings(10)
 @given(data=st.data())
 def test_row_order_does_not_change_counts(data):
-    df = data.draw(malformed(data.draw(st.sampled_from(
-        ["cell_values", "duplicate_ids", "dates_out_of_order", "unknown_categories",
-         "nan_inf", "combined", "header_rows"]))))
+    df = data.draw(
+        malformed(
+            data.draw(
+                st.sampled_from(
+                    [
+                        "cell_values",
+                        "duplicate_ids",
+                        "dates_out_of_order",
+                        "unknown_categories",
+                        "nan_inf",
+                        "combined",
+                        "header_rows",
+                    ]
+                )
+            )
+        )
+    )
     perm = data.draw(st.permutations(range(len(df))))
     shuffled = df.iloc[list(perm)]
     if data.draw(st.booleans()):
@@ -344,8 +514,11 @@ def test_row_order_does_not_change_counts(data):
             except DataContractError as err:
                 return ("error", err.rule)
         t = rep.rules
-        return (rep.rows_in, rep.rows_kept,
-                tuple(zip(t["rule"], t["column"], t["n_failing"], t["n_dropped"])))
+        return (
+            rep.rows_in,
+            rep.rows_kept,
+            tuple(zip(t["rule"], t["column"], t["n_failing"], t["n_dropped"])),
+        )
 
     a, b = counts(df), counts(shuffled)
     assert a == b
@@ -361,8 +534,9 @@ def test_duplicates_judged_among_valid_rows():
     for df in (pd.concat([good, bad]), pd.concat([bad, good])):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", StatisticalWarning)
-            rep = validate(pd.concat([df, BASE.iloc[1:]], ignore_index=True), programme=PROG,
-                           strict=False)
+            rep = validate(
+                pd.concat([df, BASE.iloc[1:]], ignore_index=True), programme=PROG, strict=False
+            )
         r = rep.rules.set_index(["rule", "column"])
         assert r.loc[("negative_count", "sustainment_payments"), "n_dropped"] == 1
         assert r.loc[("duplicate_referral", "person_id"), "n_dropped"] == 0
@@ -372,8 +546,7 @@ def test_duplicates_judged_among_valid_rows():
     # different prime): neither can be trusted, both are dropped, in either order
     cpa = str(BASE.at[0, "cpa"])
     other = ALL[(ALL["cpa"].astype(str) == cpa) & (ALL["prime"] != BASE.at[0, "prime"])]
-    twin = BASE.iloc[[0]].assign(prime=other["prime"].iloc[0],
-                                 district=other["district"].iloc[0])
+    twin = BASE.iloc[[0]].assign(prime=other["prime"].iloc[0], district=other["district"].iloc[0])
     for df in (pd.concat([BASE, twin]), pd.concat([twin, BASE])):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", StatisticalWarning)
@@ -385,8 +558,9 @@ def test_duplicates_judged_among_valid_rows():
 
 
 # ------------------------------------------------------------------------------ io readers
-CELL_TEXT = st.text(alphabet=st.sampled_from(list("0123456789-/.,;:\"' \tabcAZ\u00e9\r\n"
-                                                   "\u00a3\ufeff")), max_size=12)
+CELL_TEXT = st.text(
+    alphabet=st.sampled_from(list("0123456789-/.,;:\"' \tabcAZ\u00e9\r\n\u00a3\ufeff")), max_size=12
+)
 
 
 @_settings(18)
@@ -398,14 +572,18 @@ def test_csv_of_random_text_accounts_for_every_line(data, tmp_path_factory):
     n = data.draw(st.integers(1, 8))
     recs = BASE.astype(object).where(BASE.notna(), "").astype(str).iloc[:n].values.tolist()
     for _ in range(data.draw(st.integers(0, 6))):
-        recs[data.draw(st.integers(0, n - 1))][data.draw(st.integers(0, len(header) - 1))] = \
+        recs[data.draw(st.integers(0, n - 1))][data.draw(st.integers(0, len(header) - 1))] = (
             data.draw(CELL_TEXT)
+        )
     if data.draw(st.booleans()):
         recs.insert(data.draw(st.integers(0, n)), header)
     crlf, bom = data.draw(st.booleans()), data.draw(st.booleans())
     buf = io.StringIO(newline="")
-    w = csv.writer(buf, lineterminator="\r\n" if crlf else "\n",
-                   quoting=data.draw(st.sampled_from([csv.QUOTE_MINIMAL, csv.QUOTE_ALL])))
+    w = csv.writer(
+        buf,
+        lineterminator="\r\n" if crlf else "\n",
+        quoting=data.draw(st.sampled_from([csv.QUOTE_MINIMAL, csv.QUOTE_ALL])),
+    )
     w.writerow(header)
     w.writerows(recs)
     path = tmp_path_factory.mktemp("csv") / "x.csv"
@@ -418,9 +596,14 @@ def test_csv_of_random_text_accounts_for_every_line(data, tmp_path_factory):
             assert err.rule in RULES or err.rule.startswith("file_"), err
             TALLY[("io", "csv random text", _outcome(err))] += 1
             return
-    stray = [str(w.message) for w in caught if not (
-        issubclass(w.category, StatisticalWarning)
-        or (issubclass(w.category, UserWarning) and "ambiguous" in str(w.message)))]
+    stray = [
+        str(w.message)
+        for w in caught
+        if not (
+            issubclass(w.category, StatisticalWarning)
+            or (issubclass(w.category, UserWarning) and "ambiguous" in str(w.message))
+        )
+    ]
     assert not stray, stray
     info = df.attrs["wpeval_read"]
     # the records in the file as Python's csv module reads them (an independent parser; a
@@ -433,8 +616,9 @@ def test_csv_of_random_text_accounts_for_every_line(data, tmp_path_factory):
 
 
 @_settings(18)
-@given(blob=st.binary(max_size=400), suffix=st.sampled_from([".csv", ".parquet"]),
-       head=st.booleans())
+@given(
+    blob=st.binary(max_size=400), suffix=st.sampled_from([".csv", ".parquet"]), head=st.booleans()
+)
 def test_random_bytes_give_a_clear_error(blob, suffix, head, tmp_path_factory):
     if head:  # a valid header line, then junk
         blob = (",".join(BASE.columns) + "\n").encode() + blob
@@ -449,8 +633,7 @@ def test_random_bytes_give_a_clear_error(blob, suffix, head, tmp_path_factory):
             TALLY[("io", f"random bytes {suffix}", _outcome(err))] += 1
             return
     assert not [w for w in caught if not issubclass(w.category, UserWarning)]
-    out = check_validate(df, strict=False,
-                         pre_headers=df.attrs["wpeval_read"]["repeated_header"])
+    out = check_validate(df, strict=False, pre_headers=df.attrs["wpeval_read"]["repeated_header"])
     TALLY[("io", f"random bytes {suffix}", out)] += 1
 
 
@@ -462,9 +645,24 @@ def test_parquet_of_malformed_frames(data, tmp_path_factory):
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    df = data.draw(malformed(data.draw(st.sampled_from(
-        ["cell_values", "dtype", "nan_inf", "extreme_values", "unknown_categories",
-         "dates_out_of_order", "missing_column", "extra_column"]))))
+    df = data.draw(
+        malformed(
+            data.draw(
+                st.sampled_from(
+                    [
+                        "cell_values",
+                        "dtype",
+                        "nan_inf",
+                        "extreme_values",
+                        "unknown_categories",
+                        "dates_out_of_order",
+                        "missing_column",
+                        "extra_column",
+                    ]
+                )
+            )
+        )
+    )
     df.columns = [str(c) for c in df.columns]
     if df.columns.duplicated().any():
         return
@@ -472,8 +670,9 @@ def test_parquet_of_malformed_frames(data, tmp_path_factory):
         table = pa.Table.from_pandas(df, preserve_index=False)
     except (pa.ArrowException, TypeError, ValueError, OverflowError):
         # pyarrow refuses mixed object columns: store them as text, as an export tool would
-        df = df.apply(lambda s: s.map(lambda v: None if v is None else str(v))
-                      if s.dtype == object else s)
+        df = df.apply(
+            lambda s: s.map(lambda v: None if v is None else str(v)) if s.dtype == object else s
+        )
         table = pa.Table.from_pandas(df, preserve_index=False)
     path = tmp_path_factory.mktemp("pq") / "x.parquet"
     pq.write_table(table, path)

@@ -10,10 +10,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from wpeval.exceptions import DataContractError, StatisticalWarning
 from wpeval.data.io import file_fingerprint, frame_fingerprint, read_referrals, write_parquet
 from wpeval.data.programme import fictional
 from wpeval.data.schema import validate
+from wpeval.exceptions import DataContractError, StatisticalWarning
 
 
 @pytest.fixture
@@ -49,8 +49,9 @@ def test_write_parquet_is_deterministic(small, tmp_path):
 @pytest.mark.parametrize("bom,newline", [(True, "\r\n"), (False, "\n"), (True, "\n")])
 def test_csv_round_trip_bom_crlf(small, tmp_path, bom, newline):
     path = tmp_path / "r.csv"
-    small.to_csv(path, index=False, encoding="utf-8-sig" if bom else "utf-8",
-                 lineterminator=newline)
+    small.to_csv(
+        path, index=False, encoding="utf-8-sig" if bom else "utf-8", lineterminator=newline
+    )
     raw = path.read_bytes()
     assert raw.startswith(b"\xef\xbb\xbf") == bom and (b"\r\n" in raw) == (newline == "\r\n")
     back = read_referrals(path)
@@ -68,15 +69,19 @@ def test_csv_round_trip_bom_crlf(small, tmp_path, bom, newline):
 
 
 def test_csv_quoted_fields_and_uk_dates(tmp_path):
-    text = ('person_id,referral_date,prime,note\r\n'
-            '000123,13/06/2011,"Prime C","said ""hello"", then left"\r\n'
-            '000124,01/07/2011,"Prime B","line one\r\nline two"\r\n')
+    text = (
+        "person_id,referral_date,prime,note\r\n"
+        '000123,13/06/2011,"Prime C","said ""hello"", then left"\r\n'
+        '000124,01/07/2011,"Prime B","line one\r\nline two"\r\n'
+    )
     path = tmp_path / "q.csv"
     path.write_bytes(b"\xef\xbb\xbf" + text.encode())
     df = read_referrals(path)
     assert df["person_id"].tolist() == ["000123", "000124"]  # leading zeros kept as text
-    assert df["referral_date"].tolist() == [pd.Timestamp("2011-06-13"),
-                                            pd.Timestamp("2011-07-01")]  # day first inferred
+    assert df["referral_date"].tolist() == [
+        pd.Timestamp("2011-06-13"),
+        pd.Timestamp("2011-07-01"),
+    ]  # day first inferred
     assert df.loc[0, "note"] == 'said "hello", then left'
     assert df.loc[0, "prime"] == "Prime C"
 

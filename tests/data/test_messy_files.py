@@ -17,9 +17,9 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
-from wpeval.exceptions import DataContractError, StatisticalWarning
 from wpeval.data.io import read_referrals
 from wpeval.data.schema import validate
+from wpeval.exceptions import DataContractError, StatisticalWarning
 
 MESSY = Path(__file__).resolve().parents[1] / "fixtures" / "messy"
 MANIFEST = json.loads((MESSY / "manifest.json").read_text())
@@ -41,8 +41,11 @@ def _read_and_check(path: Path, strict: bool = False):
         warnings.simplefilter("always")
         df = read_referrals(path)
         rep = validate(df, strict=strict)
-    stray = [f"{w.category.__name__}: {w.message}" for w in caught
-             if not issubclass(w.category, StatisticalWarning)]
+    stray = [
+        f"{w.category.__name__}: {w.message}"
+        for w in caught
+        if not issubclass(w.category, StatisticalWarning)
+    ]
     assert not stray, stray
     return df, rep
 
@@ -69,8 +72,12 @@ def test_nothing_lost(name):
     assert rep.rows_kept == exp["rows_kept"] == len(rep.data)
     dropped = rules[rules["n_dropped"] > 0].groupby("rule")["n_dropped"].sum().to_dict()
     assert dropped == exp["dropped"]
-    recoded = rules[(rules["action"] == "recoded") & (rules["n_failing"] > 0)].groupby(
-        "rule")["n_failing"].sum().to_dict()
+    recoded = (
+        rules[(rules["action"] == "recoded") & (rules["n_failing"] > 0)]
+        .groupby("rule")["n_failing"]
+        .sum()
+        .to_dict()
+    )
     assert recoded == exp["recoded"]
 
 
@@ -83,11 +90,19 @@ def test_values_read_correctly(name):
     gone = set(MANIFEST[name].get("dropped_person_ids", []))
     ids = [int(x) for x in data["person_id"]]
     assert sorted(ids) == sorted(set(TRUTH) - gone) or (
-        len(ids) == MANIFEST[name]["rows_kept"] and set(ids) <= set(TRUTH) - gone)
+        len(ids) == MANIFEST[name]["rows_kept"] and set(ids) <= set(TRUTH) - gone
+    )
     for rec in data.to_dict("records"):
         want = TRUTH[int(rec["person_id"])]
-        for c in ("referral_date", "attachment_date", "job_start_date", "job_outcome_date",
-                  "job_end_date", "exit_date", "data_end_date"):
+        for c in (
+            "referral_date",
+            "attachment_date",
+            "job_start_date",
+            "job_outcome_date",
+            "job_end_date",
+            "exit_date",
+            "data_end_date",
+        ):
             got = None if pd.isna(rec[c]) else f"{rec[c]:%Y-%m-%d}"
             assert got == want[c], (name, rec["person_id"], c, got, want[c])
         for c in ("cpa", "district", "prime", "payment_group", "sex", "assessed_stream"):
@@ -138,8 +153,7 @@ def test_messy_file_strict_names_the_first_rule_and_keeps_the_report():
     rep = err.report
     assert rep.rows_in == MANIFEST["messy_all.csv"]["rows_in"]
     bad = rep.rules[rep.rules["action"] == "error"].groupby("rule")["n_failing"].sum()
-    want = {k: v for k, v in MANIFEST["messy_all.csv"]["dropped"].items()
-            if k != "repeated_header"}
+    want = {k: v for k, v in MANIFEST["messy_all.csv"]["dropped"].items() if k != "repeated_header"}
     assert {k: int(v) for k, v in bad[bad > 0].items()} == want
 
 

@@ -5,26 +5,28 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from wpeval.exceptions import DataContractError
 from wpeval.data.outcomes import job_entry_times, job_retention_times, outcome_flags
+from wpeval.exceptions import DataContractError
 
 NaT = pd.NaT
 
 
 def frame():
     d = pd.to_datetime
-    return pd.DataFrame({
-        "person_id": [1, 2, 3, 4, 5, 6],
-        "referral_date": d(["2012-01-01"] * 6),
-        # 1: job on day 31; 2: other exit day 10; 3: nothing, extract after 104 weeks;
-        # 4: nothing, extract at day 100; 5: job and exit on the same day (job wins);
-        # 6: job after the 104-week horizon (censored at 728)
-        "job_start_date": d(["2012-02-01", None, None, None, "2012-01-11", "2014-06-01"]),
-        "job_end_date": d(["2012-03-02", None, None, None, None, None]),
-        "exit_date": d([None, "2012-01-11", None, None, "2012-01-11", None]),
-        "job_outcome_date": d(["2012-08-01", None, None, None, "2013-06-01", None]),
-        "data_end_date": d(["2017-12-31"] * 3 + ["2012-04-10"] + ["2017-12-31"] * 2),
-    })
+    return pd.DataFrame(
+        {
+            "person_id": [1, 2, 3, 4, 5, 6],
+            "referral_date": d(["2012-01-01"] * 6),
+            # 1: job on day 31; 2: other exit day 10; 3: nothing, extract after 104 weeks;
+            # 4: nothing, extract at day 100; 5: job and exit on the same day (job wins);
+            # 6: job after the 104-week horizon (censored at 728)
+            "job_start_date": d(["2012-02-01", None, None, None, "2012-01-11", "2014-06-01"]),
+            "job_end_date": d(["2012-03-02", None, None, None, None, None]),
+            "exit_date": d([None, "2012-01-11", None, None, "2012-01-11", None]),
+            "job_outcome_date": d(["2012-08-01", None, None, None, "2013-06-01", None]),
+            "data_end_date": d(["2017-12-31"] * 3 + ["2012-04-10"] + ["2017-12-31"] * 2),
+        }
+    )
 
 
 def test_job_entry_times_hand_worked():
@@ -36,8 +38,13 @@ def test_job_entry_times_hand_worked():
     assert chk["job_start"] == 2 and chk["other_exit"] == 1
     assert chk["censored_at_horizon"] == 2 and chk["censored_at_extract"] == 1
     assert chk["job_start_after_follow_up"] == 1
-    assert sum(chk[k] for k in ("job_start", "other_exit", "censored_at_horizon",
-                                "censored_at_extract")) == chk["rows_in"]
+    assert (
+        sum(
+            chk[k]
+            for k in ("job_start", "other_exit", "censored_at_horizon", "censored_at_extract")
+        )
+        == chk["rows_in"]
+    )
 
 
 def test_input_not_mutated():

@@ -8,8 +8,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from wpeval.exceptions import DataContractError, StatisticalWarning
 from wpeval.data.schema import RULES, ChecksReport, validate
+from wpeval.exceptions import DataContractError, StatisticalWarning
 
 DAY = pd.Timedelta(days=1)
 
@@ -135,7 +135,9 @@ def test_unknown_cpa(referrals):
 
 def test_prime_not_in_cpa(referrals):
     df = referrals.astype({"prime": str})
-    i, pid = _row(df, df["cpa"] == "CPA01")  # primes Prime A, Prime B (Prime C is in other CPAs only)
+    i, pid = _row(
+        df, df["cpa"] == "CPA01"
+    )  # primes Prime A, Prime B (Prime C is in other CPAs only)
     df.loc[i, "prime"] = "Prime C"
     _assert_rule(df, "prime_not_in_cpa", "prime", pid)
 
@@ -156,8 +158,13 @@ def test_district_not_in_cpa_with_mapping(referrals):
     assert rep.rows_kept == len(referrals)
     bad = referrals.at[0, "district"]
     mapping[bad] = "CPA18" if referrals.at[0, "cpa"] != "CPA18" else "CPA01"
-    _assert_rule(referrals, "district_not_in_cpa", "district", referrals.at[0, "person_id"],
-                 districts=mapping)
+    _assert_rule(
+        referrals,
+        "district_not_in_cpa",
+        "district",
+        referrals.at[0, "person_id"],
+        districts=mapping,
+    )
 
 
 def test_unknown_stream(referrals):
@@ -207,8 +214,10 @@ def test_attachment_before_referral(referrals):
 
 def test_job_start_before_referral(referrals):
     df = referrals.copy()
-    i, pid = _row(df, df["job_start_date"].notna() & df["job_outcome_date"].isna()
-                  & df["job_end_date"].notna())
+    i, pid = _row(
+        df,
+        df["job_start_date"].notna() & df["job_outcome_date"].isna() & df["job_end_date"].notna(),
+    )
     df.loc[i, "job_start_date"] = df.at[i, "referral_date"] - 10 * DAY
     _assert_rule(df, "job_start_before_referral", "job_start_date", pid)
 
@@ -255,8 +264,7 @@ def test_error_message_lists_up_to_five_person_ids(referrals):
         _quiet(df)
     assert info.value.examples == referrals["person_id"].iloc[:5].tolist()
     assert "10 row(s)" in str(info.value)
-    assert info.value.report.rules.set_index("rule").loc["invalid_probability",
-                                                          "n_failing"] == 10
+    assert info.value.report.rules.set_index("rule").loc["invalid_probability", "n_failing"] == 10
 
 
 # --------------------------------------------------------------------------- recode / warn
@@ -289,7 +297,8 @@ def test_single_prime_stratum_warns(referrals):
     df.loc[target, "prime"] = df.at[0, "prime"]
     # expected count, computed independently: rows of district-quarters with one prime
     k = df.groupby([df["district"].astype(str), q])["prime"].transform(
-        lambda s: s.astype(str).nunique())
+        lambda s: s.astype(str).nunique()
+    )
     expected = int((k == 1).sum())
     assert expected >= target.sum() > 1
     with pytest.warns(StatisticalWarning, match="one prime only"):
@@ -305,12 +314,12 @@ def test_not_strict_drops_and_counts(referrals):
     df = referrals.astype({"payment_group": str})
     out = df.index[df["job_outcome_date"].notna()][:3]
     no_out = df.index[df["job_outcome_date"].isna()][:4]
-    df.loc[[10, 11], "allocation_prob"] = 2.0                       # invalid_probability
-    df.loc[11, "payment_group"] = "nope"                             # second rule, same row
-    df.loc[12, "payment_group"] = "nope"                             # unknown_payment_group
-    df.loc[no_out, "sustainment_payments"] = 1                       # without outcome
+    df.loc[[10, 11], "allocation_prob"] = 2.0  # invalid_probability
+    df.loc[11, "payment_group"] = "nope"  # second rule, same row
+    df.loc[12, "payment_group"] = "nope"  # unknown_payment_group
+    df.loc[no_out, "sustainment_payments"] = 1  # without outcome
     df.loc[out[0], "job_outcome_date"] = df.at[out[0], "job_start_date"] - DAY
-    df = pd.concat([df, df.iloc[[20, 21]]], ignore_index=True)      # 2 duplicates
+    df = pd.concat([df, df.iloc[[20, 21]]], ignore_index=True)  # 2 duplicates
     rep = _quiet(df, strict=False)
     r = rep.rules.set_index(["rule", "column"])
     assert r.loc[("invalid_probability", "allocation_prob"), "n_failing"] == 2
@@ -326,8 +335,11 @@ def test_not_strict_drops_and_counts(referrals):
     kept_ids = set(rep.data["person_id"])
     assert df.at[10, "person_id"] not in kept_ids and df.at[12, "person_id"] not in kept_ids
     assert rep.data["sustainment_payments"].dtype == np.int64
-    assert rep.data["payment_group"].cat.categories.isin(
-        list(referrals["payment_group"].cat.categories)).all()
+    assert (
+        rep.data["payment_group"]
+        .cat.categories.isin(list(referrals["payment_group"].cat.categories))
+        .all()
+    )
 
 
 def test_code_spaces_recoded_and_counted(referrals):

@@ -11,10 +11,10 @@ import pandas as pd
 import pytest
 
 from wpeval.data import programme
-from wpeval.exceptions import ParameterError, StatisticalWarning
 from wpeval.data.io import write_parquet
 from wpeval.data.schema import validate
 from wpeval.data.synthetic import make_programme, write_sample
+from wpeval.exceptions import ParameterError, StatisticalWarning
 
 ESA = ["esa_new", "esa_volunteers", "esa_ex_ib"]
 
@@ -33,7 +33,7 @@ def _two_year_rates(df: pd.DataFrame) -> pd.Series:
 # --------------------------------------------------------------------------- structure
 def test_structure_matches_programme(synthetic_programme):
     df = synthetic_programme.referrals
-    prog = programme.fictional()   # the real CPA structure with invented prime names
+    prog = programme.fictional()  # the real CPA structure with invented prime names
     assert set(df["cpa"].astype(str)) == set(prog.cpas)
     contracts = set(map(tuple, df[["cpa", "prime"]].astype(str).drop_duplicates().to_numpy()))
     assert contracts == set(prog.contracts) and len(contracts) == 40
@@ -56,15 +56,21 @@ def test_passes_the_data_contract(synthetic_referrals):
 def test_internal_consistency(synthetic_referrals):
     df = synthetic_referrals
     prog = programme.load()
-    trig = df["payment_group"].astype(str).map(
-        {k: g.jo_trigger_weeks for k, g in prog.payment_groups.items()})
-    cap = df["payment_group"].astype(str).map(
-        {k: g.sustainment_cap for k, g in prog.payment_groups.items()})
+    trig = (
+        df["payment_group"]
+        .astype(str)
+        .map({k: g.jo_trigger_weeks for k, g in prog.payment_groups.items()})
+    )
+    cap = (
+        df["payment_group"]
+        .astype(str)
+        .map({k: g.sustainment_cap for k, g in prog.payment_groups.items()})
+    )
     out = df["job_outcome_date"].notna()
     # outcome date = job start + trigger weeks, and the first job lasted that long
-    np.testing.assert_array_equal((df.loc[out, "job_outcome_date"]
-                                   - df.loc[out, "job_start_date"]).dt.days,
-                                  7 * trig[out])
+    np.testing.assert_array_equal(
+        (df.loc[out, "job_outcome_date"] - df.loc[out, "job_start_date"]).dt.days, 7 * trig[out]
+    )
     dur = (df["job_end_date"] - df["job_start_date"]).dt.days
     assert ((dur[out] >= 7 * trig[out]) | df.loc[out, "job_end_date"].isna()).all()
     assert (df["sustainment_payments"] <= cap).all()
@@ -94,8 +100,9 @@ def test_structure_does_not_depend_on_n():
     a, b = make_programme(2_000, seed=3), make_programme(4_000, seed=3)
     pd.testing.assert_frame_equal(a.districts, b.districts)
     pd.testing.assert_frame_equal(a.design, b.design)
-    np.testing.assert_array_equal(a.truth.contracts["log_hazard_effect"],
-                                  b.truth.contracts["log_hazard_effect"])
+    np.testing.assert_array_equal(
+        a.truth.contracts["log_hazard_effect"], b.truth.contracts["log_hazard_effect"]
+    )
 
 
 def test_config_errors():
@@ -106,8 +113,9 @@ def test_config_errors():
     with pytest.raises(ParameterError, match="shift_cpas"):
         make_programme(100, config={"allocation": {"shift_cpas": ["CPA99"]}})
     with pytest.raises(ParameterError, match="quarter"):
-        make_programme(100, config={"allocation": {"shifts": [{"from": "2013-09",
-                                                               "points": 0.05}]}})
+        make_programme(
+            100, config={"allocation": {"shifts": [{"from": "2013-09", "points": 0.05}]}}
+        )
 
 
 def test_earlier_extract_censors_late_cohorts():
@@ -115,8 +123,13 @@ def test_earlier_extract_censors_late_cohorts():
     df = prog.referrals
     end = pd.Timestamp("2014-06-30")
     assert (df["data_end_date"] == end).all()
-    for col in ("attachment_date", "job_start_date", "job_outcome_date", "job_end_date",
-                "exit_date"):
+    for col in (
+        "attachment_date",
+        "job_start_date",
+        "job_outcome_date",
+        "job_end_date",
+        "exit_date",
+    ):
         assert (df[col].dropna() <= end).all()
     assert df["referral_date"].max() <= end  # no referral after the extract
     late = df["referral_date"] > end - pd.Timedelta(days=60)
@@ -126,8 +139,10 @@ def test_earlier_extract_censors_late_cohorts():
     # recent cohorts have fewer observed outcomes than the same cohorts with the full extract
     full = make_programme(20_000, seed=1).referrals
     recent = (df["referral_date"] >= "2013-06-01") & ~late
-    assert df.loc[recent, "job_outcome_date"].notna().mean() < \
-        full.loc[recent, "job_outcome_date"].notna().mean()
+    assert (
+        df.loc[recent, "job_outcome_date"].notna().mean()
+        < full.loc[recent, "job_outcome_date"].notna().mean()
+    )
     with pytest.warns(StatisticalWarning):  # thin June-2011 strata in 20k rows
         validate(df, strict=True)
 
@@ -136,8 +151,13 @@ def test_earlier_extract_censors_late_cohorts():
 def test_two_year_rates_match_published(large_programme):
     """Published 2-year job-outcome rates by payment group (L&W18, domain.md s.3)."""
     rates = _two_year_rates(large_programme.referrals)
-    published = {"jsa_18_24": 0.364, "jsa_25_plus": 0.317, "esa_new": 0.151,
-                 "esa_ex_ib": 0.054, "all": 0.278}
+    published = {
+        "jsa_18_24": 0.364,
+        "jsa_25_plus": 0.317,
+        "esa_new": 0.151,
+        "esa_ex_ib": 0.054,
+        "all": 0.278,
+    }
     for group, target in published.items():
         assert abs(rates[group] - target) <= 0.015, (group, rates[group], target)
 
@@ -155,20 +175,23 @@ def test_esa_share_and_intake(large_programme):
     df = large_programme.referrals
     m = df["referral_date"].dt.to_period("M").astype(str)
     esa = df["payment_group"].astype(str).isin(ESA)
-    assert esa[m == "2011-06"].mean() < 0.05                 # ~3% of the first cohort
-    assert 0.28 < esa[m >= "2013-01"].mean() < 0.38          # ~1/3 by 2013
+    assert esa[m == "2011-06"].mean() < 0.05  # ~3% of the first cohort
+    assert 0.28 < esa[m >= "2013-01"].mean() < 0.38  # ~1/3 by 2013
     shares = df["payment_group"].value_counts(normalize=True)
     assert shares.index[0] == "jsa_25_plus" and shares.index[1] == "jsa_18_24"
     per_month = m.value_counts()
-    assert per_month[per_month.index.str.startswith("2011")].mean() > 2 * per_month[
-        per_month.index.str.startswith("2015")].mean()  # big first year
+    assert (
+        per_month[per_month.index.str.startswith("2011")].mean()
+        > 2 * per_month[per_month.index.str.startswith("2015")].mean()
+    )  # big first year
 
 
 def test_job_retention_curve(large_programme):
     """>25% of jobs end within 13 weeks and ~40% within 26 weeks (NAO07, domain.md s.4)."""
     df = large_programme.referrals
-    js = df["job_start_date"].notna() & (df["job_start_date"] + pd.Timedelta(days=182)
-                                         <= df["data_end_date"])
+    js = df["job_start_date"].notna() & (
+        df["job_start_date"] + pd.Timedelta(days=182) <= df["data_end_date"]
+    )
     dur = (df.loc[js, "job_end_date"] - df.loc[js, "job_start_date"]).dt.days
     within13 = (dur < 91).mean()
     within26 = (dur < 182).mean()
@@ -211,8 +234,7 @@ def test_market_share_shift(large_programme):
     assert np.allclose((des.loc[moved, "allocation_prob"] - 1 / k[moved]).abs(), 0.05)
     # the gaining prime is the stronger one for that payment group
     tg = large_programme.truth.contracts_by_group.set_index(["cpa", "prime", "payment_group"])
-    gain = des[moved & (des["allocation_prob"] > 1 / k)].drop_duplicates(
-        ["cpa", "payment_group"])
+    gain = des[moved & (des["allocation_prob"] > 1 / k)].drop_duplicates(["cpa", "payment_group"])
     for r in gain.itertuples():
         effects = tg.xs((r.cpa, r.payment_group), level=["cpa", "payment_group"])
         assert effects["log_hazard_effect"].idxmax() == r.prime
@@ -232,7 +254,7 @@ def test_generated_data_name_no_real_provider(tmp_path):
     assert len(real) >= 15 and "Prime A" not in real
     path = write_sample(tmp_path / "s.parquet", 3000, 5)
     raw = path.read_bytes()
-    for name in real:   # neither in the values nor anywhere in the file's bytes
+    for name in real:  # neither in the values nor anywhere in the file's bytes
         assert name.encode() not in raw, name
     df = pd.read_parquet(path)
     assert not set(df["prime"].astype(str)) & real
@@ -253,19 +275,23 @@ def test_marker_in_parquet_metadata_and_read_back(tmp_path):
 
     path = write_sample(tmp_path / "s.parquet", 500, 7)
     meta = json.loads(pq.read_schema(path).metadata[b"wpeval.synthetic"])
-    assert meta == {"generator": "wpeval.data.synthetic.make_programme", "n": 500, "seed": 7,
-                    "names": "fictional"}
+    assert meta == {
+        "generator": "wpeval.data.synthetic.make_programme",
+        "n": 500,
+        "seed": 7,
+        "names": "fictional",
+    }
     df = read_referrals(path)
     assert df.attrs["wpeval_synthetic"] == meta
     assert programme.for_data(df).fictional
-    rep = validate(df, strict=True)   # checked against the invented names, nothing dropped
+    rep = validate(df, strict=True)  # checked against the invented names, nothing dropped
     assert rep.rows_kept == 500
     plain = tmp_path / "plain.parquet"
     df.attrs = {}
     write_parquet(df, plain)
     assert b"wpeval.synthetic" not in pq.read_schema(plain).metadata
     assert "wpeval_synthetic" not in read_referrals(plain).attrs
-    assert programme.synthetic_marker(read_referrals(plain)) is None   # no marker: not flagged
+    assert programme.synthetic_marker(read_referrals(plain)) is None  # no marker: not flagged
 
 
 def test_committed_sample_is_marked():
@@ -282,8 +308,8 @@ def test_csv_copy_without_marker_is_checked_against_invented_names(tmp_path):
     df = make_programme(400, 3).referrals
     df.to_csv(tmp_path / "copy.csv", index=False)
     back = read_referrals(tmp_path / "copy.csv")
-    assert "wpeval_synthetic" not in back.attrs          # CSV carries no marker
-    assert programme.for_data(back).fictional             # but every prime is invented
+    assert "wpeval_synthetic" not in back.attrs  # CSV carries no marker
+    assert programme.for_data(back).fictional  # but every prime is invented
     mixed = back.assign(prime=back["prime"].astype(object))
     mixed.loc[0, "prime"] = sorted(real_prime_names())[0]
-    assert not programme.for_data(mixed).fictional        # one real name: the real programme
+    assert not programme.for_data(mixed).fictional  # one real name: the real programme

@@ -29,8 +29,7 @@ def test_unweighted_equals_estimatr_blocked_dim_per_pair():
     res = compare_primes(A, "y", blocks=["b"], vs_average=False)
     tab = res.tidy().set_index("term")
     assert list(tab.index) == ["A - B", "A - C", "B - C"]
-    for term, key in (("A - B", "contrast_AB"), ("A - C", "contrast_AC"),
-                      ("B - C", "contrast_BC")):
+    for term, key in (("A - B", "contrast_AB"), ("A - C", "contrast_AC"), ("B - C", "contrast_BC")):
         ref = R[key]
         for col in ("estimate", "std_error", "p_value", "conf_low", "conf_high", "df"):
             assert tab.loc[term, col] == pytest.approx(ref[col], rel=1e-6), (term, col)
@@ -67,11 +66,12 @@ def test_holm_columns_per_cpa_and_overall():
     two = pd.concat([A, A.assign(cpa="CPA99", y=A["y"] * 1.5 + (A["prime"] == "B"))])
     res = compare_primes(two, "y", blocks=["b"])
     tab = res.tidy()
-    for c, sub in tab.groupby("cpa"):
+    for _c, sub in tab.groupby("cpa"):
         expected = multipletests(sub["p_value"], method="holm")[1]
         np.testing.assert_allclose(sub["p_adjusted_cpa"], expected, rtol=1e-12)
-    np.testing.assert_allclose(tab["p_adjusted"], multipletests(tab["p_value"],
-                                                                method="holm")[1], rtol=1e-12)
+    np.testing.assert_allclose(
+        tab["p_adjusted"], multipletests(tab["p_value"], method="holm")[1], rtol=1e-12
+    )
     assert len(tab) == 12  # per CPA: 3 pairs + 3 primes vs average
 
 

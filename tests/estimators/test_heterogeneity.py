@@ -10,15 +10,24 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from wpeval.estimators.heterogeneity import (creaming_and_parking, group_differences,
-                                             group_rates)
+from wpeval.estimators.heterogeneity import creaming_and_parking, group_differences, group_rates
 from wpeval.exceptions import DesignError, ParameterError, StatisticalWarning
 
 REF = Path(__file__).resolve().parents[1] / "reference"
 
 
-def make_blocked(rng, *, n_cell=40, districts=3, periods=2, groups=("jsa_18_24", "jsa_25_plus"),
-                 primes=("A", "B"), base=(0.30, 0.20), effect=(0.0, 0.0), cpa="CPA01"):
+def make_blocked(
+    rng,
+    *,
+    n_cell=40,
+    districts=3,
+    periods=2,
+    groups=("jsa_18_24", "jsa_25_plus"),
+    primes=("A", "B"),
+    base=(0.30, 0.20),
+    effect=(0.0, 0.0),
+    cpa="CPA01",
+):
     """Blocked random allocation: in every district x period x group cell exactly n_cell /
     len(primes) referrals go to each prime (random order); binary outcome with success
     probability base[g] + effect[g] * 1[prime == primes[1]] + a district shift."""
@@ -28,10 +37,18 @@ def make_blocked(rng, *, n_cell=40, districts=3, periods=2, groups=("jsa_18_24",
             for gi, g in enumerate(groups):
                 prime = rng.permutation(np.resize(np.array(primes), n_cell))
                 p = base[gi] + effect[gi] * (prime == primes[1]) + 0.04 * d
-                parts.append(pd.DataFrame({
-                    "cpa": cpa, "district": f"{cpa}-D{d}", "period": f"2012Q{t + 1}",
-                    "payment_group": g, "prime": prime,
-                    "y": (rng.random(n_cell) < p).astype(float)}))
+                parts.append(
+                    pd.DataFrame(
+                        {
+                            "cpa": cpa,
+                            "district": f"{cpa}-D{d}",
+                            "period": f"2012Q{t + 1}",
+                            "payment_group": g,
+                            "prime": prime,
+                            "y": (rng.random(n_cell) < p).astype(float),
+                        }
+                    )
+                )
     return pd.concat(parts, ignore_index=True)
 
 
@@ -76,9 +93,15 @@ def test_size_under_null():
 
 def test_several_cpas_and_multiplicity():
     rng = np.random.default_rng(11)
-    df = pd.concat([make_blocked(rng, cpa=f"CPA0{i}", n_cell=60,
-                                 effect=(0.2, 0.0) if i == 1 else (0.0, 0.0))
-                    for i in (1, 2, 3)], ignore_index=True)
+    df = pd.concat(
+        [
+            make_blocked(
+                rng, cpa=f"CPA0{i}", n_cell=60, effect=(0.2, 0.0) if i == 1 else (0.0, 0.0)
+            )
+            for i in (1, 2, 3)
+        ],
+        ignore_index=True,
+    )
     res = group_differences(df, "y", adjust="holm")
     t = res.interaction.tidy().set_index("term")
     p = t["p_value"].to_numpy()
@@ -99,8 +122,16 @@ def test_several_cpas_and_multiplicity():
 def test_single_prime_cells_dropped_and_counted():
     rng = np.random.default_rng(3)
     df = make_blocked(rng, n_cell=40)
-    extra = pd.DataFrame({"cpa": "CPA01", "district": "CPA01-D9", "period": "2012Q1",
-                          "payment_group": "jsa_18_24", "prime": "A", "y": [1.0, 0.0, 1.0]})
+    extra = pd.DataFrame(
+        {
+            "cpa": "CPA01",
+            "district": "CPA01-D9",
+            "period": "2012Q1",
+            "payment_group": "jsa_18_24",
+            "prime": "A",
+            "y": [1.0, 0.0, 1.0],
+        }
+    )
     with pytest.warns(StatisticalWarning, match="3 rows"):
         res = group_differences(pd.concat([df, extra], ignore_index=True), "y")
     chk = res.checks.set_index("cpa").loc["CPA01"]
@@ -144,17 +175,27 @@ def test_period_derived_from_referral_date():
 
 
 def test_creaming_and_parking_by_hand():
-    d = pd.DataFrame({
-        "person_id": range(1, 7),
-        "assessed_stream": ["job_ready", "job_ready", "job_ready", "furthest_from_work",
-                            "furthest_from_work", "job_ready"],
-        "prime": ["A", "A", "A", "A", "A", "B"],
-        "job_outcome_24m": [1.0, 0.0, np.nan, 0.0, 0.0, 1.0],
-        "job_start_date": pd.to_datetime(["2012-01-01", "2012-02-01", None, None, None,
-                                          "2012-01-05"]),
-        "job_outcome_date": pd.to_datetime(["2012-07-01", None, None, None, None,
-                                            "2012-07-05"]),
-    })
+    d = pd.DataFrame(
+        {
+            "person_id": range(1, 7),
+            "assessed_stream": [
+                "job_ready",
+                "job_ready",
+                "job_ready",
+                "furthest_from_work",
+                "furthest_from_work",
+                "job_ready",
+            ],
+            "prime": ["A", "A", "A", "A", "A", "B"],
+            "job_outcome_24m": [1.0, 0.0, np.nan, 0.0, 0.0, 1.0],
+            "job_start_date": pd.to_datetime(
+                ["2012-01-01", "2012-02-01", None, None, None, "2012-01-05"]
+            ),
+            "job_outcome_date": pd.to_datetime(
+                ["2012-07-01", None, None, None, None, "2012-07-05"]
+            ),
+        }
+    )
     paid = np.array([1600.0, 400.0, 400.0, 400.0, 0.0, 1600.0])
     t = creaming_and_parking(d, paid=paid).tidy().set_index("term")
     jr = t.loc["job_ready | A"]

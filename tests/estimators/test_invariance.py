@@ -30,8 +30,14 @@ from wpeval.estimators.contrasts import compare_primes
 from wpeval.estimators.heterogeneity import creaming_and_parking, group_differences
 from wpeval.estimators.randomised import diff_in_means, horvitz_thompson, iv_effect, lin_adjusted
 from wpeval.estimators.ranking import contract_effects, funnel_data, league_table
-from wpeval.estimators.survival import (competing_risks, cox, cumulative_incidence,
-                                        kaplan_meier, logrank, rmst)
+from wpeval.estimators.survival import (
+    competing_risks,
+    cox,
+    cumulative_incidence,
+    kaplan_meier,
+    logrank,
+    rmst,
+)
 from wpeval.exceptions import StatisticalWarning
 from wpeval.inference.randomisation import randomisation_test
 
@@ -44,8 +50,7 @@ def close(a, b, rtol=RTOL, what=""):
     assert a.shape == b.shape, what
     finite = np.abs(a[np.isfinite(a)])
     scale = max(1.0, float(finite.max(initial=0.0)))
-    np.testing.assert_allclose(a, b, rtol=rtol, atol=1e-13 * scale, equal_nan=True,
-                               err_msg=what)
+    np.testing.assert_allclose(a, b, rtol=rtol, atol=1e-13 * scale, equal_nan=True, err_msg=what)
 
 
 def same_table(r1, r2, key="term", cols=NUM, rtol=RTOL):
@@ -74,10 +79,20 @@ def experiment(n=400, seed=11, blocks=8):
     t = np.where(rng.permutation(pair.max() + 1)[pair] % 2 == 0, "A", "B")
     x1 = rng.normal(size=n)
     y = 1.0 + 0.5 * (t == "B") + 0.8 * x1 + rng.normal(size=n)
-    return pd.DataFrame({
-        "person_id": np.arange(n) + 1, "y": y, "yb": (y > 1.2).astype(float), "t": t,
-        "blk": blk, "cl": pair, "x1": x1, "x2": rng.choice(["p", "q", "r"], n),
-        "d": (rng.random(n) < np.where(t == "B", 0.75, 0.15)).astype(float), "prob": 0.5})
+    return pd.DataFrame(
+        {
+            "person_id": np.arange(n) + 1,
+            "y": y,
+            "yb": (y > 1.2).astype(float),
+            "t": t,
+            "blk": blk,
+            "cl": pair,
+            "x1": x1,
+            "x2": rng.choice(["p", "q", "r"], n),
+            "d": (rng.random(n) < np.where(t == "B", 0.75, 0.15)).astype(float),
+            "prob": 0.5,
+        }
+    )
 
 
 @pytest.fixture(scope="module")
@@ -159,8 +174,15 @@ def test_programme_estimators_row_order(programme, name):
     other = quiet(fn, shuffled(programme))
     same_table(ref, other)
     if name == "league_table":
-        for c in ("shrunk_effect", "posterior_sd", "rank", "rank_low", "rank_high",
-                  "rank_national_low", "rank_national_high"):
+        for c in (
+            "shrunk_effect",
+            "posterior_sd",
+            "rank",
+            "rank_low",
+            "rank_high",
+            "rank_national_low",
+            "rank_national_high",
+        ):
             close(ref.table[c], other.table[c], what=c)
 
 
@@ -173,16 +195,20 @@ def test_group_differences_row_order(programme):
 
 
 SURVIVAL = {
-    "kaplan_meier": lambda d: kaplan_meier(d, "entry_days", "entry_event", group="prime",
-                                           strata="cpa"),
+    "kaplan_meier": lambda d: kaplan_meier(
+        d, "entry_days", "entry_event", group="prime", strata="cpa"
+    ),
     "logrank": lambda d: logrank(d, "entry_days", "entry_event", "prime", strata="cpa"),
-    "cox": lambda d: cox(d, "entry_days", "entry_event", ["age", "payment_group"],
-                         strata=["cpa", "prime"]),
-    "cox_breslow_robust": lambda d: cox(d, "entry_days", "entry_event", ["age", "disability"],
-                                        ties="breslow", robust=True),
+    "cox": lambda d: cox(
+        d, "entry_days", "entry_event", ["age", "payment_group"], strata=["cpa", "prime"]
+    ),
+    "cox_breslow_robust": lambda d: cox(
+        d, "entry_days", "entry_event", ["age", "disability"], ties="breslow", robust=True
+    ),
     "rmst": lambda d: rmst(d, "entry_days", "entry_event", "cpa", 365.0),
-    "cumulative_incidence": lambda d: cumulative_incidence(d, "entry_days", "entry_cause",
-                                                           group="cpa"),
+    "cumulative_incidence": lambda d: cumulative_incidence(
+        d, "entry_days", "entry_cause", group="cpa"
+    ),
     "fine_gray": lambda d: competing_risks(d, "entry_days", "entry_cause", ["age"]),
 }
 
@@ -214,11 +240,13 @@ def test_block_and_cluster_labels_do_not_matter(exp):
     # new names in the reverse sort order, then integers, then a categorical
     labels = sorted(exp["blk"].unique())
     rev = {b: f"zone-{len(labels) - i:03d}" for i, b in enumerate(labels)}
-    variants = [rename(exp, "blk", rev), exp.assign(blk=pd.factorize(exp["blk"])[0] * 7 + 3),
-                exp.assign(blk=exp["blk"].astype("category")),
-                exp.assign(cl=exp["cl"].astype(str) + "x")]
-    for name in ("dim_blocked", "ht_blocked", "lin_blocked", "iv_blocked",
-                 "dim_block_clustered"):
+    variants = [
+        rename(exp, "blk", rev),
+        exp.assign(blk=pd.factorize(exp["blk"])[0] * 7 + 3),
+        exp.assign(blk=exp["blk"].astype("category")),
+        exp.assign(cl=exp["cl"].astype(str) + "x"),
+    ]
+    for name in ("dim_blocked", "ht_blocked", "lin_blocked", "iv_blocked", "dim_block_clustered"):
         ref = quiet(RANDOMISED[name], exp)
         for v in variants:
             same_table(ref, quiet(RANDOMISED[name], v))
@@ -247,11 +275,13 @@ def _relabel_programme(df):
     payment groups renamed; returns (frame, prime map)."""
     primes = sorted(df["prime"].unique())
     pmap = {p: f"{chr(ord('z') - i)}-prime" for i, p in enumerate(primes)}
-    out = df.assign(prime=df["prime"].map(pmap),
-                    cpa=df["cpa"].map(lambda c: "area " + c[::-1]),
-                    district=df["district"].map(lambda c: c.lower() + "!"),
-                    period=df["period"].map(lambda p: "P" + p),
-                    payment_group=df["payment_group"].map(lambda g: g.upper()))
+    out = df.assign(
+        prime=df["prime"].map(pmap),
+        cpa=df["cpa"].map(lambda c: "area " + c[::-1]),
+        district=df["district"].map(lambda c: c.lower() + "!"),
+        period=df["period"].map(lambda p: "P" + p),
+        payment_group=df["payment_group"].map(lambda g: g.upper()),
+    )
     return out, pmap
 
 
@@ -285,8 +315,17 @@ def test_league_table_and_group_differences_relabelling(programme):
     key = {(r.prime, r.n): r for r in gt.itertuples()}
     for r in rt.itertuples():
         g = key[(r.prime, r.n)]
-        for c in ("estimate", "std_error", "shrunk_effect", "posterior_sd", "rank", "rank_low",
-                  "rank_high", "rank_national_low", "rank_national_high"):
+        for c in (
+            "estimate",
+            "std_error",
+            "shrunk_effect",
+            "posterior_sd",
+            "rank",
+            "rank_low",
+            "rank_high",
+            "rank_national_low",
+            "rank_national_high",
+        ):
             close(getattr(r, c), getattr(g, c), what=f"{r.term} {c}")
     # group_differences measures prime effects against the first prime in sorted order, and a
     # CPA is tested only if every group's effects are identified against that reference:
@@ -304,8 +343,9 @@ def test_league_table_and_group_differences_relabelling(programme):
 
 
 def test_survival_group_and_strata_relabelling(surv):
-    new = surv.assign(prime=surv["prime"].map(lambda p: "~" + p[::-1]),
-                      cpa=surv["cpa"].map(lambda c: c.lower()))
+    new = surv.assign(
+        prime=surv["prime"].map(lambda p: "~" + p[::-1]), cpa=surv["cpa"].map(lambda c: c.lower())
+    )
     for name in ("logrank", "cox"):
         a = quiet(SURVIVAL[name], surv).tidy()
         b = quiet(SURVIVAL[name], new).tidy()
@@ -314,8 +354,7 @@ def test_survival_group_and_strata_relabelling(surv):
             close(a["df"], b["df"])
         else:  # the age coefficient does not depend on the prime / CPA labels
             close(a.loc[a["term"] == "age", "estimate"], b.loc[b["term"] == "age", "estimate"])
-            close(a.loc[a["term"] == "age", "std_error"],
-                  b.loc[b["term"] == "age", "std_error"])
+            close(a.loc[a["term"] == "age", "std_error"], b.loc[b["term"] == "age", "std_error"])
 
 
 # ------------------------------------------------------------------------------ units
@@ -395,19 +434,30 @@ def test_ranking_outcome_units(programme):
     # before the fix REML stopped after one step for effects in small units (absolute tol)
     c = 1e-4
     a = quiet(league_table, programme, "job_outcome_24m", seed=4, draws=500)
-    b = quiet(league_table, programme.assign(job_outcome_24m=programme["job_outcome_24m"] * c),
-              "job_outcome_24m", seed=4, draws=500)
+    b = quiet(
+        league_table,
+        programme.assign(job_outcome_24m=programme["job_outcome_24m"] * c),
+        "job_outcome_24m",
+        seed=4,
+        draws=500,
+    )
     close(a.extra["tau2"] * c * c, b.extra["tau2"], rtol=1e-7)
     for col in ("estimate", "std_error", "shrunk_effect", "posterior_sd"):
         close(a.table[col] * c, b.table[col], rtol=1e-7, what=col)
     for col in ("rank", "rank_low", "rank_high", "p_value"):
         close(a.table[col], b.table[col], rtol=1e-7, what=col)
     ga = quiet(group_differences, programme, "job_outcome_24m").interaction.tidy()
-    gb = quiet(group_differences, programme.assign(
-        job_outcome_24m=programme["job_outcome_24m"] * c), "job_outcome_24m").interaction.tidy()
+    gb = quiet(
+        group_differences,
+        programme.assign(job_outcome_24m=programme["job_outcome_24m"] * c),
+        "job_outcome_24m",
+    ).interaction.tidy()
     close(ga["statistic"], gb["statistic"], rtol=1e-8)
     cpa = quiet(compare_primes, programme, "job_outcome_24m").tidy()
-    cpb = quiet(compare_primes, programme.assign(
-        job_outcome_24m=programme["job_outcome_24m"] * c), "job_outcome_24m").tidy()
+    cpb = quiet(
+        compare_primes,
+        programme.assign(job_outcome_24m=programme["job_outcome_24m"] * c),
+        "job_outcome_24m",
+    ).tidy()
     close(cpa["estimate"] * c, cpb["estimate"])
     close(cpa["p_value"], cpb["p_value"])

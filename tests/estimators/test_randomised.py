@@ -28,8 +28,9 @@ CASES = {
     "dim_standard": lambda: r.diff_in_means(A, "y", "z"),
     "dim_blocked": lambda: r.diff_in_means(A, "y", "z", blocks="b"),
     "dim_blocked_binary": lambda: r.diff_in_means(A, "ybin", "z", blocks="b"),
-    "dim_blocked_conditions": lambda: r.diff_in_means(A, "y", "prime", blocks="b",
-                                                      condition1="C", condition2="A"),
+    "dim_blocked_conditions": lambda: r.diff_in_means(
+        A, "y", "prime", blocks="b", condition1="C", condition2="A"
+    ),
     "dim_clustered": lambda: r.diff_in_means(A, "y", "zc", clusters="cl"),
     "dim_block_clustered": lambda: r.diff_in_means(A, "y", "zc", clusters="cl", blocks="b"),
     "dim_pairs": lambda: r.diff_in_means(P, "y", "z", blocks="pair"),
@@ -41,11 +42,13 @@ CASES = {
     "lm_lin_blocks_only": lambda: r.lin_adjusted(A, "y", "z", [], blocks="b"),
     "ht_simple_estimated": lambda: r.horvitz_thompson(A, "y", "z"),
     "ht_simple_probs": lambda: r.horvitz_thompson(A, "y", "z", condition_prob="p_recv"),
-    "ht_simple_constant": lambda: r.horvitz_thompson(A, "y", "z", condition_prob="p_recv",
-                                                     se_type="constant"),
+    "ht_simple_constant": lambda: r.horvitz_thompson(
+        A, "y", "z", condition_prob="p_recv", se_type="constant"
+    ),
     "ht_complete": lambda: r.horvitz_thompson(A, "y", "z", simple=False),
-    "ht_blocked_probs": lambda: r.horvitz_thompson(A, "y", "z", blocks="b",
-                                                   condition_prob="p_recv"),
+    "ht_blocked_probs": lambda: r.horvitz_thompson(
+        A, "y", "z", blocks="b", condition_prob="p_recv"
+    ),
     "ht_blocked_estimated": lambda: r.horvitz_thompson(A, "y", "z", blocks="b"),
     "iv": lambda: r.iv_effect(A, "y_iv", "z", "d"),
     "iv_covariates": lambda: r.iv_effect(A, "y_iv", "z", "d", covariates=["x", "f"]),
@@ -175,12 +178,11 @@ def test_ht_errors_and_within_block_variation():
     # Bernoulli bound within blocks, by hand: sqrt(sum_b (n_b/N)^2 (sum Y1^2 + sum Y0^2)/n_b^2)
     p2 = np.where(d["z"] == 1, d["p_recv"], 1 - d["p_recv"])
     Y = np.where(d["z"] == 1, d["y"] / p2, d["y"] / (1 - p2))
-    g = pd.DataFrame({"b": d["b"], "Y2": Y ** 2, "sY": np.where(d["z"] == 1, Y, -Y)})
+    g = pd.DataFrame({"b": d["b"], "Y2": Y**2, "sY": np.where(d["z"] == 1, Y, -Y)})
     agg = g.groupby("b").agg(n=("Y2", "size"), q=("Y2", "sum"), s=("sY", "sum"))
     w = agg["n"] / agg["n"].sum()
     assert res.estimate == pytest.approx(float((w * agg["s"] / agg["n"]).sum()))
-    assert res.std_error == pytest.approx(float(np.sqrt((w ** 2 * agg["q"] / agg["n"] ** 2)
-                                                        .sum())))
+    assert res.std_error == pytest.approx(float(np.sqrt((w**2 * agg["q"] / agg["n"] ** 2).sum())))
     with pytest.raises(ParameterError, match="constant"):
         r.horvitz_thompson(A, "y", "z", blocks="b", se_type="constant")
 
@@ -195,7 +197,7 @@ def test_ht_complete_closed_form_equals_matrix_form():
     y = rng.normal(size=n)
     p11, p10, p00 = se_mod.joint_pr_complete(pr, n)
     Y1, Y0 = y[z == 1] / pr, y[z == 0] / (1 - pr)
-    v = np.sum(Y1 ** 2) + np.sum(Y0 ** 2)
+    v = np.sum(Y1**2) + np.sum(Y0**2)
     for i in range(len(Y1)):
         for j in range(len(Y1)):
             if i != j:
@@ -207,8 +209,9 @@ def test_ht_complete_closed_form_equals_matrix_form():
     for i in range(len(Y1)):
         for j in range(len(Y0)):
             v -= 2 * Y1[i] * Y0[j] * (p10 - pr * (1 - pr)) / p10
-    closed = se_mod.ht_youngs_complete(Y1.sum(), (Y1 ** 2).sum(), 4, Y0.sum(),
-                                       (Y0 ** 2).sum(), 5, pr, n)
+    closed = se_mod.ht_youngs_complete(
+        Y1.sum(), (Y1**2).sum(), 4, Y0.sum(), (Y0**2).sum(), 5, pr, n
+    )
     assert closed == pytest.approx(v, rel=1e-12)
 
 
@@ -252,8 +255,18 @@ def test_iv_weak_instrument_warns():
 
 
 def test_se_registry_names():
-    for name in ("welch", "neyman", "matched_pair", "matched_pair_clustered", "CR2", "HC",
-                 "youngs", "youngs_complete", "constant", "hajek"):
+    for name in (
+        "welch",
+        "neyman",
+        "matched_pair",
+        "matched_pair_clustered",
+        "CR2",
+        "HC",
+        "youngs",
+        "youngs_complete",
+        "constant",
+        "hajek",
+    ):
         fn = se_mod.get_se(name)
         assert fn.__doc__ and len(fn.__doc__) > 50
     with pytest.raises(KeyError, match="known"):

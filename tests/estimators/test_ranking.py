@@ -25,8 +25,8 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from wpeval.exceptions import DataContractError, DesignError, ParameterError, StatisticalWarning
 from wpeval.estimators import ranking as rk
+from wpeval.exceptions import DataContractError, DesignError, ParameterError, StatisticalWarning
 
 REF = Path(__file__).resolve().parents[1] / "reference"
 
@@ -34,8 +34,11 @@ REF = Path(__file__).resolve().parents[1] / "reference"
 def _sim(seed=0, n=6000, effects=None):
     """Three CPAs (2, 3, 2 primes), 3 districts each, referrals over 2 years; binary outcome."""
     rng = np.random.default_rng(seed)
-    effects = effects or {"C1": {"A": 0.0, "B": 0.0}, "C2": {"D": -0.02, "E": 0.0, "F": 0.02},
-                          "C3": {"G": 0.01, "H": -0.01}}
+    effects = effects or {
+        "C1": {"A": 0.0, "B": 0.0},
+        "C2": {"D": -0.02, "E": 0.0, "F": 0.02},
+        "C3": {"G": 0.01, "H": -0.01},
+    }
     frames = []
     pid = 0
     for cpa, prim in effects.items():
@@ -45,9 +48,18 @@ def _sim(seed=0, n=6000, effects=None):
         prime = rng.choice(names, n)
         base = 0.25 + 0.05 * (np.char.endswith(district, "D1"))
         p = base + np.array([prim[x] for x in prime])
-        frames.append(pd.DataFrame({
-            "person_id": np.arange(pid, pid + n), "cpa": cpa, "district": district,
-            "referral_date": date, "prime": prime, "y": (rng.random(n) < p).astype(float)}))
+        frames.append(
+            pd.DataFrame(
+                {
+                    "person_id": np.arange(pid, pid + n),
+                    "cpa": cpa,
+                    "district": district,
+                    "referral_date": date,
+                    "prime": prime,
+                    "y": (rng.random(n) < p).astype(float),
+                }
+            )
+        )
         pid += n
     return pd.concat(frames, ignore_index=True)
 
@@ -57,8 +69,9 @@ def _three_prime_stratum(stratum="S1"):
     # A: 1,0,1,1  B: 0,0,1  C: 0,1
     y = [1, 0, 1, 1, 0, 0, 1, 0, 1]
     prime = list("AAAABBBCC")
-    return pd.DataFrame({"cpa": "C", "district": stratum, "prime": prime, "y": y,
-                         "person_id": range(9)})
+    return pd.DataFrame(
+        {"cpa": "C", "district": stratum, "prime": prime, "y": y, "person_id": range(9)}
+    )
 
 
 def test_contract_effect_closed_form_three_primes():
@@ -157,8 +170,15 @@ def test_bad_input_errors():
 
 def test_singleton_cells_dropped_with_warning():
     df = _three_prime_stratum()
-    extra = pd.DataFrame({"cpa": "C", "district": "S2", "prime": ["A", "A", "B"],
-                          "y": [1, 0, 1], "person_id": [20, 21, 22]})
+    extra = pd.DataFrame(
+        {
+            "cpa": "C",
+            "district": "S2",
+            "prime": ["A", "A", "B"],
+            "y": [1, 0, 1],
+            "person_id": [20, 21, 22],
+        }
+    )
     with pytest.warns(StatisticalWarning, match="dropped 1 referrals"):
         res = rk.contract_effects(pd.concat([df, extra]), "y", blocks=("district",))
     assert res.extra["n_dropped_singleton_cells"] == 1
@@ -173,7 +193,7 @@ def test_eb_known_tau2_and_mu_closed_form():
     # (1/2, 1/2, 4/5).
     sh = rk.eb_shrink([0, 2, 6], [1, 1, 2], tau2=1.0, mu=2.0)
     np.testing.assert_allclose(sh.posterior_mean, [1, 2, 2.8])
-    np.testing.assert_allclose(sh.posterior_sd ** 2, [0.5, 0.5, 0.8])
+    np.testing.assert_allclose(sh.posterior_sd**2, [0.5, 0.5, 0.8])
 
 
 def test_eb_dersimonian_laird_closed_form():
@@ -192,7 +212,7 @@ def test_eb_dersimonian_laird_closed_form():
     assert sh.tau2 == pytest.approx(25 / 6)
     mu = 1704 / 774
     assert sh.mu == pytest.approx(mu)
-    assert sh.mu_se ** 2 == pytest.approx(1519 / 774)
+    assert sh.mu_se**2 == pytest.approx(1519 / 774)
     assert sh.posterior_mean[2] == pytest.approx(25 / 49 * 6 + 24 / 49 * mu)
     assert sh.posterior_sd[2] ** 2 == pytest.approx(100 / 49 + (24 / 49) ** 2 * 1519 / 774)
 
@@ -233,22 +253,22 @@ def test_rank_sets_holm_hand_worked():
     assert out["rank_low"].tolist() == [2, 2, 1]
     assert out["rank_high"].tolist() == [3, 3, 1]
     # lower is better flips the order
-    low = rk.rank_confidence_sets([0, 0.5, 3], [0.04] * 3, critical="holm",
-                                  higher_is_better=False)
+    low = rk.rank_confidence_sets([0, 0.5, 3], [0.04] * 3, critical="holm", higher_is_better=False)
     assert low["rank"].tolist() == [1, 2, 3]
     assert low["rank_low"].tolist() == [1, 1, 3] and low["rank_high"].tolist() == [2, 2, 3]
 
 
-@pytest.mark.parametrize("method,critical", [("mrsw", "holm"), ("mrsw", "maxt"),
-                                             ("bootstrap", "maxt")])
+@pytest.mark.parametrize(
+    "method,critical", [("mrsw", "holm"), ("mrsw", "maxt"), ("bootstrap", "maxt")]
+)
 def test_rank_sets_extremes(method, critical):
     est = np.array([5.0, 1.0, 3.0, -2.0, 10.0])
-    sep = rk.rank_confidence_sets(est, np.full(5, 0.01), method=method, critical=critical,
-                                  seed=1)
+    sep = rk.rank_confidence_sets(est, np.full(5, 0.01), method=method, critical=critical, seed=1)
     assert sep["rank"].tolist() == [2, 4, 3, 5, 1]
     assert (sep["rank_low"] == sep["rank"]).all() and (sep["rank_high"] == sep["rank"]).all()
-    same = rk.rank_confidence_sets(np.zeros(5), np.full(5, 100.0), method=method,
-                                   critical=critical, seed=1)
+    same = rk.rank_confidence_sets(
+        np.zeros(5), np.full(5, 100.0), method=method, critical=critical, seed=1
+    )
     assert same["rank"].tolist() == [1] * 5
     if method == "mrsw":
         assert same["rank_low"].tolist() == [1] * 5 and same["rank_high"].tolist() == [5] * 5
@@ -269,8 +289,9 @@ def test_rank_sets_within_groups_use_covariance():
     est = np.array([1.9, -1.9])
     out = rk.rank_confidence_sets(est, V, critical="holm")
     assert out["rank_low"].tolist() == [1, 1] and out["rank_high"].tolist() == [2, 2]
-    g = rk.rank_confidence_sets([1, 2, 3, 4], [1e-4] * 4, groups=["a", "b", "a", "b"],
-                                critical="holm")
+    g = rk.rank_confidence_sets(
+        [1, 2, 3, 4], [1e-4] * 4, groups=["a", "b", "a", "b"], critical="holm"
+    )
     assert g["rank"].tolist() == [2, 2, 1, 1] and g["n_ranked"].tolist() == [2] * 4
 
 
@@ -292,8 +313,9 @@ def test_rank_sets_coverage_simulation(theta):
     for _ in range(reps):
         est = theta + rng.normal(0, se, p)
         for crit in hits:
-            out = rk.rank_confidence_sets(est, np.full(p, se ** 2), critical=crit, draws=400,
-                                          seed=rng)
+            out = rk.rank_confidence_sets(
+                est, np.full(p, se**2), critical=crit, draws=400, seed=rng
+            )
             hits[crit] += (out["rank_low"] <= true_rank) & (true_rank <= out["rank_high"])
             top[crit] += int(out["rank_high"].iloc[-1] == 1)
     for crit, h in hits.items():
@@ -326,8 +348,8 @@ def test_funnel_limits_against_binomial_quantiles(p0, level):
     assert np.all(lo <= r / n + 1e-12) and np.all(lo >= np.maximum(r - 1, 0) / n - 1e-12)
     assert np.all(hi >= r2 / n - 1e-12) and np.all(hi <= (r2 + 1) / n + 1e-12)
     # exact tail probabilities never exceed the nominal q
-    p_below = stats.binom.cdf(np.ceil(lo * n - 1e-9) - 1, n, p0)   # P(Y < n lo)
-    p_above = stats.binom.sf(np.floor(hi * n + 1e-9), n, p0)       # P(Y > n hi)
+    p_below = stats.binom.cdf(np.ceil(lo * n - 1e-9) - 1, n, p0)  # P(Y < n lo)
+    p_above = stats.binom.sf(np.floor(hi * n + 1e-9), n, p0)  # P(Y > n hi)
     assert np.all(p_below <= q + 1e-12) and np.all(p_above <= q + 1e-12)
     # and approach the normal limits for large n
     big = 100_000
@@ -346,8 +368,13 @@ def test_funnel_data_flags_hand_worked():
     # < 0.75 -> outside. 99.8%: P(Y >= 17) = 1351/2^20 = .0013 -> r' = 17, upper > 0.85:
     # inside -> "high_alert".  B: 5/10 inside.
     rows = [("A", 10, 0), ("B", 10, 5), ("C", 20, 15)]
-    df = pd.DataFrame([{"cpa": "X", "prime": p, "y": float(i < e), "person_id": 0}
-                       for p, n, e in rows for i in range(n)])
+    df = pd.DataFrame(
+        [
+            {"cpa": "X", "prime": p, "y": float(i < e), "person_id": 0}
+            for p, n, e in rows
+            for i in range(n)
+        ]
+    )
     res = rk.funnel_data(df, "y", target="national").tidy()
     assert res["target"].tolist() == [0.5] * 3
     assert res["flag"].tolist() == ["low_alarm", "", "high_alert"]
@@ -371,8 +398,19 @@ def test_league_table_separated_effects_and_columns():
     df = _sim(5, n=8000, effects=eff)
     res = rk.league_table(df, "y", seed=3)
     tab = res.tidy()
-    for col in ("cpa", "prime", "raw_effect", "shrunk_effect", "posterior_sd", "rank",
-                "rank_low", "rank_high", "n", "rank_national_low", "rank_national_high"):
+    for col in (
+        "cpa",
+        "prime",
+        "raw_effect",
+        "shrunk_effect",
+        "posterior_sd",
+        "rank",
+        "rank_low",
+        "rank_high",
+        "n",
+        "rank_national_low",
+        "rank_national_high",
+    ):
         assert col in tab.columns
     assert tab.set_index("prime")["rank"].to_dict() == {"A": 2, "B": 1, "D": 3, "E": 2, "F": 1}
     assert (tab["rank_low"] == tab["rank"]).all() and (tab["rank_high"] == tab["rank"]).all()

@@ -41,8 +41,7 @@ from wpeval.exceptions import DataContractError, DesignError, ParameterError, St
 # .0764, .0869, .0963, .1068, .1141, .1282, .1346.
 SIX_MP_TIMES = [6, 6, 6, 6, 7, 9, 10, 10, 11, 13, 16, 17, 19, 20, 22, 23, 25, 32, 32, 34, 35]
 SIX_MP_EVENT = [1, 1, 1, 0, 1, 0, 1, 0, 0, 1, 1, 0, 0, 0, 1, 1, 0, 0, 0, 0, 0]
-HAND_STEPS = [(6, 21, 3), (7, 17, 1), (10, 15, 1), (13, 12, 1), (16, 11, 1), (22, 7, 1),
-              (23, 6, 1)]
+HAND_STEPS = [(6, 21, 3), (7, 17, 1), (10, 15, 1), (13, 12, 1), (16, 11, 1), (22, 7, 1), (23, 6, 1)]
 
 
 def test_kaplan_meier_six_mp_worked_by_hand():
@@ -50,15 +49,23 @@ def test_kaplan_meier_six_mp_worked_by_hand():
     km = kaplan_meier(df, "t", "d")
     at = km.survival_at([t for t, _, _ in HAND_STEPS])
     s, gw = 1.0, 0.0
-    for (t, y, d), (_, row) in zip(HAND_STEPS, at.iterrows()):
+    for (_t, y, d), (_, row) in zip(HAND_STEPS, at.iterrows()):
         s *= (y - d) / y
         gw += d / (y * (y - d))
         assert row["n_risk"] == y
         assert row["surv"] == pytest.approx(s, rel=1e-12)
         assert row["std_err"] == pytest.approx(s * math.sqrt(gw), rel=1e-12)
     # rounded values as printed in the comment above
-    assert at["surv"].round(4).tolist() == [.8571, .8067, .7529, .6902, .6275, .5378, .4482]
-    assert at["std_err"].round(4).tolist() == [.0764, .0869, .0963, .1068, .1141, .1282, .1346]
+    assert at["surv"].round(4).tolist() == [0.8571, 0.8067, 0.7529, 0.6902, 0.6275, 0.5378, 0.4482]
+    assert at["std_err"].round(4).tolist() == [
+        0.0764,
+        0.0869,
+        0.0963,
+        0.1068,
+        0.1141,
+        0.1282,
+        0.1346,
+    ]
     med = km.median().iloc[0]
     assert med["median"] == 23  # first time S <= 0.5
 
@@ -136,13 +143,15 @@ def test_rmst_without_censoring_is_mean_of_truncated_times():
 def sim():
     rng = np.random.default_rng(7)
     n = 1500
-    df = pd.DataFrame({
-        "person_id": np.arange(n) + 1000,
-        "x": rng.normal(size=n),
-        "b": rng.integers(0, 2, n).astype(bool),
-        "g": rng.choice(["p1", "p2", "p3"], n),
-        "s": rng.choice(["d1", "d2", "d3", "d4", "d5"], n),
-    })
+    df = pd.DataFrame(
+        {
+            "person_id": np.arange(n) + 1000,
+            "x": rng.normal(size=n),
+            "b": rng.integers(0, 2, n).astype(bool),
+            "g": rng.choice(["p1", "p2", "p3"], n),
+            "s": rng.choice(["d1", "d2", "d3", "d4", "d5"], n),
+        }
+    )
     lin = 0.5 * df["x"] - 0.4 * df["b"] + (df["g"] == "p2") * 0.3
     t = rng.exponential(40 / np.exp(lin))
     c = rng.uniform(5, 120, n)
@@ -172,11 +181,11 @@ def test_cox_split_intervals_equal_unsplit(sim):
     second = long.assign(start=cut)
     rest = sim[sim["time"] <= 1].assign(start=0.0)
     split = pd.concat([first, second, rest], ignore_index=True)
-    res = cox(split, "time", "event", ["x", "b"], strata="s", entry="start",
-              cluster="person_id")
+    res = cox(split, "time", "event", ["x", "b"], strata="s", entry="start", cluster="person_id")
     np.testing.assert_allclose(res.tidy()["estimate"], unsplit.tidy()["estimate"], rtol=1e-9)
-    np.testing.assert_allclose(res.tidy()["model_std_error"],
-                               unsplit.tidy()["model_std_error"], rtol=1e-9)
+    np.testing.assert_allclose(
+        res.tidy()["model_std_error"], unsplit.tidy()["model_std_error"], rtol=1e-9
+    )
     np.testing.assert_allclose(res.tidy()["std_error"], unsplit.tidy()["std_error"], rtol=1e-9)
 
 
@@ -219,8 +228,9 @@ def test_curve_result_api(sim):
     assert isinstance(km, SurvivalCurves)
     assert km.curve_labels == ["g=p1", "g=p2", "g=p3"]
     at = km.survival_at([0])
-    assert (at["surv"] == 1).all() and (at["n_risk"] == sim["g"].value_counts().sort_index()
-                                        .to_numpy()).all()
+    assert (at["surv"] == 1).all() and (
+        at["n_risk"] == sim["g"].value_counts().sort_index().to_numpy()
+    ).all()
     risk = km.at_risk([0, 30, 60])
     assert list(risk.columns) == ["curve", "time", "n_risk", "n_event_cum", "n_censor_cum"]
     assert risk["n_risk"].is_monotonic_decreasing is False  # three curves stacked
@@ -266,21 +276,26 @@ def test_design_errors(sim):
     # stratum): strict mode raises, naming them; the default (as R coxph) reports NaN and
     # warns, and the other coefficient is the fit without the aliased column
     collinear = sim.assign(x2=sim["x"] * 3 + 1)
-    by_stratum = sim.assign(sx=sim["s"].map({"d1": 1.0, "d2": 2.0, "d3": 0.5, "d4": 0.0,
-                                             "d5": 7.0}))
+    by_stratum = sim.assign(
+        sx=sim["s"].map({"d1": 1.0, "d2": 2.0, "d3": 0.5, "d4": 0.0, "d5": 7.0})
+    )
     with pytest.raises(DesignError, match=r"collinear.*\['x2'\]|\['x2'\].*collinear"):
         cox(collinear, "time", "event", ["x", "x2"], singular="error")
     with pytest.raises(DesignError, match="constant within every stratum"):
         cox(by_stratum, "time", "event", ["x", "sx"], strata="s", singular="error")
-    for frame, covs, strata, bad in [(collinear, ["x", "x2"], None, "x2"),
-                                     (by_stratum, ["x", "sx"], "s", "sx")]:
+    for frame, covs, strata, bad in [
+        (collinear, ["x", "x2"], None, "x2"),
+        (by_stratum, ["x", "sx"], "s", "sx"),
+    ]:
         with pytest.warns(StatisticalWarning, match=f"aliased covariates.*{bad}"):
             res = cox(frame, "time", "event", covs, strata=strata).tidy().set_index("term")
         alone = cox(frame, "time", "event", ["x"], strata=strata).tidy().set_index("term")
         assert np.isnan(res.loc[bad, "estimate"]) and np.isnan(res.loc[bad, "std_error"])
-        np.testing.assert_allclose(res.loc["x", ["estimate", "std_error"]].to_numpy(float),
-                                   alone.loc["x", ["estimate", "std_error"]].to_numpy(float),
-                                   rtol=1e-9)
+        np.testing.assert_allclose(
+            res.loc["x", ["estimate", "std_error"]].to_numpy(float),
+            alone.loc["x", ["estimate", "std_error"]].to_numpy(float),
+            rtol=1e-9,
+        )
     with pytest.raises(DesignError, match="no events"):
         cox(sim.assign(event=0), "time", "event", ["x"])
     with pytest.raises(DesignError, match="at least two groups"):

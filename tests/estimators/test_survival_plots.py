@@ -17,9 +17,15 @@ def data():
     n = 400
     t = np.ceil(rng.exponential(30, n))
     c = np.ceil(rng.uniform(5, 90, n))
-    return pd.DataFrame({"time": np.minimum(t, c), "event": (t <= c).astype(int),
-                         "cause": np.where(t <= c, rng.integers(1, 3, n), 0),
-                         "g": rng.choice(["a", "b"], n), "x": rng.normal(size=n)})
+    return pd.DataFrame(
+        {
+            "time": np.minimum(t, c),
+            "event": (t <= c).astype(int),
+            "cause": np.where(t <= c, rng.integers(1, 3, n), 0),
+            "g": rng.choice(["a", "b"], n),
+            "x": rng.normal(size=n),
+        }
+    )
 
 
 def test_plot_survival_draws_each_curve_and_at_risk_numbers(data):

@@ -63,14 +63,15 @@ COX_CASES = {
     "efron_strata": dict(covariates=COVS, strata="stratum"),
     "breslow_strata": dict(covariates=COVS, strata="stratum", ties="breslow"),
     "efron_strata_cluster": dict(covariates=COVS, strata="stratum", cluster="clu"),
-    "breslow_strata_cluster": dict(covariates=COVS, strata="stratum", cluster="clu",
-                                   ties="breslow"),
+    "breslow_strata_cluster": dict(
+        covariates=COVS, strata="stratum", cluster="clu", ties="breslow"
+    ),
     "efron_robust": dict(covariates=COVS, robust=True),
-    "efron_week_strata_cluster": dict(covariates=COVS, strata="stratum", cluster="clu",
-                                      duration="week"),
+    "efron_week_strata_cluster": dict(
+        covariates=COVS, strata="stratum", cluster="clu", duration="week"
+    ),
     "efron_many_strata": dict(covariates=["x1", "x2", "x3"], strata="stratum2", cluster="clu"),
-    "efron_weighted_cluster": dict(covariates=COVS, strata="stratum", cluster="clu",
-                                   weights="w"),
+    "efron_weighted_cluster": dict(covariates=COVS, strata="stratum", cluster="clu", weights="w"),
 }
 
 
@@ -81,8 +82,9 @@ def test_cox_matches_r_coxph(case, ref, ties):
     res = cox(ties, duration, "status", **kw)
     r = ref["cox"][case]
     tab = res.tidy()
-    assert list(tab["term"]) == [n.replace("grpB", "grp[T.B]").replace("grpC", "grp[T.C]")
-                                 for n in r["names"]]
+    assert list(tab["term"]) == [
+        n.replace("grpB", "grp[T.B]").replace("grpC", "grp[T.C]") for n in r["names"]
+    ]
     close(tab["estimate"], r["coef"])
     close(tab["model_std_error"], r["se"])
     if r.get("robust_se") is not None:
@@ -95,10 +97,13 @@ def test_cox_matches_r_coxph(case, ref, ties):
     assert res.extra["n_events"] == r["nevent"]
 
 
-@pytest.mark.parametrize("case,kw", [
-    ("counting_efron", dict(strata="stratum", cluster="id")),
-    ("counting_breslow", dict(cluster="id", ties="breslow")),
-])
+@pytest.mark.parametrize(
+    "case,kw",
+    [
+        ("counting_efron", dict(strata="stratum", cluster="id")),
+        ("counting_breslow", dict(cluster="id", ties="breslow")),
+    ],
+)
 def test_cox_counting_process_matches_r(case, kw, ref, counting):
     res = cox(counting, "stop", "status", ["x", "z"], entry="start", id_col="id", **kw)
     r = ref["cox"][case]
@@ -184,8 +189,9 @@ def test_logrank_matches_r_survdiff(case, ref, ties):
     close(np.array(res.extra["variance"]).ravel(), np.array(r["var"]).ravel(), atol=1e-12)
 
 
-@pytest.mark.parametrize("case,tau", [("tau30", 30), ("tau60", 60), ("tau45_5", 45.5),
-                                      ("tau80", 80)])
+@pytest.mark.parametrize(
+    "case,tau", [("tau30", 30), ("tau60", 60), ("tau45_5", 45.5), ("tau80", 80)]
+)
 def test_rmst_matches_r_print_survfit_rmean(case, tau, ref, ties):
     res = rmst(ties, "time", "status", "grp", tau)
     r = ref["rmst"][case]
@@ -216,8 +222,9 @@ def test_rmst_weeks_matches_r(ref, ties):
     close(tab["std_error"], r["se"])
 
 
-@pytest.mark.parametrize("case,kw", [("all", {}), ("grp", dict(group="grp")),
-                                     ("week", dict(duration="week"))])
+@pytest.mark.parametrize(
+    "case,kw", [("all", {}), ("grp", dict(group="grp")), ("week", dict(duration="week"))]
+)
 def test_cumulative_incidence_matches_r_multistate_survfit(case, kw, ref, ties):
     kw = dict(kw)
     duration = kw.pop("duration", "time")
@@ -235,12 +242,15 @@ def test_cumulative_incidence_matches_r_multistate_survfit(case, kw, ref, ties):
         close(t["conf_high"], r[f"upper{k}"])
 
 
-@pytest.mark.parametrize("case,kw", [
-    ("cause1", dict(cause=1)),
-    ("cause2", dict(cause=2)),
-    ("cause1_strata", dict(cause=1, strata="stratum")),
-    ("cause1_week", dict(cause=1, duration="week")),
-])
+@pytest.mark.parametrize(
+    "case,kw",
+    [
+        ("cause1", dict(cause=1)),
+        ("cause2", dict(cause=2)),
+        ("cause1_strata", dict(cause=1, strata="stratum")),
+        ("cause1_week", dict(cause=1, duration="week")),
+    ],
+)
 def test_fine_gray_matches_r_finegray_coxph(case, kw, ref, ties):
     kw = dict(kw)
     duration = kw.pop("duration", "time")

@@ -25,15 +25,17 @@ def test_hand_worked_holm_bonferroni_bh():
     np.testing.assert_allclose(adjust_pvalues(P, "none"), P)
 
 
-@pytest.mark.parametrize("ours,theirs", [("holm", "holm"), ("bonferroni", "bonferroni"),
-                                         ("bh", "fdr_bh")])
+@pytest.mark.parametrize(
+    "ours,theirs", [("holm", "holm"), ("bonferroni", "bonferroni"), ("bh", "fdr_bh")]
+)
 def test_matches_statsmodels(ours, theirs):
     rng = np.random.default_rng(7)
     for _ in range(15):  # statsmodels' holm takes ~0.1 s per call
         p = rng.random(rng.integers(1, 40)) ** 2
         p[: len(p) // 3] = p[0]  # ties
-        np.testing.assert_allclose(adjust_pvalues(p, ours), multipletests(p, method=theirs)[1],
-                                   rtol=0, atol=1e-15)
+        np.testing.assert_allclose(
+            adjust_pvalues(p, ours), multipletests(p, method=theirs)[1], rtol=0, atol=1e-15
+        )
 
 
 def test_groups_adjust_within_each_family():

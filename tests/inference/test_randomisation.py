@@ -23,13 +23,15 @@ RI = pd.read_csv(REF / "ri_exact.csv")
 A = pd.read_csv(REF / "estimatr_blocked.csv")
 
 
-@pytest.mark.parametrize("alternative,key", [("two-sided", "p_two_sided"),
-                                             ("greater", "p_greater"), ("less", "p_less")])
+@pytest.mark.parametrize(
+    "alternative,key", [("two-sided", "p_two_sided"), ("greater", "p_greater"), ("less", "p_less")]
+)
 def test_exact_enumeration_matches_r(alternative, key):
     ref = R["ri_exact"]
     for i, tau0 in enumerate(ref["tau0"]):
-        res = randomisation_test(RI, "y", "z", blocks="blk", null_value=tau0,
-                                 alternative=alternative, ci=False)
+        res = randomisation_test(
+            RI, "y", "z", blocks="blk", null_value=tau0, alternative=alternative, ci=False
+        )
         assert res.extra["exact"] and res.extra["n_assignments"] == ref["n_assignments"]
         assert res.tidy()["p_value"][0] == pytest.approx(ref[key][i], abs=1e-12)
         assert res.tidy()["statistic"][0] == pytest.approx(ref["observed"][i], rel=1e-10)
@@ -42,8 +44,9 @@ def test_exact_ci_is_the_inverted_test():
     assert lo < res.tidy()["estimate"][0] < hi
 
     def p(t):
-        return randomisation_test(RI, "y", "z", blocks="blk", null_value=t,
-                                  ci=False).tidy()["p_value"][0]
+        return randomisation_test(RI, "y", "z", blocks="blk", null_value=t, ci=False).tidy()[
+            "p_value"
+        ][0]
 
     eps = 1e-6
     assert p(lo + eps) > 0.05 and p(lo - eps) <= 0.05
@@ -64,8 +67,7 @@ def _small_design(binary: bool):
 def test_monte_carlo_samplers_match_exact_distribution(binary):
     d = _small_design(binary)
     exact = randomisation_test(d, "y", "z", blocks="blk", ci=False, exact=True)
-    mc = randomisation_test(d, "y", "z", blocks="blk", ci=False, exact=False, draws=40000,
-                            seed=5)
+    mc = randomisation_test(d, "y", "z", blocks="blk", ci=False, exact=False, draws=40000, seed=5)
     assert mc.extra["sampler"].startswith("multivariate" if binary else "uniform")
     ex_null = exact.extra["null_stats"][:, 0]
     mc_null = mc.extra["null_stats"][:, 0]
@@ -83,7 +85,7 @@ def test_null_variance_matches_closed_form():
     res = randomisation_test(A, "y", "z", blocks="b", draws=20000, seed=1, ci=False)
     g = A.groupby("b").agg(n=("y", "size"), m=("z", "sum"), s2=("y", "var"))
     w = g["n"] / g["n"].sum()
-    v = float((w ** 2 * g["s2"] * (1 / g["m"] + 1 / (g["n"] - g["m"]))).sum())
+    v = float((w**2 * g["s2"] * (1 / g["m"] + 1 / (g["n"] - g["m"]))).sum())
     sd = res.tidy()["std_error"][0]
     assert sd == pytest.approx(np.sqrt(v), rel=0.02)  # MC error of an SD at 20k draws ~0.5%
     assert abs(res.extra["null_summary"]["y"]["mean"]) < 4 * np.sqrt(v / 20000)
@@ -101,8 +103,7 @@ def test_plus_one_pvalue_and_mc_se():
 
 
 def test_studentised_statistic_is_estimatr_t():
-    res = randomisation_test(A, "y", "z", blocks="b", statistic="t", draws=200, seed=1,
-                             ci=False)
+    res = randomisation_test(A, "y", "z", blocks="b", statistic="t", draws=200, seed=1, ci=False)
     assert res.tidy()["statistic"][0] == pytest.approx(R["dim_blocked"]["statistic"], rel=1e-9)
     assert res.tidy()["estimate"][0] == pytest.approx(R["dim_blocked"]["estimate"], rel=1e-9)
 
@@ -114,18 +115,19 @@ def test_studentised_ci_contains_estimate():
 
 
 def test_several_outcomes_share_draws_for_romano_wolf():
-    res = randomisation_test(A, ["y", "ybin", "x"], "z", blocks="b", statistic="t",
-                             draws=500, seed=4, ci=False)
+    res = randomisation_test(
+        A, ["y", "ybin", "x"], "z", blocks="b", statistic="t", draws=500, seed=4, ci=False
+    )
     tab = res.tidy()
     assert list(tab["term"]) == ["y", "ybin", "x"]
     null = res.extra["null_stats"]
     assert null.shape == (500, 3)
-    np.testing.assert_allclose(tab["p_romano_wolf"],
-                               romano_wolf(res.extra["observed_stats"], null), rtol=1e-12)
+    np.testing.assert_allclose(
+        tab["p_romano_wolf"], romano_wolf(res.extra["observed_stats"], null), rtol=1e-12
+    )
     assert (tab["p_romano_wolf"] >= tab["p_value"] - 1e-12).all()
     # each column is the single-outcome test with the same draws
-    single = randomisation_test(A, "y", "z", blocks="b", statistic="t", draws=500, seed=4,
-                                ci=False)
+    single = randomisation_test(A, "y", "z", blocks="b", statistic="t", draws=500, seed=4, ci=False)
     assert single.tidy()["statistic"][0] == pytest.approx(tab["statistic"][0])
 
 
@@ -164,8 +166,9 @@ def test_randomisation_plot():
 def test_drop_incomplete_blocks_counted():
     d = A[~((A["b"] == "B01") & (A["z"] == 1))]
     with pytest.warns(Warning, match="dropped 1 block"):
-        res = randomisation_test(d, ["y", "x"], "z", blocks="b", draws=100, seed=1, ci=False,
-                                 drop_incomplete_blocks=True)
+        res = randomisation_test(
+            d, ["y", "x"], "z", blocks="b", draws=100, seed=1, ci=False, drop_incomplete_blocks=True
+        )
     assert res.extra["dropped"]["incomplete_blocks"] == 1
     kept = A[A["b"] != "B01"]
     ref = randomisation_test(kept, ["y", "x"], "z", blocks="b", draws=100, seed=1, ci=False)

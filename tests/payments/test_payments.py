@@ -20,8 +20,14 @@ from wpeval.payments import default_tariff_dict, load_tariff, payments
 
 def _ref(rows):
     """Build referral rows from dicts with sensible defaults."""
-    base = {"cpa": "CPA01", "prime": "Ingeus", "attached": True, "job_outcome_date": None,
-            "sustainment_payments": 0, "referral_date": "2011-07-01"}
+    base = {
+        "cpa": "CPA01",
+        "prime": "Ingeus",
+        "attached": True,
+        "job_outcome_date": None,
+        "sustainment_payments": 0,
+        "referral_date": "2011-07-01",
+    }
     df = pd.DataFrame([{**base, **r} for r in rows])
     df["person_id"] = df.get("person_id", pd.Series(range(1, len(df) + 1)))
     for c in ("referral_date", "job_outcome_date"):
@@ -45,16 +51,21 @@ def _pay(df, **kw):
 #   ESA volunteers:   400 + 1,000 + 20 x 115 = 400 + 1,000 + 2,300 = 3,700  (published 3,700)
 #   ESA ex-IB:        600 + 3,500 + 26 x 370 = 600 + 3,500 + 9,620 = 13,720 (published 13,720)
 MAXIMA = {
-    "jsa_18_24": (13, 3810.0), "jsa_25_plus": (13, 4395.0), "jsa_early_access": (20, 6600.0),
-    "jsa_ex_ib": (20, 6600.0), "esa_volunteers": (20, 3700.0), "esa_ex_ib": (26, 13720.0),
+    "jsa_18_24": (13, 3810.0),
+    "jsa_25_plus": (13, 4395.0),
+    "jsa_early_access": (20, 6600.0),
+    "jsa_ex_ib": (20, 6600.0),
+    "esa_volunteers": (20, 3700.0),
+    "esa_ex_ib": (26, 13720.0),
 }
 
 
 @pytest.mark.parametrize("group", sorted(MAXIMA))
 def test_year1_maximum_per_group(group):
     cap, total = MAXIMA[group]
-    df = _ref([{"payment_group": group, "job_outcome_date": "2012-01-10",
-                "sustainment_payments": cap}])
+    df = _ref(
+        [{"payment_group": group, "job_outcome_date": "2012-01-10", "sustainment_payments": cap}]
+    )
     res = _pay(df)
     row = res.referrals.iloc[0]
     assert row["total_paid"] == pytest.approx(total)
@@ -64,13 +75,23 @@ def test_year1_maximum_per_group(group):
 
 def test_esa_ex_ib_parts_and_placeholder_flag():
     # ESA ex-IB uses the U attachment (600) and U job-outcome fee (3,500): flagged
-    df = _ref([{"payment_group": "esa_ex_ib", "job_outcome_date": "2012-01-10",
-                "sustainment_payments": 26}])
+    df = _ref(
+        [
+            {
+                "payment_group": "esa_ex_ib",
+                "job_outcome_date": "2012-01-10",
+                "sustainment_payments": 26,
+            }
+        ]
+    )
     with pytest.warns(StatisticalWarning, match="esa_ex_ib:job_outcome"):
         res = payments(df)
     row = res.referrals.iloc[0]
     assert (row["attachment_paid"], row["job_outcome_paid"], row["sustainment_paid"]) == (
-        600.0, 3500.0, 9620.0)
+        600.0,
+        3500.0,
+        9620.0,
+    )
     assert row["placeholder"]
     assert row["placeholder_paid"] == pytest.approx(600 + 3500)  # 9,620 is D, not U
 
@@ -78,13 +99,20 @@ def test_esa_ex_ib_parts_and_placeholder_flag():
 def _known_tariff():
     """Default tariff with made-up but fully specified (status V) values for groups 6, 8, 9."""
     t = copy.deepcopy(default_tariff_dict())
-    spec = {"esa_new": (500, 1100, 90, 10), "ib_is": (300, 900, 80, 20),
-            "jsa_prison_leavers": (450, 1300, 200, 15)}
+    spec = {
+        "esa_new": (500, 1100, 90, 10),
+        "ib_is": (300, 900, 80, 20),
+        "jsa_prison_leavers": (450, 1300, 200, 15),
+    }
     for g, (a, jo, fee, cap) in spec.items():
-        t["groups"][g].update({
-            "attachment": {"value": a, "status": "V"}, "job_outcome": {"value": jo, "status": "V"},
-            "sustainment_fee": {"value": fee, "status": "V"},
-            "sustainment_cap": {"value": cap, "status": "V"}})
+        t["groups"][g].update(
+            {
+                "attachment": {"value": a, "status": "V"},
+                "job_outcome": {"value": jo, "status": "V"},
+                "sustainment_fee": {"value": fee, "status": "V"},
+                "sustainment_cap": {"value": cap, "status": "V"},
+            }
+        )
     return t
 
 
@@ -92,11 +120,20 @@ def _known_tariff():
 #   new ESA:        500 + 1,100 + 10 x 90 = 2,500
 #   IB/IS:          300 +   900 + 20 x 80 = 2,800
 #   prison leavers: 450 + 1,300 + 15 x 200 = 4,750
-@pytest.mark.parametrize("group,cap,total", [("esa_new", 10, 2500.0), ("ib_is", 20, 2800.0),
-                                             ("jsa_prison_leavers", 15, 4750.0)])
+@pytest.mark.parametrize(
+    "group,cap,total",
+    [("esa_new", 10, 2500.0), ("ib_is", 20, 2800.0), ("jsa_prison_leavers", 15, 4750.0)],
+)
 def test_unknown_groups_with_a_known_tariff(group, cap, total):
-    df = _ref([{"payment_group": group, "job_outcome_date": "2012-01-10",
-                "sustainment_payments": cap + 5}])
+    df = _ref(
+        [
+            {
+                "payment_group": group,
+                "job_outcome_date": "2012-01-10",
+                "sustainment_payments": cap + 5,
+            }
+        ]
+    )
     with warnings.catch_warnings():
         warnings.simplefilter("error", StatisticalWarning)  # no placeholders in year 1
         res = payments(df, tariff=_known_tariff())
@@ -108,8 +145,9 @@ def test_unknown_groups_with_a_known_tariff(group, cap, total):
 
 @pytest.mark.parametrize("group", ["esa_new", "ib_is", "jsa_prison_leavers"])
 def test_unknown_groups_are_placeholders_by_default(group):
-    df = _ref([{"payment_group": group, "job_outcome_date": "2012-01-10",
-                "sustainment_payments": 3}])
+    df = _ref(
+        [{"payment_group": group, "job_outcome_date": "2012-01-10", "sustainment_payments": 3}]
+    )
     with pytest.warns(StatisticalWarning, match="unconfirmed"):
         res = payments(df)
     row = res.referrals.iloc[0]
@@ -121,10 +159,20 @@ def test_unknown_groups_are_placeholders_by_default(group):
 def test_cap_is_applied_and_counted():
     # JSA 25+ with 20 recorded sustainment payments: cap 13 -> 400 + 1,200 + 13 x 215 = 4,395;
     # 7 payments removed; a second row under the cap is untouched (400 + 1,200 + 5 x 215 = 2,675)
-    df = _ref([{"payment_group": "jsa_25_plus", "job_outcome_date": "2012-01-10",
-                "sustainment_payments": 20},
-               {"payment_group": "jsa_25_plus", "job_outcome_date": "2012-01-10",
-                "sustainment_payments": 5}])
+    df = _ref(
+        [
+            {
+                "payment_group": "jsa_25_plus",
+                "job_outcome_date": "2012-01-10",
+                "sustainment_payments": 20,
+            },
+            {
+                "payment_group": "jsa_25_plus",
+                "job_outcome_date": "2012-01-10",
+                "sustainment_payments": 5,
+            },
+        ]
+    )
     res = _pay(df)
     assert list(res.referrals["total_paid"]) == [4395.0, 2675.0]
     checks = res.checks.set_index("check")["rows"]
@@ -137,8 +185,12 @@ def test_phase_down_same_person_year2_year3_year4():
     #   2012-07-01 = contract year 2 -> 400 x 2/3 = 266.67
     #   2013-05-01 = contract year 3 -> 400 x 1/3 = 133.33
     #   2014-07-01 = contract year 4 -> 0 (no attachment fees from April 2014)
-    df = _ref([{"person_id": 7, "payment_group": "jsa_25_plus", "referral_date": d}
-               for d in ("2012-07-01", "2013-05-01", "2014-07-01")])
+    df = _ref(
+        [
+            {"person_id": 7, "payment_group": "jsa_25_plus", "referral_date": d}
+            for d in ("2012-07-01", "2013-05-01", "2014-07-01")
+        ]
+    )
     res = _pay(df)
     r = res.referrals
     assert list(r["contract_year"]) == [2, 3, 4]
@@ -148,10 +200,20 @@ def test_phase_down_same_person_year2_year3_year4():
 
 def test_attachment_after_april_2014_not_paid_even_in_year3():
     # referred March 2014 (year 3) but attached 10 April 2014 -> no fee; counted
-    df = _ref([{"payment_group": "jsa_18_24", "referral_date": "2014-03-20",
-                "attachment_date": "2014-04-10"},
-               {"payment_group": "jsa_18_24", "referral_date": "2014-03-20",
-                "attachment_date": "2014-03-31"}])
+    df = _ref(
+        [
+            {
+                "payment_group": "jsa_18_24",
+                "referral_date": "2014-03-20",
+                "attachment_date": "2014-04-10",
+            },
+            {
+                "payment_group": "jsa_18_24",
+                "referral_date": "2014-03-20",
+                "attachment_date": "2014-03-31",
+            },
+        ]
+    )
     res = _pay(df)
     assert list(res.referrals["attachment_paid"]) == [0.0, 133.33]  # 400 x 1/3
     assert res.checks.set_index("check").loc["attachment_fee_stopped", "rows"] == 1
@@ -159,8 +221,9 @@ def test_attachment_after_april_2014_not_paid_even_in_year3():
 
 def test_contract_years():
     t = load_tariff()
-    dates = pd.to_datetime(["2011-06-01", "2012-03-31", "2012-04-01", "2013-04-01",
-                            "2014-04-01", "2017-03-31"])
+    dates = pd.to_datetime(
+        ["2011-06-01", "2012-03-31", "2012-04-01", "2013-04-01", "2014-04-01", "2017-03-31"]
+    )
     assert list(t.contract_year(dates)) == [1, 1, 2, 3, 4, 6]
 
 
@@ -168,9 +231,18 @@ def test_discount_per_contract():
     # 6% discount on CPA09/A4e, JSA 25+ at the cap:
     #   attachment 400 x 0.94 = 376; outcome 1,200 x 0.94 = 1,128;
     #   fee 215 x 0.94 = 202.10, x 13 = 2,627.30; total 4,131.30 (= 4,395 x 0.94)
-    df = _ref([{"payment_group": "jsa_25_plus", "cpa": "CPA09", "prime": p,
-                "job_outcome_date": "2012-01-10", "sustainment_payments": 13}
-               for p in ("A4e", "Maximus")])
+    df = _ref(
+        [
+            {
+                "payment_group": "jsa_25_plus",
+                "cpa": "CPA09",
+                "prime": p,
+                "job_outcome_date": "2012-01-10",
+                "sustainment_payments": 13,
+            }
+            for p in ("A4e", "Maximus")
+        ]
+    )
     res = _pay(df, discounts={("CPA09", "A4e"): 0.06})
     assert list(res.referrals["total_paid"]) == pytest.approx([4131.30, 4395.0])
     by = res.by("cpa", "prime")
@@ -180,8 +252,16 @@ def test_discount_per_contract():
 
 def test_payment_dates_schedule_and_until():
     # outcome 2012-01-10; sustainment k at +28k days: first 2012-02-07, 13th at +364 days
-    df = _ref([{"payment_group": "jsa_25_plus", "job_outcome_date": "2012-01-10",
-                "sustainment_payments": 13, "attachment_date": "2011-07-15"}])
+    df = _ref(
+        [
+            {
+                "payment_group": "jsa_25_plus",
+                "job_outcome_date": "2012-01-10",
+                "sustainment_payments": 13,
+                "attachment_date": "2011-07-15",
+            }
+        ]
+    )
     res = _pay(df)
     r = res.referrals.iloc[0]
     assert r["sustainment_first_date"] == pd.Timestamp("2012-02-07")
@@ -202,11 +282,22 @@ def test_payment_dates_schedule_and_until():
 def test_by_totals_and_per_outcome():
     # CPA01/Ingeus: JSA 18-24 max (3,810) + JSA 25+ attachment only (400) -> 4,210, 1 outcome
     # CPA01/Seetec: ESA volunteers outcome + 2 payments: 400 + 1,000 + 2 x 115 = 1,630
-    df = _ref([{"payment_group": "jsa_18_24", "job_outcome_date": "2012-01-10",
-                "sustainment_payments": 13},
-               {"payment_group": "jsa_25_plus"},
-               {"payment_group": "esa_volunteers", "prime": "Seetec",
-                "job_outcome_date": "2012-02-01", "sustainment_payments": 2}])
+    df = _ref(
+        [
+            {
+                "payment_group": "jsa_18_24",
+                "job_outcome_date": "2012-01-10",
+                "sustainment_payments": 13,
+            },
+            {"payment_group": "jsa_25_plus"},
+            {
+                "payment_group": "esa_volunteers",
+                "prime": "Seetec",
+                "job_outcome_date": "2012-02-01",
+                "sustainment_payments": 2,
+            },
+        ]
+    )
     by = _pay(df).by("cpa", "prime")
     assert by.loc[("CPA01", "Ingeus"), "total_paid"] == pytest.approx(4210.0)
     assert by.loc[("CPA01", "Ingeus"), "paid_per_job_outcome"] == pytest.approx(4210.0)
@@ -259,12 +350,16 @@ def test_default_tariff_consistent_with_programme_and_published_totals():
     # published (V) maxima equal the sum of their parts (the D fees were derived from them)
     for code, spec in t.groups.items():
         total, status = spec["max_total"]
-        parts = (spec["attachment"][0] + spec["job_outcome"][0]
-                 + spec["sustainment_fee"][0] * spec["sustainment_cap"][0])
+        parts = (
+            spec["attachment"][0]
+            + spec["job_outcome"][0]
+            + spec["sustainment_fee"][0] * spec["sustainment_cap"][0]
+        )
         assert parts == pytest.approx(total), code
     # MPL groups are exactly those flagged mpl in programme.yaml (groups 1, 2, 6)
     assert t.mpl_groups == [c for c, g in prog.payment_groups.items() if g.mpl]
     tab = t.table()
-    assert tab.loc[tab.payment_group.isin(["esa_new", "ib_is", "jsa_prison_leavers"]),
-                   "placeholder"].all()
+    assert tab.loc[
+        tab.payment_group.isin(["esa_new", "ib_is", "jsa_prison_leavers"]), "placeholder"
+    ].all()
     assert np.isclose(t.value("jsa_25_plus", "attachment", 2)[0], 400 * 2 / 3)

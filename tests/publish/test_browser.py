@@ -16,7 +16,6 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
-
 from test_run import published_batch  # tests/ is on sys.path (pytest rootdir-relative)
 
 FIXTURES = Path(__file__).resolve().parents[1] / "run_fixtures"
@@ -46,14 +45,27 @@ def chromium_binary() -> str:
         path = shutil.which(name)
         if path:
             return path
-    pytest.fail("headless chromium is not installed: run `make browser-deps` "
-                "(apt-get install -y chromium); the browser test cannot run without it")
+    pytest.fail(
+        "headless chromium is not installed: run `make browser-deps` "
+        "(apt-get install -y chromium); the browser test cannot run without it"
+    )
 
 
 def chromium(args: list[str], profile: Path) -> str:
-    cmd = [chromium_binary(), "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
-           "--no-first-run", "--disable-background-networking", "--disable-component-update",
-           "--disable-sync", f"--user-data-dir={profile}", "--virtual-time-budget=5000", *args]
+    cmd = [
+        chromium_binary(),
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        f"--user-data-dir={profile}",
+        "--virtual-time-budget=5000",
+        *args,
+    ]
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, f"chromium failed ({proc.returncode}): {proc.stderr[-2000:]}"
     return proc.stdout
@@ -89,7 +101,7 @@ def dom_of(html_text: str) -> Dom:
 def published():
     """The outputs of the ok + failing batch that tests/test_run.py runs once per session."""
     code, out = published_batch()
-    assert code == 1   # the failing notebook fails the command; the other one is published
+    assert code == 1  # the failing notebook fails the command; the other one is published
     html = {name: next(out.glob(f"*-{name}-*/{name}.html")) for name in ("ok", "failing")}
     return out, html
 
@@ -102,8 +114,9 @@ def check_links(page: Path, dom: Dom) -> int:
         target = (page.parent / path) if path else page
         assert target.is_file(), f"{page.name}: broken link {href}"
         if frag:
-            assert f'id="{frag}"' in target.read_text(encoding="utf-8"), \
+            assert f'id="{frag}"' in target.read_text(encoding="utf-8"), (
                 f"{page.name}: no anchor {frag} in {target.name}"
+            )
         checked += 1
     return checked
 
@@ -136,8 +149,9 @@ def test_report_in_browser(published, tmp_path):
     report = html["ok"]
     # probe copy: same page plus a script that reports how images and tables rendered
     probe = tmp_path / "probe.html"
-    probe.write_text(report.read_text(encoding="utf-8").replace("</body>", PROBE + "</body>"),
-                     encoding="utf-8")
+    probe.write_text(
+        report.read_text(encoding="utf-8").replace("</body>", PROBE + "</body>"), encoding="utf-8"
+    )
     dumped = chromium(["--dump-dom", probe.as_uri()], tmp_path / "p1")
     dom = dom_of(dumped)
     found = re.search(r'<pre id="wpeval-probe">(.*?)</pre>', dumped, re.S)
@@ -149,8 +163,9 @@ def test_report_in_browser(published, tmp_path):
         assert img["complete"] and img["w"] > 50 and img["h"] > 50, f"image did not render {img}"
     assert len(probe_data["tables"]) >= 3 and all(h > 10 for h in probe_data["tables"])
     # no code shown: no editor / input-area markup with code, and no source line in the text
-    assert not {"jp-CodeMirrorEditor", "jp-InputArea-editor", "input_area", "CodeMirror"} \
-        & set(dom.classes)
+    assert not {"jp-CodeMirrorEditor", "jp-InputArea-editor", "input_area", "CodeMirror"} & set(
+        dom.classes
+    )
     text = " ".join(dom.text)
     nb = json.loads((FIXTURES / "ok.ipynb").read_text())
     for cell in nb["cells"]:
@@ -163,8 +178,7 @@ def test_report_in_browser(published, tmp_path):
     SHOTS.mkdir(parents=True, exist_ok=True)
     shot = SHOTS / "report.png"
     shot.unlink(missing_ok=True)
-    chromium(["--window-size=1280,1600", f"--screenshot={shot}", report.as_uri()],
-             tmp_path / "p2")
+    chromium(["--window-size=1280,1600", f"--screenshot={shot}", report.as_uri()], tmp_path / "p2")
     assert_not_blank(shot)
 
 
@@ -201,11 +215,12 @@ def layout_probe(page: Path, tmp_path: Path, name: str) -> dict:
     """Open a copy of ``page`` (same folder, so relative links work) at 1280 px and return what
     the probe measured."""
     probe = page.with_name(f".probe-{page.name}")
-    probe.write_text(page.read_text(encoding="utf-8").replace("</body>", LAYOUT_PROBE + "</body>"),
-                     encoding="utf-8")
+    probe.write_text(
+        page.read_text(encoding="utf-8").replace("</body>", LAYOUT_PROBE + "</body>"),
+        encoding="utf-8",
+    )
     try:
-        dumped = chromium(["--window-size=1280,900", "--dump-dom", probe.as_uri()],
-                          tmp_path / name)
+        dumped = chromium(["--window-size=1280,900", "--dump-dom", probe.as_uri()], tmp_path / name)
     finally:
         probe.unlink()
     found = re.search(r'<pre id="wpeval-probe">(.*?)</pre>', dumped, re.S)
@@ -269,7 +284,8 @@ def test_synthetic_pages_in_browser(smoke_out, smoke_run, tmp_path):
         check_links(page, dom)
         shot = SHOTS / f"synthetic-{page.stem}.png"
         shot.unlink(missing_ok=True)
-        chromium(["--window-size=1280,1400", f"--screenshot={shot}", page.as_uri()],
-                 tmp_path / f"s{i}")
+        chromium(
+            ["--window-size=1280,1400", f"--screenshot={shot}", page.as_uri()], tmp_path / f"s{i}"
+        )
         assert_not_blank(shot)
     assert opened >= 7 * 5

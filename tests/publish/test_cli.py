@@ -15,8 +15,9 @@ FIXTURES = Path(__file__).resolve().parents[1] / "run_fixtures"
 
 
 def test_python_dash_m_help_lists_subcommands():
-    proc = subprocess.run([sys.executable, "-m", "wpeval", "--help"], capture_output=True,
-                          text=True, timeout=60)
+    proc = subprocess.run(
+        [sys.executable, "-m", "wpeval", "--help"], capture_output=True, text=True, timeout=60
+    )
     assert proc.returncode == 0
     for cmd in ("generate", "validate", "run", "index", "bench"):
         assert cmd in proc.stdout
@@ -62,20 +63,34 @@ def test_run_argument_errors_exit_2(tmp_path, capsys):
     out = tmp_path / "out"
     assert main(["run", "--notebook", "no_such_notebook", "--out", str(out)]) == 2
     assert "no notebook named 'no_such_notebook'" in capsys.readouterr().err
-    assert main(["run", "--notebook", str(FIXTURES / "ok.ipynb"), "--sweep", "n",
-                 "--out", str(out)]) == 2
+    assert (
+        main(["run", "--notebook", str(FIXTURES / "ok.ipynb"), "--sweep", "n", "--out", str(out)])
+        == 2
+    )
     assert "key=values" in capsys.readouterr().err
     cell = nbformat.v4.new_code_cell('data_path: str = "x.parquet"  # data\n')
     cell.metadata["tags"] = ["parameters"]
     nb_path = tmp_path / "needs_data.ipynb"
     nbformat.write(nbformat.v4.new_notebook(cells=[cell]), nb_path)
-    assert main(["run", "--notebook", str(nb_path), "--data", str(tmp_path / "missing.parquet"),
-                 "--out", str(out)]) == 2
+    assert (
+        main(
+            [
+                "run",
+                "--notebook",
+                str(nb_path),
+                "--data",
+                str(tmp_path / "missing.parquet"),
+                "--out",
+                str(out),
+            ]
+        )
+        == 2
+    )
     assert "missing.parquet" in capsys.readouterr().err
     with pytest.raises(SystemExit) as exc:
         main(["run", "--jobs", "0"])
     assert exc.value.code == 2
-    assert not out.exists()   # every error came before anything ran
+    assert not out.exists()  # every error came before anything ran
 
 
 def test_index_of_an_empty_folder(tmp_path, capsys):

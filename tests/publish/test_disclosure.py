@@ -9,8 +9,8 @@ from hypothesis import HealthCheck, given, seed, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from wpeval.publish import disclosure as sdc
 from wpeval.exceptions import ParameterError
+from wpeval.publish import disclosure as sdc
 from wpeval.publish.tables import crosstab
 
 
@@ -32,8 +32,10 @@ def determined_cells(mask: np.ndarray) -> list[tuple[int, int]]:
     if len(cells) == 0:
         return []
     R, C = mask.shape
-    A = np.array([[float(r == i) for r, _ in cells] for i in range(R)]
-                 + [[float(c == j) for _, c in cells] for j in range(C)])
+    A = np.array(
+        [[float(r == i) for r, _ in cells] for i in range(R)]
+        + [[float(c == j) for _, c in cells] for j in range(C)]
+    )
     rank = np.linalg.matrix_rank(A)
     out = []
     for k, cell in enumerate(cells):
@@ -57,11 +59,23 @@ def test_resolve_disclosure():
 
 def test_round_half_up_and_primary():
     assert sdc.round_to_base([0, 4, 5, 14, 15, 25, 1234], 10).tolist() == [
-        0, 0, 10, 10, 20, 30, 1230]
+        0,
+        0,
+        10,
+        10,
+        20,
+        30,
+        1230,
+    ]
     assert sdc.round_to_base([2.5, 3.49], 1).tolist() == [3, 3]
     d = sdc.Disclosure()
     assert sdc.primary_suppression([0, 1, 9, 10, np.nan], d).tolist() == [
-        False, True, True, False, False]
+        False,
+        True,
+        True,
+        False,
+        False,
+    ]
     assert sdc.primary_suppression([0], sdc.Disclosure(suppress_zeros=True)).tolist() == [True]
 
 
@@ -91,17 +105,24 @@ def test_bridge_is_broken():
 def test_protect_lines_one_dimensional():
     vals = np.array([3.0, 50, 60, 0, 113])  # last = total
     marg = np.array([False] * 4 + [True])
-    m = sdc.protect_lines(vals, sdc.primary_suppression(vals, sdc.Disclosure()),
-                          [np.arange(5)], marg)
+    m = sdc.protect_lines(
+        vals, sdc.primary_suppression(vals, sdc.Disclosure()), [np.arange(5)], marg
+    )
     # the complement is the smallest NON-ZERO interior cell (50), not the zero
     assert m.tolist() == [True, True, False, False, False]
 
 
 @seed(20110601)
-@settings(max_examples=300, deadline=None, database=None,
-          suppress_health_check=[HealthCheck.too_slow])
-@given(st.integers(1, 7).flatmap(lambda r: st.integers(1, 6).flatmap(
-    lambda c: arrays(np.int64, (r, c), elements=st.integers(0, 60)))))
+@settings(
+    max_examples=300, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow]
+)
+@given(
+    st.integers(1, 7).flatmap(
+        lambda r: st.integers(1, 6).flatmap(
+            lambda c: arrays(np.int64, (r, c), elements=st.integers(0, 60))
+        )
+    )
+)
 def test_suppressed_cells_cannot_be_recovered(x):
     full = with_margins(x)
     primary = sdc.primary_suppression(full, sdc.Disclosure())
@@ -113,13 +134,15 @@ def test_suppressed_cells_cannot_be_recovered(x):
 
 
 @seed(7)
-@settings(max_examples=60, deadline=None, database=None,
-          suppress_health_check=[HealthCheck.too_slow])
+@settings(
+    max_examples=60, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow]
+)
 @given(arrays(np.int64, (4, 3), elements=st.integers(0, 25)))
 def test_crosstab_publishes_no_recoverable_cell(x):
     # a referral-level frame whose crosstab of cpa x payment_group is x
-    rows = [(f"CPA0{i + 1}", f"g{j}") for i in range(4) for j in range(3)
-            for _ in range(int(x[i, j]))]
+    rows = [
+        (f"CPA0{i + 1}", f"g{j}") for i in range(4) for j in range(3) for _ in range(int(x[i, j]))
+    ]
     if not rows:
         return
     df = pd.DataFrame(rows, columns=["cpa", "payment_group"])

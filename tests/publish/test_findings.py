@@ -9,36 +9,64 @@ from wpeval.publish import findings
 
 def test_contrast_sentence_puts_the_higher_prime_first():
     # A - B = -0.062 (CI -0.066 to -0.059): B is 6.2 points higher, CI 5.9 to 6.6
-    row = {"cpa": "CPA18", "prime_a": "Prime A", "prime_b": "Prime B", "estimate": -0.0623,
-           "conf_low": -0.0659, "conf_high": -0.0587, "std_error": 0.0018, "p_adjusted": 2e-8}
+    row = {
+        "cpa": "CPA18",
+        "prime_a": "Prime A",
+        "prime_b": "Prime B",
+        "estimate": -0.0623,
+        "conf_low": -0.0659,
+        "conf_high": -0.0587,
+        "std_error": 0.0018,
+        "p_adjusted": 2e-8,
+    }
     assert findings.contrast_sentence(row, "job_outcome_24m") == (
         "In CPA18, Prime B's 2-year job-outcome rate is 6.2 points higher than Prime A's "
-        "(95% CI 5.9 to 6.6; adjusted p < 0.001).")
+        "(95% CI 5.9 to 6.6; adjusted p < 0.001)."
+    )
 
 
 def test_contrast_sentence_positive_and_unadjusted():
-    row = {"term": "Prime A - Prime B", "estimate": 0.031, "conf_low": 0.002, "conf_high": 0.06,
-           "std_error": 0.0148, "p_value": 0.0372}
+    row = {
+        "term": "Prime A - Prime B",
+        "estimate": 0.031,
+        "conf_low": 0.002,
+        "conf_high": 0.06,
+        "std_error": 0.0148,
+        "p_value": 0.0372,
+    }
     text = findings.contrast_sentence(row, "job_outcome_12m", alpha=0.1, p_column="p_value")
-    assert text == ("Prime A's 12-month job-outcome rate is 3.1 points higher than Prime B's "
-                    "(90% CI 0.2 to 6.0; p = 0.037).")
+    assert text == (
+        "Prime A's 12-month job-outcome rate is 3.1 points higher than Prime B's "
+        "(90% CI 0.2 to 6.0; p = 0.037)."
+    )
 
 
 def test_top_contrasts_orders_by_p_then_size():
-    tab = pd.DataFrame({"term": ["a", "b", "c", "d"], "contrast": ["pairwise"] * 3 + ["vs"],
-                        "estimate": [0.01, -0.05, 0.03, 0.5], "p_adjusted": [0.5, 0.01, 0.01, 0]})
+    tab = pd.DataFrame(
+        {
+            "term": ["a", "b", "c", "d"],
+            "contrast": ["pairwise"] * 3 + ["vs"],
+            "estimate": [0.01, -0.05, 0.03, 0.5],
+            "p_adjusted": [0.5, 0.01, 0.01, 0],
+        }
+    )
     assert list(findings.top_contrasts(tab, 2)["term"]) == ["b", "c"]
 
 
 def test_rate_ratio_test_and_count_sentences():
     assert findings.rate_sentence("The rate", 0.2783, 0.275, 0.2816, n=180000) == (
-        "The rate is 27.8% (95% CI 27.5% to 28.2%; 180,000 referrals).")
+        "The rate is 27.8% (95% CI 27.5% to 28.2%; 180,000 referrals)."
+    )
     assert findings.ratio_sentence("X", 1.1234, 1.05, 1.19, 0.0004) == (
-        "X: hazard ratio 1.12 (95% CI 1.05 to 1.19; p < 0.001).")
+        "X: hazard ratio 1.12 (95% CI 1.05 to 1.19; p < 0.001)."
+    )
     assert findings.test_sentence("T", 0.72, statistic=17.7, df=22, null="the design") == (
-        "T is consistent with the design (chi-square 17.7 on 22 df; p = 0.72).")
+        "T is consistent with the design (chi-square 17.7 on 22 df; p = 0.72)."
+    )
     assert "rejects" in findings.test_sentence("T", 0.001)
-    assert findings.count_sentence(3, 40, "contrasts", "are small") == "3 of 40 contrasts are small."
+    assert (
+        findings.count_sentence(3, 40, "contrasts", "are small") == "3 of 40 contrasts are small."
+    )
 
 
 def test_wilson_interval_matches_the_closed_form():

@@ -9,7 +9,7 @@ from wpeval.publish import formats as F
 
 def test_p_values():
     assert F.fmt_p(0.0004) == "< 0.001" and F.fmt_p(0.001) == "0.001"
-    assert F.fmt_p(0.0234) == "0.023"      # 2 significant digits below 0.01 -> 0.0234 ~ 0.023
+    assert F.fmt_p(0.0234) == "0.023"  # 2 significant digits below 0.01 -> 0.0234 ~ 0.023
     assert F.fmt_p(0.00861) == "0.0086"
     assert F.fmt_p(0.4149) == "0.41" and F.fmt_p(0.999) == "1.00"
     assert F.fmt_p(None) == F.MISSING and F.fmt_p(math.nan) == F.MISSING
@@ -29,7 +29,7 @@ def test_decimals_follow_the_standard_error():
     # one significant digit of the SE: 0.0031 -> 3 decimals; x100 (points) 0.31 -> 1 decimal
     assert F.decimals_for(0.0031) == 3 and F.decimals_for(0.0031, 100) == 1
     assert F.decimals_for(2.5, 100) == 0 and F.decimals_for(None) == 1
-    assert F.decimals_for(1e-9) == 4          # capped
+    assert F.decimals_for(1e-9) == 4  # capped
 
 
 def test_key_figures_by_unit():

@@ -8,11 +8,9 @@ from __future__ import annotations
 
 import json
 from html import unescape
-import os
 from pathlib import Path
 
 import pytest
-
 
 ROOT = Path(__file__).resolve().parents[2]
 NOTEBOOKS = sorted(p.stem for p in (ROOT / "notebooks").glob("[!.]*.ipynb"))
@@ -20,31 +18,85 @@ SMOKE = ROOT / "notebooks" / "params" / "smoke.yaml"
 
 #: notebook name -> keys its results.json["results"] must hold (added by each notebook's author)
 EXPECTED_KEYS: dict[str, list[str]] = {
-    "01_data_checks": ["checks", "rows_in", "rows_kept", "allocation_p_overall",
-                       "max_abs_smd_adjusted", "covariate_balance"],
-    "02_prime_comparison": ["contrasts", "n_contrasts", "n_significant_adjusted",
-                            "n_missing_outcome", "randomisation_test",
-                            "randomisation_p_value", "regression_contrasts",
-                            "max_abs_adjusted_minus_design"],
-    "03_job_entry": ["logrank_prime_chisq", "cif_job_entry_52w", "cox_primes_cpa",
-                     "km_prime_within_cpa", "rmst_104w"],
+    "01_data_checks": [
+        "checks",
+        "rows_in",
+        "rows_kept",
+        "allocation_p_overall",
+        "max_abs_smd_adjusted",
+        "covariate_balance",
+    ],
+    "02_prime_comparison": [
+        "contrasts",
+        "n_contrasts",
+        "n_significant_adjusted",
+        "n_missing_outcome",
+        "randomisation_test",
+        "randomisation_p_value",
+        "regression_contrasts",
+        "max_abs_adjusted_minus_design",
+    ],
+    "03_job_entry": [
+        "logrank_prime_chisq",
+        "cif_job_entry_52w",
+        "cox_primes_cpa",
+        "km_prime_within_cpa",
+        "rmst_104w",
+    ],
     "04_job_retention": ["in_work_13w", "in_work_26w", "km_all", "cox_payment_groups"],
-    "05_payment_groups": ["group_rates", "interaction_tests", "prime_effects",
-                          "creaming_and_parking", "n_cpa_tested", "logit_ame",
-                          "binary_sensitivity"],
-    "06_report_tables": ["rate_24m_by_group", "rate_24m_jsa_18_24", "rate_24m_jsa_25_plus",
-                         "rate_24m_esa_new", "rate_24m_Total", "rate_12m_by_cohort", "mpl",
-                         "payments_by_contract", "total_paid"],
+    "05_payment_groups": [
+        "group_rates",
+        "interaction_tests",
+        "prime_effects",
+        "creaming_and_parking",
+        "n_cpa_tested",
+        "logit_ame",
+        "binary_sensitivity",
+    ],
+    "06_report_tables": [
+        "rate_24m_by_group",
+        "rate_24m_jsa_18_24",
+        "rate_24m_jsa_25_plus",
+        "rate_24m_esa_new",
+        "rate_24m_Total",
+        "rate_12m_by_cohort",
+        "mpl",
+        "payments_by_contract",
+        "total_paid",
+    ],
     "07_league_tables": [],
-    "08_design_diagnosis": ["mde", "diagnosis", "summary", "n_contrasts", "mde_min", "mde_max",
-                            "coverage_by_estimator"],
-    "09_value_for_money": ["synthetic_data", "total_paid", "paid_per_job_outcome",
-                           "cost_by_group", "cost_by_contract", "deadweight", "sensitivity",
-                           "icer", "n_pairs_bounded", "projected_sustainment_amount",
-                           "headlines"],
-    "10_official_statistics": ["published_tables", "n_published_cells", "reconciliation_tables",
-                               "n_disagreeing", "n_disagreeing_broken", "broken_disagreements",
-                               "flow_rates", "flow_funnel_dispersion"],
+    "08_design_diagnosis": [
+        "mde",
+        "diagnosis",
+        "summary",
+        "n_contrasts",
+        "mde_min",
+        "mde_max",
+        "coverage_by_estimator",
+    ],
+    "09_value_for_money": [
+        "synthetic_data",
+        "total_paid",
+        "paid_per_job_outcome",
+        "cost_by_group",
+        "cost_by_contract",
+        "deadweight",
+        "sensitivity",
+        "icer",
+        "n_pairs_bounded",
+        "projected_sustainment_amount",
+        "headlines",
+    ],
+    "10_official_statistics": [
+        "published_tables",
+        "n_published_cells",
+        "reconciliation_tables",
+        "n_disagreeing",
+        "n_disagreeing_broken",
+        "broken_disagreements",
+        "flow_rates",
+        "flow_funnel_dispersion",
+    ],
 }
 
 pytestmark = pytest.mark.slow
@@ -68,8 +120,11 @@ def test_notebook_runs_with_smoke_parameters(name, smoke_run):
     if "data_path" in prov["parameters"]:
         assert prov["data"] and len(prov["data"]["fingerprint"]) == 64
         assert prov["data"]["rows_read"] > 0
-    scalars = {k: v for k, v in doc["results"].items()
-               if isinstance(v, (int, float)) and not isinstance(v, bool)}
+    scalars = {
+        k: v
+        for k, v in doc["results"].items()
+        if isinstance(v, (int, float)) and not isinstance(v, bool)
+    }
     assert scalars, f"{name} records no key figure (rep.record(name, number))"
     missing = [k for k in EXPECTED_KEYS.get(name, []) if k not in doc["results"]]
     assert not missing, f"{name}: results.json lacks {missing}"
@@ -96,9 +151,10 @@ def test_no_real_provider_in_any_report(smoke_out):
     assert len(files) > 40
     for path in files:
         text = path.read_text(encoding="utf-8", errors="replace")
-        for name in real:   # whole words: "EOS" must not match inside another word
-            assert not re.search(rf"(?<![A-Za-z]){re.escape(name)}(?![A-Za-z])", text), \
+        for name in real:  # whole words: "EOS" must not match inside another word
+            assert not re.search(rf"(?<![A-Za-z]){re.escape(name)}(?![A-Za-z])", text), (
                 f"{name!r} in {path.relative_to(smoke_out)}"
+            )
 
 
 @pytest.mark.parametrize("name", NOTEBOOKS)
@@ -132,21 +188,27 @@ def test_spreadsheet_follows_the_release_layout(smoke_run):
     wb = openpyxl.load_workbook(run_dir / "downloads" / "06_report_tables.xlsx")
     from wpeval.publish.downloads import SHEET_MAX_ROWS
 
-    tables = [t for t in doc["downloads"]["tables"]   # long tables are in CSV only
-              if len((run_dir / t["csv"]).read_text().splitlines()) - 1 <= SHEET_MAX_ROWS]
+    tables = [
+        t
+        for t in doc["downloads"]["tables"]  # long tables are in CSV only
+        if len((run_dir / t["csv"]).read_text().splitlines()) - 1 <= SHEET_MAX_ROWS
+    ]
     assert wb.sheetnames == ["Cover_sheet", "Contents", "Notes"] + [
-        f"Table_{i + 1}" for i in range(len(tables))]
+        f"Table_{i + 1}" for i in range(len(tables))
+    ]
     assert wb["Cover_sheet"]["A1"].value.startswith("SYNTHETIC DATA")
     assert wb["Table_1"]["A1"].value.startswith(tables[0]["caption"])
     assert wb["Table_1"]["A2"].value.startswith("This worksheet contains one table")
     import pandas as pd
 
-    ods = pd.read_excel(run_dir / "downloads" / "06_report_tables.ods", sheet_name=None,
-                        engine="odf", header=None)
+    ods = pd.read_excel(
+        run_dir / "downloads" / "06_report_tables.ods", sheet_name=None, engine="odf", header=None
+    )
     assert list(ods) == wb.sheetnames
     csv = pd.read_csv(run_dir / tables[0]["csv"])
-    sheet = pd.read_excel(run_dir / "downloads" / "06_report_tables.xlsx", sheet_name="Table_1",
-                          skiprows=2)
+    sheet = pd.read_excel(
+        run_dir / "downloads" / "06_report_tables.xlsx", sheet_name="Table_1", skiprows=2
+    )
     assert list(sheet.columns) == list(csv.columns) and len(sheet) == len(csv)
 
 
@@ -159,4 +221,4 @@ def test_index_shows_banner_findings_and_thumbnails(smoke_out, smoke_run):
         if main:
             rel = f"{Path(res.run_dir).name}/{main['png']}"
             assert f'src="{rel}"' in text
-    assert "allocation_pearson_p_overall" not in text   # raw keys are labelled or humanised
+    assert "allocation_pearson_p_overall" not in text  # raw keys are labelled or humanised

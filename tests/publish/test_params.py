@@ -8,14 +8,14 @@ from pathlib import Path
 
 import pytest
 
-from wpeval.publish import params
 from wpeval.cli import main
 from wpeval.exceptions import ParameterError
+from wpeval.publish import params
 
 FIXTURES = Path(__file__).resolve().parents[1] / "run_fixtures"
 OK = FIXTURES / "ok.ipynb"
 
-CELL = '''\
+CELL = """\
 data_path: str = "data.parquet"  # referral-level data
 seed: int = 7  # seed
 alpha: float = 0.05  # 1 - confidence level
@@ -23,7 +23,7 @@ strict: bool = False  # raise on contract errors
 cpa: str | None = None  # CPA code or None for all
 blocks: list[str] = ["district", "period"]  # strata
 options: dict = {"a": 1}  # extra options
-'''
+"""
 
 
 def test_parse_types_defaults_and_docs():
@@ -42,15 +42,18 @@ def test_comment_hash_inside_string_is_not_the_doc():
     assert sch.params[0].default == "a # b" and sch.params[0].doc == "the label"
 
 
-@pytest.mark.parametrize("source, fragment", [
-    ("x = 1\n", "annotated assignment"),
-    ("x: int = len('ab')\n", "must be a literal"),
-    ("x: tuple = (1, 2)\n", "unsupported type"),
-    ("x: int = 1.5\n", "expects int"),
-    ("x: int = 1\nx: int = 2\n", "defined twice"),
-    ("import os\n", "annotated assignment"),
-    ("x: int\n", "no default"),
-])
+@pytest.mark.parametrize(
+    "source, fragment",
+    [
+        ("x = 1\n", "annotated assignment"),
+        ("x: int = len('ab')\n", "must be a literal"),
+        ("x: tuple = (1, 2)\n", "unsupported type"),
+        ("x: int = 1.5\n", "expects int"),
+        ("x: int = 1\nx: int = 2\n", "defined twice"),
+        ("import os\n", "annotated assignment"),
+        ("x: int\n", "no default"),
+    ],
+)
 def test_parse_rejects(source, fragment):
     with pytest.raises(ParameterError, match=fragment):
         params.parse_parameters(source)
@@ -60,36 +63,42 @@ def _spec(t):
     return params.ParamSpec("p", t, None)
 
 
-@pytest.mark.parametrize("ptype, value, expected", [
-    ("float", 3, 3.0),          # an int is accepted for a float and stored as float
-    ("float", 0.5, 0.5),
-    ("int", 5, 5),
-    ("bool", True, True),
-    ("str | None", None, None),
-    ("list[str]", ["a", "b"], ["a", "b"]),
-    ("list[float]", [1, 2.5], [1.0, 2.5]),
-    ("dict", {"k": [1, "x"]}, {"k": [1, "x"]}),
-])
+@pytest.mark.parametrize(
+    "ptype, value, expected",
+    [
+        ("float", 3, 3.0),  # an int is accepted for a float and stored as float
+        ("float", 0.5, 0.5),
+        ("int", 5, 5),
+        ("bool", True, True),
+        ("str | None", None, None),
+        ("list[str]", ["a", "b"], ["a", "b"]),
+        ("list[float]", [1, 2.5], [1.0, 2.5]),
+        ("dict", {"k": [1, "x"]}, {"k": [1, "x"]}),
+    ],
+)
 def test_check_value_accepts(ptype, value, expected):
     out = params.check_value(_spec(ptype), value)
     assert out == expected and type(out) is type(expected)
 
 
-@pytest.mark.parametrize("ptype, value", [
-    ("int", True),        # bool is not accepted as an int
-    ("float", False),     # ... nor as a float
-    ("int", "5"),         # no string -> number coercion
-    ("float", "0.5"),
-    ("int", 2.0),
-    ("str", 5),
-    ("bool", 1),
-    ("str", None),        # None only for `T | None`
-    ("list[str]", ["a", 1]),
-    ("list[str]", "a"),
-    ("dict", [1]),
-    ("str", dt.date(2011, 6, 1)),   # YAML dates are not literals here
-    ("str", object()),
-])
+@pytest.mark.parametrize(
+    "ptype, value",
+    [
+        ("int", True),  # bool is not accepted as an int
+        ("float", False),  # ... nor as a float
+        ("int", "5"),  # no string -> number coercion
+        ("float", "0.5"),
+        ("int", 2.0),
+        ("str", 5),
+        ("bool", 1),
+        ("str", None),  # None only for `T | None`
+        ("list[str]", ["a", 1]),
+        ("list[str]", "a"),
+        ("dict", [1]),
+        ("str", dt.date(2011, 6, 1)),  # YAML dates are not literals here
+        ("str", object()),
+    ],
+)
 def test_check_value_refuses(ptype, value):
     with pytest.raises(ParameterError) as err:
         params.check_value(_spec(ptype), value, "nb")
@@ -138,8 +147,10 @@ def test_param_file_yaml_is_safe_load_only(tmp_path):
 
 def test_param_file_shape_and_values_for(tmp_path):
     f = tmp_path / "p.yaml"
-    f.write_text("common:\n  seed: 3\n  not_in_ok: 1\nok:\n  scale: 1\n  label: smoke\n"
-                 "other_notebook:\n  whatever: 2\n")
+    f.write_text(
+        "common:\n  seed: 3\n  not_in_ok: 1\nok:\n  scale: 1\n  label: smoke\n"
+        "other_notebook:\n  whatever: 2\n"
+    )
     raw = params.read_param_file(f)
     sch = params.schema(OK)
     vals = params.values_for(sch, raw)
@@ -160,7 +171,7 @@ def test_parse_cli_value_types_as_yaml_scalars():
     assert params.parse_cli_value("5") == 5
     assert params.parse_cli_value("0.5") == 0.5
     assert params.parse_cli_value("true") is True
-    assert params.parse_cli_value("yes") == "yes"      # YAML 1.1 booleans are not taken
+    assert params.parse_cli_value("yes") == "yes"  # YAML 1.1 booleans are not taken
     assert params.parse_cli_value("CPA01") == "CPA01"
     assert params.parse_cli_value("2011-06-01") == "2011-06-01"
 
@@ -169,8 +180,9 @@ def test_bad_parameter_refused_before_execution(tmp_path, capsys):
     bad = tmp_path / "bad.yaml"
     bad.write_text("ok:\n  n: '200'\n")  # a quoted number is a string: refused, not cast
     out = tmp_path / "out"
-    code = main(["run", "--notebook", str(OK), "--params", str(bad), "--out", str(out),
-                 "--no-progress"])
+    code = main(
+        ["run", "--notebook", str(OK), "--params", str(bad), "--out", str(out), "--no-progress"]
+    )
     err = capsys.readouterr().err
     assert code == 2
     assert "'n'" in err and "expects int" in err and "'200'" in err

@@ -29,15 +29,13 @@ from hypothesis import given
 from hypothesis import strategies as st
 from hypothesis_profiles import fuzz_settings
 
-from wpeval.publish import params
-from wpeval.publish import report as report_mod
-from wpeval.publish import report_show
-from wpeval.publish import run as run_mod
-from wpeval.publish import tables
+from wpeval.data.io import file_fingerprint
 from wpeval.estimators.ranking import league_table
 from wpeval.exceptions import ParameterError, StatisticalWarning
 from wpeval.inference.randomisation import randomisation_test
-from wpeval.data.io import file_fingerprint
+from wpeval.publish import params, report_show, tables
+from wpeval.publish import report as report_mod
+from wpeval.publish import run as run_mod
 from wpeval.publish.report import Report
 from wpeval.results import EffectTable
 
@@ -53,8 +51,7 @@ def sample():
     from wpeval.data import outcomes as wo
 
     df = pd.read_parquet(SAMPLE)
-    return wo.outcome_flags(df[df["cpa"].isin(["CPA01", "CPA04", "CPA09"])]).reset_index(
-        drop=True)
+    return wo.outcome_flags(df[df["cpa"].isin(["CPA01", "CPA04", "CPA09"])]).reset_index(drop=True)
 
 
 def _same_result(a: EffectTable, b: EffectTable) -> None:
@@ -62,11 +59,17 @@ def _same_result(a: EffectTable, b: EffectTable) -> None:
     assert dict(a.method) == dict(b.method)
 
 
-@pytest.mark.parametrize("statistic, outcome", [("diff_in_means", "job_outcome_12m"),
-                                                ("t", "age")])
+@pytest.mark.parametrize("statistic, outcome", [("diff_in_means", "job_outcome_12m"), ("t", "age")])
 def test_randomisation_test_is_reproducible_with_a_seed(sample, statistic, outcome):
-    kw = dict(blocks=["district"], draws=300, seed=20110601, statistic=statistic,
-              drop_incomplete_blocks=True, condition1="Prime A", condition2="Prime B")
+    kw = dict(
+        blocks=["district"],
+        draws=300,
+        seed=20110601,
+        statistic=statistic,
+        drop_incomplete_blocks=True,
+        condition1="Prime A",
+        condition2="Prime B",
+    )
     data = sample[sample["cpa"] == "CPA01"]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", StatisticalWarning)
@@ -85,10 +88,18 @@ def test_league_table_is_reproducible_with_a_seed(sample):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", StatisticalWarning)
         a = league_table(sample, "job_outcome_12m", blocks=["district"], seed=11, draws=400)
-        b = league_table(sample.copy(), "job_outcome_12m", blocks=["district"], seed=11,
-                         draws=400)
-        boot = [league_table(sample, "job_outcome_12m", blocks=["district"], seed=s,
-                             draws=400, rank_ci="bootstrap") for s in (11, 11, 12)]
+        b = league_table(sample.copy(), "job_outcome_12m", blocks=["district"], seed=11, draws=400)
+        boot = [
+            league_table(
+                sample,
+                "job_outcome_12m",
+                blocks=["district"],
+                seed=s,
+                draws=400,
+                rank_ci="bootstrap",
+            )
+            for s in (11, 11, 12)
+        ]
     _same_result(a, b)
     _same_result(boot[0], boot[1])
     # the seed only enters the simulated rank sets, never the estimates
@@ -104,9 +115,9 @@ def test_file_fingerprint_changes_with_one_byte(tmp_path, position):
     shutil.copyfile(SAMPLE, src)
     copy = tmp_path / "copy.parquet"
     shutil.copyfile(SAMPLE, copy)
-    assert file_fingerprint(src) == file_fingerprint(copy)      # content, not name or time
+    assert file_fingerprint(src) == file_fingerprint(copy)  # content, not name or time
     raw = bytearray(copy.read_bytes())
-    raw[position] ^= 0x01                                       # one bit of one byte
+    raw[position] ^= 0x01  # one bit of one byte
     copy.write_bytes(bytes(raw))
     assert file_fingerprint(src) != file_fingerprint(copy)
     assert len(file_fingerprint(copy)) == 64
@@ -127,16 +138,25 @@ def rep(monkeypatch, tmp_path):
     monkeypatch.setattr(report_show, "_display", lambda obj: shown.append(obj))
     monkeypatch.setenv("WPEVAL_NOTEBOOK_FILE", str(OK))
     monkeypatch.delenv("WPEVAL_RUN_ID", raising=False)
-    ns = {"n": 200, "label": "x", "scale": 2.0, "seed": 1, "groups": ["a", "b"], "note": None,
-          "cpa": "all", "output_dir": str(tmp_path)}
+    ns = {
+        "n": 200,
+        "label": "x",
+        "scale": 2.0,
+        "seed": 1,
+        "groups": ["a", "b"],
+        "note": None,
+        "cpa": "all",
+        "output_dir": str(tmp_path),
+    }
     return Report.start("ok", ns)
 
 
 def test_show_refuses_person_level_rows_in_any_container(rep):
     people = pd.DataFrame({"person_id": [1, 2, 3], "x": [0.1, 0.2, 0.3]})
-    et = EffectTable(pd.DataFrame({"term": ["a", "b"], "estimate": [1.0, 2.0],
-                                   "person_id": [11, 12]}),
-                     {"estimator": "e", "se_type": "s", "ci_method": "c", "design": "d"})
+    et = EffectTable(
+        pd.DataFrame({"term": ["a", "b"], "estimate": [1.0, 2.0], "person_id": [11, 12]}),
+        {"estimator": "e", "se_type": "s", "ci_method": "c", "design": "d"},
+    )
     with pytest.raises(ParameterError, match="person_id"):
         rep.show(et, key="et")
     with pytest.raises(ParameterError, match="person_id"):
@@ -145,7 +165,7 @@ def test_show_refuses_person_level_rows_in_any_container(rep):
         rep.show(people.style, key="styler")
     with pytest.raises(ParameterError, match="person_id"):  # aggregate=True is no excuse
         rep.show(people, key="agg", aggregate=True)
-    assert not rep.results                                   # nothing was recorded
+    assert not rep.results  # nothing was recorded
     rep.show(people.drop(columns="person_id").describe(), key="summary")
     assert "summary" in rep.results
 
@@ -154,7 +174,7 @@ def test_show_refuses_person_level_rows_in_any_container(rep):
 @pytest.fixture(scope="module")
 def small_cells():
     df = pd.read_parquet(SAMPLE)
-    return df.iloc[:400].reset_index(drop=True)   # small enough to have counts below 10
+    return df.iloc[:400].reset_index(drop=True)  # small enough to have counts below 10
 
 
 TABLES = {
@@ -173,7 +193,7 @@ def test_disclosure_control_is_on_by_default(small_cells, name):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", StatisticalWarning)
         default = fn(small_cells)
-        declared = fn(small_cells, synthetic=True)       # synthetic alone does not switch off
+        declared = fn(small_cells, synthetic=True)  # synthetic alone does not switch off
         off = fn(small_cells, synthetic=True, disclosure=False)
     for st_ in (default, declared):
         assert st_.disclosure is not None
@@ -189,21 +209,24 @@ def test_disclosure_control_is_on_by_default(small_cells, name):
 
 
 # ------------------------------------------------------------------------------ parameters
-@pytest.mark.parametrize("source", [
-    "x: int = __import__('os').system('true')\n",
-    "x: str = open('/etc/passwd').read()\n",
-    "x: list[str] = [str(1), 'a']\n",
-    "x: int = (lambda: 1)()\n",
-    "x: str = f'{1 + 1}'\n",
-    "x: int = os.sep\n",
-    "x: int = y\n",
-    "x: int = (y := 1)\n",
-    "x: list[int] = [1, *range(3)]\n",
-    "x: int = 1\nexec('print(1)')\n",
-    "x: int = 1; import os\n",
-    "x: os.system = 1\n",
-    "@decorator\ndef f(): pass\n",
-])
+@pytest.mark.parametrize(
+    "source",
+    [
+        "x: int = __import__('os').system('true')\n",
+        "x: str = open('/etc/passwd').read()\n",
+        "x: list[str] = [str(1), 'a']\n",
+        "x: int = (lambda: 1)()\n",
+        "x: str = f'{1 + 1}'\n",
+        "x: int = os.sep\n",
+        "x: int = y\n",
+        "x: int = (y := 1)\n",
+        "x: list[int] = [1, *range(3)]\n",
+        "x: int = 1\nexec('print(1)')\n",
+        "x: int = 1; import os\n",
+        "x: os.system = 1\n",
+        "@decorator\ndef f(): pass\n",
+    ],
+)
 def test_parameters_cell_with_code_is_refused(source):
     with pytest.raises(ParameterError):
         params.parse_parameters(source)
@@ -211,10 +234,13 @@ def test_parameters_cell_with_code_is_refused(source):
 
 def test_parameter_file_tags_and_aliases_are_refused(tmp_path):
     marker = tmp_path / "ran"
-    for i, text in enumerate([
+    for i, text in enumerate(
+        [
             f"common:\n  label: !!python/object/new:os.system ['touch {marker}']\n",
-            f"common:\n  label: !!python/name:os.system\n",
-            "common:\n  label: !!binary aGVsbG8=\n  n: 5\n"]):
+            "common:\n  label: !!python/name:os.system\n",
+            "common:\n  label: !!binary aGVsbG8=\n  n: 5\n",
+        ]
+    ):
         f = tmp_path / f"p{i}.yaml"
         f.write_text(text)
         try:
@@ -253,7 +279,7 @@ def test_notebook_path_and_sweep_values_stay_inside_out(tmp_path):
     nb = nb_dir / "..%2F..%2Fescape.ipynb"
     shutil.copyfile(OK, nb)
     out = tmp_path / "out"
-    rel = Path("..") / nb.relative_to(tmp_path)          # a path with ../ in it
+    rel = Path("..") / nb.relative_to(tmp_path)  # a path with ../ in it
     import os
 
     cwd = os.getcwd()

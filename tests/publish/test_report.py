@@ -12,9 +12,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from wpeval.exceptions import ParameterError, StatisticalWarning
 from wpeval.publish import report as report_mod
 from wpeval.publish import report_show
-from wpeval.exceptions import ParameterError, StatisticalWarning
 from wpeval.publish.report import Report
 from wpeval.results import EffectTable
 
@@ -25,6 +25,7 @@ OK = Path(__file__).resolve().parents[1] / "run_fixtures" / "ok.ipynb"
 def shown(monkeypatch):
     """Collect what the report displays (as HTML text)."""
     items: list[str] = []
+
     def collect(obj):
         items.append(getattr(obj, "data", None) or str(obj))
 
@@ -36,8 +37,16 @@ def shown(monkeypatch):
 
 
 def namespace(tmp_path, **over):
-    ns = {"n": 200, "label": "x", "scale": 2.0, "seed": 1, "groups": ["a", "b"], "note": None,
-          "cpa": "all", "output_dir": str(tmp_path)}
+    ns = {
+        "n": 200,
+        "label": "x",
+        "scale": 2.0,
+        "seed": 1,
+        "groups": ["a", "b"],
+        "note": None,
+        "cpa": "all",
+        "output_dir": str(tmp_path),
+    }
     ns.update(over)
     return ns
 
@@ -63,9 +72,12 @@ def test_show_refuses_person_level_frames(tmp_path, shown):
     rep = Report.start("ok", namespace(tmp_path))
     with pytest.raises(ParameterError, match="person_id"):
         rep.show(pd.DataFrame({"person_id": [1, 2], "x": [0, 1]}), key="t")
-    with pytest.raises(ParameterError, match="person_id"):   # aggregate=True does not excuse it
-        rep.show(pd.DataFrame({"x": [0, 1]}, index=pd.Index([1, 2], name="person_id")),
-                 key="t", aggregate=True)
+    with pytest.raises(ParameterError, match="person_id"):  # aggregate=True does not excuse it
+        rep.show(
+            pd.DataFrame({"x": [0, 1]}, index=pd.Index([1, 2], name="person_id")),
+            key="t",
+            aggregate=True,
+        )
     big = pd.DataFrame({"cell": np.arange(5001), "n": 1})
     with pytest.raises(ParameterError, match="5,001 rows"):
         rep.show(big, key="big")
@@ -79,14 +91,20 @@ def test_show_refuses_person_level_frames(tmp_path, shown):
 
 def test_show_records_effect_tables_and_frames(tmp_path, shown):
     rep = Report.start("ok", namespace(tmp_path))
-    et = EffectTable(pd.DataFrame({"term": ["A - B"], "estimate": [0.25], "std_error": [0.1]}),
-                     method={"estimator": "diff", "se_type": "Neyman", "ci_method": "normal",
-                             "design": "blocked"}, title="contrast")
+    et = EffectTable(
+        pd.DataFrame({"term": ["A - B"], "estimate": [0.25], "std_error": [0.1]}),
+        method={
+            "estimator": "diff",
+            "se_type": "Neyman",
+            "ci_method": "normal",
+            "design": "blocked",
+        },
+        title="contrast",
+    )
     rep.show(et, key="contrast", caption="A against B")
     assert rep.results["contrast"] == json.loads(json.dumps(et.to_dict()))
     assert any("<figcaption>A against B</figcaption>" in s and "Neyman" in s for s in shown)
-    frame = pd.DataFrame({"rate": [0.1, np.nan]},
-                         index=pd.Index(["CPA01", "CPA02"], name="cpa"))
+    frame = pd.DataFrame({"rate": [0.1, np.nan]}, index=pd.Index(["CPA01", "CPA02"], name="cpa"))
     rep.show(frame, key="rates", caption="Rates")
     assert rep.results["rates"] == [{"cpa": "CPA01", "rate": 0.1}, {"cpa": "CPA02", "rate": None}]
     rep.show(frame["rate"], key="series")
@@ -114,8 +132,9 @@ def test_figure_has_alt_caption_and_closes(tmp_path, shown):
     assert "alt='A straight line from 0 to 1 &amp; more'" in html
     assert "<figcaption>A line</figcaption>" in html
     assert not plt.fignum_exists(fig.number)
-    assert rep.figures == [{"caption": "A line", "alt": "A straight line from 0 to 1 & more",
-                           "main": True}]  # the first figure is the main one (index thumbnail)
+    assert rep.figures == [
+        {"caption": "A line", "alt": "A straight line from 0 to 1 & more", "main": True}
+    ]  # the first figure is the main one (index thumbnail)
 
 
 def test_record_nan_warns_and_stores_null(tmp_path, shown):
@@ -145,7 +164,7 @@ def test_finish_writes_sorted_deterministic_results(tmp_path, shown):
     out1 = _finish(tmp_path, "one", shown)
     out2 = _finish(tmp_path, "two", shown)
     b1, b2 = (out1 / "results.json").read_bytes(), (out2 / "results.json").read_bytes()
-    assert b1 == b2   # output_dir differs, content does not; no timestamps inside
+    assert b1 == b2  # output_dir differs, content does not; no timestamps inside
     doc = json.loads(b1)
     assert list(doc) == sorted(doc) and list(doc["results"]) == ["a_first", "mean", "zz_table"]
     assert "output_dir" not in doc["provenance"]["parameters"]
@@ -164,18 +183,18 @@ def test_load_data_fingerprints_and_hides_examples_for_real_data(tmp_path, shown
     from wpeval.data.synthetic import make_programme
 
     frame = make_programme(600, 11).referrals
-    frame.attrs = {}   # no generator marker: as for administrative data
+    frame.attrs = {}  # no generator marker: as for administrative data
     path = write_parquet(frame, tmp_path / "d.parquet")
     rep = Report.start("ok", namespace(tmp_path))
     rep.params["data_path"] = str(path)
     rep.params["synthetic"] = False
-    df = rep.load_data(programme=fictional())   # the data's own programme file
+    df = rep.load_data(programme=fictional())  # the data's own programme file
     assert not rep.synthetic
     assert len(df) == rep.data_info["rows_after_checks"] and rep.data_info["rows_read"] == 600
     # independent fingerprint: sha256 of the file bytes
     assert rep.data_info["fingerprint"] == hashlib.sha256(path.read_bytes()).hexdigest()
     checks_html = next(s for s in shown if "Data checks" in s)
-    assert "examples" not in checks_html   # person_ids are not published from real data
+    assert "examples" not in checks_html  # person_ids are not published from real data
     with pytest.raises(ParameterError, match="does not exist"):
         rep.load_data(tmp_path / "missing.parquet")
 
@@ -187,7 +206,7 @@ def test_generated_data_are_synthetic_whatever_the_parameter_says(tmp_path, show
     path = write_sample(tmp_path / "d.parquet", 600, 11)
     rep = Report.start("ok", namespace(tmp_path))
     rep.params["data_path"] = str(path)
-    rep.params["synthetic"] = False   # forgotten: the file's marker still says synthetic
+    rep.params["synthetic"] = False  # forgotten: the file's marker still says synthetic
     rep.load_data()
     assert rep.synthetic and rep.data_marker["seed"] == 11
     assert rep.results_document()["synthetic"] is True
@@ -196,8 +215,21 @@ def test_generated_data_are_synthetic_whatever_the_parameter_says(tmp_path, show
 
 
 def test_to_json_handles_pandas_values():
-    val = report_mod.to_json({"t": pd.Timestamp("2011-06-01"), "p": pd.Period("2011Q3"),
-                              "nat": pd.NaT, "inf": math.inf, "b": np.bool_(True),
-                              "arr": np.array([1, 2])})
-    assert val == {"t": "2011-06-01T00:00:00", "p": "2011Q3", "nat": None, "inf": None,
-                   "b": True, "arr": [1, 2]}
+    val = report_mod.to_json(
+        {
+            "t": pd.Timestamp("2011-06-01"),
+            "p": pd.Period("2011Q3"),
+            "nat": pd.NaT,
+            "inf": math.inf,
+            "b": np.bool_(True),
+            "arr": np.array([1, 2]),
+        }
+    )
+    assert val == {
+        "t": "2011-06-01T00:00:00",
+        "p": "2011Q3",
+        "nat": None,
+        "inf": None,
+        "b": True,
+        "arr": [1, 2],
+    }

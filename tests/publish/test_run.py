@@ -18,9 +18,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from wpeval.publish import run as run_mod
 from wpeval.cli import main
 from wpeval.exceptions import ParameterError
+from wpeval.publish import run as run_mod
 
 FIXTURES = Path(__file__).resolve().parents[1] / "run_fixtures"
 OK, FAILING = FIXTURES / "ok.ipynb", FIXTURES / "failing.ipynb"
@@ -57,8 +57,19 @@ def published_batch() -> tuple[int, Path]:
     shared with tests/test_browser.py (kernel runs are the slow part of the suite)."""
     out = Path(tempfile.mkdtemp(prefix="wpeval-run-test-"))
     atexit.register(shutil.rmtree, out, ignore_errors=True)
-    code = main(["run", "--notebook", str(OK), str(FAILING), "--jobs", "2", "--out", str(out),
-                 "--no-progress"])
+    code = main(
+        [
+            "run",
+            "--notebook",
+            str(OK),
+            str(FAILING),
+            "--jobs",
+            "2",
+            "--out",
+            str(out),
+            "--no-progress",
+        ]
+    )
     return code, out
 
 
@@ -71,8 +82,20 @@ def batch():
 def sweep(batch, tmp_path_factory):
     """A second batch into the same folder: a sweep over n (200 = the first run's value)."""
     _, out = batch
-    code = main(["run", "--notebook", str(OK), "--sweep", "n=200,50", "--jobs", "2",
-                 "--out", str(out), "--no-progress"])
+    code = main(
+        [
+            "run",
+            "--notebook",
+            str(OK),
+            "--sweep",
+            "n=200,50",
+            "--jobs",
+            "2",
+            "--out",
+            str(out),
+            "--no-progress",
+        ]
+    )
     return code, out
 
 
@@ -100,8 +123,10 @@ def test_failing_notebook_exits_nonzero_and_others_complete(batch):
 
 def test_parallel_jobs_ran_in_separate_processes_at_the_same_time(batch):
     _, out = batch
-    provs = [json.loads((d / "provenance.json").read_text())
-             for d in run_dirs(out, "ok") + run_dirs(out, "failing")]
+    provs = [
+        json.loads((d / "provenance.json").read_text())
+        for d in run_dirs(out, "ok") + run_dirs(out, "failing")
+    ]
     assert provs[0]["runner"]["pid"] != provs[1]["runner"]["pid"]
     spans = []
     for p in provs:
@@ -120,8 +145,7 @@ def test_kernel_is_the_current_interpreter_and_provenance_complete(batch):
     assert prov["parameters"]["n"] == 200 and "output_dir" not in prov["parameters"]
     assert prov["package_version"] == "0.1.0" and prov["git"]["commit"]
     assert prov["libraries"]["pandas"] and prov["libraries"]["papermill"]
-    assert prov["run_id"] == ok_dir.name and re.match(r"\d{8}T\d{6}Z-ok-[0-9a-f]{8}$",
-                                                       ok_dir.name)
+    assert prov["run_id"] == ok_dir.name and re.match(r"\d{8}T\d{6}Z-ok-[0-9a-f]{8}$", ok_dir.name)
     res = json.loads((ok_dir / "results.json").read_text())
     assert res["results"]["n_values"] == 200 and res["results"]["note"] is None
     assert [r["group"] for r in res["results"]["by_group"]] == ["low", "high"]
@@ -132,9 +156,9 @@ def test_report_html_hides_code_and_has_header_and_footer(batch):
     _, out = batch
     (ok_dir,) = run_dirs(out, "ok")
     text = (ok_dir / "ok.html").read_text()
-    assert "Report.start" not in text and "default_rng" not in text   # code hidden
+    assert "Report.start" not in text and "default_rng" not in text  # code hidden
     assert "<h1" in text and "Runner fixture: a notebook that works" in text
-    assert "Does the runner execute a thin notebook" in text           # the question
+    assert "Does the runner execute a thin notebook" in text  # the question
     assert 'id="wpeval-parameters"' in text and "number of simulated values" in text
     links = parse(ok_dir / "ok.html")
     for target in ("#Summary-table", "#A-figure", "#wpeval-provenance"):  # contents
@@ -150,7 +174,7 @@ def test_index_lists_runs_with_status_error_and_links(batch):
     (ok_dir,), (bad_dir,) = run_dirs(out, "ok"), run_dirs(out, "failing")
     assert ok_dir.name in text and bad_dir.name in text
     assert "ValueError: deliberate failure for the runner test" in text
-    assert "Mean x" in text and "N values" in text        # key figures, humanised labels
+    assert "Mean x" in text and "N values" in text  # key figures, humanised labels
     links = parse(index)
     assert f"{bad_dir.name}/failing.html#papermill-error-cell" in links.hrefs
     for href in links.hrefs:
@@ -166,8 +190,9 @@ def test_index_lists_runs_with_status_error_and_links(batch):
 
 def test_sweep_gives_one_report_per_value_and_results_are_deterministic(batch, sweep):
     code, out = sweep
-    assert code == 0, [json.loads(p.read_text()).get("error")
-                       for p in out.glob("*/provenance.json")]
+    assert code == 0, [
+        json.loads(p.read_text()).get("error") for p in out.glob("*/provenance.json")
+    ]
     dirs = run_dirs(out, "ok")
     assert len(dirs) == 3
     first = next(d for d in dirs if "-n-" not in d.name)
@@ -190,7 +215,7 @@ def test_sweep_gives_one_report_per_value_and_results_are_deterministic(batch, s
     text = (out / "index.html").read_text()
     for d in dirs:
         assert f"{d.name}/ok.html" in text
-    assert text.count("<section>") == 2          # two batches, newest first
+    assert text.count("<section>") == 2  # two batches, newest first
     assert text.index("n=50") < text.index("failing")
 
 
@@ -210,15 +235,29 @@ def test_plan_cpa_all_expands_to_every_cpa_and_paths_stay_inside(tmp_path):
         run_mod.plan([str(OK), str(FAILING)], sweeps=["cpa=all"], out=tmp_path)
     with pytest.raises(ParameterError, match="only for"):
         run_mod.plan([str(OK)], sweeps=["label=all"], out=tmp_path)
-    assert not any(tmp_path.iterdir())   # planning writes nothing
+    assert not any(tmp_path.iterdir())  # planning writes nothing
 
 
 def test_dask_backend_runs_a_sweep_with_the_same_results(batch, sweep, tmp_path):
     """`--backend dask`: one task per notebook on a LocalCluster; same results.json as the
     process pool for the same parameters (the sweep fixture ran n=50 with processes)."""
     _, out = sweep
-    code = main(["run", "--notebook", str(OK), "--sweep", "n=50", "--backend", "dask",
-                 "--jobs", "1", "--out", str(tmp_path), "--no-progress"])
+    code = main(
+        [
+            "run",
+            "--notebook",
+            str(OK),
+            "--sweep",
+            "n=50",
+            "--backend",
+            "dask",
+            "--jobs",
+            "1",
+            "--out",
+            str(tmp_path),
+            "--no-progress",
+        ]
+    )
     assert code == 0
     (mine,) = run_dirs(tmp_path, "ok")
     theirs = next(d for d in run_dirs(out, "ok") if "-n-50-" in d.name)

@@ -8,16 +8,23 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from wpeval.publish import tables
-from wpeval.exceptions import ParameterError, StatisticalWarning
 from wpeval.data.outcomes import outcome_flags
+from wpeval.exceptions import ParameterError, StatisticalWarning
+from wpeval.publish import tables
 
 OFF = {"synthetic": True, "disclosure": False}
 
 
 def frame(rows, end="2014-12-31"):
-    base = {"cpa": "CPA01", "prime": "Prime A", "payment_group": "jsa_25_plus", "attached": True,
-            "job_outcome_date": None, "sustainment_payments": 0, "data_end_date": end}
+    base = {
+        "cpa": "CPA01",
+        "prime": "Prime A",
+        "payment_group": "jsa_25_plus",
+        "attached": True,
+        "job_outcome_date": None,
+        "sustainment_payments": 0,
+        "data_end_date": end,
+    }
     df = pd.DataFrame([{**base, **r} for r in rows])
     df["person_id"] = np.arange(1, len(df) + 1)
     for c in ("referral_date", "job_outcome_date", "data_end_date"):
@@ -34,23 +41,36 @@ def random_frame(n=3000, seed=1):
     end = pd.Timestamp("2015-06-30")
     out = pd.Series(out).where(has & (out <= end))
     groups = np.array(["jsa_18_24", "jsa_25_plus", "esa_new", "esa_ex_ib"])
-    return pd.DataFrame({
-        "person_id": np.arange(n), "referral_date": ref, "cpa": "CPA01",
-        "prime": rng.choice(["Prime A", "Prime B"], n), "payment_group": rng.choice(groups, n),
-        "attached": rng.random(n) < 0.95, "job_outcome_date": out.to_numpy(),
-        "sustainment_payments": np.where(out.notna(), rng.integers(0, 13, n), 0),
-        "data_end_date": end})
+    return pd.DataFrame(
+        {
+            "person_id": np.arange(n),
+            "referral_date": ref,
+            "cpa": "CPA01",
+            "prime": rng.choice(["Prime A", "Prime B"], n),
+            "payment_group": rng.choice(groups, n),
+            "attached": rng.random(n) < 0.95,
+            "job_outcome_date": out.to_numpy(),
+            "sustainment_payments": np.where(out.notna(), rng.integers(0, 13, n), 0),
+            "data_end_date": end,
+        }
+    )
 
 
 def test_summary_by_cohort_hand_counts():
     # June 2011: 3 referrals, 2 attached, 1 outcome with 4 sustainment payments;
     # July 2011: 1 referral, attached, no outcome.
-    df = frame([
-        {"referral_date": "2011-06-03", "job_outcome_date": "2012-01-01",
-         "sustainment_payments": 4},
-        {"referral_date": "2011-06-20", "attached": False},
-        {"referral_date": "2011-06-30"},
-        {"referral_date": "2011-07-01"}])
+    df = frame(
+        [
+            {
+                "referral_date": "2011-06-03",
+                "job_outcome_date": "2012-01-01",
+                "sustainment_payments": 4,
+            },
+            {"referral_date": "2011-06-20", "attached": False},
+            {"referral_date": "2011-06-30"},
+            {"referral_date": "2011-07-01"},
+        ]
+    )
     t = tables.summary_table(df, "cohort", **OFF)
     v = t.values
     assert v.index.tolist() == ["2011-06", "2011-07", "Total"]
@@ -65,17 +85,20 @@ def test_rounding_totals_from_unrounded_and_suppression():
     # ESA ex-IB (3 < 10) is suppressed; the column adds up to the total, so the smallest
     # other cell (new ESA, 12) is suppressed too. 15 rounds half-up to 20; the total is
     # rounded from the unrounded 45 -> 50 (not from the published cells).
-    rows = ([{"referral_date": "2011-07-01", "payment_group": g}
-             for g, n in (("jsa_18_24", 15), ("jsa_25_plus", 15), ("esa_new", 12))
-             for _ in range(n)]
-            + [{"referral_date": "2011-07-01", "payment_group": "esa_ex_ib"}] * 3)
+    rows = [
+        {"referral_date": "2011-07-01", "payment_group": g}
+        for g, n in (("jsa_18_24", 15), ("jsa_25_plus", 15), ("esa_new", 12))
+        for _ in range(n)
+    ] + [{"referral_date": "2011-07-01", "payment_group": "esa_ex_ib"}] * 3
     t = tables.summary_table(frame(rows), "payment_group", measures=("referrals",))
     pub = t.published["referrals"]
     assert pub["jsa_18_24"] == 20 and pub["jsa_25_plus"] == 20 and pub["Total"] == 50
     assert t.suppressed["referrals"].tolist() == [False, False, True, True, False]
     assert np.isnan(pub["esa_ex_ib"]) and np.isnan(pub["esa_new"])
-    assert tables.summary_table(frame(rows), "payment_group", **OFF).values.loc[
-        "Total", "referrals"] == 45
+    assert (
+        tables.summary_table(frame(rows), "payment_group", **OFF).values.loc["Total", "referrals"]
+        == 45
+    )
 
 
 def test_disclosure_off_needs_synthetic():
@@ -94,8 +117,9 @@ def test_add_months_matches_pandas_dateoffset():
         ref = (d + pd.DateOffset(months=k)).to_numpy().astype("datetime64[D]")
         np.testing.assert_array_equal(ours, ref)
     # 31 Jan 2012 + 1 month = 29 Feb 2012 (leap year, clipped)
-    assert tables.add_months(np.array(["2012-01-31"], "datetime64[D]"), 1)[0] == \
-        np.datetime64("2012-02-29")
+    assert tables.add_months(np.array(["2012-01-31"], "datetime64[D]"), 1)[0] == np.datetime64(
+        "2012-02-29"
+    )
 
 
 def test_cumulative_rates_hand_worked():
@@ -107,11 +131,15 @@ def test_cumulative_rates_hand_worked():
     # k = 1: den 4 (all observed >= 1), num a, d = 2 -> 0.5
     # k = 2: den 3 (a, b, c; d observed 1 month only), num a, b = 2 -> 2/3
     # k = 3: den 3, num 2 -> 2/3;  k = 4: den 0 -> missing
-    df = frame([{"referral_date": "2011-12-15", "job_outcome_date": "2012-01-15"},
-                {"referral_date": "2011-12-15", "job_outcome_date": "2012-01-16"},
-                {"referral_date": "2011-12-15"},
-                {"referral_date": "2012-02-10", "job_outcome_date": "2012-03-01"}],
-               end="2012-03-31")
+    df = frame(
+        [
+            {"referral_date": "2011-12-15", "job_outcome_date": "2012-01-15"},
+            {"referral_date": "2011-12-15", "job_outcome_date": "2012-01-16"},
+            {"referral_date": "2011-12-15"},
+            {"referral_date": "2012-02-10", "job_outcome_date": "2012-03-01"},
+        ],
+        end="2012-03-31",
+    )
     t = tables.cumulative_rates(df, None, max_months=4, months=(1, 2, 3, 4), **OFF)
     row = t.values.loc["Total"]
     assert row["1 months"] == 0.5
@@ -136,14 +164,16 @@ def test_outcome_rates_agree_with_outcome_flags():
             assert ours.loc[g, "rate"] == pytest.approx(ref.loc[g, "mean"])
         cum = tables.cumulative_rates(df, "payment_group", **OFF)
         assert cum.values.loc["Total", f"{k} months"] == pytest.approx(
-            flags[f"job_outcome_{k}m"].mean())
+            flags[f"job_outcome_{k}m"].mean()
+        )
 
 
 def test_rate_suppressed_with_its_numerator():
     # 40 referrals observed, 4 outcomes (< 10): count and rate suppressed; rate from
     # unrounded counts would be 0.1
-    rows = ([{"referral_date": "2011-07-01", "job_outcome_date": "2012-01-01"}] * 4
-            + [{"referral_date": "2011-07-01"}] * 36)
+    rows = [{"referral_date": "2011-07-01", "job_outcome_date": "2012-01-01"}] * 4 + [
+        {"referral_date": "2011-07-01"}
+    ] * 36
     t = tables.outcome_rates(frame(rows), "payment_group", months=12)
     assert t.values.loc["jsa_25_plus", "rate"] == pytest.approx(0.1)
     assert t.suppressed.loc["jsa_25_plus", ["job_outcomes", "rate"]].all()
@@ -155,11 +185,13 @@ def test_mpl_table_hand_worked():
     # months -> 30% >= MPL 27.5% (non-intervention 25% x 1.1): met.
     # JSA 18-24, year 1 (Sep 2011): 10 referrals, none -> 0% < 5.5%: not met.
     # New ESA, year 3 (May 2013): extract 2014-03-31 is before 12 months: incomplete.
-    rows = ([{"referral_date": "2012-05-10", "job_outcome_date": "2013-02-01"}] * 6
-            + [{"referral_date": "2012-05-10"}] * 14
-            + [{"referral_date": "2011-09-01", "payment_group": "jsa_18_24"}] * 10
-            + [{"referral_date": "2013-05-01", "payment_group": "esa_new"}] * 5
-            + [{"referral_date": "2012-05-10", "payment_group": "esa_volunteers"}] * 5)
+    rows = (
+        [{"referral_date": "2012-05-10", "job_outcome_date": "2013-02-01"}] * 6
+        + [{"referral_date": "2012-05-10"}] * 14
+        + [{"referral_date": "2011-09-01", "payment_group": "jsa_18_24"}] * 10
+        + [{"referral_date": "2013-05-01", "payment_group": "esa_new"}] * 5
+        + [{"referral_date": "2012-05-10", "payment_group": "esa_volunteers"}] * 5
+    )
     df = frame(rows, end="2014-03-31")
     t = tables.mpl_table(df, **OFF)
     v = t.values.reset_index().set_index("payment_group")
@@ -180,10 +212,15 @@ def test_mpl_table_hand_worked():
 
 def test_payments_table_hand_worked():
     # Prime A: JSA 25+ max 4,395 (outcome, 13 payments); Prime B: two attachments 2 x 400
-    rows = [{"referral_date": "2011-07-01", "job_outcome_date": "2012-01-10",
-             "sustainment_payments": 13},
-            {"referral_date": "2011-07-01", "prime": "Prime B"},
-            {"referral_date": "2011-07-02", "prime": "Prime B"}]
+    rows = [
+        {
+            "referral_date": "2011-07-01",
+            "job_outcome_date": "2012-01-10",
+            "sustainment_payments": 13,
+        },
+        {"referral_date": "2011-07-01", "prime": "Prime B"},
+        {"referral_date": "2011-07-02", "prime": "Prime B"},
+    ]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", StatisticalWarning)
         t = tables.payments_table(frame(rows), **OFF)
@@ -210,8 +247,13 @@ def test_crosstab_margins_and_html_format():
     rates = tables.outcome_rates(df, "payment_group", months=24)
     assert "%" in rates.to_html()
     cmp = tables.compare_published(rates)
-    assert set(cmp["payment_group"]) == {"jsa_18_24", "jsa_25_plus", "esa_new", "esa_ex_ib",
-                                         "Total"}
+    assert set(cmp["payment_group"]) == {
+        "jsa_18_24",
+        "jsa_25_plus",
+        "esa_new",
+        "esa_ex_ib",
+        "Total",
+    }
 
 
 def test_report_tables_run_and_orders_groups():
@@ -233,8 +275,13 @@ def test_two_year_rates_table_matches_published_figures(large_programme):
     from wpeval.publish import tables
 
     table = tables.outcome_rates(large_programme.referrals, months=24)
-    published = {"jsa_18_24": 0.364, "jsa_25_plus": 0.317, "esa_new": 0.151,
-                 "esa_ex_ib": 0.054, "Total": 0.278}
+    published = {
+        "jsa_18_24": 0.364,
+        "jsa_25_plus": 0.317,
+        "esa_new": 0.151,
+        "esa_ex_ib": 0.054,
+        "Total": 0.278,
+    }
     for group, rate in published.items():
         got = table.value(group, "rate")
         assert abs(got - rate) <= 0.015, (group, got, rate)

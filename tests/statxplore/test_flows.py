@@ -21,7 +21,7 @@ def _flows():
     rows = []
     refs = {("K1", "A"): 100, ("K1", "B"): 200, ("K2", "C"): 50}
     outs = {("K1", "A"): (10, 20, 30), ("K1", "B"): (40, 40, 40), ("K2", "C"): (5, 5, 5)}
-    for i, m in enumerate(["2012-01", "2012-02", "2012-03"]):
+    for _i, m in enumerate(["2012-01", "2012-02", "2012-03"]):
         for (c, p), n in refs.items():
             rows.append(("referrals", m, c, p, "g", float(n)))
     for i, m in enumerate(["2013-01", "2013-02", "2013-03"]):

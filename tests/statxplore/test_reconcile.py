@@ -8,15 +8,15 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from wpeval.exceptions import DataContractError
 from wpeval.data.io import read_referrals
+from wpeval.exceptions import DataContractError
 from wpeval.statxplore import (
     NoiseModel,
     demo_responses,
     flag_cells,
     load_lookup,
-    programme_from_data,
     monthly_tables,
+    programme_from_data,
     read,
     reconcile,
     scale_cells,
@@ -80,8 +80,9 @@ def test_clean_synthetic_extract_through_the_json_files(tmp_path):
     # the sample's invented prime names: the label lookup is made from the data's contracts
     lookup = load_lookup(programme=programme_from_data(data))
     paths = demo_responses(data, tmp_path, seed=3, lookup=lookup)
-    published = pd.concat([work_programme(read(p), lookup=lookup) for p in paths],
-                          ignore_index=True)
+    published = pd.concat(
+        [work_programme(read(p), lookup=lookup) for p in paths], ignore_index=True
+    )
     res = reconcile(monthly_tables(data, programme=lookup.programme), published)
     assert set(res.tables["table"]) == {
         "referrals",

@@ -26,8 +26,8 @@ import pandas as pd
 import pytest
 
 from wpeval.exceptions import DataContractError, ParameterError
-from wpeval.value.icer import fieller
 from wpeval.value.costs import CAVEAT, cost_figures, deadweight, load_baseline
+from wpeval.value.icer import fieller
 from wpeval.value.sensitivity import headlines, sensitivity
 
 

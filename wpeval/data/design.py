@@ -15,6 +15,7 @@ from typing import Sequence
 
 import numpy as np
 import pandas as pd
+
 from wpeval.exceptions import DataContractError, DesignError, ParameterError
 from wpeval.results import EffectTable
 
@@ -41,12 +42,16 @@ def add_period(df: pd.DataFrame, freq: str = "Q", *, column: str = "period") -> 
     if freq not in FREQS:
         raise ParameterError(f"freq must be one of {FREQS}, not {freq!r}")
     if "referral_date" not in df.columns:
-        raise DataContractError("add_period needs referral_date", column="referral_date",
-                                rule="missing_columns")
+        raise DataContractError(
+            "add_period needs referral_date", column="referral_date", rule="missing_columns"
+        )
     d = df["referral_date"]
     if not pd.api.types.is_datetime64_any_dtype(d):
-        raise DataContractError("referral_date must be datetime64 (run wpeval.validate "
-                                "first)", column="referral_date", rule="unparsable_date")
+        raise DataContractError(
+            "referral_date must be datetime64 (run wpeval.validate first)",
+            column="referral_date",
+            rule="unparsable_date",
+        )
     year = d.dt.year.to_numpy()
     month = d.dt.month.to_numpy()
     nat = d.isna().to_numpy()
@@ -59,8 +64,13 @@ def add_period(df: pd.DataFrame, freq: str = "Q", *, column: str = "period") -> 
     else:
         sub, fmt = month, "{y}-{s:02d}"
         per_year = 12
-    code = np.where(nat, -1, np.nan_to_num(year, nan=0).astype(np.int64) * per_year
-                    + np.nan_to_num(sub, nan=1).astype(np.int64) - 1)
+    code = np.where(
+        nat,
+        -1,
+        np.nan_to_num(year, nan=0).astype(np.int64) * per_year
+        + np.nan_to_num(sub, nan=1).astype(np.int64)
+        - 1,
+    )
     uniq, inv = np.unique(code[~nat], return_inverse=True)
     labels = [fmt.format(y=u // per_year, s=u % per_year + 1) for u in uniq]
     codes = np.full(len(d), -1, dtype=np.int64)
@@ -76,13 +86,15 @@ def _with_blocks(df: pd.DataFrame, blocks: Sequence[str], freq: str) -> pd.DataF
         df = add_period(df, freq)
     missing = [b for b in blocks if b not in df.columns]
     if missing:
-        raise DataContractError(f"block column(s) {missing} not in the data", column=missing[0],
-                                rule="missing_columns")
+        raise DataContractError(
+            f"block column(s) {missing} not in the data", column=missing[0], rule="missing_columns"
+        )
     return df
 
 
-def stratum_key(df: pd.DataFrame, blocks: Sequence[str] = ("district", "period"),
-                freq: str = "Q") -> np.ndarray:
+def stratum_key(
+    df: pd.DataFrame, blocks: Sequence[str] = ("district", "period"), freq: str = "Q"
+) -> np.ndarray:
     """Integer code of each row's stratum (rows with a missing block value get -1).
 
     Parameters
@@ -97,9 +109,12 @@ def stratum_key(df: pd.DataFrame, blocks: Sequence[str] = ("district", "period")
     return df.groupby(list(blocks), observed=True, sort=True).ngroup().to_numpy()
 
 
-def allocation_design(df: pd.DataFrame, *,
-                      blocks: Sequence[str] = ("district", "period", "payment_group"),
-                      freq: str = "Q") -> pd.DataFrame:
+def allocation_design(
+    df: pd.DataFrame,
+    *,
+    blocks: Sequence[str] = ("district", "period", "payment_group"),
+    freq: str = "Q",
+) -> pd.DataFrame:
     """The empirical allocation design: counts, shares and allocation probabilities.
 
     Parameters
@@ -126,15 +141,15 @@ def allocation_design(df: pd.DataFrame, *,
     key = [b for b in blocks if b != "cpa"] + ["cpa"]
     for c in ("cpa", "prime"):
         if c not in df.columns:
-            raise DataContractError(f"allocation_design needs {c}", column=c,
-                                    rule="missing_columns")
+            raise DataContractError(
+                f"allocation_design needs {c}", column=c, rule="missing_columns"
+            )
     cols = key + ["prime"] + (["allocation_prob"] if "allocation_prob" in df.columns else [])
     g = df[cols].groupby(key + ["prime"], observed=True, sort=True)
     cells = g.size().rename("n").reset_index()
     if "allocation_prob" in df.columns:
         cells["allocation_prob"] = g["allocation_prob"].mean().to_numpy()
-    primes = (df[["cpa", "prime"]].drop_duplicates().astype(str)
-              .sort_values(["cpa", "prime"]))
+    primes = df[["cpa", "prime"]].drop_duplicates().astype(str).sort_values(["cpa", "prime"])
     strata = cells[key].drop_duplicates()
     strata_str = strata.assign(cpa=strata["cpa"].astype(str))
     grid = strata_str.merge(primes, on="cpa", how="left")
@@ -154,8 +169,9 @@ def allocation_design(df: pd.DataFrame, *,
         have = ~np.isnan(p)
         assigned = np.bincount(skey, weights=np.where(have, p, 0.0))
         n_miss = np.bincount(skey, weights=(~have).astype(float))
-        resid = np.where(n_miss[skey] > 0,
-                         (1 - assigned[skey]) / np.maximum(n_miss[skey], 1), np.nan)
+        resid = np.where(
+            n_miss[skey] > 0, (1 - assigned[skey]) / np.maximum(n_miss[skey], 1), np.nan
+        )
         out["allocation_prob"] = np.where(have, p, resid)
         out["prob_source"] = np.where(have, "recorded", "residual")
     else:
@@ -190,9 +206,13 @@ class AllocationBalance:
         return self.tests._repr_html_()
 
 
-def allocation_balance(df: pd.DataFrame, design: pd.DataFrame | None = None, *,
-                       blocks: Sequence[str] = ("district", "period", "payment_group"),
-                       freq: str = "Q") -> AllocationBalance:
+def allocation_balance(
+    df: pd.DataFrame,
+    design: pd.DataFrame | None = None,
+    *,
+    blocks: Sequence[str] = ("district", "period", "payment_group"),
+    freq: str = "Q",
+) -> AllocationBalance:
     """Test whether the allocation to primes matches the design probabilities.
 
     Estimand / test: under the design, within stratum s the counts allocated to the ``k``
@@ -236,7 +256,8 @@ def allocation_balance(df: pd.DataFrame, design: pd.DataFrame | None = None, *,
         for c in need[:-1]:
             des[c] = des[c].astype(str)
         cells = cells.drop(columns=["allocation_prob", "prob_source"]).merge(
-            des, on=need[:-1], how="left")
+            des, on=need[:-1], how="left"
+        )
         if cells["allocation_prob"].isna().any():
             bad = cells.loc[cells["allocation_prob"].isna(), need[:-1]].iloc[0].to_dict()
             raise DesignError(f"design has no allocation probability for {bad}")
@@ -267,41 +288,76 @@ def allocation_balance(df: pd.DataFrame, design: pd.DataFrame | None = None, *,
         v = np.diag((ns[:, None] * p).sum(axis=0)) - (p * ns[:, None]).T @ p
         stat = float(dvec[:-1] @ np.linalg.solve(v[:-1, :-1], dvec[:-1]))
         e = sub["expected"].to_numpy()
-        pear = float(np.sum(np.where(e > 0, (sub["observed"].to_numpy() - e) ** 2
-                                     / np.where(e > 0, e, 1), 0.0)))
-        pdf = int(((sub["allocation_prob"] > 0) & (sub["n_stratum"] > 0)).sum()
-                  - (ns > 0).sum())
+        pear = float(
+            np.sum(
+                np.where(e > 0, (sub["observed"].to_numpy() - e) ** 2 / np.where(e > 0, e, 1), 0.0)
+            )
+        )
+        pdf = int(((sub["allocation_prob"] > 0) & (sub["n_stratum"] > 0)).sum() - (ns > 0).sum())
         n_c = ns.sum()
-        rows.append(dict(term=str(cpa), estimate=stat, statistic=stat, df=k - 1,
-                         p_value=float(stats.chi2.sf(stat, k - 1)), n=int(n_c),
-                         pearson_stat=pear, pearson_df=pdf,
-                         pearson_p=float(stats.chi2.sf(pear, pdf)) if pdf > 0 else np.nan))
+        rows.append(
+            dict(
+                term=str(cpa),
+                estimate=stat,
+                statistic=stat,
+                df=k - 1,
+                p_value=float(stats.chi2.sf(stat, k - 1)),
+                n=int(n_c),
+                pearson_stat=pear,
+                pearson_df=pdf,
+                pearson_p=float(stats.chi2.sf(pear, pdf)) if pdf > 0 else np.nan,
+            )
+        )
         var = np.diag(v)
         for jj, prime in enumerate(primes):
             ob, ex = o[:, jj].sum(), (ns * p[:, jj]).sum()
-            con_rows.append(dict(cpa=str(cpa), prime=prime, observed=int(ob), expected=ex,
-                                 share_observed=ob / n_c, share_expected=ex / n_c,
-                                 diff=(ob - ex) / n_c, std_error=np.sqrt(var[jj]) / n_c))
+            con_rows.append(
+                dict(
+                    cpa=str(cpa),
+                    prime=prime,
+                    observed=int(ob),
+                    expected=ex,
+                    share_observed=ob / n_c,
+                    share_expected=ex / n_c,
+                    diff=(ob - ex) / n_c,
+                    std_error=np.sqrt(var[jj]) / n_c,
+                )
+            )
     tab = pd.DataFrame(rows)
-    tot = dict(term="overall", estimate=tab["statistic"].sum(), statistic=tab["statistic"].sum(),
-               df=int(tab["df"].sum()), n=int(tab["n"].sum()),
-               pearson_stat=tab["pearson_stat"].sum(), pearson_df=int(tab["pearson_df"].sum()))
+    tot = dict(
+        term="overall",
+        estimate=tab["statistic"].sum(),
+        statistic=tab["statistic"].sum(),
+        df=int(tab["df"].sum()),
+        n=int(tab["n"].sum()),
+        pearson_stat=tab["pearson_stat"].sum(),
+        pearson_df=int(tab["pearson_df"].sum()),
+    )
     tot["p_value"] = float(stats.chi2.sf(tot["statistic"], tot["df"]))
     tot["pearson_p"] = float(stats.chi2.sf(tot["pearson_stat"], tot["pearson_df"]))
     tab = pd.concat([tab, pd.DataFrame([tot])], ignore_index=True)
-    tests = EffectTable(tab, method=dict(
-        estimator="design-based chi-square test of allocation counts (aggregated over strata)",
-        se_type="multinomial design variance", ci_method="none",
-        design=f"blocked by {' x '.join(key)}; probabilities: {source}",
-        notes="estimate = statistic (chi-square); pearson_* = stratum-level Pearson test"),
-        title="Allocation balance: observed vs expected allocation by CPA")
+    tests = EffectTable(
+        tab,
+        method=dict(
+            estimator="design-based chi-square test of allocation counts (aggregated over strata)",
+            se_type="multinomial design variance",
+            ci_method="none",
+            design=f"blocked by {' x '.join(key)}; probabilities: {source}",
+            notes="estimate = statistic (chi-square); pearson_* = stratum-level Pearson test",
+        ),
+        title="Allocation balance: observed vs expected allocation by CPA",
+    )
     return AllocationBalance(cells=cells, contracts=pd.DataFrame(con_rows), tests=tests)
 
 
-def covariate_balance(df: pd.DataFrame, covariates: Sequence[str], *,
-                      within: Sequence[str] = ("cpa",),
-                      blocks: Sequence[str] = ("district", "period", "payment_group"),
-                      freq: str = "Q") -> pd.DataFrame:
+def covariate_balance(
+    df: pd.DataFrame,
+    covariates: Sequence[str],
+    *,
+    within: Sequence[str] = ("cpa",),
+    blocks: Sequence[str] = ("district", "period", "payment_group"),
+    freq: str = "Q",
+) -> pd.DataFrame:
     """Standardised mean differences of covariates between each prime and the other primes.
 
     Within each ``within`` group (a CPA by default), for prime j: raw SMD
@@ -360,19 +416,29 @@ def covariate_balance(df: pd.DataFrame, covariates: Sequence[str], *,
         x0 = np.where(ok, x, 0.0)
         okf = ok.astype(float)
         bm = np.bincount(b, weights=x0, minlength=nb) / np.maximum(
-            np.bincount(b, weights=okf, minlength=nb), 1)
+            np.bincount(b, weights=okf, minlength=nb), 1
+        )
         xt = np.where(ok, x - bm[b], 0.0)
-        sums = {k: np.bincount(idx, weights=v, minlength=m) for k, idx, v, m in (
-            ("n_c", cell, okf, nc), ("x_c", cell, x0, nc), ("xx_c", cell, x0 * x0, nc),
-            ("t_c", cell, xt, nc), ("n_w", w, okf, nw), ("x_w", w, x0, nw),
-            ("xx_w", w, x0 * x0, nw), ("t_w", w, xt, nw))}
+        sums = {
+            k: np.bincount(idx, weights=v, minlength=m)
+            for k, idx, v, m in (
+                ("n_c", cell, okf, nc),
+                ("x_c", cell, x0, nc),
+                ("xx_c", cell, x0 * x0, nc),
+                ("t_c", cell, xt, nc),
+                ("n_w", w, okf, nw),
+                ("x_w", w, x0, nw),
+                ("xx_w", w, x0 * x0, nw),
+                ("t_w", w, xt, nw),
+            )
+        }
         n_j = sums["n_c"]
         n_r = sums["n_w"][cell_w] - n_j
         with np.errstate(invalid="ignore", divide="ignore"):
             m_j = sums["x_c"] / n_j
             m_r = (sums["x_w"][cell_w] - sums["x_c"]) / n_r
-            v_j = sums["xx_c"] / n_j - m_j ** 2
-            v_r = (sums["xx_w"][cell_w] - sums["xx_c"]) / n_r - m_r ** 2
+            v_j = sums["xx_c"] / n_j - m_j**2
+            v_r = (sums["xx_w"][cell_w] - sums["xx_c"]) / n_r - m_r**2
             sd = np.sqrt((v_j + v_r) / 2)
             t_j = sums["t_c"] / n_j
             t_r = (sums["t_w"][cell_w] - sums["t_c"]) / n_r

@@ -29,23 +29,42 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
-from wpeval.exceptions import DataContractError, ParameterError
-
 from wpeval.data.parquet import (  # noqa: F401 - re-exported
-    MARKER_KEY, PARQUET_OPTIONS, file_fingerprint, frame_fingerprint, read_marker, write_parquet)
+    MARKER_KEY,
+    PARQUET_OPTIONS,
+    file_fingerprint,
+    frame_fingerprint,
+    read_marker,
+    write_parquet,
+)
 from wpeval.data.parse import (  # noqa: F401 - re-exported
-    _ISO, _SLASH, _THOUSANDS, BOOL_COLUMNS, DATE_COLUMNS, FLOAT_COLUMNS, INT_COLUMNS, NULL_TOKENS,
-    _parse_columns, _parse_dates, strip_thousands)
+    _ISO,
+    _SLASH,
+    _THOUSANDS,
+    BOOL_COLUMNS,
+    DATE_COLUMNS,
+    FLOAT_COLUMNS,
+    INT_COLUMNS,
+    NULL_TOKENS,
+    _parse_columns,
+    _parse_dates,
+    strip_thousands,
+)
 from wpeval.data.programme import SYNTHETIC_ATTR
+from wpeval.exceptions import DataContractError, ParameterError
 
 #: in-memory size of a frame read from a file, per byte of file (CSV: all text first, read as
 #: Arrow strings then converted to Python objects) or of uncompressed Parquet column data
 MEMORY_FACTOR = {"csv": 6.0, "parquet": 1.5}
 
 
-def read_referrals(path: str | Path, *, columns: Sequence[str] | None = None,
-                   dayfirst: bool | None = None, max_bytes: int | None = None
-                   ) -> pd.DataFrame:
+def read_referrals(
+    path: str | Path,
+    *,
+    columns: Sequence[str] | None = None,
+    dayfirst: bool | None = None,
+    max_bytes: int | None = None,
+) -> pd.DataFrame:
     """Read a referral-level extract from ``.parquet`` or ``.csv``.
 
     Parameters
@@ -73,7 +92,8 @@ def read_referrals(path: str | Path, *, columns: Sequence[str] | None = None,
         ``disability`` as bool, ``allocation_prob`` as float, each where every non-empty value
         parses; otherwise the column is left as text for :func:`wpeval.data.schema.validate` to
         report the offending rows. In those typed columns the texts of :data:`NULL_TOKENS`
-        (``NA``, ``NULL``, ``NaN``, ...) mean missing. Other columns of a CSV stay text (``validate`` makes the
+        (``NA``, ``NULL``, ``NaN``, ...) mean missing. Other columns of a CSV stay text
+        (``validate`` makes the
         contract's code columns categorical). ``person_id`` is
         int64 when every value is a plain integer (no leading zeros), else text.
 
@@ -91,8 +111,9 @@ def read_referrals(path: str | Path, *, columns: Sequence[str] | None = None,
     ParameterError
         ``max_bytes`` not a non-negative integer.
     """
-    if max_bytes is not None and (isinstance(max_bytes, bool) or not isinstance(
-            max_bytes, (int, np.integer)) or max_bytes < 0):
+    if max_bytes is not None and (
+        isinstance(max_bytes, bool) or not isinstance(max_bytes, (int, np.integer)) or max_bytes < 0
+    ):
         raise ParameterError(f"max_bytes must be a non-negative integer, got {max_bytes!r}")
     path = Path(path)
     if not path.exists():
@@ -113,15 +134,22 @@ def read_referrals(path: str | Path, *, columns: Sequence[str] | None = None,
         except DataContractError:
             raise
         except Exception as exc:  # pyarrow raises several types for corrupt files
-            raise DataContractError(f"cannot read Parquet file {path}: {exc}",
-                                    rule="file_readable") from exc
-        info = {"path": str(path), "rows_read": len(df), "repeated_header": 0,
-                "repeated_header_lines": []}
+            raise DataContractError(
+                f"cannot read Parquet file {path}: {exc}", rule="file_readable"
+            ) from exc
+        info = {
+            "path": str(path),
+            "rows_read": len(df),
+            "repeated_header": 0,
+            "repeated_header_lines": [],
+        }
     elif suffix == ".csv":
         df, info = _read_csv(path, cols)
     else:
-        raise DataContractError(f"unknown data file type {suffix!r} for {path}; expected "
-                                ".parquet or .csv", rule="file_type")
+        raise DataContractError(
+            f"unknown data file type {suffix!r} for {path}; expected .parquet or .csv",
+            rule="file_type",
+        )
     df = _parse_columns(df, dayfirst)
     info["rows_returned"] = len(df)
     df.attrs = {"wpeval_read": info}
@@ -147,8 +175,7 @@ def available_memory() -> int | None:
         return None
 
 
-def _check_size(path: Path, suffix: str, cols: list[str] | None,
-                max_bytes: int | None) -> None:
+def _check_size(path: Path, suffix: str, cols: list[str] | None, max_bytes: int | None) -> None:
     """Refuse a file over ``max_bytes``, or whose estimated in-memory size exceeds the
     memory available (a clear error instead of the machine swapping or the process killed)."""
     size = path.stat().st_size
@@ -157,7 +184,9 @@ def _check_size(path: Path, suffix: str, cols: list[str] | None,
             raise DataContractError(
                 f"{path} is {size:,} bytes, over the limit of {max_bytes:,} bytes "
                 "(max_bytes): split the extract, read fewer columns (columns=) or raise the "
-                "limit", rule="file_too_large")
+                "limit",
+                rule="file_too_large",
+            )
         return
     if suffix in (".parquet", ".pq"):
         try:
@@ -182,14 +211,19 @@ def _check_size(path: Path, suffix: str, cols: list[str] | None,
         raise DataContractError(
             f"{path} ({size:,} bytes) needs about {need / 2**30:.1f} GiB in memory but only "
             f"{avail / 2**30:.1f} GiB is available: read fewer columns (columns=), split the "
-            "extract, or convert it to Parquet", rule="file_too_large")
+            "extract, or convert it to Parquet",
+            rule="file_too_large",
+        )
 
 
 def _check_columns(cols: list[str], present: Sequence[str], path: Path) -> None:
     missing = [c for c in cols if c not in present]
     if missing:
-        raise DataContractError(f"{path}: requested columns not in the file: {missing}",
-                                column=missing[0], rule="missing_columns")
+        raise DataContractError(
+            f"{path}: requested columns not in the file: {missing}",
+            column=missing[0],
+            rule="missing_columns",
+        )
 
 
 def _read_csv(path: Path, cols: list[str] | None) -> tuple[pd.DataFrame, dict]:
@@ -209,45 +243,65 @@ def _read_csv(path: Path, cols: list[str] | None) -> tuple[pd.DataFrame, dict]:
     import pyarrow.csv as pacsv
 
     try:
-        names = next(csv.reader(_io.StringIO(head.decode("utf-8-sig", errors="replace")
-                                             .splitlines()[0])))
+        names = next(
+            csv.reader(_io.StringIO(head.decode("utf-8-sig", errors="replace").splitlines()[0]))
+        )
     except (StopIteration, csv.Error) as exc:
-        raise DataContractError(f"cannot read the header of {path}: {exc}",
-                                rule="file_readable") from exc
+        raise DataContractError(
+            f"cannot read the header of {path}: {exc}", rule="file_readable"
+        ) from exc
     if len(names) == 1:
-        seps = [s for s, label in ((";", "semicolons"), ("\t", "tabs"), ("|", "bars"))
-                if s in names[0]]
+        seps = [
+            s for s, label in ((";", "semicolons"), ("\t", "tabs"), ("|", "bars")) if s in names[0]
+        ]
         if seps:
             raise DataContractError(
                 f"{path}: the header line has no commas but has {seps[0]!r}: wpeval reads "
                 "comma-separated files; re-save the extract as CSV with commas",
-                rule="file_readable")
+                rule="file_readable",
+            )
     stripped = [n.strip() for n in names]
     dup = sorted({n for n in stripped if stripped.count(n) > 1})
     if dup:
-        raise DataContractError(f"{path}: column name(s) repeated in the header: {dup}",
-                                column=dup[0], rule="column_labels")
+        raise DataContractError(
+            f"{path}: column name(s) repeated in the header: {dup}",
+            column=dup[0],
+            rule="column_labels",
+        )
     types = {n: pa.string() for n in names + stripped}
     try:
         table = pacsv.read_csv(
             path,
             read_options=pacsv.ReadOptions(encoding="utf8"),
             convert_options=pacsv.ConvertOptions(
-                column_types=types, strings_can_be_null=True,
-                null_values=[""], quoted_strings_can_be_null=True))
+                column_types=types,
+                strings_can_be_null=True,
+                null_values=[""],
+                quoted_strings_can_be_null=True,
+            ),
+        )
         df = table.to_pandas()
     except Exception:  # pyarrow is strict about a few layouts: fall back to the C parser
         try:
-            df = pd.read_csv(path, engine="c", dtype=str, keep_default_na=False,
-                             na_values=[""], encoding="utf-8-sig")
+            df = pd.read_csv(
+                path,
+                engine="c",
+                dtype=str,
+                keep_default_na=False,
+                na_values=[""],
+                encoding="utf-8-sig",
+            )
         except UnicodeDecodeError as exc:
             raise DataContractError(
-                f"{path} is not UTF-8 text (byte {exc.object[exc.start:exc.start + 1]!r} at "
+                f"{path} is not UTF-8 text (byte {exc.object[exc.start : exc.start + 1]!r} at "
                 f"byte {exc.start:,}): re-save it as UTF-8 (spreadsheet exports are often "
-                "Windows-1252)", rule="file_readable") from exc
+                "Windows-1252)",
+                rule="file_readable",
+            ) from exc
         except Exception as exc:
-            raise DataContractError(f"cannot parse CSV file {path}: {exc}",
-                                    rule="file_readable") from exc
+            raise DataContractError(
+                f"cannot parse CSV file {path}: {exc}", rule="file_readable"
+            ) from exc
     df.columns = [str(c).strip().lstrip("\ufeff") for c in df.columns]
     if df.columns.duplicated().any():  # pragma: no cover - caught on the header above
         raise DataContractError(f"{path}: column names repeated", rule="column_labels")
@@ -264,8 +318,12 @@ def _read_csv(path: Path, cols: list[str] | None) -> tuple[pd.DataFrame, dict]:
     if cols is not None:
         _check_columns(cols, list(df.columns), path)
         df = df[cols]
-    info = {"path": str(path), "rows_read": n_read, "repeated_header": int(hdr.sum()),
-            "repeated_header_lines": lines}
+    info = {
+        "path": str(path),
+        "rows_read": n_read,
+        "repeated_header": int(hdr.sum()),
+        "repeated_header_lines": lines,
+    }
     return df, info
 
 

@@ -34,12 +34,18 @@ def _need(df: pd.DataFrame, columns: list[str]) -> None:
         raise ParameterError(f"df must be a pandas DataFrame, got {type(df).__name__}")
     missing = [c for c in columns if c not in df.columns]
     if missing:
-        raise DataContractError(f"columns {missing} are required to derive this outcome",
-                                column=missing[0], rule="required_column")
+        raise DataContractError(
+            f"columns {missing} are required to derive this outcome",
+            column=missing[0],
+            rule="required_column",
+        )
     dup = [c for c in columns if int((df.columns == c).sum()) > 1]
     if dup:
-        raise DataContractError(f"columns {dup} appear more than once; rename or drop the "
-                                "copies", column=dup[0], rule="unique_columns")
+        raise DataContractError(
+            f"columns {dup} appear more than once; rename or drop the copies",
+            column=dup[0],
+            rule="unique_columns",
+        )
 
 
 def _date(df: pd.DataFrame, col: str) -> pd.Series:
@@ -58,8 +64,11 @@ def _date(df: pd.DataFrame, col: str) -> pd.Series:
     if s.isna().all():
         return pd.Series(pd.NaT, index=s.index, dtype="datetime64[ns]")
     if pd.api.types.is_numeric_dtype(s) or pd.api.types.is_bool_dtype(s):
-        raise DataContractError(f"{col} must hold dates (datetime64 or ISO text), got {s.dtype}",
-                                column=col, rule="datetime")
+        raise DataContractError(
+            f"{col} must hold dates (datetime64 or ISO text), got {s.dtype}",
+            column=col,
+            rule="datetime",
+        )
     text = s.astype("string")
     try:
         parsed = pd.to_datetime(text, format="ISO8601", errors="coerce")
@@ -68,12 +77,17 @@ def _date(df: pd.DataFrame, col: str) -> pd.Series:
     if isinstance(parsed.dtype, pd.DatetimeTZDtype):
         parsed = parsed.dt.tz_convert(None)
     bad = (parsed.isna() & s.notna() & (text.str.strip().str.upper() != "NAT")).to_numpy(
-        dtype=bool, na_value=False)
+        dtype=bool, na_value=False
+    )
     if bad.any():
-        raise DataContractError(f"{col} has {int(bad.sum())} value(s) that are not dates "
-                                f"(e.g. {s[bad].head(3).tolist()}); read the file with "
-                                "wpeval.read_referrals or fix the column", column=col,
-                                rule="datetime", examples=_examples(df, bad))
+        raise DataContractError(
+            f"{col} has {int(bad.sum())} value(s) that are not dates "
+            f"(e.g. {s[bad].head(3).tolist()}); read the file with "
+            "wpeval.read_referrals or fix the column",
+            column=col,
+            rule="datetime",
+            examples=_examples(df, bad),
+        )
     return parsed
 
 
@@ -85,9 +99,12 @@ def _days(df: pd.DataFrame, later: str, earlier: str, rows=None) -> np.ndarray:
     try:
         delta = a - b
     except (OverflowError, pd.errors.OutOfBoundsDatetime, pd.errors.OutOfBoundsTimedelta) as exc:
-        raise DataContractError(f"{later} - {earlier} is out of the representable range "
-                                f"(dates before 1678 or after 2261?): {exc}", column=later,
-                                rule="date_range") from exc
+        raise DataContractError(
+            f"{later} - {earlier} is out of the representable range "
+            f"(dates before 1678 or after 2261?): {exc}",
+            column=later,
+            rule="date_range",
+        ) from exc
     return (delta / pd.Timedelta(days=1)).to_numpy(dtype=float, na_value=np.nan)
 
 
@@ -133,18 +150,27 @@ def job_entry_times(df: pd.DataFrame, *, horizon_days: int = ATTACHMENT_DAYS) ->
     follow = _days(df, "data_end_date", "referral_date")
     to_job = _days(df, "job_start_date", "referral_date")
     to_exit = _days(df, "exit_date", "referral_date")
-    for name, values, col in (("extract date", follow, "data_end_date"),
-                              ("job start", to_job, "job_start_date"),
-                              ("other exit", to_exit, "exit_date")):
+    for name, values, col in (
+        ("extract date", follow, "data_end_date"),
+        ("job start", to_job, "job_start_date"),
+        ("other exit", to_exit, "exit_date"),
+    ):
         bad = values < 0
         if bad.any():
-            raise DataContractError(f"{name} before the referral date in {int(bad.sum())} rows",
-                                    column=col, rule="dates_in_order",
-                                    examples=_examples(df, bad))
+            raise DataContractError(
+                f"{name} before the referral date in {int(bad.sum())} rows",
+                column=col,
+                rule="dates_in_order",
+                examples=_examples(df, bad),
+            )
     if np.isnan(follow).any():
         bad = np.isnan(follow)
-        raise DataContractError("referral_date or data_end_date missing", column="data_end_date",
-                                rule="not_null", examples=_examples(df, bad))
+        raise DataContractError(
+            "referral_date or data_end_date missing",
+            column="data_end_date",
+            rule="not_null",
+            examples=_examples(df, bad),
+        )
     censor_at = np.minimum(follow, float(horizon_days))
     job = ~np.isnan(to_job) & (to_job <= censor_at)
     other = ~job & ~np.isnan(to_exit) & (to_exit <= censor_at)
@@ -167,8 +193,7 @@ def job_entry_times(df: pd.DataFrame, *, horizon_days: int = ATTACHMENT_DAYS) ->
     return out
 
 
-def job_retention_times(df: pd.DataFrame, *,
-                        horizon_days: int = ATTACHMENT_DAYS) -> pd.DataFrame:
+def job_retention_times(df: pd.DataFrame, *, horizon_days: int = ATTACHMENT_DAYS) -> pd.DataFrame:
     """Length of the first job, for referrals whose first job started within the follow-up.
 
     Parameters
@@ -201,9 +226,12 @@ def job_retention_times(df: pd.DataFrame, *,
     dur = _days(df, "job_end_date", "job_start_date", keep)
     bad = dur < 0
     if bad.any():
-        raise DataContractError(f"job_end_date before job_start_date in {int(bad.sum())} rows",
-                                column="job_end_date", rule="dates_in_order",
-                                examples=_examples(sub, bad))
+        raise DataContractError(
+            f"job_end_date before job_start_date in {int(bad.sum())} rows",
+            column="job_end_date",
+            rule="dates_in_order",
+            examples=_examples(sub, bad),
+        )
     to_extract = _days(df, "data_end_date", "job_start_date", keep)
     ended = ~np.isnan(dur) & (dur <= to_extract)
     sub["retention_days"] = np.where(ended, dur, to_extract)
@@ -249,9 +277,11 @@ def outcome_flags(df: pd.DataFrame, months: tuple[int, ...] = (12, 24)) -> pd.Da
         try:
             window_end = ref + pd.DateOffset(months=int(k))
         except (OverflowError, pd.errors.OutOfBoundsDatetime) as exc:
-            raise DataContractError(f"referral_date + {k} months is out of the representable "
-                                    f"date range: {exc}", column="referral_date",
-                                    rule="date_range") from exc
+            raise DataContractError(
+                f"referral_date + {k} months is out of the representable date range: {exc}",
+                column="referral_date",
+                rule="date_range",
+            ) from exc
         observed = (window_end <= extract).to_numpy()
         hit = (outcome.notna() & (outcome <= window_end)).to_numpy()
         out[f"job_outcome_{k}m"] = np.where(observed, hit.astype(float), np.nan)

@@ -22,9 +22,14 @@ from wpeval.exceptions import DataContractError, ParameterError
 #: Parquet key-value metadata key of the synthetic-data marker
 MARKER_KEY = b"wpeval.synthetic"
 #: fixed Parquet writer options (compression, no page index, statistics on) for stable bytes
-PARQUET_OPTIONS = dict(compression="zstd", compression_level=3, use_dictionary=True,
-                       write_statistics=True, version="2.6", data_page_version="1.0")
-
+PARQUET_OPTIONS = dict(
+    compression="zstd",
+    compression_level=3,
+    use_dictionary=True,
+    write_statistics=True,
+    version="2.6",
+    data_page_version="1.0",
+)
 
 
 def write_parquet(df: pd.DataFrame, path: str | Path) -> Path:

@@ -11,8 +11,15 @@ import warnings
 import numpy as np
 import pandas as pd
 
-DATE_COLUMNS = ("referral_date", "attachment_date", "job_start_date", "job_outcome_date",
-                "job_end_date", "exit_date", "data_end_date")
+DATE_COLUMNS = (
+    "referral_date",
+    "attachment_date",
+    "job_start_date",
+    "job_outcome_date",
+    "job_end_date",
+    "exit_date",
+    "data_end_date",
+)
 _ISO = re.compile(r"^\d{4}-\d{2}-\d{2}([ T]\d{2}:\d{2}(:\d{2}(\.\d+)?)?)?$")
 _SLASH = re.compile(r"^(\d{1,2})[/.-](\d{1,2})[/.-](\d{4})(?:[ T](\d{1,2}:\d{2}(?::\d{2})?))?$")
 #: a number written with thousands separators: 1,234 or -12,345,678.5
@@ -50,14 +57,19 @@ def _parse_dates(s: pd.Series, dayfirst: bool | None, name: str) -> pd.Series:
                 day_first = first_big
             else:
                 day_first = True
-                warnings.warn(f"{name}: every day/month date is ambiguous (day and month both "
-                              "<= 12); reading them as day/month/year (UK). Pass dayfirst= "
-                              "to choose.", UserWarning, stacklevel=4)
+                warnings.warn(
+                    f"{name}: every day/month date is ambiguous (day and month both "
+                    "<= 12); reading them as day/month/year (UK). Pass dayfirst= "
+                    "to choose.",
+                    UserWarning,
+                    stacklevel=4,
+                )
         if day_first is not None:
             for (i, m), x, y in zip(slash, a, b):
                 day, month = (x, y) if day_first else (y, x)
                 iso_of[i] = f"{m.group(3)}-{month:02d}-{day:02d}" + (
-                    f" {m.group(4)}" if m.group(4) else "")
+                    f" {m.group(4)}" if m.group(4) else ""
+                )
     cand = pd.Series([v if v is not None else "" for v in iso_of], dtype="string")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -69,16 +81,28 @@ def _parse_dates(s: pd.Series, dayfirst: bool | None, name: str) -> pd.Series:
         have = codes >= 0
         out[have] = parsed_u[codes[have]]
         return pd.Series(out, index=s.index, name=s.name)
-    text_u = np.array([iso_of[i] if ok_u[i] and uniq[i] != "" else uniq[i]
-                       for i in range(len(uniq))] + [None], dtype=object)
+    text_u = np.array(
+        [iso_of[i] if ok_u[i] and uniq[i] != "" else uniq[i] for i in range(len(uniq))] + [None],
+        dtype=object,
+    )
     return pd.Series(text_u[codes], index=s.index, name=s.name, dtype=object)
 
 
 INT_COLUMNS = ("sustainment_payments", "age", "benefit_duration_days")
 FLOAT_COLUMNS = ("allocation_prob",)
 BOOL_COLUMNS = ("attached", "disability")
-_BOOL_TEXT = {"true": True, "t": True, "1": True, "yes": True, "y": True,
-              "false": False, "f": False, "0": False, "no": False, "n": False}
+_BOOL_TEXT = {
+    "true": True,
+    "t": True,
+    "1": True,
+    "yes": True,
+    "y": True,
+    "false": False,
+    "f": False,
+    "0": False,
+    "no": False,
+    "n": False,
+}
 
 
 def _is_text(s: pd.Series) -> bool:
@@ -116,7 +140,7 @@ def _parse_number(s: pd.Series, integer: bool) -> pd.Series:
         return num.astype("float64")
     x = num.dropna().to_numpy(dtype="float64")
     with np.errstate(invalid="ignore"):
-        whole = np.isfinite(x) & (np.mod(np.nan_to_num(x), 1) == 0) & (np.abs(x) < 2.0 ** 63)
+        whole = np.isfinite(x) & (np.mod(np.nan_to_num(x), 1) == 0) & (np.abs(x) < 2.0**63)
     if not whole.all():
         return s
     return num.astype("int64") if num.notna().all() else num.astype("Int64")

@@ -64,17 +64,25 @@ def _parse(raw: dict, source: str) -> Programme:
         groups = {}
         for g in raw["payment_groups"]:
             groups[g["code"]] = PaymentGroup(
-                code=str(g["code"]), number=int(g["number"]), label=str(g["label"]),
-                family=str(g.get("family", "")), jo_trigger_weeks=int(g["jo_trigger_weeks"]),
-                sustainment_cap=int(g["sustainment_cap"]), mpl=bool(g.get("mpl", False)),
-                status=dict(g.get("status", {})))
+                code=str(g["code"]),
+                number=int(g["number"]),
+                label=str(g["label"]),
+                family=str(g.get("family", "")),
+                jo_trigger_weeks=int(g["jo_trigger_weeks"]),
+                sustainment_cap=int(g["sustainment_cap"]),
+                mpl=bool(g.get("mpl", False)),
+                status=dict(g.get("status", {})),
+            )
         cpas = {}
         for c in raw["cpas"]:
             primes = [str(p) for p in c["primes"]]
             if len(set(primes)) != len(primes) or len(primes) < 1:
                 raise ParameterError(f"{source}: CPA {c['code']} has duplicate or no primes")
-            cpas[str(c["code"])] = {"name": str(c.get("name", c["code"])),
-                                    "number": int(c.get("number", 0)), "primes": primes}
+            cpas[str(c["code"])] = {
+                "name": str(c.get("name", c["code"])),
+                "number": int(c.get("number", 0)),
+                "primes": primes,
+            }
     except (KeyError, TypeError, ValueError) as exc:
         raise ParameterError(f"{source}: malformed programme file ({exc!r})") from exc
     return Programme(payment_groups=groups, cpas=cpas)
@@ -130,8 +138,10 @@ def fictional(programme: Programme | None = None) -> Programme:
     prog = load() if programme is None else programme
     if prog.fictional:
         return prog
-    cpas = {code: {**info, "primes": [fictional_name(i) for i in range(len(info["primes"]))]}
-            for code, info in prog.cpas.items()}
+    cpas = {
+        code: {**info, "primes": [fictional_name(i) for i in range(len(info["primes"]))]}
+        for code, info in prog.cpas.items()
+    }
     return Programme(payment_groups=prog.payment_groups, cpas=cpas, fictional=True)
 
 

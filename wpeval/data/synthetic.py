@@ -52,18 +52,44 @@ import pandas as pd
 
 from wpeval.data import programme as _programme
 from wpeval.data.synthetic_config import (  # noqa: F401 - re-exported
-    _days_to_dt, _draw_cat, _entry_time, _group_arrays, _group_mix, _merge, _month_index,
-    _month_weights, _p_outcome, load_config)
-from wpeval.data.synthetic_structure import (  # noqa: F401 - re-exported
-    Truth, _design_table, _structure, _truth)
+    _days_to_dt,
+    _draw_cat,
+    _entry_time,
+    _group_arrays,
+    _group_mix,
+    _merge,
+    _month_index,
+    _month_weights,
+    _p_outcome,
+    load_config,
+)
+from wpeval.data.synthetic_structure import Truth, _design_table, _structure, _truth  # noqa: F401 - re-exported
 from wpeval.exceptions import ParameterError
 
 DEFAULT_SEED = 20110601
 STREAMS = ["job_ready", "needs_support", "furthest_from_work"]
-COLUMNS = ["person_id", "referral_date", "cpa", "district", "prime", "payment_group", "attached",
-           "attachment_date", "job_start_date", "job_outcome_date", "job_end_date", "exit_date",
-           "data_end_date", "sustainment_payments", "age", "sex", "disability",
-           "benefit_duration_days", "assessed_stream", "allocation_prob"]
+COLUMNS = [
+    "person_id",
+    "referral_date",
+    "cpa",
+    "district",
+    "prime",
+    "payment_group",
+    "attached",
+    "attachment_date",
+    "job_start_date",
+    "job_outcome_date",
+    "job_end_date",
+    "exit_date",
+    "data_end_date",
+    "sustainment_payments",
+    "age",
+    "sex",
+    "disability",
+    "benefit_duration_days",
+    "assessed_stream",
+    "allocation_prob",
+]
 WINDOW_DAYS = 728  # 104 weeks attached
 TWO_YEARS = 730
 
@@ -102,11 +128,14 @@ class SyntheticProgramme:
 
 
 # ------------------------------------------------------------------------------ generator
-def make_programme(n_referrals: int, seed: int = DEFAULT_SEED,
-                   config: str | Path | Mapping | None = None, *,
-                   programme: "_programme.Programme | str | Path | None" = None,
-                   replicate: np.random.SeedSequence | int | None = None
-                   ) -> SyntheticProgramme:
+def make_programme(
+    n_referrals: int,
+    seed: int = DEFAULT_SEED,
+    config: str | Path | Mapping | None = None,
+    *,
+    programme: "_programme.Programme | str | Path | None" = None,
+    replicate: np.random.SeedSequence | int | None = None,
+) -> SyntheticProgramme:
     """Simulate a Work-Programme-like referral-level data set with known truth.
 
     Parameters
@@ -139,13 +168,17 @@ def make_programme(n_referrals: int, seed: int = DEFAULT_SEED,
     if not isinstance(seed, (int, np.integer)) or seed < 0:
         raise ParameterError(f"seed must be a non-negative integer, got {seed!r}")
     cfg = load_config(config)
-    prog = _programme.fictional(programme if isinstance(programme, _programme.Programme)
-                                else _programme.load(programme))
+    prog = _programme.fictional(
+        programme if isinstance(programme, _programme.Programme) else _programme.load(programme)
+    )
     n = int(n_referrals)
     ss_struct, ss_people = np.random.SeedSequence(int(seed)).spawn(2)
     if replicate is not None:
-        ss_people = (replicate if isinstance(replicate, np.random.SeedSequence)
-                     else np.random.SeedSequence(int(replicate)))
+        ss_people = (
+            replicate
+            if isinstance(replicate, np.random.SeedSequence)
+            else np.random.SeedSequence(int(replicate))
+        )
     st = _structure(cfg, prog, np.random.Generator(np.random.PCG64(ss_struct)))
     rng = np.random.Generator(np.random.PCG64(ss_people))
     groups, cpas = st["groups"], st["cpas"]
@@ -159,10 +192,12 @@ def make_programme(n_referrals: int, seed: int = DEFAULT_SEED,
     last = min(pd.Period(cal["last_referral_month"], "M"), data_end_ts.to_period("M"))
     n_months = int((last - first).n) + 1
     if n_months < 1:
-        raise ParameterError("calendar: last_referral_month (or data_end_date) is before "
-                             "first_referral_month")
-    month_start = np.array([np.datetime64((first + i).start_time.date(), "D")
-                            for i in range(n_months + 1)]).astype(np.int64)
+        raise ParameterError(
+            "calendar: last_referral_month (or data_end_date) is before first_referral_month"
+        )
+    month_start = np.array(
+        [np.datetime64((first + i).start_time.date(), "D") for i in range(n_months + 1)]
+    ).astype(np.int64)
     month_start[-1] = min(month_start[-1], data_end + 1)
 
     # 1. referral dates (sorted), group, district, prime ------------------------------------
@@ -173,8 +208,7 @@ def make_programme(n_referrals: int, seed: int = DEFAULT_SEED,
     ref_day.sort()
     g = _draw_cat(rng, np.cumsum(_group_mix(cfg, groups, first, n_months), axis=1)[month])
     dsize = st["size"] / st["size"].sum()
-    d = np.minimum(np.searchsorted(np.cumsum(dsize), rng.random(n), side="right"),
-                   len(dsize) - 1)
+    d = np.minimum(np.searchsorted(np.cumsum(dsize), rng.random(n), side="right"), len(dsize) - 1)
     c = st["d_cpa"][d]
     step_from = np.array([_month_index(s["from"], first) for s in st["steps"]], int)
     step = np.searchsorted(step_from, month, side="right")
@@ -192,14 +226,21 @@ def make_programme(n_referrals: int, seed: int = DEFAULT_SEED,
     bd = (ga["bd"][g, 0] + rng.gamma(1.5, ga["bd"][g, 1] / 1.5)).astype(np.int64)
     hz = cfg["hazard"]
     u = rng.normal(0.0, float(hz["frailty_sd"]), n)
-    x_lp = (float(hz["age_per_decade"]) * (age - 40) / 10 + float(hz["disability"]) * disabled
-            + float(hz["male"]) * male
-            + float(hz["benefit_log_years"]) * np.log(np.maximum(bd, 1) / 365.0))
+    x_lp = (
+        float(hz["age_per_decade"]) * (age - 40) / 10
+        + float(hz["disability"]) * disabled
+        + float(hz["male"]) * male
+        + float(hz["benefit_log_years"]) * np.log(np.maximum(bd, 1) / 365.0)
+    )
     sc = cfg["streams"]
-    score = (x_lp + u + rng.normal(0.0, float(sc["noise_sd"]), n)
-             + float(sc["esa_shift"]) * ga["esa"][g])
-    stream = np.where(score > float(sc["cut_job_ready"]), 0,
-                      np.where(score > float(sc["cut_needs_support"]), 1, 2))
+    score = (
+        x_lp + u + rng.normal(0.0, float(sc["noise_sd"]), n) + float(sc["esa_shift"]) * ga["esa"][g]
+    )
+    stream = np.where(
+        score > float(sc["cut_job_ready"]),
+        0,
+        np.where(score > float(sc["cut_needs_support"]), 1, 2),
+    )
 
     # 3. hazards and event times ---------------------------------------------------------
     flat = max(1, _month_index(hz["cohort_flat_month"], first))
@@ -209,9 +250,14 @@ def make_programme(n_referrals: int, seed: int = DEFAULT_SEED,
     mu = ga["exit_rate"][g] / 365.0
     ac = cfg["attachment"]
     never = rng.random(n) < ga["never"][g]
-    delay = (int(ac["delay_min_days"]) + np.floor(
-        rng.gamma(float(ac["delay_shape"]),
-                  float(ac["delay_mean_days"]) / float(ac["delay_shape"]), n))).astype(np.int64)
+    delay = (
+        int(ac["delay_min_days"])
+        + np.floor(
+            rng.gamma(
+                float(ac["delay_shape"]), float(ac["delay_mean_days"]) / float(ac["delay_shape"]), n
+            )
+        )
+    ).astype(np.int64)
     att_day = ref_day + delay
     attached = ~never & (att_day <= data_end)
     t0, a_early = float(hz["early_days"]), float(hz["early_multiplier"])
@@ -226,8 +272,11 @@ def make_programme(n_referrals: int, seed: int = DEFAULT_SEED,
     exit_day = att_day + exit_off
     # never-attached: some leave benefit soon after referral
     ne = never & (rng.random(n) < float(ac["never_attached_exit"]))
-    ne_day = ref_day + 7 + np.floor(
-        rng.random(n) * (int(ac["never_attached_exit_max_days"]) - 6)).astype(np.int64)
+    ne_day = (
+        ref_day
+        + 7
+        + np.floor(rng.random(n) * (int(ac["never_attached_exit_max_days"]) - 6)).astype(np.int64)
+    )
     ne &= ne_day <= data_end
     exit_day = np.where(ne, ne_day, exit_day)
     has_exit |= ne
@@ -239,8 +288,9 @@ def make_programme(n_referrals: int, seed: int = DEFAULT_SEED,
     end_day = job_day + dur
     trig_days = 7 * ga["trig"][g]
     out_day = job_day + trig_days
-    has_out = (has_job & (dur >= trig_days) & (job_off + trig_days <= WINDOW_DAYS)
-               & (out_day <= data_end))
+    has_out = (
+        has_job & (dur >= trig_days) & (job_off + trig_days <= WINDOW_DAYS) & (out_day <= data_end)
+    )
     has_end = has_job & (end_day <= data_end)
     sus = np.where(has_out, (np.minimum(end_day, data_end) - out_day) // 28, 0)
     sus = np.clip(sus, 0, ga["cap"][g]).astype(np.int64)
@@ -251,61 +301,86 @@ def make_programme(n_referrals: int, seed: int = DEFAULT_SEED,
     district_cats = sorted(st["d_name"])
     d_code = np.array([district_cats.index(x) for x in st["d_name"]])
     cat = pd.Categorical.from_codes
-    ref = pd.DataFrame({
-        "person_id": np.arange(1, n + 1, dtype=np.int64),
-        "referral_date": _days_to_dt(ref_day),
-        "cpa": cat(c, categories=cpas),
-        "district": cat(d_code[d], categories=district_cats),
-        "prime": cat(con_prime_code[con], categories=prime_cats),
-        "payment_group": cat(g, categories=groups),
-        "attached": attached,
-        "attachment_date": _days_to_dt(att_day, attached),
-        "job_start_date": _days_to_dt(job_day, has_job),
-        "job_outcome_date": _days_to_dt(out_day, has_out),
-        "job_end_date": _days_to_dt(end_day, has_end),
-        "exit_date": _days_to_dt(exit_day, has_exit),
-        "data_end_date": _days_to_dt(np.full(n, data_end, dtype=np.int64)),
-        "sustainment_payments": sus,
-        "age": age,
-        "sex": cat(male.astype(np.int8), categories=["F", "M"]),
-        "disability": disabled,
-        "benefit_duration_days": bd,
-        "assessed_stream": cat(stream, categories=STREAMS),
-        "allocation_prob": alloc_prob,
-    }, columns=COLUMNS)
+    ref = pd.DataFrame(
+        {
+            "person_id": np.arange(1, n + 1, dtype=np.int64),
+            "referral_date": _days_to_dt(ref_day),
+            "cpa": cat(c, categories=cpas),
+            "district": cat(d_code[d], categories=district_cats),
+            "prime": cat(con_prime_code[con], categories=prime_cats),
+            "payment_group": cat(g, categories=groups),
+            "attached": attached,
+            "attachment_date": _days_to_dt(att_day, attached),
+            "job_start_date": _days_to_dt(job_day, has_job),
+            "job_outcome_date": _days_to_dt(out_day, has_out),
+            "job_end_date": _days_to_dt(end_day, has_end),
+            "exit_date": _days_to_dt(exit_day, has_exit),
+            "data_end_date": _days_to_dt(np.full(n, data_end, dtype=np.int64)),
+            "sustainment_payments": sus,
+            "age": age,
+            "sex": cat(male.astype(np.int8), categories=["F", "M"]),
+            "disability": disabled,
+            "benefit_duration_days": bd,
+            "assessed_stream": cat(stream, categories=STREAMS),
+            "allocation_prob": alloc_prob,
+        },
+        columns=COLUMNS,
+    )
 
     # 6. truth --------------------------------------------------------------------------
     tau = np.minimum(WINDOW_DAYS, TWO_YEARS - delay) - trig_days + 1
-    s_trig = np.exp(-(trig_days / scale_g[g]) ** float(rc["shape"]))
+    s_trig = np.exp(-((trig_days / scale_g[g]) ** float(rc["shape"])))
     lam0 = np.exp(base_lp) / 365.0
     p_slot = np.full((n, 3), np.nan)
     for j in range(3):
         ok = j < st["k_cpa"][c]
         cj = np.where(ok, st["off"][c] + j, 0)
-        pj = _p_outcome(lam0 * np.exp(st["eff"][cj, g]), mu, tau, ga["never"][g], s_trig,
-                        t0, a_early)
+        pj = _p_outcome(
+            lam0 * np.exp(st["eff"][cj, g]), mu, tau, ga["never"][g], s_trig, t0, a_early
+        )
         p_slot[ok, j] = pj[ok]
     p_own = p_slot[np.arange(n), slot]
     observed_2y = ref_day + TWO_YEARS <= data_end
     truth = _truth(st, prog, c, g, p_slot, p_own, observed_2y, groups)
     design = _design_table(st, prog, first, n_months, district_cats)
-    districts = pd.DataFrame({"district": st["d_name"], "cpa": [cpas[i] for i in st["d_cpa"]],
-                              "size_share": dsize, "effect": st["d_eff"]})
+    districts = pd.DataFrame(
+        {
+            "district": st["d_name"],
+            "cpa": [cpas[i] for i in st["d_cpa"]],
+            "size_share": dsize,
+            "effect": st["d_eff"],
+        }
+    )
     ref.attrs[_programme.SYNTHETIC_ATTR] = synthetic_marker(n, int(seed))
-    return SyntheticProgramme(referrals=ref, design=design, districts=districts, truth=truth,
-                              seed=int(seed), config=cfg, programme=prog)
+    return SyntheticProgramme(
+        referrals=ref,
+        design=design,
+        districts=districts,
+        truth=truth,
+        seed=int(seed),
+        config=cfg,
+        programme=prog,
+    )
 
 
 def synthetic_marker(n: int, seed: int) -> dict:
     """The marker carried by generated data (``DataFrame.attrs`` and Parquet metadata):
     which generator, seed and size, and that the prime names are invented."""
-    return {"generator": "wpeval.data.synthetic.make_programme", "n": int(n), "seed": int(seed),
-            "names": "fictional"}
+    return {
+        "generator": "wpeval.data.synthetic.make_programme",
+        "n": int(n),
+        "seed": int(seed),
+        "names": "fictional",
+    }
 
 
 # ------------------------------------------------------------------------------ calibration
-def calibrate(n: int = 400_000, seed: int = DEFAULT_SEED,
-              config: str | Path | Mapping | None = None, iterations: int = 6) -> dict:
+def calibrate(
+    n: int = 400_000,
+    seed: int = DEFAULT_SEED,
+    config: str | Path | Mapping | None = None,
+    iterations: int = 6,
+) -> dict:
     """Find each group's ``log_rate`` that gives its ``target_2y`` 2-year job-outcome rate.
 
     The expected 2-year rate among referrals with 2 years observed is computed in closed form
@@ -337,8 +412,9 @@ def calibrate(n: int = 400_000, seed: int = DEFAULT_SEED,
     return {code: round(float(gc["log_rate"]), 4) for code, gc in cfg["groups"].items()}
 
 
-def write_sample(path: str | Path, n: int, seed: int = DEFAULT_SEED,
-                 config: str | Path | Mapping | None = None) -> Path:
+def write_sample(
+    path: str | Path, n: int, seed: int = DEFAULT_SEED, config: str | Path | Mapping | None = None
+) -> Path:
     """Generate ``n`` referrals and write them as Parquet (deterministic bytes).
 
     Parameters

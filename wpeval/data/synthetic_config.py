@@ -61,8 +61,9 @@ def load_config(config: str | Path | Mapping | None = None) -> dict:
         raise ParameterError("synthetic config must be a mapping of sections")
     unknown = set(over) - set(cfg)
     if unknown:
-        raise ParameterError(f"unknown synthetic config sections {sorted(unknown)}; "
-                             f"known: {sorted(cfg)}")
+        raise ParameterError(
+            f"unknown synthetic config sections {sorted(unknown)}; known: {sorted(cfg)}"
+        )
     return _merge(cfg, over)
 
 
@@ -79,21 +80,31 @@ def _group_arrays(cfg: dict, prog, groups: list[str]) -> dict:
     col = lambda key: np.array([float(gc[g][key]) for g in groups])
     ages = np.array([gc[g]["age"] for g in groups], float)
     bd = np.array([gc[g]["benefit_days"] for g in groups], float)
-    return dict(log_rate=col("log_rate"), exit_rate=col("exit_rate"),
-                never=col("never_attach"), retention=col("retention"), male=col("male"),
-                disabled=col("disabled"), target=col("target_2y"), age=ages, bd=bd,
-                trig=np.array([prog.payment_groups[g].jo_trigger_weeks for g in groups]),
-                cap=np.array([prog.payment_groups[g].sustainment_cap for g in groups]),
-                esa=np.array([prog.payment_groups[g].family == "ESA" for g in groups]))
+    return dict(
+        log_rate=col("log_rate"),
+        exit_rate=col("exit_rate"),
+        never=col("never_attach"),
+        retention=col("retention"),
+        male=col("male"),
+        disabled=col("disabled"),
+        target=col("target_2y"),
+        age=ages,
+        bd=bd,
+        trig=np.array([prog.payment_groups[g].jo_trigger_weeks for g in groups]),
+        cap=np.array([prog.payment_groups[g].sustainment_cap for g in groups]),
+        esa=np.array([prog.payment_groups[g].family == "ESA" for g in groups]),
+    )
 
 
 def _month_weights(cfg: dict, first: pd.Period, n_months: int) -> np.ndarray:
     w = np.zeros(n_months)
     for step in sorted(cfg["calendar"]["intake"], key=lambda s: s["from"]):
-        w[max(0, _month_index(step["from"], first)):] = float(step["weight"])
+        w[max(0, _month_index(step["from"], first)) :] = float(step["weight"])
     if w.min() <= 0:
-        raise ParameterError("calendar.intake must give every month a positive weight "
-                             "(the first step must start at or before first_referral_month)")
+        raise ParameterError(
+            "calendar.intake must give every month a positive weight "
+            "(the first step must start at or before first_referral_month)"
+        )
     return w / w.sum()
 
 
@@ -146,5 +157,3 @@ def _entry_time(e, lam, t0, a):
     """Invert the piecewise cumulative hazard: time at which ``H(t) = e``."""
     h0 = a * lam * t0
     return np.where(e < h0, e / (a * lam), t0 + (e - h0) / lam)
-
-

@@ -71,8 +71,9 @@ def _structure(cfg: dict, prog, rng: np.random.Generator) -> dict:
             cpa, prime = key.split("|")
             i = off[cpas.index(cpa)] + prog.cpas[cpa]["primes"].index(prime)
         except (ValueError, KeyError) as exc:
-            raise ParameterError(f"primes.overrides: {key!r} is not 'CPA|prime' of a "
-                                 "contract") from exc
+            raise ParameterError(
+                f"primes.overrides: {key!r} is not 'CPA|prime' of a contract"
+            ) from exc
         main[i] = float(val)
     eff = main[:, None] + inter  # contract x group
 
@@ -93,15 +94,17 @@ def _structure(cfg: dict, prog, rng: np.random.Generator) -> dict:
     steps = sorted(ac.get("shifts") or [], key=lambda s: s["from"])
     for stp in steps:  # shares must be constant within the quarterly design strata
         if pd.Period(stp["from"], "M").month % 3 != 1:
-            raise ParameterError(f"allocation.shifts: {stp['from']} does not start a quarter; "
-                                 "shifts must start in Jan, Apr, Jul or Oct")
+            raise ParameterError(
+                f"allocation.shifts: {stp['from']} does not start a quarter; "
+                "shifts must start in Jan, Apr, Jul or Oct"
+            )
     # probs[cpa, group, step, slot]
     probs = np.zeros((len(cpas), len(groups), len(steps) + 1, 3))
     for c in range(len(cpas)):
         k = k_cpa[c]
         for g in range(len(groups)):
             base = np.full(k, 1.0 / k)
-            e = eff[off[c]:off[c] + k, g]
+            e = eff[off[c] : off[c] + k, g]
             for s in range(len(steps) + 1):
                 p = base.copy()
                 if s > 0 and shift_cpa[c] and shift_grp[g]:
@@ -111,10 +114,24 @@ def _structure(cfg: dict, prog, rng: np.random.Generator) -> dict:
                 if p.min() <= 0:
                     raise ParameterError("allocation.shifts move more than a prime's share")
                 probs[c, g, s, :k] = p
-    return dict(groups=groups, cpas=cpas, n_d=n_d, d_cpa=d_cpa, d_name=d_name, size=size,
-                d_eff=d_eff, k_cpa=k_cpa, off=off, con_cpa=con_cpa, con_prime=con_prime,
-                main=main, eff=eff, shift_cpa=shift_cpa, steps=steps, probs=probs)
-
+    return dict(
+        groups=groups,
+        cpas=cpas,
+        n_d=n_d,
+        d_cpa=d_cpa,
+        d_name=d_name,
+        size=size,
+        d_eff=d_eff,
+        k_cpa=k_cpa,
+        off=off,
+        con_cpa=con_cpa,
+        con_prime=con_prime,
+        main=main,
+        eff=eff,
+        shift_cpa=shift_cpa,
+        steps=steps,
+        probs=probs,
+    )
 
 
 def _truth(st, prog, c, g, p_slot, p_own, observed_2y, groups) -> Truth:
@@ -127,16 +144,28 @@ def _truth(st, prog, c, g, p_slot, p_own, observed_2y, groups) -> Truth:
         for j, prime in enumerate(prog.cpas[cpa]["primes"]):
             k = st["off"][ci] + j
             pj = p_slot[in_c, j]
-            rows.append({"cpa": cpa, "prime": prime, "log_hazard_effect": st["main"][k],
-                         "p_jo_2y": float(pj.mean()) if len(pj) else np.nan,
-                         "n_cpa": int(n_c[ci])})
+            rows.append(
+                {
+                    "cpa": cpa,
+                    "prime": prime,
+                    "log_hazard_effect": st["main"][k],
+                    "p_jo_2y": float(pj.mean()) if len(pj) else np.nan,
+                    "n_cpa": int(n_c[ci]),
+                }
+            )
             sums = np.bincount(gi, weights=pj, minlength=len(groups))
             cnt = np.bincount(gi, minlength=len(groups))
             for gg, code in enumerate(groups):
-                rows_g.append({"cpa": cpa, "prime": prime, "payment_group": code,
-                               "log_hazard_effect": st["eff"][k, gg],
-                               "p_jo_2y": sums[gg] / cnt[gg] if cnt[gg] else np.nan,
-                               "n_cpa_group": int(cnt[gg])})
+                rows_g.append(
+                    {
+                        "cpa": cpa,
+                        "prime": prime,
+                        "payment_group": code,
+                        "log_hazard_effect": st["eff"][k, gg],
+                        "p_jo_2y": sums[gg] / cnt[gg] if cnt[gg] else np.nan,
+                        "n_cpa_group": int(cnt[gg]),
+                    }
+                )
     contracts = pd.DataFrame(rows)
     contrasts = []
     for cpa, sub in contracts.groupby("cpa", sort=False):
@@ -144,25 +173,45 @@ def _truth(st, prog, c, g, p_slot, p_own, observed_2y, groups) -> Truth:
         for a in range(len(recs)):
             for b in range(a + 1, len(recs)):
                 ra, rb = recs[a], recs[b]
-                contrasts.append({"cpa": cpa, "prime": ra["prime"], "reference": rb["prime"],
-                                  "term": f"{ra['prime']} - {rb['prime']}",
-                                  "diff_p_jo_2y": ra["p_jo_2y"] - rb["p_jo_2y"],
-                                  "log_hr": ra["log_hazard_effect"] - rb["log_hazard_effect"]})
+                contrasts.append(
+                    {
+                        "cpa": cpa,
+                        "prime": ra["prime"],
+                        "reference": rb["prime"],
+                        "term": f"{ra['prime']} - {rb['prime']}",
+                        "diff_p_jo_2y": ra["p_jo_2y"] - rb["p_jo_2y"],
+                        "log_hr": ra["log_hazard_effect"] - rb["log_hazard_effect"],
+                    }
+                )
     cnt_all = np.bincount(g, minlength=len(groups))
     cnt_obs = np.bincount(g[observed_2y], minlength=len(groups))
     with np.errstate(invalid="ignore", divide="ignore"):
-        rates = pd.DataFrame({
-            "payment_group": groups,
-            "p_jo_2y": np.bincount(g, weights=p_own, minlength=len(groups)) / cnt_all,
-            "p_jo_2y_observed": np.bincount(g[observed_2y], weights=p_own[observed_2y],
-                                            minlength=len(groups)) / cnt_obs,
-            "n": cnt_all, "n_observed": cnt_obs})
-    tot = {"payment_group": "all", "p_jo_2y": p_own.mean(),
-           "p_jo_2y_observed": p_own[observed_2y].mean() if observed_2y.any() else np.nan,
-           "n": len(g), "n_observed": int(observed_2y.sum())}
+        rates = pd.DataFrame(
+            {
+                "payment_group": groups,
+                "p_jo_2y": np.bincount(g, weights=p_own, minlength=len(groups)) / cnt_all,
+                "p_jo_2y_observed": np.bincount(
+                    g[observed_2y], weights=p_own[observed_2y], minlength=len(groups)
+                )
+                / cnt_obs,
+                "n": cnt_all,
+                "n_observed": cnt_obs,
+            }
+        )
+    tot = {
+        "payment_group": "all",
+        "p_jo_2y": p_own.mean(),
+        "p_jo_2y_observed": p_own[observed_2y].mean() if observed_2y.any() else np.nan,
+        "n": len(g),
+        "n_observed": int(observed_2y.sum()),
+    }
     rates = pd.concat([rates, pd.DataFrame([tot])], ignore_index=True)
-    return Truth(contracts=contracts, contracts_by_group=pd.DataFrame(rows_g),
-                 contrasts=pd.DataFrame(contrasts), group_rates=rates)
+    return Truth(
+        contracts=contracts,
+        contracts_by_group=pd.DataFrame(rows_g),
+        contrasts=pd.DataFrame(contrasts),
+        group_rates=rates,
+    )
 
 
 def _design_table(st, prog, first, n_months, district_cats) -> pd.DataFrame:
@@ -179,5 +228,6 @@ def _design_table(st, prog, first, n_months, district_cats) -> pd.DataFrame:
             for gi, code in enumerate(st["groups"]):
                 for j, prime in enumerate(prog.cpas[cpa]["primes"]):
                     recs.append((dname, cpa, str(q), code, prime, st["probs"][ci, gi, s, j]))
-    return pd.DataFrame(recs, columns=["district", "cpa", "period", "payment_group", "prime",
-                                       "allocation_prob"])
+    return pd.DataFrame(
+        recs, columns=["district", "cpa", "period", "payment_group", "prime", "allocation_prob"]
+    )

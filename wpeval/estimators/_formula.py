@@ -9,8 +9,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from wpeval.exceptions import DataContractError, ParameterError
 from wpeval._prepare import as_list, examples
+from wpeval.exceptions import DataContractError, ParameterError
 
 __all__ = ["_design", "_plain_design", "_sample"]
 

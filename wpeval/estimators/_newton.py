@@ -227,7 +227,7 @@ def maximise(
     if control.iter_max > 0 and _finite(ll, U, H):
         new = _project(beta + fac.solve(U), lo)
         halving = 0
-        for it in range(1, control.iter_max + 1):
+        for it in range(1, control.iter_max + 1):  # noqa: B007 - the count is read after the loop
             ll_new, U_new, H_new = evaluate(new)
             ok = _finite(ll_new, U_new, H_new)
             if ok:

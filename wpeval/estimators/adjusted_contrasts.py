@@ -14,11 +14,11 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from wpeval.exceptions import ParameterError, StatisticalWarning
-from wpeval.results import EffectTable
 from wpeval._prepare import as_list, check_alpha
 from wpeval.estimators.contrasts import _with_period
 from wpeval.estimators.regression import regress
+from wpeval.exceptions import ParameterError, StatisticalWarning
+from wpeval.results import EffectTable
 
 __all__ = ["regression_contrasts"]
 
@@ -92,7 +92,8 @@ def regression_contrasts(
     EffectTable
         One row per pair: the regression estimate (HC2 interval), ``std_error_cr2``,
         ``conf_low_cr2``, ``conf_high_cr2``, ``df_cr2``, and ``design_estimate``,
-        ``design_std_error``, ``design_conf_low``, ``design_conf_high`` of the same contrast; ``n_dropped`` rows in strata lacking one
+        ``design_std_error``, ``design_conf_low``, ``design_conf_high`` of the same contrast;
+        ``n_dropped`` rows in strata lacking one
         of the two primes.
     """
     alpha = check_alpha(alpha)

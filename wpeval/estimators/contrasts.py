@@ -18,20 +18,29 @@ a second.
 from __future__ import annotations
 
 import itertools
-from dataclasses import dataclass
 import warnings
+from dataclasses import dataclass
 from typing import Sequence
 
 import numpy as np
 import pandas as pd
 
+from wpeval._prepare import (
+    as_list,
+    check_alpha,
+    check_weights,
+    examples,
+    flag_nonfinite,
+    group_codes,
+    need_columns,
+    numeric,
+    t_inference,
+)
+from wpeval.estimators import se as _se
+from wpeval.estimators.randomised import lin_adjusted
 from wpeval.exceptions import DataContractError, ParameterError, StatisticalWarning
 from wpeval.inference.multiplicity import adjust_pvalues
 from wpeval.results import EffectTable
-from wpeval.estimators import se as _se
-from wpeval._prepare import (as_list, check_alpha, check_weights, examples, flag_nonfinite, group_codes,
-                    need_columns, numeric, t_inference)
-from wpeval.estimators.randomised import lin_adjusted
 
 __all__ = ["compare_primes"]
 
@@ -61,13 +70,23 @@ def _with_period(data: pd.DataFrame, blocks: list[str], freq: str) -> pd.DataFra
     return data
 
 
-def compare_primes(data: pd.DataFrame, outcome: str, *, cpa: str | Sequence[str] | None = None,
-                   blocks: Sequence[str] = ("district", "period"),
-                   covariates: Sequence[str] | None = None, method: str = "blocked",
-                   alpha: float = 0.05, adjust: str = "holm", prime_col: str = "prime",
-                   cpa_col: str = "cpa", prob_col: str = "allocation_prob",
-                   stratum_weight: str = "pair", vs_average: bool = True,
-                   freq: str = "Q") -> EffectTable:
+def compare_primes(
+    data: pd.DataFrame,
+    outcome: str,
+    *,
+    cpa: str | Sequence[str] | None = None,
+    blocks: Sequence[str] = ("district", "period"),
+    covariates: Sequence[str] | None = None,
+    method: str = "blocked",
+    alpha: float = 0.05,
+    adjust: str = "holm",
+    prime_col: str = "prime",
+    cpa_col: str = "cpa",
+    prob_col: str = "allocation_prob",
+    stratum_weight: str = "pair",
+    vs_average: bool = True,
+    freq: str = "Q",
+) -> EffectTable:
     """Compare the primes of each CPA using within-stratum comparisons only.
 
     Estimands (per CPA): for primes A and B, the average effect of allocation to A rather
@@ -139,20 +158,47 @@ def compare_primes(data: pd.DataFrame, outcome: str, *, cpa: str | Sequence[str]
     alpha = check_alpha(alpha)
     blocks, covariates = as_list(blocks), as_list(covariates)
     _check_options(method, covariates, adjust, stratum_weight, blocks)
-    data, y, prob, n_missing = _select_rows(data, outcome, cpa, blocks, covariates, method,
-                                            prime_col, cpa_col, prob_col, freq)
-    cells = _cell_means(data, y, _ipw_weights(data, y, prob, prob_col), prob, blocks,
-                        prime_col, cpa_col)
-    rows, small_total = _contrast_rows(cells, data, y, outcome, prime_col, method, covariates,
-                                       prob, stratum_weight, vs_average, alpha)
+    data, y, prob, n_missing = _select_rows(
+        data, outcome, cpa, blocks, covariates, method, prime_col, cpa_col, prob_col, freq
+    )
+    cells = _cell_means(
+        data, y, _ipw_weights(data, y, prob, prob_col), prob, blocks, prime_col, cpa_col
+    )
+    rows, small_total = _contrast_rows(
+        cells,
+        data,
+        y,
+        outcome,
+        prime_col,
+        method,
+        covariates,
+        prob,
+        stratum_weight,
+        vs_average,
+        alpha,
+    )
     skipped = _warn_unused(rows, small_total)
     tab = _contrast_table(rows, adjust, cells.weighted, prime_col)
-    meth = flag_nonfinite(tab, _contrast_method(method, cells.weighted, cpa_col, blocks,
-                                                alpha, adjust, stratum_weight, outcome,
-                                                covariates))
-    return EffectTable(tab, meth, title=f"Prime contrasts within CPAs: {outcome}",
-                       extra={"n_missing_outcome": n_missing, "n_rows_used": int(len(y)),
-                              "skipped": skipped})
+    meth = flag_nonfinite(
+        tab,
+        _contrast_method(
+            method,
+            cells.weighted,
+            cpa_col,
+            blocks,
+            alpha,
+            adjust,
+            stratum_weight,
+            outcome,
+            covariates,
+        ),
+    )
+    return EffectTable(
+        tab,
+        meth,
+        title=f"Prime contrasts within CPAs: {outcome}",
+        extra={"n_missing_outcome": n_missing, "n_rows_used": int(len(y)), "skipped": skipped},
+    )
 
 
 def _check_options(method, covariates, adjust, stratum_weight, blocks) -> None:
@@ -161,22 +207,35 @@ def _check_options(method, covariates, adjust, stratum_weight, blocks) -> None:
     if covariates and method != "lin":
         raise ParameterError("covariates are only used with method='lin'")
     if adjust not in _ADJUST:
-        raise ParameterError(f"adjust must be one of {_ADJUST}, not {adjust!r} (Romano-Wolf "
-                             "needs joint randomisation draws: see randomisation_test)")
+        raise ParameterError(
+            f"adjust must be one of {_ADJUST}, not {adjust!r} (Romano-Wolf "
+            "needs joint randomisation draws: see randomisation_test)"
+        )
     if stratum_weight not in ("pair", "stratum"):
         raise ParameterError("stratum_weight must be 'pair' or 'stratum'")
     if not blocks:
         raise ParameterError("blocks must name at least one stratum column")
 
 
-def _select_rows(data, outcome, cpa, blocks, covariates, method, prime_col, cpa_col, prob_col,
-                 freq):
+def _select_rows(
+    data, outcome, cpa, blocks, covariates, method, prime_col, cpa_col, prob_col, freq
+):
     """The columns needed, the period derived, the CPAs asked for, rows with a missing
     outcome, prime, CPA or block dropped and counted."""
     need_columns(data, [outcome, prime_col, cpa_col, *covariates])
     extra = [c for c in ("person_id", prob_col, "referral_date") if c in data.columns]
-    cols = list(dict.fromkeys([outcome, prime_col, cpa_col, *covariates, *extra,
-                               *[b for b in blocks if b in data.columns]]))
+    cols = list(
+        dict.fromkeys(
+            [
+                outcome,
+                prime_col,
+                cpa_col,
+                *covariates,
+                *extra,
+                *[b for b in blocks if b in data.columns],
+            ]
+        )
+    )
     data = _with_period(data[cols], blocks, freq)
     need_columns(data, blocks)
     if cpa is not None:
@@ -198,8 +257,9 @@ def _select_rows(data, outcome, cpa, blocks, covariates, method, prime_col, cpa_
         data, y = data[keep], y[keep]
         prob = prob[keep] if prob is not None else None
     if len(data) == 0:
-        raise DataContractError(f"no rows with a non-missing {outcome!r}", column=outcome,
-                                rule="not_null")
+        raise DataContractError(
+            f"no rows with a non-missing {outcome!r}", column=outcome, rule="not_null"
+        )
     return data, y, prob, n_missing
 
 
@@ -209,9 +269,12 @@ def _ipw_weights(data, y, prob, prob_col) -> np.ndarray:
         return np.ones(len(y))
     bad = ~((prob > 0) & (prob <= 1))
     if bad.any():
-        raise DataContractError("allocation probabilities must be in (0, 1]",
-                                column=prob_col, rule="probability_range",
-                                examples=examples(data, bad))
+        raise DataContractError(
+            "allocation probabilities must be in (0, 1]",
+            column=prob_col,
+            rule="probability_range",
+            examples=examples(data, bad),
+        )
     check_weights(y, np.minimum(prob, 0.5), data, prob_col)  # 1/p only: p = 1 is fine
     return 1.0 / prob
 
@@ -240,8 +303,7 @@ def _cell_means(data, y, w, prob, blocks, prime_col, cpa_col) -> _Cells:
     with np.errstate(invalid="ignore", divide="ignore"):
         mu = np.bincount(cell, weights=w * y, minlength=S * P) / sw
     dev = y - mu[cell]
-    vmu = _se.hajek_mean_var(n, sw, np.bincount(cell, weights=(w * dev) ** 2,
-                                                minlength=S * P))
+    vmu = _se.hajek_mean_var(n, sw, np.bincount(cell, weights=(w * dev) ** 2, minlength=S * P))
     weighted = False
     if prob is not None:
         pm = np.bincount(cell, weights=prob, minlength=S * P) / np.maximum(n, 1)
@@ -253,8 +315,19 @@ def _cell_means(data, y, w, prob, blocks, prime_col, cpa_col) -> _Cells:
     return _Cells(n, mu, vmu, stratum, pcode, primes, s_cpa, weighted)
 
 
-def _contrast_rows(cells: _Cells, data, y, outcome, prime_col, method, covariates, prob,
-                   stratum_weight, vs_average, alpha):
+def _contrast_rows(
+    cells: _Cells,
+    data,
+    y,
+    outcome,
+    prime_col,
+    method,
+    covariates,
+    prob,
+    stratum_weight,
+    vs_average,
+    alpha,
+):
     """Every pairwise contrast of each CPA, and each prime against the CPA average."""
     n, mu, vmu, primes = cells.n, cells.mu, cells.vmu, cells.primes
     rows, small_total = [], 0
@@ -263,22 +336,38 @@ def _contrast_rows(cells: _Cells, data, y, outcome, prime_col, method, covariate
         have = n[ss] > 0
         cp = np.flatnonzero(have.any(axis=0))
         for a, b in itertools.combinations(cp, 2):
-            r = _contrast(n, mu, vmu, ss, [a, b], np.array([1.0, -1.0]), stratum_weight,
-                          cells.weighted, alpha)
+            r = _contrast(
+                n, mu, vmu, ss, [a, b], np.array([1.0, -1.0]), stratum_weight, cells.weighted, alpha
+            )
             if method == "lin" and r is not None:
-                r.update(_lin_pair(data, y, outcome, prime_col, cells.stratum, ss,
-                                   r.pop("used"), primes[a], primes[b], covariates, alpha,
-                                   prob, cells.pcode, [a, b]))
+                r.update(
+                    _lin_pair(
+                        data,
+                        y,
+                        outcome,
+                        prime_col,
+                        cells.stratum,
+                        ss,
+                        r.pop("used"),
+                        primes[a],
+                        primes[b],
+                        covariates,
+                        alpha,
+                        prob,
+                        cells.pcode,
+                        [a, b],
+                    )
+                )
             rows.append(_label(r, c, "pairwise", primes[a], primes[b], ss, have, [a, b]))
             small_total += rows[-1]["n_dropped_small"]
         if vs_average and method == "blocked" and len(cp) >= 3:
             k = len(cp)
             for a in cp:
                 coef = np.where(cp == a, 1.0 - 1.0 / k, -1.0 / k)
-                r = _contrast(n, mu, vmu, ss, list(cp), coef, "stratum", cells.weighted,
-                              alpha)
-                rows.append(_label(r, c, "vs_cpa_average", primes[a], "CPA average", ss, have,
-                                   list(cp)))
+                r = _contrast(n, mu, vmu, ss, list(cp), coef, "stratum", cells.weighted, alpha)
+                rows.append(
+                    _label(r, c, "vs_cpa_average", primes[a], "CPA average", ss, have, list(cp))
+                )
                 small_total += rows[-1]["n_dropped_small"]
     return rows, small_total
 
@@ -287,44 +376,64 @@ def _warn_unused(rows, small_total) -> list:
     """Warn about contrasts without support and strata dropped for a single referral."""
     skipped = [f"{r['cpa']}: {r['term']}" for r in rows if r.get("estimate") is None]
     if skipped:
-        warnings.warn(f"{len(skipped)} contrast(s) have no stratum with every prime involved "
-                      f"(at least two referrals each) and are not estimated: {skipped[:5]}",
-                      StatisticalWarning, stacklevel=3)
+        warnings.warn(
+            f"{len(skipped)} contrast(s) have no stratum with every prime involved "
+            f"(at least two referrals each) and are not estimated: {skipped[:5]}",
+            StatisticalWarning,
+            stacklevel=3,
+        )
     if small_total:
-        warnings.warn(f"{small_total} stratum x contrast combination(s) dropped because a "
-                      "prime had a single referral there (counted in n_dropped_small)",
-                      StatisticalWarning, stacklevel=3)
+        warnings.warn(
+            f"{small_total} stratum x contrast combination(s) dropped because a "
+            "prime had a single referral there (counted in n_dropped_small)",
+            StatisticalWarning,
+            stacklevel=3,
+        )
     return skipped
 
 
 def _contrast_table(rows, adjust, weighted, prime_col) -> pd.DataFrame:
     tab = pd.DataFrame([r for r in rows if r.get("estimate") is not None])
     if tab.empty:
-        raise DataContractError("no contrast could be estimated (no stratum holds two primes "
-                                "with two referrals each)", column=prime_col,
-                                rule="design_support")
-    tab["p_adjusted_cpa"] = adjust_pvalues(tab["p_value"].to_numpy(), adjust,
-                                           groups=tab["cpa"].to_numpy())
+        raise DataContractError(
+            "no contrast could be estimated (no stratum holds two primes with two referrals each)",
+            column=prime_col,
+            rule="design_support",
+        )
+    tab["p_adjusted_cpa"] = adjust_pvalues(
+        tab["p_value"].to_numpy(), adjust, groups=tab["cpa"].to_numpy()
+    )
     tab["p_adjusted"] = adjust_pvalues(tab["p_value"].to_numpy(), adjust)
     tab["weighted"] = weighted
     front = ["term", "cpa", "contrast", "prime_a", "prime_b"]
     return tab[front + [c for c in tab.columns if c not in front]]
 
 
-def _contrast_method(method, weighted, cpa_col, blocks, alpha, adjust, stratum_weight, outcome,
-                     covariates) -> dict:
-    est = ("Lin-adjusted within-stratum contrast" if method == "lin" else
-           "within-stratum difference in means" + (" (Hajek inverse-probability weighted)"
-                                                   if weighted else ""))
-    return {"estimator": est,
-            "se_type": "HC2" if method == "lin" else "Neyman (blocked)",
-            "ci_method": "normal" if weighted else "t",
-            "design": f"randomised within {cpa_col} x {' x '.join(blocks)} strata",
-            "alpha": alpha, "adjust": adjust, "blocks": blocks,
-            "stratum_weight": stratum_weight, "outcome": outcome,
-            "covariates": covariates or None,
-            "notes": ("p_adjusted_cpa: within each CPA's family of contrasts; p_adjusted: "
-                      "over all contrasts in the table")}
+def _contrast_method(
+    method, weighted, cpa_col, blocks, alpha, adjust, stratum_weight, outcome, covariates
+) -> dict:
+    est = (
+        "Lin-adjusted within-stratum contrast"
+        if method == "lin"
+        else "within-stratum difference in means"
+        + (" (Hajek inverse-probability weighted)" if weighted else "")
+    )
+    return {
+        "estimator": est,
+        "se_type": "HC2" if method == "lin" else "Neyman (blocked)",
+        "ci_method": "normal" if weighted else "t",
+        "design": f"randomised within {cpa_col} x {' x '.join(blocks)} strata",
+        "alpha": alpha,
+        "adjust": adjust,
+        "blocks": blocks,
+        "stratum_weight": stratum_weight,
+        "outcome": outcome,
+        "covariates": covariates or None,
+        "notes": (
+            "p_adjusted_cpa: within each CPA's family of contrasts; p_adjusted: "
+            "over all contrasts in the table"
+        ),
+    }
 
 
 def _contrast(n, mu, vmu, ss, cols, coef, weighting, weighted, alpha):
@@ -341,17 +450,25 @@ def _contrast(n, mu, vmu, ss, cols, coef, weighting, weighted, alpha):
     m = mu[np.ix_(su, cols)]
     v = vmu[np.ix_(su, cols)]
     tau_s = m @ coef
-    v_s = v @ coef ** 2
+    v_s = v @ coef**2
     size = nn[usable].sum(axis=1) if weighting == "pair" else n[su].sum(axis=1)
     omega = size / size.sum()
     tau = float(omega @ tau_s)
-    se = float(np.sqrt(omega ** 2 @ v_s))
+    se = float(np.sqrt(omega**2 @ v_s))
     n_used = int(nn[usable].sum())
     df = None if weighted else float(n_used - len(cols) * len(su))
     stat, p, lo, hi = t_inference(tau, se, df, alpha)
-    out.update(estimate=tau, std_error=se, statistic=stat, p_value=p, conf_low=lo,
-               conf_high=hi, df=np.nan if df is None else df, n=n_used,
-               n_strata_used=int(len(su)))
+    out.update(
+        estimate=tau,
+        std_error=se,
+        statistic=stat,
+        p_value=p,
+        conf_low=lo,
+        conf_high=hi,
+        df=np.nan if df is None else df,
+        n=n_used,
+        n_strata_used=int(len(su)),
+    )
     return out
 
 
@@ -359,26 +476,46 @@ def _label(r, cpa, kind, a, b, ss, have, cols):
     r = dict(r)
     r.pop("used", None)
     r["term"] = f"{a} - {b}"
-    r.update(cpa=cpa, contrast=kind, prime_a=a, prime_b=b,
-             n_dropped=int((~have[:, cols].all(axis=1)).sum()))
+    r.update(
+        cpa=cpa,
+        contrast=kind,
+        prime_a=a,
+        prime_b=b,
+        n_dropped=int((~have[:, cols].all(axis=1)).sum()),
+    )
     return r
 
 
-def _lin_pair(data, y, outcome, prime_col, stratum, ss, used, a, b, covariates, alpha, prob,
-              pcode, cols):
+def _lin_pair(
+    data, y, outcome, prime_col, stratum, ss, used, a, b, covariates, alpha, prob, pcode, cols
+):
     """Lin-adjusted A - B on the rows of the usable strata."""
     rows = np.isin(stratum, used) & np.isin(pcode, cols)
     if prob is not None:
         pr = prob[rows]
         cellp = pd.Series(pr).groupby([stratum[rows], pcode[rows]]).transform("std").fillna(0)
         if cellp.max() > 1e-9:
-            raise ParameterError("method='lin' needs allocation probabilities constant within "
-                                 "stratum x prime; add payment_group to blocks")
-    sub = pd.DataFrame({"_y": y[rows], "_arm": np.where(pcode[rows] == cols[0], 1, 0),
-                        "_stratum": stratum[rows]})
+            raise ParameterError(
+                "method='lin' needs allocation probabilities constant within "
+                "stratum x prime; add payment_group to blocks"
+            )
+    sub = pd.DataFrame(
+        {"_y": y[rows], "_arm": np.where(pcode[rows] == cols[0], 1, 0), "_stratum": stratum[rows]}
+    )
     for c in covariates:
         sub[c] = data[c].to_numpy()[rows]
     res = lin_adjusted(sub, "_y", "_arm", covariates, blocks="_stratum", alpha=alpha)
     t = res.tidy().iloc[0]
-    return {k: t[k] for k in ("estimate", "std_error", "statistic", "p_value", "conf_low",
-                              "conf_high", "df", "n")}
+    return {
+        k: t[k]
+        for k in (
+            "estimate",
+            "std_error",
+            "statistic",
+            "p_value",
+            "conf_low",
+            "conf_high",
+            "df",
+            "n",
+        )
+    }

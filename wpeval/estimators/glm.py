@@ -20,10 +20,10 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from wpeval._prepare import as_list, check_alpha, examples
+from wpeval.estimators._formula import _sample
 from wpeval.exceptions import DataContractError, DesignError, ParameterError
 from wpeval.results import EffectTable
-from wpeval.estimators._formula import _sample
-from wpeval._prepare import as_list, check_alpha, examples
 
 __all__ = ["binary_sensitivity", "logit"]
 

@@ -32,12 +32,12 @@ import pandas as pd
 from scipy import linalg, stats
 from scipy.linalg import blas
 
-from wpeval.exceptions import DesignError, ParameterError, StatisticalWarning
-from wpeval.results import EffectTable
-from wpeval.estimators.se import regression as se_linear
+from wpeval._prepare import as_list, check_alpha
 from wpeval.estimators._absorb import absorb
 from wpeval.estimators._formula import _design, _sample
-from wpeval._prepare import as_list, check_alpha
+from wpeval.estimators.se import regression as se_linear
+from wpeval.exceptions import DesignError, ParameterError, StatisticalWarning
+from wpeval.results import EffectTable
 
 __all__ = ["SE_TYPES", "regress"]
 

@@ -22,8 +22,16 @@ import pandas as pd
 
 from wpeval._prepare import Prepared
 
-__all__ = ["MAX_COLOURS", "RandomisationDraws", "Design", "n_assignments", "enumerate_all",
-           "observed", "sample", "sample_batches"]
+__all__ = [
+    "MAX_COLOURS",
+    "RandomisationDraws",
+    "Design",
+    "n_assignments",
+    "enumerate_all",
+    "observed",
+    "sample",
+    "sample_batches",
+]
 
 #: at most this many distinct (outcome..., z) values per block use the hypergeometric sampler
 MAX_COLOURS = 32
@@ -47,8 +55,9 @@ class RandomisationDraws:
             self.V1 = np.zeros((D, K))
             self.V2 = np.zeros((D, K))
 
-    def add(self, rows: slice, S: np.ndarray, tot: np.ndarray, n: float, m: float, w: float,
-            K: int) -> None:
+    def add(
+        self, rows: slice, S: np.ndarray, tot: np.ndarray, n: float, m: float, w: float, K: int
+    ) -> None:
         """Add one block's contribution. ``S`` (d, q): treated-set sums of the columns
         ``[y_1..y_K, z]`` (+ ``y_k^2``, ``y_k z`` when studentised); ``tot`` the block
         totals; ``n, m`` block size and number treated; ``w`` the block weight."""
@@ -57,30 +66,28 @@ class RandomisationDraws:
         self.A[rows] += w * (Sy / m - (tot[:K] - Sy) / n0)
         self.Bz[rows] += w * (Sz / m - (m - Sz) / n0)
         if self.studentised:
-            Sy2, Syz = S[:, K + 1:2 * K + 1], S[:, 2 * K + 1:]
-            Ty, Ty2, Tyz = tot[:K], tot[K + 1:2 * K + 1], tot[2 * K + 1:]
+            Sy2, Syz = S[:, K + 1 : 2 * K + 1], S[:, 2 * K + 1 :]
+            Ty, Ty2, Tyz = tot[:K], tot[K + 1 : 2 * K + 1], tot[2 * K + 1 :]
             # treated arm: sums of u = y - tau0 z and u^2
             a1, b1 = Sy, -Sz[:, None]
             q0, q1, q2 = Sy2, -2 * Syz, Sz[:, None]
             # control arm (totals minus treated)
             a0, b0 = Ty - Sy, -(m - Sz)[:, None]
             r0, r1, r2 = Ty2 - Sy2, -2 * (Tyz - Syz), (m - Sz)[:, None]
-            c1 = w ** 2 / (m * (m - 1))
-            c0 = w ** 2 / (n0 * (n0 - 1))
-            self.V0[rows] += c1 * (q0 - a1 ** 2 / m) + c0 * (r0 - a0 ** 2 / n0)
+            c1 = w**2 / (m * (m - 1))
+            c0 = w**2 / (n0 * (n0 - 1))
+            self.V0[rows] += c1 * (q0 - a1**2 / m) + c0 * (r0 - a0**2 / n0)
             self.V1[rows] += c1 * (q1 - 2 * a1 * b1 / m) + c0 * (r1 - 2 * a0 * b0 / n0)
-            self.V2[rows] += c1 * (q2 - b1 ** 2 / m) + c0 * (r2 - b0 ** 2 / n0)
+            self.V2[rows] += c1 * (q2 - b1**2 / m) + c0 * (r2 - b0**2 / n0)
 
     def stat(self, tau0: float) -> np.ndarray:
         """(D, K) statistics under the sharp null ``tau0``."""
         num = self.A - tau0 * self.Bz[:, None]
         if not self.studentised:
             return num
-        var = self.V0 + self.V1 * tau0 + self.V2 * tau0 ** 2
+        var = self.V0 + self.V1 * tau0 + self.V2 * tau0**2
         with np.errstate(invalid="ignore", divide="ignore"):
             return num / np.sqrt(np.maximum(var, 0))
-
-
 
     @classmethod
     def concat(cls, parts: list["RandomisationDraws"]) -> "RandomisationDraws":
@@ -89,8 +96,9 @@ class RandomisationDraws:
         out.A = np.vstack([p.A for p in parts])
         out.Bz = np.concatenate([p.Bz for p in parts])
         if out.studentised:
-            out.V0, out.V1, out.V2 = (np.vstack([getattr(p, k) for p in parts])
-                                      for k in ("V0", "V1", "V2"))
+            out.V0, out.V1, out.V2 = (
+                np.vstack([getattr(p, k) for p in parts]) for k in ("V0", "V1", "V2")
+            )
         return out
 
 
@@ -107,7 +115,7 @@ class Design:
         ys = ys[order]
         cols = [ys, self.z[:, None]]
         if studentised:
-            cols += [ys ** 2, ys * self.z[:, None]]
+            cols += [ys**2, ys * self.z[:, None]]
         self.F = np.hstack(cols)
         B = int(block.max()) + 1
         self.n = np.bincount(block, minlength=B).astype(np.int64)
@@ -154,7 +162,7 @@ def _colours(F: np.ndarray):
     for j in range(F.shape[1]):
         cj, u = pd.factorize(F[:, j], sort=True)
         code = code * len(u) + cj
-        if code.max(initial=0) > 10 ** 12:
+        if code.max(initial=0) > 10**12:
             return None, None
     codes, uniq = pd.factorize(code, sort=True)
     if len(uniq) > MAX_COLOURS:
@@ -166,8 +174,9 @@ def _colours(F: np.ndarray):
 
 def _draw_hypergeometric(des: Design, K, D, rng, studentised, codes, values):
     C = len(values)
-    cnt = np.bincount(np.repeat(np.arange(des.B), des.n) * C + codes,
-                      minlength=des.B * C).reshape(des.B, C)
+    cnt = np.bincount(np.repeat(np.arange(des.B), des.n) * C + codes, minlength=des.B * C).reshape(
+        des.B, C
+    )
     acc = RandomisationDraws(D, K, studentised)
     chunk = max(1, int(4_000_000 // max(des.B * C, 1)))
     for lo in range(0, D, chunk):
@@ -199,7 +208,7 @@ def _raw_keys(rng: np.random.Generator, d: int, n: int, bits: int = 32) -> np.nd
     per = 64 // bits
     words = (d * n + per - 1) // per
     dtype = np.uint16 if bits == 16 else np.uint32
-    return rng.bit_generator.random_raw(words).view(dtype)[:d * n].reshape(d, n)
+    return rng.bit_generator.random_raw(words).view(dtype)[: d * n].reshape(d, n)
 
 
 def _draw_partition(des: Design, K, D, rng, studentised, max_elements: int):
@@ -212,7 +221,7 @@ def _draw_partition(des: Design, K, D, rng, studentised, max_elements: int):
         Fb = F[rows]
         n, m = int(des.n[b]), int(des.m[b])
         tot = Fb.sum(axis=0)
-        exact32 = integral and float(np.abs(Fb).sum(axis=0).max()) < 2 ** 24
+        exact32 = integral and float(np.abs(Fb).sum(axis=0).max()) < 2**24
         dt = np.float32 if exact32 else np.float64
         # one contiguous vector per column, summed with einsum's own SIMD loop: BLAS
         # (d x n) @ (n x q) products with tiny q are slow, and multi-threaded BLAS collapses
@@ -239,10 +248,14 @@ def _draw_partition(des: Design, K, D, rng, studentised, max_elements: int):
                 sel[bad[ok]] = mm[ok]
                 bad = bad[~ok]
             mask = sel.view(np.uint8)  # 0/1 bytes: no float copy of the mask
-            Sk = np.column_stack([
-                mask[:, :m].sum(axis=1, dtype=np.int64) if j == K
-                else np.einsum("ij,j->i", mask, c) for j, c in enumerate(cols)
-            ]).astype(np.float64)
+            Sk = np.column_stack(
+                [
+                    mask[:, :m].sum(axis=1, dtype=np.int64)
+                    if j == K
+                    else np.einsum("ij,j->i", mask, c)
+                    for j, c in enumerate(cols)
+                ]
+            ).astype(np.float64)
             S = Sk if k == m else tot[None, :] - Sk
             acc.add(slice(lo, lo + d), S, tot, n, m, des.w[b], K)
     return acc
@@ -252,20 +265,29 @@ def observed(des: Design, K, studentised) -> RandomisationDraws:
     acc = RandomisationDraws(1, K, studentised)
     for b in range(des.B):
         Fb = des.F[des.block_rows(b)]
-        acc.add(slice(None), Fb[:des.m[b]].sum(axis=0)[None, :], Fb.sum(axis=0),
-                des.n[b], des.m[b], des.w[b], K)
+        acc.add(
+            slice(None),
+            Fb[: des.m[b]].sum(axis=0)[None, :],
+            Fb.sum(axis=0),
+            des.n[b],
+            des.m[b],
+            des.w[b],
+            K,
+        )
     return acc
 
 
-def sample(des: "Design", K: int, D: int, rng: np.random.Generator, studentised: bool,
-           max_elements: int):
+def sample(
+    des: "Design", K: int, D: int, rng: np.random.Generator, studentised: bool, max_elements: int
+):
     """``D`` Monte Carlo draws with the sampler suited to the outcome; (draws, sampler name)."""
     codes, values = _colours(des.F)
     if codes is not None and len(values) < 0.05 * des.n.mean() + 4:
-        return (_draw_hypergeometric(des, K, D, rng, studentised, codes, values),
-                "multivariate hypergeometric (few distinct values)")
-    return (_draw_partition(des, K, D, rng, studentised, max_elements),
-            "uniform keys + partition")
+        return (
+            _draw_hypergeometric(des, K, D, rng, studentised, codes, values),
+            "multivariate hypergeometric (few distinct values)",
+        )
+    return (_draw_partition(des, K, D, rng, studentised, max_elements), "uniform keys + partition")
 
 
 def _batch(common, item):
@@ -274,8 +296,18 @@ def _batch(common, item):
     return sample(des, K, size, np.random.default_rng(ss), studentised, max_elements)
 
 
-def sample_batches(des: "Design", K: int, D: int, seed, studentised: bool, max_elements: int,
-                   batches: int, backend="serial", scheduler=None, n_workers=None):
+def sample_batches(
+    des: "Design",
+    K: int,
+    D: int,
+    seed,
+    studentised: bool,
+    max_elements: int,
+    batches: int,
+    backend="serial",
+    scheduler=None,
+    n_workers=None,
+):
     """``D`` draws in ``batches`` batches of (nearly) equal size, batch i seeded by the i-th
     child of ``SeedSequence(seed)``, run on ``backend``; (draws, sampler name)."""
     from wpeval.inference.backend import map_tasks
@@ -286,7 +318,14 @@ def sample_batches(des: "Design", K: int, D: int, seed, studentised: bool, max_e
         children = np.random.SeedSequence(seed).spawn(batches)
     sizes = [D // batches + (1 if i < D % batches else 0) for i in range(batches)]
     items = [(s, c) for s, c in zip(sizes, children) if s > 0]
-    parts = map_tasks(_batch, (des, K, studentised, max_elements), items, backend=backend,
-                      scheduler=scheduler, n_workers=n_workers, progress=False,
-                      desc="randomisation draws")
+    parts = map_tasks(
+        _batch,
+        (des, K, studentised, max_elements),
+        items,
+        backend=backend,
+        scheduler=scheduler,
+        n_workers=n_workers,
+        progress=False,
+        desc="randomisation draws",
+    )
     return RandomisationDraws.concat([a for a, _ in parts]), parts[0][1]

@@ -21,9 +21,17 @@ from wpeval.exceptions import ParameterError
 __all__ = ["adjust_pvalues", "romano_wolf", "METHODS"]
 
 METHODS = ("bonferroni", "holm", "bh", "romano-wolf", "none")
-_ALIASES = {"fdr_bh": "bh", "benjamini-hochberg": "bh", "bh": "bh", "holm": "holm",
-            "bonferroni": "bonferroni", "romano-wolf": "romano-wolf",
-            "romano_wolf": "romano-wolf", "rw": "romano-wolf", "none": "none"}
+_ALIASES = {
+    "fdr_bh": "bh",
+    "benjamini-hochberg": "bh",
+    "bh": "bh",
+    "holm": "holm",
+    "bonferroni": "bonferroni",
+    "romano-wolf": "romano-wolf",
+    "romano_wolf": "romano-wolf",
+    "rw": "romano-wolf",
+    "none": "none",
+}
 
 
 def _bonferroni(p: np.ndarray) -> np.ndarray:
@@ -49,8 +57,9 @@ def _bh(p: np.ndarray) -> np.ndarray:
     return out
 
 
-def romano_wolf(observed_stats, null_stats, *, alternative: str = "two-sided",
-                plus_one: bool = True) -> np.ndarray:
+def romano_wolf(
+    observed_stats, null_stats, *, alternative: str = "two-sided", plus_one: bool = True
+) -> np.ndarray:
     """Romano-Wolf step-down adjusted p-values from draws of the statistics under the null.
 
     Procedure (Romano & Wolf 2005, Econometrica 73:1237; 2016, Stat. Prob. Letters
@@ -86,8 +95,7 @@ def romano_wolf(observed_stats, null_stats, *, alternative: str = "two-sided",
     if null.ndim == 1:
         null = null[:, None]
     if null.ndim != 2 or null.shape[1] != len(obs):
-        raise ParameterError(f"null_stats must have shape (draws, {len(obs)}), got "
-                             f"{null.shape}")
+        raise ParameterError(f"null_stats must have shape (draws, {len(obs)}), got {null.shape}")
     if not (np.isfinite(obs).all() and np.isfinite(null).all()):
         raise ParameterError("observed_stats and null_stats must be finite")
     if alternative == "two-sided":
@@ -114,9 +122,16 @@ def romano_wolf(observed_stats, null_stats, *, alternative: str = "two-sided",
     return out
 
 
-def adjust_pvalues(pvalues, method: str = "holm", *, groups: Sequence | None = None,
-                   null_stats=None, observed_stats=None, alternative: str = "two-sided",
-                   plus_one: bool = True):
+def adjust_pvalues(
+    pvalues,
+    method: str = "holm",
+    *,
+    groups: Sequence | None = None,
+    null_stats=None,
+    observed_stats=None,
+    alternative: str = "two-sided",
+    plus_one: bool = True,
+):
     """Adjust p-values for multiple testing.
 
     Methods (m = number of tests in the family, ``p_(1) <= ... <= p_(m)``):
@@ -168,24 +183,24 @@ def adjust_pvalues(pvalues, method: str = "holm", *, groups: Sequence | None = N
     index = pvalues.index if isinstance(pvalues, pd.Series) else None
     p = np.asarray(pvalues, dtype=float).ravel()
     if np.isnan(p).any():
-        raise ParameterError(f"{int(np.isnan(p).sum())} p-value(s) are missing; drop or "
-                             "explain them before adjusting (a NaN would corrupt the family)")
+        raise ParameterError(
+            f"{int(np.isnan(p).sum())} p-value(s) are missing; drop or "
+            "explain them before adjusting (a NaN would corrupt the family)"
+        )
     if ((p < 0) | (p > 1)).any():
         raise ParameterError("p-values must lie in [0, 1]")
     if key == "romano-wolf":
         if groups is not None:
-            raise ParameterError("groups are not supported with Romano-Wolf; pass the draws "
-                                 "of one family")
+            raise ParameterError(
+                "groups are not supported with Romano-Wolf; pass the draws of one family"
+            )
         if null_stats is None or observed_stats is None:
-            raise ParameterError("Romano-Wolf needs null_stats (draws x tests) and "
-                                 "observed_stats")
-        out = romano_wolf(observed_stats, null_stats, alternative=alternative,
-                          plus_one=plus_one)
+            raise ParameterError("Romano-Wolf needs null_stats (draws x tests) and observed_stats")
+        out = romano_wolf(observed_stats, null_stats, alternative=alternative, plus_one=plus_one)
         if len(out) != len(p):
             raise ParameterError("observed_stats and pvalues have different lengths")
     else:
-        fn = {"bonferroni": _bonferroni, "holm": _holm, "bh": _bh,
-              "none": lambda x: x.copy()}[key]
+        fn = {"bonferroni": _bonferroni, "holm": _holm, "bh": _bh, "none": lambda x: x.copy()}[key]
         if groups is None:
             out = fn(p) if len(p) else p.copy()
         else:

@@ -37,18 +37,29 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
-from wpeval._prepare import (Prepared, as_list, check_alpha, check_seed, examples,
-                                flag_nonfinite, numeric, prepare, subset, term_name)
+from wpeval._prepare import (
+    Prepared,
+    as_list,
+    check_alpha,
+    check_seed,
+    examples,
+    flag_nonfinite,
+    numeric,
+    prepare,
+    subset,
+    term_name,
+)
 from wpeval.exceptions import DesignError, ParameterError, StatisticalWarning
-from wpeval.results import EffectTable
 from wpeval.inference import _draws
 from wpeval.inference._draws import RandomisationDraws
 from wpeval.inference.multiplicity import romano_wolf
+from wpeval.results import EffectTable
 
 __all__ = ["randomisation_test", "RandomisationDraws"]
 
 STATISTICS = ("diff_in_means", "t")
 ALTERNATIVES = ("two-sided", "greater", "less")
+
 
 def _count_ge(null: np.ndarray, obs: np.ndarray, alternative: str) -> np.ndarray:
     # ties up to rounding count as "at least as extreme"; the tolerance is relative to the
@@ -74,6 +85,7 @@ def _pvalue(acc, obs_acc, tau0, alternative, exact):
 def _invert(acc, obs_acc, k, est, scale, alpha, alternative, exact):
     """Confidence limits {tau0 : p(tau0) > alpha} by bracketing and bisection from the
     estimate (where p = 1)."""
+
     def p_at(t):
         pv, *_ = _pvalue(acc, obs_acc, t, alternative, exact)
         return pv[k]
@@ -95,9 +107,12 @@ def _invert(acc, obs_acc, k, est, scale, alpha, alternative, exact):
                 break
             inside, step = cand, step * 2
         if outside is None:
-            warnings.warn("randomisation confidence interval is unbounded on one side (too "
-                          "few distinct assignments for this alpha)", StatisticalWarning,
-                          stacklevel=3)
+            warnings.warn(
+                "randomisation confidence interval is unbounded on one side (too "
+                "few distinct assignments for this alpha)",
+                StatisticalWarning,
+                stacklevel=3,
+            )
             limits.append(sign * np.inf)
             continue
         for _ in range(200):
@@ -112,15 +127,29 @@ def _invert(acc, obs_acc, k, est, scale, alpha, alternative, exact):
     return limits[0], limits[1]
 
 
-def randomisation_test(data: pd.DataFrame, outcome: str | Sequence[str], treatment: str, *,
-                       blocks=None, statistic: str = "diff_in_means", draws: int = 1000,
-                       seed=None, alternative: str = "two-sided", ci: bool = True,
-                       null_value: float = 0.0, alpha: float = 0.05, condition1=None,
-                       condition2=None, exact: bool | None = None,
-                       drop_incomplete_blocks: bool = False,
-                       max_elements: int = 8_000_000, batches: int | None = None,
-                       backend="serial", scheduler: str | None = None,
-                       n_workers: int | None = None) -> EffectTable:
+def randomisation_test(
+    data: pd.DataFrame,
+    outcome: str | Sequence[str],
+    treatment: str,
+    *,
+    blocks=None,
+    statistic: str = "diff_in_means",
+    draws: int = 1000,
+    seed=None,
+    alternative: str = "two-sided",
+    ci: bool = True,
+    null_value: float = 0.0,
+    alpha: float = 0.05,
+    condition1=None,
+    condition2=None,
+    exact: bool | None = None,
+    drop_incomplete_blocks: bool = False,
+    max_elements: int = 8_000_000,
+    batches: int | None = None,
+    backend="serial",
+    scheduler: str | None = None,
+    n_workers: int | None = None,
+) -> EffectTable:
     """Stratified randomisation test of the sharp null ``y_i(1) = y_i(0) + null_value``.
 
     Re-randomises ``treatment`` within ``blocks`` (block sizes and numbers treated fixed:
@@ -208,16 +237,27 @@ def randomisation_test(data: pd.DataFrame, outcome: str | Sequence[str], treatme
         raise ParameterError(f"draws must be a positive integer, got {draws!r}")
     alpha = check_alpha(alpha)
     check_seed(seed)
-    if batches is not None and (not isinstance(batches, (int, np.integer)) or batches < 1
-                                or batches > draws):
+    if batches is not None and (
+        not isinstance(batches, (int, np.integer)) or batches < 1 or batches > draws
+    ):
         raise ParameterError(f"batches must be an integer from 1 to draws, got {batches!r}")
     if not isinstance(max_elements, (int, np.integer)) or max_elements < 1:
         raise ParameterError(f"max_elements must be a positive integer, got {max_elements!r}")
-    if isinstance(null_value, bool) or not isinstance(null_value, (int, float, np.number)) \
-            or not np.isfinite(null_value):
+    if (
+        isinstance(null_value, bool)
+        or not isinstance(null_value, (int, float, np.number))
+        or not np.isfinite(null_value)
+    ):
         raise ParameterError(f"null_value must be a finite number, got {null_value!r}")
-    p = prepare(data, outcomes[0], treatment, blocks=blocks, condition1=condition1,
-                condition2=condition2, extra=outcomes[1:])
+    p = prepare(
+        data,
+        outcomes[0],
+        treatment,
+        blocks=blocks,
+        condition1=condition1,
+        condition2=condition2,
+        extra=outcomes[1:],
+    )
     ys = np.column_stack([p.y] + [numeric(p.frame, o) for o in outcomes[1:]])
     miss = np.isnan(ys).any(axis=1)
     if miss.any():
@@ -232,8 +272,9 @@ def randomisation_test(data: pd.DataFrame, outcome: str | Sequence[str], treatme
     K = len(outcomes)
     stud = statistic == "t"
     des = _draws.Design(p, ys, stud)
-    n_assign = _draws.n_assignments(des.n, des.m, draws if exact is None else
-                                    (10 ** 7 if exact else 0))
+    n_assign = _draws.n_assignments(
+        des.n, des.m, draws if exact is None else (10**7 if exact else 0)
+    )
     if exact and n_assign is None:
         raise ParameterError("exact=True but there are more than 10^7 assignments")
     if n_assign is not None:
@@ -243,8 +284,18 @@ def randomisation_test(data: pd.DataFrame, outcome: str | Sequence[str], treatme
         acc, sampler = _draws.sample(des, K, int(draws), rng, stud, int(max_elements))
         is_exact = False
     else:
-        acc, sampler = _draws.sample_batches(des, K, int(draws), seed, stud, int(max_elements),
-                                             int(batches), backend, scheduler, n_workers)
+        acc, sampler = _draws.sample_batches(
+            des,
+            K,
+            int(draws),
+            seed,
+            stud,
+            int(max_elements),
+            int(batches),
+            backend,
+            scheduler,
+            n_workers,
+        )
         sampler += f", {int(batches)} batches"
         is_exact = False
     obs_acc = _draws.observed(des, K, stud)
@@ -259,37 +310,75 @@ def randomisation_test(data: pd.DataFrame, outcome: str | Sequence[str], treatme
     hi = np.full(K, np.nan)
     if ci:
         for k in range(K):
-            lo[k], hi[k] = _invert(acc, obs_acc, k, est[k], sd[k], alpha, alternative,
-                                   is_exact)
+            lo[k], hi[k] = _invert(acc, obs_acc, k, est[k], sd[k], alpha, alternative, is_exact)
     terms = outcomes if K > 1 else [term_name(treatment, p.cond1, p.cond2)]
-    tab = pd.DataFrame({"term": terms, "estimate": est, "std_error": sd, "statistic": obs,
-                        "p_value": pv, "conf_low": lo, "conf_high": hi, "n": len(p.y),
-                        "outcome": outcomes, "mc_se": mc_se})
+    tab = pd.DataFrame(
+        {
+            "term": terms,
+            "estimate": est,
+            "std_error": sd,
+            "statistic": obs,
+            "p_value": pv,
+            "conf_low": lo,
+            "conf_high": hi,
+            "n": len(p.y),
+            "outcome": outcomes,
+            "mc_se": mc_se,
+        }
+    )
     if K > 1:
-        tab["p_romano_wolf"] = romano_wolf(obs, null, alternative=alternative,
-                                           plus_one=not is_exact)
+        tab["p_romano_wolf"] = romano_wolf(
+            obs, null, alternative=alternative, plus_one=not is_exact
+        )
     q = np.quantile(null, [0.025, 0.5, 0.975], axis=0)
-    summary = {o: {"mean": float(null[:, k].mean()), "sd": float(null[:, k].std(ddof=1))
-                   if D > 1 else None, "q025": float(q[0, k]), "median": float(q[1, k]),
-                   "q975": float(q[2, k]), "min": float(null[:, k].min()),
-                   "max": float(null[:, k].max())} for k, o in enumerate(outcomes)}
-    design = (f"complete randomisation within {' x '.join(as_list(blocks))} blocks "
-              f"({des.B} blocks)" if blocks is not None else "complete randomisation")
-    pformula = ("#{T* >= T_obs} / #assignments (exact)" if is_exact
-                else "(1 + #{T* >= T_obs}) / (draws + 1)")
-    meth = {"estimator": f"randomisation test ({statistic}), sharp null tau = {null_value}",
-            "se_type": "SD of the randomisation distribution of the difference in means",
-            "ci_method": ("test inversion (constant additive effect)" if ci else "none"),
-            "design": design, "alpha": alpha, "alternative": alternative,
-            "p_value": pformula, "blocks": as_list(blocks) or None}
-    extra = {"draws": int(D), "exact": is_exact, "n_assignments": n_assign,
-             "sampler": sampler, "mc_se": mc_se, "null_summary": summary,
-             "null_stats": null, "observed_stats": obs, "alternative": alternative,
-             "null_value": null_value, "seed": seed if isinstance(seed, int) else None,
-             "dropped": p.dropped}
+    summary = {
+        o: {
+            "mean": float(null[:, k].mean()),
+            "sd": float(null[:, k].std(ddof=1)) if D > 1 else None,
+            "q025": float(q[0, k]),
+            "median": float(q[1, k]),
+            "q975": float(q[2, k]),
+            "min": float(null[:, k].min()),
+            "max": float(null[:, k].max()),
+        }
+        for k, o in enumerate(outcomes)
+    }
+    design = (
+        f"complete randomisation within {' x '.join(as_list(blocks))} blocks ({des.B} blocks)"
+        if blocks is not None
+        else "complete randomisation"
+    )
+    pformula = (
+        "#{T* >= T_obs} / #assignments (exact)"
+        if is_exact
+        else "(1 + #{T* >= T_obs}) / (draws + 1)"
+    )
+    meth = {
+        "estimator": f"randomisation test ({statistic}), sharp null tau = {null_value}",
+        "se_type": "SD of the randomisation distribution of the difference in means",
+        "ci_method": ("test inversion (constant additive effect)" if ci else "none"),
+        "design": design,
+        "alpha": alpha,
+        "alternative": alternative,
+        "p_value": pformula,
+        "blocks": as_list(blocks) or None,
+    }
+    extra = {
+        "draws": int(D),
+        "exact": is_exact,
+        "n_assignments": n_assign,
+        "sampler": sampler,
+        "mc_se": mc_se,
+        "null_summary": summary,
+        "null_stats": null,
+        "observed_stats": obs,
+        "alternative": alternative,
+        "null_value": null_value,
+        "seed": seed if isinstance(seed, int) else None,
+        "dropped": p.dropped,
+    }
     meth = flag_nonfinite(tab, meth)
-    return EffectTable(tab, meth, title=f"Randomisation test: {', '.join(outcomes)}",
-                       extra=extra)
+    return EffectTable(tab, meth, title=f"Randomisation test: {', '.join(outcomes)}", extra=extra)
 
 
 def _check_blocks(p: Prepared, statistic: str, drop: bool):
@@ -300,15 +389,21 @@ def _check_blocks(p: Prepared, statistic: str, drop: bool):
     bad = (cnt < need).any(axis=1)
     if bad.any() and drop and p.block is not None and not bad.all():
         rows = np.isin(block, np.flatnonzero(bad))
-        warnings.warn(f"dropped {int(bad.sum())} block(s) ({int(rows.sum())} rows) with fewer "
-                      f"than {need} unit(s) in an arm", StatisticalWarning, stacklevel=3)
+        warnings.warn(
+            f"dropped {int(bad.sum())} block(s) ({int(rows.sum())} rows) with fewer "
+            f"than {need} unit(s) in an arm",
+            StatisticalWarning,
+            stacklevel=3,
+        )
         q = subset(p, ~rows)
         q.dropped["incomplete_blocks"] = int(bad.sum())
         q.dropped["rows_in_incomplete_blocks"] = int(rows.sum())
         return q
     if bad.any():
         ids = examples(p.frame, np.isin(block, np.flatnonzero(bad)[:5]))
-        raise DesignError(f"{int(bad.sum())} block(s) have fewer than {need} unit(s) in an arm "
-                          f"(statistic {statistic!r}); pass drop_incomplete_blocks=True or "
-                          f"merge strata; e.g. person_ids {ids}")
+        raise DesignError(
+            f"{int(bad.sum())} block(s) have fewer than {need} unit(s) in an arm "
+            f"(statistic {statistic!r}); pass drop_incomplete_blocks=True or "
+            f"merge strata; e.g. person_ids {ids}"
+        )
     return p

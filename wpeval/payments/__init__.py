@@ -12,12 +12,27 @@ import sys
 
 from wpeval.payments.engine import attached_flags, payments, sustainment_counts
 from wpeval.payments.result import PaymentsResult
-from wpeval.payments.tariff import (ITEMS, STATUSES, SUSTAINMENT_DAYS, Tariff,
-                                    default_tariff_dict, load_tariff)
+from wpeval.payments.tariff import (
+    ITEMS,
+    STATUSES,
+    SUSTAINMENT_DAYS,
+    Tariff,
+    default_tariff_dict,
+    load_tariff,
+)
 
-__all__ = ["ITEMS", "STATUSES", "SUSTAINMENT_DAYS", "PaymentsResult", "Tariff",
-           "attached_flags", "default_tariff_dict", "load_tariff", "payments",
-           "sustainment_counts"]
+__all__ = [
+    "ITEMS",
+    "STATUSES",
+    "SUSTAINMENT_DAYS",
+    "PaymentsResult",
+    "Tariff",
+    "attached_flags",
+    "default_tariff_dict",
+    "load_tariff",
+    "payments",
+    "sustainment_counts",
+]
 
 
 class _CallableModule(type(sys.modules[__name__])):

@@ -16,7 +16,8 @@ flagged (``placeholder``), the amounts involved are totalled separately and a
 :class:`~wpeval.exceptions.StatisticalWarning` names them.
 
 The computation is vectorised (one pass of numpy indexing over the referrals): 2 million
-referrals take 1-2 s (benchmarks/tables.py). It is hand-written because no library models this tariff.
+referrals take 1-2 s (benchmarks/tables.py). It is hand-written because no library models this
+tariff.
 """
 
 from __future__ import annotations
@@ -45,8 +46,11 @@ def _unique_columns(df: pd.DataFrame, cols) -> None:
     if not df.columns.is_unique:
         dup = [c for c in cols if int((df.columns == c).sum()) > 1]
         if dup:
-            raise DataContractError(f"columns {dup} appear more than once; rename or drop the "
-                                    "copies", column=dup[0], rule="unique_columns")
+            raise DataContractError(
+                f"columns {dup} appear more than once; rename or drop the copies",
+                column=dup[0],
+                rule="unique_columns",
+            )
 
 
 def attached_flags(df: pd.DataFrame) -> np.ndarray:
@@ -59,20 +63,33 @@ def attached_flags(df: pd.DataFrame) -> np.ndarray:
     if pd.api.types.is_bool_dtype(s) and not s.isna().any():
         return s.to_numpy(dtype=bool)
     if s.isna().any():
-        raise DataContractError("attached has missing values", column="attached",
-                                rule="not_null", examples=_examples(df, s.isna().to_numpy()))
+        raise DataContractError(
+            "attached has missing values",
+            column="attached",
+            rule="not_null",
+            examples=_examples(df, s.isna().to_numpy()),
+        )
     vals = s.to_numpy()
     if pd.api.types.is_numeric_dtype(s) and not pd.api.types.is_complex_dtype(s):
         num = s.to_numpy(dtype=float)
         ok = (num == 0) | (num == 1)
     else:  # object: Python / numpy bools, or the numbers 0 and 1
-        ok = np.fromiter((isinstance(v, (bool, np.bool_)) or (
-            isinstance(v, (int, float, np.integer, np.floating)) and v in (0, 1))
-            for v in vals), dtype=bool, count=len(vals))
+        ok = np.fromiter(
+            (
+                isinstance(v, (bool, np.bool_))
+                or (isinstance(v, (int, float, np.integer, np.floating)) and v in (0, 1))
+                for v in vals
+            ),
+            dtype=bool,
+            count=len(vals),
+        )
     if not ok.all():
-        raise DataContractError(f"attached must be True/False (or 0/1), got e.g. "
-                                f"{vals[~ok][:3].tolist()} ({s.dtype})", column="attached",
-                                rule="boolean", examples=_examples(df, ~ok))
+        raise DataContractError(
+            f"attached must be True/False (or 0/1), got e.g. {vals[~ok][:3].tolist()} ({s.dtype})",
+            column="attached",
+            rule="boolean",
+            examples=_examples(df, ~ok),
+        )
     return vals.astype(bool)
 
 
@@ -81,31 +98,47 @@ def sustainment_counts(df: pd.DataFrame) -> np.ndarray:
     naming the rule otherwise)."""
     sp = df["sustainment_payments"]
     if sp.isna().any():
-        raise DataContractError("sustainment_payments has missing values",
-                                column="sustainment_payments", rule="not_null",
-                                examples=_examples(df, sp.isna().to_numpy()))
-    if not pd.api.types.is_numeric_dtype(sp) or pd.api.types.is_bool_dtype(sp) or \
-            pd.api.types.is_complex_dtype(sp):
-        raise DataContractError(f"sustainment_payments must be a whole number, got {sp.dtype}",
-                                column="sustainment_payments", rule="integer")
+        raise DataContractError(
+            "sustainment_payments has missing values",
+            column="sustainment_payments",
+            rule="not_null",
+            examples=_examples(df, sp.isna().to_numpy()),
+        )
+    if (
+        not pd.api.types.is_numeric_dtype(sp)
+        or pd.api.types.is_bool_dtype(sp)
+        or pd.api.types.is_complex_dtype(sp)
+    ):
+        raise DataContractError(
+            f"sustainment_payments must be a whole number, got {sp.dtype}",
+            column="sustainment_payments",
+            rule="integer",
+        )
     num = sp.to_numpy(dtype=float)
     bad = ~np.isfinite(num) | (num != np.round(num)) | (np.abs(num) > 1e6)
     if bad.any():
-        raise DataContractError("sustainment_payments must be whole numbers of payments (at "
-                                "most a few dozen)", column="sustainment_payments",
-                                rule="integer", examples=_examples(df, bad))
+        raise DataContractError(
+            "sustainment_payments must be whole numbers of payments (at most a few dozen)",
+            column="sustainment_payments",
+            rule="integer",
+            examples=_examples(df, bad),
+        )
     if (num < 0).any():
-        raise DataContractError("sustainment_payments must be >= 0",
-                                column="sustainment_payments", rule="non_negative",
-                                examples=_examples(df, num < 0))
+        raise DataContractError(
+            "sustainment_payments must be >= 0",
+            column="sustainment_payments",
+            rule="non_negative",
+            examples=_examples(df, num < 0),
+        )
     return num.astype(np.int64)
 
 
 def _dates(df: pd.DataFrame, col: str) -> np.ndarray:
     s = df[col]
     if not pd.api.types.is_datetime64_any_dtype(s):
-        raise DataContractError(f"{col} must be a datetime column, got {s.dtype}",
-                                column=col, rule="datetime")
+        raise DataContractError(
+            f"{col} must be a datetime column, got {s.dtype}", column=col, rule="datetime"
+        )
     return s.to_numpy(dtype="datetime64[ns]")
 
 
@@ -123,8 +156,13 @@ def _tariff_arrays(tar: Tariff, years: int):
     return codes, vals, unk
 
 
-def payments(referrals: pd.DataFrame, tariff: "Tariff | str | Path | Mapping | None" = None,
-             *, discounts: Mapping | None = None, warn: bool = True) -> PaymentsResult:
+def payments(
+    referrals: pd.DataFrame,
+    tariff: "Tariff | str | Path | Mapping | None" = None,
+    *,
+    discounts: Mapping | None = None,
+    warn: bool = True,
+) -> PaymentsResult:
     """Attachment, job-outcome and sustainment payments for each referral.
 
     Parameters
@@ -164,8 +202,9 @@ def payments(referrals: pd.DataFrame, tariff: "Tariff | str | Path | Mapping | N
     df = referrals
     missing = [c for c in REQUIRED if c not in df.columns]
     if missing:
-        raise DataContractError(f"payments need columns {missing}", column=missing[0],
-                                rule="required_column")
+        raise DataContractError(
+            f"payments need columns {missing}", column=missing[0], rule="required_column"
+        )
     _unique_columns(df, list(REQUIRED) + ["attachment_date"])
     checks: list[tuple[str, int, str]] = [("referrals", len(df), "all paid per the tariff")]
     ref, attached, att_date = _referral_dates(df, checks)
@@ -180,8 +219,13 @@ def payments(referrals: pd.DataFrame, tariff: "Tariff | str | Path | Mapping | N
     jo_date = _dates(df, "job_outcome_date")
     has_jo = ~np.isnat(jo_date)
     jo_paid = np.where(has_jo, np.round(vals["job_outcome"][gi, yi] * mult, 2), 0.0)
-    checks.append(("job_outcome_without_attachment", int((has_jo & ~attached).sum()),
-                   "job-outcome fee paid although not attached (kept)"))
+    checks.append(
+        (
+            "job_outcome_without_attachment",
+            int((has_jo & ~attached).sum()),
+            "job-outcome fee paid although not attached (kept)",
+        )
+    )
     sus = _sustainment(df, vals, gi, yi, mult, jo_date, checks)
     # placeholder flags: bit 1 attachment, 2 job outcome, 4 sustainment
     u_att = attached & (att_paid > 0) & unk["attachment"][gi, yi]
@@ -189,30 +233,49 @@ def payments(referrals: pd.DataFrame, tariff: "Tariff | str | Path | Mapping | N
     u_sus = (sus["n"] > 0) & (unk["sustainment_fee"][gi, yi] | unk["sustainment_cap"][gi, yi])
     parts = (u_att * 1 + u_jo * 2 + u_sus * 4).astype(np.int8)
     placeholder_paid = att_paid * u_att + jo_paid * u_jo + sus["paid"] * u_sus
-    checks.append(("placeholder_rows", int((parts > 0).sum()),
-                   "an amount uses an unconfirmed (U) tariff value: flagged `placeholder`"))
-    out = pd.DataFrame({
-        "person_id": df["person_id"].to_numpy(),
-        "referral_date": ref,
-        "cpa": df["cpa"].to_numpy(), "prime": df["prime"].to_numpy(),
-        "payment_group": df["payment_group"].to_numpy(),
-        "contract_year": cy, "discount": disc, "attached": attached,
-        "attachment_date": att_date, "attachment_paid": att_paid,
-        "job_outcome_date": jo_date, "job_outcome_paid": jo_paid,
-        "sustainment_count": sus["n"], "sustainment_fee": sus["fee"],
-        "sustainment_paid": sus["paid"],
-        "sustainment_first_date": sus["first"], "sustainment_last_date": sus["last"],
-        "sustainment_capped": sus["capped"],
-        "total_paid": att_paid + jo_paid + sus["paid"],
-        "placeholder": parts > 0, "placeholder_paid": placeholder_paid,
-        "placeholder_parts": parts,
-    }, index=df.index)
-    placeholders = _placeholder_table(out, list(tar.groups), vals, unk, gi, yi, u_att, u_jo,
-                                      u_sus)
+    checks.append(
+        (
+            "placeholder_rows",
+            int((parts > 0).sum()),
+            "an amount uses an unconfirmed (U) tariff value: flagged `placeholder`",
+        )
+    )
+    out = pd.DataFrame(
+        {
+            "person_id": df["person_id"].to_numpy(),
+            "referral_date": ref,
+            "cpa": df["cpa"].to_numpy(),
+            "prime": df["prime"].to_numpy(),
+            "payment_group": df["payment_group"].to_numpy(),
+            "contract_year": cy,
+            "discount": disc,
+            "attached": attached,
+            "attachment_date": att_date,
+            "attachment_paid": att_paid,
+            "job_outcome_date": jo_date,
+            "job_outcome_paid": jo_paid,
+            "sustainment_count": sus["n"],
+            "sustainment_fee": sus["fee"],
+            "sustainment_paid": sus["paid"],
+            "sustainment_first_date": sus["first"],
+            "sustainment_last_date": sus["last"],
+            "sustainment_capped": sus["capped"],
+            "total_paid": att_paid + jo_paid + sus["paid"],
+            "placeholder": parts > 0,
+            "placeholder_paid": placeholder_paid,
+            "placeholder_parts": parts,
+        },
+        index=df.index,
+    )
+    placeholders = _placeholder_table(out, list(tar.groups), vals, unk, gi, yi, u_att, u_jo, u_sus)
     if warn and len(placeholders):
         _warn_placeholders(placeholders, parts, placeholder_paid)
-    return PaymentsResult(referrals=out, checks=pd.DataFrame(checks, columns=[
-        "check", "rows", "action"]), placeholders=placeholders, tariff=tar)
+    return PaymentsResult(
+        referrals=out,
+        checks=pd.DataFrame(checks, columns=["check", "rows", "action"]),
+        placeholders=placeholders,
+        tariff=tar,
+    )
 
 
 def _referral_dates(df: pd.DataFrame, checks: list):
@@ -220,8 +283,12 @@ def _referral_dates(df: pd.DataFrame, checks: list):
     where an attached row has none, counted)."""
     ref = _dates(df, "referral_date")
     if np.isnat(ref).any():
-        raise DataContractError("referral_date has missing values", column="referral_date",
-                                rule="not_null", examples=_examples(df, np.isnat(ref)))
+        raise DataContractError(
+            "referral_date has missing values",
+            column="referral_date",
+            rule="not_null",
+            examples=_examples(df, np.isnat(ref)),
+        )
     attached = attached_flags(df)
     if "attachment_date" in df.columns:
         att_date = _dates(df, "attachment_date")
@@ -231,8 +298,13 @@ def _referral_dates(df: pd.DataFrame, checks: list):
         imputed = attached.copy()
         att_date = ref.copy()
     att_date = np.where(attached, att_date, np.datetime64("NaT"))
-    checks.append(("attachment_date_imputed", int(imputed.sum()),
-                   "attached but no attachment_date: fee paid at referral_date"))
+    checks.append(
+        (
+            "attachment_date_imputed",
+            int(imputed.sum()),
+            "attached but no attachment_date: fee paid at referral_date",
+        )
+    )
     return ref, attached, att_date
 
 
@@ -244,9 +316,12 @@ def _group_index(df: pd.DataFrame, tar: Tariff) -> np.ndarray:
     if (gi < 0).any():
         bad = gi < 0
         vals = sorted(set(df["payment_group"].astype(str).to_numpy()[bad]))[:5]
-        raise DataContractError(f"payment groups {vals} are not in the tariff ({codes})",
-                                column="payment_group", rule="known_code",
-                                examples=_examples(df, bad))
+        raise DataContractError(
+            f"payment groups {vals} are not in the tariff ({codes})",
+            column="payment_group",
+            rule="known_code",
+            examples=_examples(df, bad),
+        )
     return gi
 
 
@@ -273,14 +348,22 @@ def _attachment_fees(tar: Tariff, vals, gi, yi, mult, attached, att_date, checks
     """Attachment fee by group and contract year, none from ``no_attachment_fee_from``."""
     att_fee = vals["attachment"][gi, yi] * mult
     no_fee = np.zeros(len(gi), dtype=bool)
-    stop_label = "never" if tar.no_attachment_fee_from[0] is None else \
-        str(pd.Timestamp(tar.no_attachment_fee_from[0]).date())
+    stop_label = (
+        "never"
+        if tar.no_attachment_fee_from[0] is None
+        else str(pd.Timestamp(tar.no_attachment_fee_from[0]).date())
+    )
     if tar.no_attachment_fee_from[0] is not None:
         cut = np.datetime64(tar.no_attachment_fee_from[0], "ns")
         no_fee = attached & (att_date >= cut) & (att_fee > 0)
         att_fee = np.where(no_fee, 0.0, att_fee)
-    checks.append(("attachment_fee_stopped", int(no_fee.sum()),
-                   f"attached on/after {stop_label}: no attachment fee"))
+    checks.append(
+        (
+            "attachment_fee_stopped",
+            int(no_fee.sum()),
+            f"attached on/after {stop_label}: no attachment fee",
+        )
+    )
     return np.where(attached, np.round(att_fee, 2), 0.0)
 
 
@@ -290,46 +373,81 @@ def _sustainment(df: pd.DataFrame, vals, gi, yi, mult, jo_date, checks: list) ->
     has_jo = ~np.isnat(jo_date)
     sp = sustainment_counts(df)
     orphan = (sp > 0) & ~has_jo
-    checks.append(("sustainment_without_job_outcome", int(orphan.sum()),
-                   "sustainment payments without a job outcome: set to 0"))
+    checks.append(
+        (
+            "sustainment_without_job_outcome",
+            int(orphan.sum()),
+            "sustainment payments without a job outcome: set to 0",
+        )
+    )
     sp = np.where(orphan, 0, sp)
     cap = vals["sustainment_cap"][gi, yi].astype(np.int64)
     capped = sp > cap
     n_sus = np.minimum(sp, cap)
-    checks.append(("sustainment_capped", int(capped.sum()),
-                   "more sustainment payments than the group's cap: capped"))
-    checks.append(("sustainment_payments_removed_by_cap", int((sp - n_sus).sum()),
-                   "payments above the cap not paid"))
+    checks.append(
+        (
+            "sustainment_capped",
+            int(capped.sum()),
+            "more sustainment payments than the group's cap: capped",
+        )
+    )
+    checks.append(
+        (
+            "sustainment_payments_removed_by_cap",
+            int((sp - n_sus).sum()),
+            "payments above the cap not paid",
+        )
+    )
     fee = np.round(vals["sustainment_fee"][gi, yi] * mult, 2)
     fee = np.where(has_jo, fee, 0.0)
-    first = np.where(n_sus > 0, jo_date + np.timedelta64(SUSTAINMENT_DAYS, "D"),
-                     np.datetime64("NaT"))
-    last = np.where(n_sus > 0, jo_date + (n_sus * SUSTAINMENT_DAYS).astype("timedelta64[D]"),
-                    np.datetime64("NaT"))
+    first = np.where(
+        n_sus > 0, jo_date + np.timedelta64(SUSTAINMENT_DAYS, "D"), np.datetime64("NaT")
+    )
+    last = np.where(
+        n_sus > 0,
+        jo_date + (n_sus * SUSTAINMENT_DAYS).astype("timedelta64[D]"),
+        np.datetime64("NaT"),
+    )
     if "data_end_date" in df.columns:
         end = _dates(df, "data_end_date")
         late = (n_sus > 0) & (last > end)
-        checks.append(("sustainment_after_extract", int(late.sum()),
-                       "last sustainment date after data_end_date (kept; check the data)"))
-    return {"n": n_sus, "fee": fee, "paid": n_sus * fee, "first": first, "last": last,
-            "capped": capped}
+        checks.append(
+            (
+                "sustainment_after_extract",
+                int(late.sum()),
+                "last sustainment date after data_end_date (kept; check the data)",
+            )
+        )
+    return {
+        "n": n_sus,
+        "fee": fee,
+        "paid": n_sus * fee,
+        "first": first,
+        "last": last,
+        "capped": capped,
+    }
 
 
 def _warn_placeholders(placeholders: pd.DataFrame, parts, placeholder_paid) -> None:
-    items = sorted({f"{g}:{i}" for g, i in zip(placeholders["payment_group"],
-                                                placeholders["item"])})
+    items = sorted(
+        {f"{g}:{i}" for g, i in zip(placeholders["payment_group"], placeholders["item"])}
+    )
     warnings.warn(
         f"payments use unconfirmed (U) tariff values for {int((parts > 0).sum()):,} "
         f"referrals ({placeholder_paid.sum():,.0f} pounds): {', '.join(items[:12])}"
         f"{' ...' if len(items) > 12 else ''}; rows are flagged `placeholder`",
-        StatisticalWarning, stacklevel=3)
+        StatisticalWarning,
+        stacklevel=3,
+    )
 
 
 def _placeholder_table(out, codes, vals, unk, gi, yi, u_att, u_jo, u_sus) -> pd.DataFrame:
     rows = []
-    for item, used, paid_col in (("attachment", u_att, "attachment_paid"),
-                                 ("job_outcome", u_jo, "job_outcome_paid"),
-                                 ("sustainment", u_sus, "sustainment_paid")):
+    for item, used, paid_col in (
+        ("attachment", u_att, "attachment_paid"),
+        ("job_outcome", u_jo, "job_outcome_paid"),
+        ("sustainment", u_sus, "sustainment_paid"),
+    ):
         if not used.any():
             continue
         key = gi[used] * 1000 + yi[used]
@@ -339,9 +457,17 @@ def _placeholder_table(out, codes, vals, unk, gi, yi, u_att, u_jo, u_sus) -> pd.
         tot = np.bincount(inv, weights=paid)
         for k, c, t in zip(uk, cnt, tot):
             g, y = divmod(int(k), 1000)
-            value = (vals["sustainment_fee"][g, y] if item == "sustainment"
-                     else vals[item][g, y])
-            rows.append({"payment_group": codes[g], "contract_year": y + 1, "item": item,
-                         "value": value, "rows": int(c), "paid": float(t)})
-    return pd.DataFrame(rows, columns=["payment_group", "contract_year", "item", "value",
-                                       "rows", "paid"])
+            value = vals["sustainment_fee"][g, y] if item == "sustainment" else vals[item][g, y]
+            rows.append(
+                {
+                    "payment_group": codes[g],
+                    "contract_year": y + 1,
+                    "item": item,
+                    "value": value,
+                    "rows": int(c),
+                    "paid": float(t),
+                }
+            )
+    return pd.DataFrame(
+        rows, columns=["payment_group", "contract_year", "item", "value", "rows", "paid"]
+    )

@@ -76,13 +76,19 @@ class PaymentsResult:
         att = np.where(att_ok, r["attachment_paid"].to_numpy(), 0.0)
         jo = np.where(jo_ok, r["job_outcome_paid"].to_numpy(), 0.0)
         sus = n_sus * r["sustainment_fee"].to_numpy()
-        frame = pd.DataFrame({
-            "referrals": 1, "attachments": att_ok.astype(np.int64),
-            "attachment_paid": att, "job_outcomes": jo_ok.astype(np.int64),
-            "job_outcome_paid": jo, "sustainment_payments": n_sus, "sustainment_paid": sus,
-            "total_paid": att + jo + sus,
-            "placeholder_paid": att * (u & 1 > 0) + jo * (u & 2 > 0) + sus * (u & 4 > 0),
-        })
+        frame = pd.DataFrame(
+            {
+                "referrals": 1,
+                "attachments": att_ok.astype(np.int64),
+                "attachment_paid": att,
+                "job_outcomes": jo_ok.astype(np.int64),
+                "job_outcome_paid": jo,
+                "sustainment_payments": n_sus,
+                "sustainment_paid": sus,
+                "total_paid": att + jo + sus,
+                "placeholder_paid": att * (u & 1 > 0) + jo * (u & 2 > 0) + sus * (u & 4 > 0),
+            }
+        )
         if cols:
             for c in cols:
                 frame[c] = r[c].to_numpy()
@@ -92,7 +98,8 @@ class PaymentsResult:
             out.index = pd.Index(["all"])
         with np.errstate(divide="ignore", invalid="ignore"):
             out["paid_per_job_outcome"] = np.where(
-                out["job_outcomes"] > 0, out["total_paid"] / out["job_outcomes"], np.nan)
+                out["job_outcomes"] > 0, out["total_paid"] / out["job_outcomes"], np.nan
+            )
         return out
 
     def totals(self) -> pd.Series:
@@ -106,18 +113,29 @@ class PaymentsResult:
         parts = []
         keys = ["person_id", "cpa", "prime", "payment_group"]
         a = r["attached"].to_numpy() & r["attachment_date"].notna().to_numpy()
-        parts.append(r.loc[a, keys].assign(kind="attachment", date=r.loc[a, "attachment_date"],
-                                           amount=r.loc[a, "attachment_paid"]))
+        parts.append(
+            r.loc[a, keys].assign(
+                kind="attachment",
+                date=r.loc[a, "attachment_date"],
+                amount=r.loc[a, "attachment_paid"],
+            )
+        )
         o = r["job_outcome_date"].notna().to_numpy()
-        parts.append(r.loc[o, keys].assign(kind="job_outcome", date=r.loc[o, "job_outcome_date"],
-                                           amount=r.loc[o, "job_outcome_paid"]))
+        parts.append(
+            r.loc[o, keys].assign(
+                kind="job_outcome",
+                date=r.loc[o, "job_outcome_date"],
+                amount=r.loc[o, "job_outcome_paid"],
+            )
+        )
         n = r["sustainment_count"].to_numpy()
         idx = np.repeat(np.arange(len(r)), n)
         k = np.arange(len(idx)) - np.repeat(np.cumsum(n) - n, n) + 1
         sus = r.iloc[idx][keys].reset_index(drop=True)
         sus["kind"] = "sustainment"
-        sus["date"] = (r["job_outcome_date"].to_numpy()[idx]
-                       + (k * SUSTAINMENT_DAYS).astype("timedelta64[D]"))
+        sus["date"] = r["job_outcome_date"].to_numpy()[idx] + (k * SUSTAINMENT_DAYS).astype(
+            "timedelta64[D]"
+        )
         sus["amount"] = r["sustainment_fee"].to_numpy()[idx]
         parts.append(sus)
         out = pd.concat(parts, ignore_index=True)
@@ -126,12 +144,15 @@ class PaymentsResult:
     def summary(self) -> str:
         """Totals, checks and placeholders as text."""
         t = self.totals()
-        lines = [f"Payments by results ({self.tariff.source}): "
-                 f"total {t['total_paid']:,.0f} pounds for {int(t['referrals']):,} referrals",
-                 f"  of which placeholder (U) values: {t['placeholder_paid']:,.0f}",
-                 self.checks.to_string(index=False)]
+        lines = [
+            f"Payments by results ({self.tariff.source}): "
+            f"total {t['total_paid']:,.0f} pounds for {int(t['referrals']):,} referrals",
+            f"  of which placeholder (U) values: {t['placeholder_paid']:,.0f}",
+            self.checks.to_string(index=False),
+        ]
         return "\n".join(lines)
 
     def _repr_html_(self) -> str:
-        return (self.by("payment_group").to_html(float_format=lambda v: f"{v:,.0f}")
-                + self.checks.to_html(index=False))
+        return self.by("payment_group").to_html(
+            float_format=lambda v: f"{v:,.0f}"
+        ) + self.checks.to_html(index=False)

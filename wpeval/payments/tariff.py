@@ -19,8 +19,16 @@ from wpeval.exceptions import ParameterError
 ITEMS = ("attachment", "job_outcome", "sustainment_fee", "sustainment_cap", "jo_trigger_weeks")
 STATUSES = ("V", "D", "U")
 SUSTAINMENT_DAYS = 28
-REQUIRED = ("person_id", "referral_date", "cpa", "prime", "payment_group", "attached",
-            "job_outcome_date", "sustainment_payments")
+REQUIRED = (
+    "person_id",
+    "referral_date",
+    "cpa",
+    "prime",
+    "payment_group",
+    "attached",
+    "job_outcome_date",
+    "sustainment_payments",
+)
 
 
 # --------------------------------------------------------------------------- tariff ------
@@ -124,8 +132,10 @@ class Tariff:
 
     @property
     def mpl_groups(self) -> list[str]:
-        return sorted({g for cells in self.mpl["non_intervention"].values() for g in cells},
-                      key=list(self.groups).index)
+        return sorted(
+            {g for cells in self.mpl["non_intervention"].values() for g in cells},
+            key=list(self.groups).index,
+        )
 
     def table(self, years: tuple[int, ...] = (1, 2, 3, 4)) -> pd.DataFrame:
         """The tariff as a table: one row per group and contract year, value and status of
@@ -136,8 +146,11 @@ class Tariff:
                 row: dict = {"payment_group": g, "contract_year": y}
                 for item in ITEMS:
                     row[item], row[f"{item}_status"] = self.value(g, item, y)
-                row["max_total"] = (row["attachment"] + row["job_outcome"]
-                                    + row["sustainment_fee"] * row["sustainment_cap"])
+                row["max_total"] = (
+                    row["attachment"]
+                    + row["job_outcome"]
+                    + row["sustainment_fee"] * row["sustainment_cap"]
+                )
                 row["placeholder"] = any(row[f"{i}_status"] == "U" for i in ITEMS)
                 rows.append(row)
         return pd.DataFrame(rows)
@@ -153,19 +166,23 @@ def _parse_tariff(raw: Mapping, source: str) -> Tariff:
         ysm = _item(cy["year_start_month"], "contract_years.year_start_month")
         if int(ysm[0]) not in range(1, 13):
             raise ParameterError("tariff: contract_years.year_start_month must be 1..12")
-        basis = _item(cy.get("basis", {"value": "referral_date", "status": "U"}),
-                      "contract_years.basis")
+        basis = _item(
+            cy.get("basis", {"value": "referral_date", "status": "U"}), "contract_years.basis"
+        )
         if basis[0] not in ("referral_date", "attachment_date"):
-            raise ParameterError("tariff: contract_years.basis must be referral_date or "
-                                 "attachment_date")
+            raise ParameterError(
+                "tariff: contract_years.basis must be referral_date or attachment_date"
+            )
         phase = {}
         for y, cell in raw["attachment_phase"].items():
             v, s = _item(cell, f"attachment_phase.{y}")
             phase[int(y)] = (_number(v, f"attachment_phase.{y}"), s)
         if not phase or min(phase) != 1:
             raise ParameterError("tariff: attachment_phase must start at contract year 1")
-        naf = _item(raw.get("no_attachment_fee_from", {"value": None, "status": "V"}),
-                    "no_attachment_fee_from")
+        naf = _item(
+            raw.get("no_attachment_fee_from", {"value": None, "status": "V"}),
+            "no_attachment_fee_from",
+        )
         naf = (None if naf[0] is None else pd.Timestamp(naf[0]), naf[1])
         groups, by_year = {}, {}
         for code, spec in raw["groups"].items():
@@ -179,11 +196,14 @@ def _parse_tariff(raw: Mapping, source: str) -> Tariff:
                 g[item] = (_number(v, f"groups.{code}.{item}"), s)
             for y, over in (spec.get("by_year") or {}).items():
                 by_year[(str(code), int(y))] = {
-                    k: ((_number(_item(c, k)[0], k)), _item(c, k)[1]) for k, c in over.items()}
+                    k: ((_number(_item(c, k)[0], k)), _item(c, k)[1]) for k, c in over.items()
+                }
             groups[str(code)] = g
         disc = raw.get("discounts") or {}
-        default = _number(_item(disc.get("default", {"value": 0, "status": "V"}),
-                                "discounts.default")[0], "discounts.default")
+        default = _number(
+            _item(disc.get("default", {"value": 0, "status": "V"}), "discounts.default")[0],
+            "discounts.default",
+        )
         contracts = {}
         for key, val in (disc.get("contracts") or {}).items():
             if "/" not in str(key):
@@ -205,15 +225,26 @@ def _parse_tariff(raw: Mapping, source: str) -> Tariff:
                 if grp not in groups:
                     raise ParameterError(f"tariff: MPL group {grp!r} is not a tariff group")
                 ni[int(y)][str(grp)] = (v, s)
-        mpl = {"uplift": _item(m["uplift"], "mpl.uplift"),
-               "window_months": _item(m["window_months"], "mpl.window_months"),
-               "non_intervention": ni}
+        mpl = {
+            "uplift": _item(m["uplift"], "mpl.uplift"),
+            "window_months": _item(m["window_months"], "mpl.window_months"),
+            "non_intervention": ni,
+        }
     except (KeyError, TypeError, AttributeError) as exc:
         raise ParameterError(f"tariff {source}: malformed ({exc!r})") from exc
-    return Tariff(groups=groups, by_year=by_year, attachment_phase=phase, start=start,
-                  year_start_month=(int(ysm[0]), ysm[1]), basis=basis,
-                  no_attachment_fee_from=naf, default_discount=default, discounts=contracts,
-                  mpl=mpl, source=source)
+    return Tariff(
+        groups=groups,
+        by_year=by_year,
+        attachment_phase=phase,
+        start=start,
+        year_start_month=(int(ysm[0]), ysm[1]),
+        basis=basis,
+        no_attachment_fee_from=naf,
+        default_discount=default,
+        discounts=contracts,
+        mpl=mpl,
+        source=source,
+    )
 
 
 def default_tariff_dict() -> dict:
@@ -222,8 +253,9 @@ def default_tariff_dict() -> dict:
     return yaml.safe_load(text)
 
 
-def load_tariff(tariff: "Tariff | str | Path | Mapping | None" = None, *,
-                discounts: Mapping | None = None) -> Tariff:
+def load_tariff(
+    tariff: "Tariff | str | Path | Mapping | None" = None, *, discounts: Mapping | None = None
+) -> Tariff:
     """Load a tariff.
 
     Parameters

@@ -12,7 +12,16 @@ from __future__ import annotations
 import importlib
 import pkgutil
 
-_SUBMODULES = ("checks", "randomised", "survival", "tables", "ranking", "value", "models", "diagnosis")
+_SUBMODULES = (
+    "checks",
+    "randomised",
+    "survival",
+    "tables",
+    "ranking",
+    "value",
+    "models",
+    "diagnosis",
+)
 
 
 def _index() -> dict[str, str]:

@@ -36,16 +36,27 @@ def plot_allocation_balance(table, ax=None, *, alpha: float = 0.05):
     from scipy import stats
 
     con = getattr(table, "contracts", table)
-    if not isinstance(con, pd.DataFrame) or not {"cpa", "prime", "diff",
-                                                  "std_error"} <= set(con.columns):
-        raise ParameterError("plot_allocation_balance needs an AllocationBalance or a frame "
-                             "with cpa, prime, diff, std_error")
+    if not isinstance(con, pd.DataFrame) or not {"cpa", "prime", "diff", "std_error"} <= set(
+        con.columns
+    ):
+        raise ParameterError(
+            "plot_allocation_balance needs an AllocationBalance or a frame "
+            "with cpa, prime, diff, std_error"
+        )
     con = con.sort_values(["cpa", "prime"]).reset_index(drop=True)
     ax = _axes(ax, (7, max(3, 0.22 * len(con) + 1)))
     y = np.arange(len(con))[::-1]
     z = stats.norm.ppf(1 - alpha / 2)
-    ax.errorbar(100 * con["diff"], y, xerr=100 * z * con["std_error"], fmt="o", ms=3,
-                color=colour("estimate"), ecolor=colour("muted"), capsize=2)
+    ax.errorbar(
+        100 * con["diff"],
+        y,
+        xerr=100 * z * con["std_error"],
+        fmt="o",
+        ms=3,
+        color=colour("estimate"),
+        ecolor=colour("muted"),
+        capsize=2,
+    )
     ax.axvline(0, color=colour("reference"), lw=0.8)
     ax.set_yticks(y)
     ax.set_yticklabels([f"{c} {p}" for c, p in zip(con["cpa"], con["prime"])], fontsize=7)
@@ -70,18 +81,34 @@ def plot_covariate_balance(table: pd.DataFrame, ax=None, *, threshold: float = 0
     -------
     matplotlib.axes.Axes
     """
-    if not isinstance(table, pd.DataFrame) or not {"covariate", "smd_raw",
-                                                    "smd_adjusted"} <= set(table.columns):
-        raise ParameterError("plot_covariate_balance needs the frame returned by "
-                             "wpeval.data.design.covariate_balance")
+    if not isinstance(table, pd.DataFrame) or not {"covariate", "smd_raw", "smd_adjusted"} <= set(
+        table.columns
+    ):
+        raise ParameterError(
+            "plot_covariate_balance needs the frame returned by "
+            "wpeval.data.design.covariate_balance"
+        )
     covs = list(dict.fromkeys(table["covariate"]))
     pos = {c: i for i, c in enumerate(covs[::-1])}
     y = table["covariate"].map(pos).to_numpy(dtype=float)
     ax = _axes(ax, (6, max(3, 0.35 * len(covs) + 1)))
-    ax.scatter(table["smd_raw"], y + 0.12, s=10, marker="o", facecolors="none",
-               edgecolors=colour("muted"), label="raw")
-    ax.scatter(table["smd_adjusted"], y - 0.12, s=10, marker="o", color=colour("estimate"),
-               label="block-adjusted")
+    ax.scatter(
+        table["smd_raw"],
+        y + 0.12,
+        s=10,
+        marker="o",
+        facecolors="none",
+        edgecolors=colour("muted"),
+        label="raw",
+    )
+    ax.scatter(
+        table["smd_adjusted"],
+        y - 0.12,
+        s=10,
+        marker="o",
+        color=colour("estimate"),
+        label="block-adjusted",
+    )
     for t in (-threshold, threshold):
         ax.axvline(t, color=colour("alert"), lw=0.8, ls="--")
     ax.axvline(0, color=colour("reference"), lw=0.8)

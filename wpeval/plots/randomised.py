@@ -25,9 +25,16 @@ def _axes(ax, height: float, width: float = 8.0):
     return Figure(figsize=(width, height)).add_subplot(1, 1, 1)
 
 
-def plot_contrasts(result, ax=None, *, contrast: str | None = None, cpa=None,
-                   significance: str = "p_adjusted", alpha: float = 0.05,
-                   reference: float = 0.0):
+def plot_contrasts(
+    result,
+    ax=None,
+    *,
+    contrast: str | None = None,
+    cpa=None,
+    significance: str = "p_adjusted",
+    alpha: float = 0.05,
+    reference: float = 0.0,
+):
     """Forest plot of contrasts: estimates with confidence intervals, grouped by CPA.
 
     Parameters
@@ -71,15 +78,31 @@ def plot_contrasts(result, ax=None, *, contrast: str | None = None, cpa=None,
     n = len(tab)
     ax = _axes(ax, height=max(2.5, 0.32 * n + 1.2))
     ypos = np.arange(n)[::-1]
-    labels = (tab["cpa"].astype(str) + ": " + tab["term"].astype(str)) if "cpa" in tab \
+    labels = (
+        (tab["cpa"].astype(str) + ": " + tab["term"].astype(str))
+        if "cpa" in tab
         else tab["term"].astype(str)
+    )
     sig = (tab[significance] < alpha).to_numpy() if significance in tab else np.ones(n, bool)
     ax.hlines(ypos, tab["conf_low"], tab["conf_high"], color=colour("interval"), linewidth=1.4)
-    ax.scatter(tab["estimate"][sig], ypos[sig], color=colour("ink"), zorder=3, s=28,
-               label=f"{significance} < {alpha}" if significance in tab else None)
+    ax.scatter(
+        tab["estimate"][sig],
+        ypos[sig],
+        color=colour("ink"),
+        zorder=3,
+        s=28,
+        label=f"{significance} < {alpha}" if significance in tab else None,
+    )
     if (~sig).any():
-        ax.scatter(tab["estimate"][~sig], ypos[~sig], facecolor=colour("paper"), edgecolor=colour("ink"),
-                   zorder=3, s=28, label=f"{significance} >= {alpha}")
+        ax.scatter(
+            tab["estimate"][~sig],
+            ypos[~sig],
+            facecolor=colour("paper"),
+            edgecolor=colour("ink"),
+            zorder=3,
+            s=28,
+            label=f"{significance} >= {alpha}",
+        )
     ax.axvline(reference, color=colour("reference"), linestyle="--", linewidth=1)
     if "cpa" in tab:  # light separators between CPAs
         change = np.flatnonzero(tab["cpa"].to_numpy()[1:] != tab["cpa"].to_numpy()[:-1])
@@ -88,8 +111,9 @@ def plot_contrasts(result, ax=None, *, contrast: str | None = None, cpa=None,
     ax.set_yticks(ypos)
     ax.set_yticklabels(labels, fontsize=8)
     ax.set_ylim(-0.7, n - 0.3)
-    level = getattr(result, "method", {}).get("alpha", alpha) if hasattr(result, "method") \
-        else alpha
+    level = (
+        getattr(result, "method", {}).get("alpha", alpha) if hasattr(result, "method") else alpha
+    )
     ax.set_xlabel(f"difference (estimate and {100 * (1 - level):.0f}% confidence interval)")
     if significance in tab:
         ax.legend(loc="best", fontsize=8, frameon=False)
@@ -122,8 +146,10 @@ def plot_randomisation(result, ax=None, *, outcome: str | None = None, bins: int
     ax = _axes(ax, height=3.5, width=6.5)
     ax.hist(null, bins=bins, color=colour("light"), edgecolor=colour("paper"))
     ax.axvline(obs, color=colour("ink"), linewidth=1.5, label=f"observed = {obs:.3g}")
-    ax.set_xlabel(f"statistic under the sharp null ({extra.get('draws')} "
-                  f"{'assignments' if extra.get('exact') else 'draws'})")
+    ax.set_xlabel(
+        f"statistic under the sharp null ({extra.get('draws')} "
+        f"{'assignments' if extra.get('exact') else 'draws'})"
+    )
     ax.set_ylabel("count")
     ax.legend(fontsize=8, frameon=False, title=f"p = {tab['p_value'][k]:.3g}")
     return ax

@@ -28,13 +28,15 @@ def _table(result, needed):
     tab = result.tidy() if hasattr(result, "tidy") else pd.DataFrame(result)
     missing = [c for c in needed if c not in tab.columns]
     if missing:
-        raise ParameterError(f"result lacks columns {missing}; pass the output of "
-                             "league_table / funnel_data")
+        raise ParameterError(
+            f"result lacks columns {missing}; pass the output of league_table / funnel_data"
+        )
     return tab
 
 
-def plot_league(result, ax=None, *, cpa: str | None = None, national: bool = False,
-                show_shrunk: bool = True):
+def plot_league(
+    result, ax=None, *, cpa: str | None = None, national: bool = False, show_shrunk: bool = True
+):
     """Caterpillar plot of contract effects with intervals and rank confidence sets.
 
     Parameters
@@ -57,8 +59,10 @@ def plot_league(result, ax=None, *, cpa: str | None = None, national: bool = Fal
         interval; blue: shrunk effect and posterior interval; right-hand labels: rank and
         rank confidence set.
     """
-    tab = _table(result, ["term", "cpa", "estimate", "conf_low", "conf_high", "rank",
-                          "rank_low", "rank_high"])
+    tab = _table(
+        result,
+        ["term", "cpa", "estimate", "conf_low", "conf_high", "rank", "rank_low", "rank_high"],
+    )
     if cpa is not None:
         tab = tab[tab["cpa"] == cpa]
         if tab.empty:
@@ -66,26 +70,36 @@ def plot_league(result, ax=None, *, cpa: str | None = None, national: bool = Fal
     tab = tab.sort_values(["cpa", "estimate"], ascending=[True, False]).reset_index(drop=True)
     ax = _axes(ax, max(2.5, 0.28 * len(tab) + 1))
     y = np.arange(len(tab))[::-1].astype(float)
-    ax.hlines(y, tab["conf_low"], tab["conf_high"], color=colour("ink"), lw=1.2,
-              label="raw effect, CI")
+    ax.hlines(
+        y, tab["conf_low"], tab["conf_high"], color=colour("ink"), lw=1.2, label="raw effect, CI"
+    )
     ax.plot(tab["estimate"], y, "o", color=colour("ink"), ms=4)
     shrunk = show_shrunk and "shrunk_effect" in tab and tab["shrunk_effect"].notna().any()
     if shrunk:
-        ax.hlines(y - 0.3, tab["shrunk_low"], tab["shrunk_high"], color=colour("adjusted"), lw=1.2,
-                  label="shrunk (EB), posterior interval")
+        ax.hlines(
+            y - 0.3,
+            tab["shrunk_low"],
+            tab["shrunk_high"],
+            color=colour("adjusted"),
+            lw=1.2,
+            label="shrunk (EB), posterior interval",
+        )
         ax.plot(tab["shrunk_effect"], y - 0.3, "D", color=colour("adjusted"), ms=3.5)
     ax.axvline(0, color=colour("reference"), lw=0.8, ls="--")
     prefix = "rank_national" if national else "rank"
-    labels = [f"{r} [{lo}-{hi}]" if lo != hi else f"{r} [{lo}]" for r, lo, hi in
-              zip(tab[prefix], tab[f"{prefix}_low"], tab[f"{prefix}_high"])]
+    labels = [
+        f"{r} [{lo}-{hi}]" if lo != hi else f"{r} [{lo}]"
+        for r, lo, hi in zip(tab[prefix], tab[f"{prefix}_low"], tab[f"{prefix}_high"])
+    ]
     ax.set_yticks(y)
     ax.set_yticklabels(tab["term"], fontsize=8)
     ax2 = ax.twinx()
     ax2.set_ylim(ax.get_ylim())
     ax2.set_yticks(y)
     ax2.set_yticklabels(labels, fontsize=8)
-    ax2.set_ylabel(("national" if national else "within-CPA") + " rank [confidence set]",
-                   fontsize=8)
+    ax2.set_ylabel(
+        ("national" if national else "within-CPA") + " rank [confidence set]", fontsize=8
+    )
     # separate CPAs
     change = np.flatnonzero(tab["cpa"].to_numpy()[1:] != tab["cpa"].to_numpy()[:-1])
     for i in change:
@@ -129,15 +143,20 @@ def plot_funnel(table, ax=None, *, cpa: str | None = None, levels=None, grid: in
         if tab.empty:
             raise ParameterError(f"no contracts for CPA {cpa!r}")
     if levels is None:
-        levels = (table.method.get("levels", (0.95, 0.998)) if hasattr(table, "method")
-                  else (0.95, 0.998))
+        levels = (
+            table.method.get("levels", (0.95, 0.998)) if hasattr(table, "method") else (0.95, 0.998)
+        )
     ax = _axes(ax, 5)
     single = tab["target"].nunique() == 1
-    p_ref = float(tab["target"].iloc[0]) if single else float(
-        np.sum(tab["estimate"] * tab["n"]) / tab["n"].sum())
+    p_ref = (
+        float(tab["target"].iloc[0])
+        if single
+        else float(np.sum(tab["estimate"] * tab["n"]) / tab["n"].sum())
+    )
     shift = 0.0 if single else tab["target"].to_numpy()
-    ns = np.unique(np.linspace(max(1, tab["n"].min() * 0.5), tab["n"].max() * 1.1, grid)
-                   .round().astype(int))
+    ns = np.unique(
+        np.linspace(max(1, tab["n"].min() * 0.5), tab["n"].max() * 1.1, grid).round().astype(int)
+    )
     styles = ["--", ":", "-."]
     for i, lev in enumerate(sorted(levels)):
         lo, hi = funnel_limits(p_ref, ns, lev)
@@ -152,17 +171,27 @@ def plot_funnel(table, ax=None, *, cpa: str | None = None, levels=None, grid: in
                 ax.plot(tab["n"], tab[f"upper_{tag}"] - shift, "_", color=colour("reference"), ms=8)
     yv = tab["estimate"] - shift
     ax.axhline(0.0 if not single else p_ref, color=colour("ink"), lw=0.8)
-    role = np.where(tab["flag"].str.startswith("high"), "alert",
-                    np.where(tab["flag"].str.startswith("low"), "adjusted", "estimate"))
+    role = np.where(
+        tab["flag"].str.startswith("high"),
+        "alert",
+        np.where(tab["flag"].str.startswith("low"), "adjusted", "estimate"),
+    )
     cols = np.array([colour(r) for r in role], dtype=object)
     alarm = tab["flag"].str.endswith("alarm").to_numpy()
     ax.scatter(tab["n"][alarm], yv[alarm], c=list(cols[alarm]), s=22, zorder=3)
-    ax.scatter(tab["n"][~alarm], yv[~alarm], facecolors="none", edgecolors=list(cols[~alarm]),
-               s=22, zorder=3)
+    ax.scatter(
+        tab["n"][~alarm],
+        yv[~alarm],
+        facecolors="none",
+        edgecolors=list(cols[~alarm]),
+        s=22,
+        zorder=3,
+    )
     for (_, row), yy in zip(tab.iterrows(), yv):
         if row["flag"].endswith("alarm"):
-            ax.annotate(row["term"], (row["n"], yy), fontsize=6, xytext=(3, 2),
-                        textcoords="offset points")
+            ax.annotate(
+                row["term"], (row["n"], yy), fontsize=6, xytext=(3, 2), textcoords="offset points"
+            )
     ax.set_xlabel("referrals with the outcome observed (n)")
     ax.set_ylabel("outcome rate" if single else "outcome rate minus target (CPA rate)")
     ax.legend(fontsize=7, frameon=False)

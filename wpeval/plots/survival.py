@@ -33,8 +33,10 @@ def _pick(labels, which, max_curves):
             raise ParameterError(f"unknown curves {unknown}; available: {labels[:10]}...")
         return which
     if len(labels) > max_curves:
-        raise ParameterError(f"{len(labels)} curves is too many for one plot; pass "
-                             f"curves=[...] (first labels: {labels[:5]}) or raise max_curves")
+        raise ParameterError(
+            f"{len(labels)} curves is too many for one plot; pass "
+            f"curves=[...] (first labels: {labels[:5]}) or raise max_curves"
+        )
     return labels
 
 
@@ -46,8 +48,15 @@ def _step_with_band(ax, t, y, lo, hi, start, color, label, ci, alpha_band=0.15, 
         lo = np.concatenate([[start], lo])
         hi = np.concatenate([[start], hi])
         ok = ~(np.isnan(lo) | np.isnan(hi))
-        ax.fill_between(t, np.where(ok, lo, np.nan), np.where(ok, hi, np.nan), step="post",
-                        color=line.get_color(), alpha=alpha_band, linewidth=0)
+        ax.fill_between(
+            t,
+            np.where(ok, lo, np.nan),
+            np.where(ok, hi, np.nan),
+            step="post",
+            color=line.get_color(),
+            alpha=alpha_band,
+            linewidth=0,
+        )
     return line
 
 
@@ -66,9 +75,18 @@ def _short_labels(labels: list[str]) -> dict[str, str]:
     return out
 
 
-def plot_survival(result, ax=None, *, curves=None, ci: bool = True, at_risk_times=None,
-                  censor_marks: bool = False, max_curves: int = 12, xlabel: str = "days",
-                  ylabel: str = "proportion without event"):
+def plot_survival(
+    result,
+    ax=None,
+    *,
+    curves=None,
+    ci: bool = True,
+    at_risk_times=None,
+    censor_marks: bool = False,
+    max_curves: int = 12,
+    xlabel: str = "days",
+    ylabel: str = "proportion without event",
+):
     """Kaplan-Meier curves (step functions) with pointwise CI bands and an at-risk table.
 
     Parameters
@@ -107,9 +125,17 @@ def plot_survival(result, ax=None, *, curves=None, ci: bool = True, at_risk_time
     colors = {}
     for lab in chosen:
         sub = tab[tab["curve"] == lab]
-        line = _step_with_band(ax, sub["time"].to_numpy(), sub["surv"].to_numpy(),
-                               sub["conf_low"].to_numpy(), sub["conf_high"].to_numpy(), 1.0,
-                               None, short[lab], ci)
+        line = _step_with_band(
+            ax,
+            sub["time"].to_numpy(),
+            sub["surv"].to_numpy(),
+            sub["conf_low"].to_numpy(),
+            sub["conf_high"].to_numpy(),
+            1.0,
+            None,
+            short[lab],
+            ci,
+        )
         colors[lab] = line.get_color()
         if censor_marks:
             cens = sub[sub["n_censor"] > 0]
@@ -120,8 +146,9 @@ def plot_survival(result, ax=None, *, curves=None, ci: bool = True, at_risk_time
     ax.set_ylabel(ylabel)
     if len(chosen) > 1 or chosen[0] != "all":
         if len(chosen) > 4:
-            ax.legend(frameon=False, fontsize="small", loc="center left",
-                      bbox_to_anchor=(1.01, 0.5))
+            ax.legend(
+                frameon=False, fontsize="small", loc="center left", bbox_to_anchor=(1.01, 0.5)
+            )
         else:
             ax.legend(frameon=False, fontsize="small")
     if at_risk_times is not None:
@@ -134,19 +161,46 @@ def _at_risk_table(ax, result, chosen, short, colors, times):
     risk = result.at_risk(times)
     first = -42  # points below the axis: clears tick labels and the x label
     row = 13
-    ax.annotate("Number at risk", xy=(0, 0), xycoords="axes fraction", xytext=(0, first),
-                textcoords="offset points", ha="left", va="top", fontsize="small",
-                fontweight="bold", annotation_clip=False)
+    ax.annotate(
+        "Number at risk",
+        xy=(0, 0),
+        xycoords="axes fraction",
+        xytext=(0, first),
+        textcoords="offset points",
+        ha="left",
+        va="top",
+        fontsize="small",
+        fontweight="bold",
+        annotation_clip=False,
+    )
     for i, lab in enumerate(chosen):
         y = first - (i + 1) * row
-        ax.annotate(short[lab], xy=(0, 0), xycoords="axes fraction", xytext=(-24, y),
-                    textcoords="offset points", ha="right", va="top", fontsize="x-small",
-                    color=colors[lab], annotation_clip=False)
+        ax.annotate(
+            short[lab],
+            xy=(0, 0),
+            xycoords="axes fraction",
+            xytext=(-24, y),
+            textcoords="offset points",
+            ha="right",
+            va="top",
+            fontsize="x-small",
+            color=colors[lab],
+            annotation_clip=False,
+        )
         sub = risk[risk["curve"] == lab]
         for t, n in zip(sub["time"], sub["n_risk"]):
-            ax.annotate(f"{n:,}", xy=(t, 0), xycoords=("data", "axes fraction"),
-                        xytext=(0, y), textcoords="offset points", ha="center", va="top",
-                        fontsize="x-small", color=colors[lab], annotation_clip=False)
+            ax.annotate(
+                f"{n:,}",
+                xy=(t, 0),
+                xycoords=("data", "axes fraction"),
+                xytext=(0, y),
+                textcoords="offset points",
+                ha="center",
+                va="top",
+                fontsize="x-small",
+                color=colors[lab],
+                annotation_clip=False,
+            )
     fig = ax.figure
     if fig is not None:
         need = (-first + (len(chosen) + 1) * row) / 72  # inches
@@ -154,9 +208,18 @@ def _at_risk_table(ax, result, chosen, short, colors, times):
         fig.subplots_adjust(bottom=min(0.7, (need + 0.1) / height))
 
 
-def plot_cumulative_incidence(result, ax=None, *, cause=None, curves=None, ci: bool = True,
-                              max_curves: int = 12, xlabel: str = "days",
-                              ylabel: str = "cumulative incidence", cause_labels=None):
+def plot_cumulative_incidence(
+    result,
+    ax=None,
+    *,
+    cause=None,
+    curves=None,
+    ci: bool = True,
+    max_curves: int = 12,
+    xlabel: str = "days",
+    ylabel: str = "cumulative incidence",
+    cause_labels=None,
+):
     """Aalen-Johansen cumulative incidence curves with pointwise CI bands.
 
     Parameters
@@ -183,8 +246,7 @@ def plot_cumulative_incidence(result, ax=None, *, cause=None, curves=None, ci: b
     matplotlib.axes.Axes
     """
     if not hasattr(result, "cif_at"):
-        raise ParameterError("plot_cumulative_incidence needs the result of "
-                             "cumulative_incidence()")
+        raise ParameterError("plot_cumulative_incidence needs the result of cumulative_incidence()")
     ax = _axes(ax)
     tab = result.tidy()
     labels = list(dict.fromkeys(tab["curve"]))
@@ -200,10 +262,18 @@ def plot_cumulative_incidence(result, ax=None, *, cause=None, curves=None, ci: b
                 continue
             name = names.get(k, f"cause {k}")
             label = name if lab == "all" else f"{lab}: {name}"
-            line = _step_with_band(ax, sub["time"].to_numpy(), sub["cif"].to_numpy(),
-                                   sub["conf_low"].to_numpy(), sub["conf_high"].to_numpy(),
-                                   0.0, color_of.get(lab), label, ci,
-                                   linestyle=styles[j % len(styles)])
+            line = _step_with_band(
+                ax,
+                sub["time"].to_numpy(),
+                sub["cif"].to_numpy(),
+                sub["conf_low"].to_numpy(),
+                sub["conf_high"].to_numpy(),
+                0.0,
+                color_of.get(lab),
+                label,
+                ci,
+                linestyle=styles[j % len(styles)],
+            )
             color_of.setdefault(lab, line.get_color())
     ax.set_ylim(bottom=0)
     ax.set_xlim(left=0)
@@ -239,8 +309,14 @@ def plot_hazard_ratios(result, ax=None, *, terms=None, log_scale: bool = True):
     ax = _axes(ax, size=(7, 0.4 * len(tab) + 1.5))
     from wpeval.plots.models import plot_interval_points
 
-    hr = pd.DataFrame({"term": tab["term"], "estimate": tab["hazard_ratio"],
-                       "conf_low": tab["hr_conf_low"], "conf_high": tab["hr_conf_high"]})
+    hr = pd.DataFrame(
+        {
+            "term": tab["term"],
+            "estimate": tab["hazard_ratio"],
+            "conf_low": tab["hr_conf_low"],
+            "conf_high": tab["hr_conf_high"],
+        }
+    )
     plot_interval_points(hr, ax)
     ax.axvline(1.0, color=colour("reference"), linestyle="--", linewidth=1)
     ax.set_ylabel("")
@@ -251,6 +327,7 @@ def plot_hazard_ratios(result, ax=None, *, terms=None, log_scale: bool = True):
         ax.xaxis.set_major_formatter(FormatStrFormatter("%g"))
         ax.xaxis.set_minor_formatter(FormatStrFormatter("%g"))
         ax.tick_params(axis="x", which="minor", labelsize="x-small")
-    ax.set_xlabel("hazard ratio (95% CI)" if result.method.get("alpha", 0.05) == 0.05
-                  else "hazard ratio")
+    ax.set_xlabel(
+        "hazard ratio (95% CI)" if result.method.get("alpha", 0.05) == 0.05 else "hazard ratio"
+    )
     return ax

@@ -14,8 +14,14 @@ from matplotlib.ticker import FuncFormatter, PercentFormatter
 from wpeval.exceptions import ParameterError
 from wpeval.plots.theme import colour
 
-__all__ = ["plot_cohort_rates", "plot_cumulative", "plot_group_rates", "plot_prime_effects",
-           "plot_mpl", "plot_payments"]
+__all__ = [
+    "plot_cohort_rates",
+    "plot_cumulative",
+    "plot_group_rates",
+    "plot_prime_effects",
+    "plot_mpl",
+    "plot_payments",
+]
 
 
 def _ax(ax, size=(7, 4)):
@@ -134,8 +140,9 @@ def plot_prime_effects(result, ax=None, *, cpa: str):
     ax = _ax(ax, (7, 0.45 * len(tab) + 1.5))
     from wpeval.plots.models import plot_interval_points
 
-    tab = tab.assign(term=[f"{g}: {p} - {r}" for g, p, r in
-                           zip(tab["group"], tab["prime"], tab["reference"])])
+    tab = tab.assign(
+        term=[f"{g}: {p} - {r}" for g, p, r in zip(tab["group"], tab["prime"], tab["reference"])]
+    )
     plot_interval_points(tab, ax)
     ax.axvline(0, color=colour("reference"), lw=1)
     ax.set_ylabel("")
@@ -156,8 +163,9 @@ def plot_mpl(table, ax=None, *, contract_year: int | str = 2, group: str = "jsa_
     group : str, default "jsa_25_plus"
     """
     pub = table.published.reset_index()
-    d = pub[(pub["contract_year"].astype(str) == str(contract_year))
-            & (pub["payment_group"] == group)]
+    d = pub[
+        (pub["contract_year"].astype(str) == str(contract_year)) & (pub["payment_group"] == group)
+    ]
     if d.empty:
         raise ParameterError(f"no MPL rows for year {contract_year} and group {group!r}")
     ax = _ax(ax, (7, 0.3 * len(d) + 1.5))

@@ -42,8 +42,14 @@ import pandas as pd
 
 from wpeval.exceptions import ParameterError
 from wpeval.publish.suppression import (  # noqa: F401 - re-exported
-    _bridge, _component, _pick, primary_suppression, protect_lines, round_to_base,
-    suppress_table)
+    _bridge,
+    _component,
+    _pick,
+    primary_suppression,
+    protect_lines,
+    round_to_base,
+    suppress_table,
+)
 
 SUPPRESSED = "[c]"
 NOT_AVAILABLE = "[x]"
@@ -85,17 +91,22 @@ class Disclosure:
         """Footnote text describing the control applied."""
         parts = [f"{SUPPRESSED} = suppressed: fewer than {self.threshold} cases"]
         if self.secondary:
-            parts[0] += ", or suppressed so that another suppressed cell cannot be worked out " \
-                        "from the totals"
+            parts[0] += (
+                ", or suppressed so that another suppressed cell cannot be worked out "
+                "from the totals"
+            )
         if self.base > 1:
-            parts.append(f"Counts are rounded to the nearest {self.base}; totals are rounded "
-                         "separately, so they may not equal the sum of the rounded cells")
+            parts.append(
+                f"Counts are rounded to the nearest {self.base}; totals are rounded "
+                "separately, so they may not equal the sum of the rounded cells"
+            )
         parts.append("Rates are calculated from unrounded figures")
         return ". ".join(parts) + "."
 
 
-def resolve_disclosure(disclosure: "bool | Disclosure | Mapping | None",
-                       synthetic: bool) -> Disclosure | None:
+def resolve_disclosure(
+    disclosure: "bool | Disclosure | Mapping | None", synthetic: bool
+) -> Disclosure | None:
     """Settings to apply: disclosure control is on unless the caller says both
     ``synthetic=True`` and ``disclosure=False``.
 
@@ -120,11 +131,14 @@ def resolve_disclosure(disclosure: "bool | Disclosure | Mapping | None",
         return Disclosure(**disclosure)
     if disclosure is False:
         if synthetic is not True:
-            raise ParameterError("disclosure control can be switched off only for synthetic "
-                                 "data: pass synthetic=True with disclosure=False")
+            raise ParameterError(
+                "disclosure control can be switched off only for synthetic "
+                "data: pass synthetic=True with disclosure=False"
+            )
         return None
-    raise ParameterError(f"disclosure must be a bool, a Disclosure or a mapping, "
-                         f"not {type(disclosure).__name__}")
+    raise ParameterError(
+        f"disclosure must be a bool, a Disclosure or a mapping, not {type(disclosure).__name__}"
+    )
 
 
 # ----------------------------------------------------------------------- StatTable -------
@@ -171,8 +185,9 @@ class StatTable:
         """Published values as strings, formatted as in the HTML table."""
         fmt = self._formatters()
         cells = self._cells()
-        return pd.DataFrame({c: [fmt[c](v) for v in cells[c]] for c in cells.columns},
-                            index=cells.index)
+        return pd.DataFrame(
+            {c: [fmt[c](v) for v in cells[c]] for c in cells.columns}, index=cells.index
+        )
 
     def _formatters(self) -> dict:
         def make(kind):
@@ -188,23 +203,28 @@ class StatTable:
                 if kind == "rate":
                     return f"{100 * v:.1f}%"
                 return str(v)
+
             return f
+
         return {c: make(self.kinds.get(c, "text")) for c in self.published.columns}
 
     def styler(self):
         """A pandas Styler: thousands separators, percentages, ``[c]`` / ``[x]`` markers."""
         sty = self._cells().style.format(self._formatters())
-        sty = sty.set_caption(html.escape(self.title)).set_table_styles([
-            {"selector": "caption", "props": "caption-side: top; font-weight: bold;"},
-            {"selector": "th", "props": "text-align: left; padding: 2px 8px;"},
-            {"selector": "td", "props": "text-align: right; padding: 2px 8px;"},
-        ])
+        sty = sty.set_caption(html.escape(self.title)).set_table_styles(
+            [
+                {"selector": "caption", "props": "caption-side: top; font-weight: bold;"},
+                {"selector": "th", "props": "text-align: left; padding: 2px 8px;"},
+                {"selector": "td", "props": "text-align: right; padding: 2px 8px;"},
+            ]
+        )
         return sty
 
     def to_html(self) -> str:
         """Styled HTML table followed by its footnotes."""
-        notes = "".join(f"<p class='wpeval-note'><small>{html.escape(n)}</small></p>"
-                        for n in self.notes)
+        notes = "".join(
+            f"<p class='wpeval-note'><small>{html.escape(n)}</small></p>" for n in self.notes
+        )
         return f"<div class='wpeval-table'>{self.styler().to_html()}{notes}</div>"
 
     def _repr_html_(self) -> str:
@@ -217,11 +237,14 @@ class StatTable:
         for c in cells.columns:
             kind = self.kinds.get(c)
             if kind == "rate":
-                cells[c] = [v if isinstance(v, str) or pd.isna(v) else round(float(v), 4)
-                            for v in cells[c]]
+                cells[c] = [
+                    v if isinstance(v, str) or pd.isna(v) else round(float(v), 4) for v in cells[c]
+                ]
             elif kind in ("count", "money"):
-                cells[c] = [v if isinstance(v, str) or pd.isna(v) else int(round(float(v)))
-                            for v in cells[c]]
+                cells[c] = [
+                    v if isinstance(v, str) or pd.isna(v) else int(round(float(v)))
+                    for v in cells[c]
+                ]
         cells = cells.where(cells.notna(), NOT_AVAILABLE).reset_index()
         return cells.to_csv(path, index=False)
 
@@ -231,8 +254,13 @@ class StatTable:
 
         cells = self._cells().reset_index()
         cells.columns = [str(c) for c in cells.columns]
-        return _jsonable({"title": self.title, "notes": list(self.notes),
-                          "table": cells.to_dict(orient="records")})
+        return _jsonable(
+            {
+                "title": self.title,
+                "notes": list(self.notes),
+                "table": cells.to_dict(orient="records"),
+            }
+        )
 
     def value(self, row, column) -> float:
         """Published value of one cell (NaN if suppressed)."""
@@ -244,11 +272,18 @@ class StatTable:
         return f"<StatTable {self.title!r}: {self.values.shape[0]} rows>"
 
 
-def publish_table(values: pd.DataFrame, kinds: Mapping[str, str], *, title: str,
-                  settings: Disclosure | None, money_links: Mapping[str, str] | None = None,
-                  rate_links: Mapping[str, tuple[str, str]] | None = None,
-                  lines: str | None = "columns", notes: Sequence[str] = (),
-                  data=None) -> StatTable:
+def publish_table(
+    values: pd.DataFrame,
+    kinds: Mapping[str, str],
+    *,
+    title: str,
+    settings: Disclosure | None,
+    money_links: Mapping[str, str] | None = None,
+    rate_links: Mapping[str, tuple[str, str]] | None = None,
+    lines: str | None = "columns",
+    notes: Sequence[str] = (),
+    data=None,
+) -> StatTable:
     """Apply primary/secondary suppression and rounding to a table; build the StatTable.
 
     Parameters
@@ -295,11 +330,11 @@ def publish_table(values: pd.DataFrame, kinds: Mapping[str, str], *, title: str,
             marg = np.zeros(n, dtype=bool)
             marg[-1] = True
             for c in additive:
-                mask[c] = protect_lines(values[c].to_numpy(), mask[c].to_numpy(),
-                                        [np.arange(n)], marg)
+                mask[c] = protect_lines(
+                    values[c].to_numpy(), mask[c].to_numpy(), [np.arange(n)], marg
+                )
         elif settings.secondary and lines == "table":
-            m = suppress_table(values[counts].to_numpy(dtype=float),
-                               mask[counts].to_numpy())
+            m = suppress_table(values[counts].to_numpy(dtype=float), mask[counts].to_numpy())
             mask[counts] = m
         for c in counts:
             pub[c] = round_to_base(values[c].to_numpy(), settings.base)
@@ -311,7 +346,16 @@ def publish_table(values: pd.DataFrame, kinds: Mapping[str, str], *, title: str,
             if kinds.get(c) != "text":
                 pub[c] = pub[c].where(~mask[c])
     all_notes = list(notes)
-    all_notes.append(settings.note() if settings is not None else
-                     "No disclosure control (synthetic data).")
-    return StatTable(title=title, values=values, kinds=dict(kinds), suppressed=mask,
-                     published=pub, notes=tuple(all_notes), disclosure=settings, data=data)
+    all_notes.append(
+        settings.note() if settings is not None else "No disclosure control (synthetic data)."
+    )
+    return StatTable(
+        title=title,
+        values=values,
+        kinds=dict(kinds),
+        suppressed=mask,
+        published=pub,
+        notes=tuple(all_notes),
+        disclosure=settings,
+        data=data,
+    )

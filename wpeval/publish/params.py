@@ -107,8 +107,10 @@ class NotebookSchema:
         for p in self.params:
             if p.name == name:
                 return p
-        raise ParameterError(f"notebook {self.notebook!r} has no parameter {name!r}; "
-                             f"known parameters: {', '.join(self.names) or '(none)'}")
+        raise ParameterError(
+            f"notebook {self.notebook!r} has no parameter {name!r}; "
+            f"known parameters: {', '.join(self.names) or '(none)'}"
+        )
 
     def defaults(self) -> dict:
         """Mapping name -> default value."""
@@ -116,6 +118,7 @@ class NotebookSchema:
 
 
 # -- parsing the parameters cell ------------------------------------------------------------
+
 
 def _normalise_type(annotation: ast.expr, line: int) -> str:
     text = ast.unparse(annotation).replace(" ", "")
@@ -125,13 +128,21 @@ def _normalise_type(annotation: ast.expr, line: int) -> str:
             text = text.replace(none_form, "", 1)
             optional = True
     if text.startswith("Optional[") and text.endswith("]"):
-        text, optional = text[len("Optional["):-1], True
-    text = {"List[str]": "list[str]", "List[int]": "list[int]", "List[float]": "list[float]",
-            "Dict": "dict", "dict[str,Any]": "dict", "dict[str,object]": "dict"}.get(text, text)
+        text, optional = text[len("Optional[") : -1], True
+    text = {
+        "List[str]": "list[str]",
+        "List[int]": "list[int]",
+        "List[float]": "list[float]",
+        "Dict": "dict",
+        "dict[str,Any]": "dict",
+        "dict[str,object]": "dict",
+    }.get(text, text)
     if text not in BASE_TYPES:
-        raise ParameterError(f"line {line} of the parameters cell: unsupported type "
-                             f"{ast.unparse(annotation)!r}; use one of {', '.join(BASE_TYPES)} "
-                             "(optionally '| None')")
+        raise ParameterError(
+            f"line {line} of the parameters cell: unsupported type "
+            f"{ast.unparse(annotation)!r}; use one of {', '.join(BASE_TYPES)} "
+            "(optionally '| None')"
+        )
     return text + (" | None" if optional else "")
 
 
@@ -179,22 +190,29 @@ def parse_parameters(source: str, notebook: str = "<source>", path: str = "") ->
     for node in tree.body:
         where = f"{notebook}: line {node.lineno} of the parameters cell"
         if not (isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name)):
-            raise ParameterError(f"{where}: expected an annotated assignment "
-                                 f"'name: type = literal  # doc', got {ast.unparse(node)!r}")
+            raise ParameterError(
+                f"{where}: expected an annotated assignment "
+                f"'name: type = literal  # doc', got {ast.unparse(node)!r}"
+            )
         name = node.target.id
         if node.value is None:
             raise ParameterError(f"{where}: parameter {name!r} has no default value")
         try:
             default = ast.literal_eval(node.value)
         except ValueError as exc:
-            raise ParameterError(f"{where}: default of {name!r} must be a literal, got "
-                                 f"{ast.unparse(node.value)!r}") from exc
+            raise ParameterError(
+                f"{where}: default of {name!r} must be a literal, got {ast.unparse(node.value)!r}"
+            ) from exc
         if name in seen:
             raise ParameterError(f"{where}: parameter {name!r} is defined twice")
         seen.add(name)
         ptype = _normalise_type(node.annotation, node.lineno)
-        spec = ParamSpec(name=name, type=ptype, default=default,
-                         doc=comments.get(node.end_lineno or node.lineno, ""))
+        spec = ParamSpec(
+            name=name,
+            type=ptype,
+            default=default,
+            doc=comments.get(node.end_lineno or node.lineno, ""),
+        )
         spec = ParamSpec(name, ptype, check_value(spec, default, notebook), spec.doc)
         specs.append(spec)
     return NotebookSchema(notebook=notebook, path=path, params=tuple(specs))
@@ -202,14 +220,16 @@ def parse_parameters(source: str, notebook: str = "<source>", path: str = "") ->
 
 # -- finding notebooks ----------------------------------------------------------------------
 
+
 def project_root(start: str | Path | None = None) -> Path:
     """The project folder: the nearest parent of ``start`` (default: cwd) holding a
     ``notebooks/`` folder and a ``pyproject.toml`` or ``wpeval/`` folder; failing that, the
     folder above the installed ``wpeval`` package."""
     here = Path(start or os.getcwd()).resolve()
     for folder in (here, *here.parents):
-        if (folder / "notebooks").is_dir() and ((folder / "pyproject.toml").is_file()
-                                               or (folder / "wpeval").is_dir()):
+        if (folder / "notebooks").is_dir() and (
+            (folder / "pyproject.toml").is_file() or (folder / "wpeval").is_dir()
+        ):
             return folder
     return Path(__file__).resolve().parents[2]
 
@@ -247,8 +267,9 @@ def find_notebook(name_or_path: str | Path) -> Path:
         if path.is_file():
             return path
     known = sorted({p.stem for d in notebook_dirs() if d.is_dir() for p in d.glob("*.ipynb")})
-    raise ParameterError(f"no notebook named {text!r}; known notebooks: "
-                         f"{', '.join(known) or '(none)'}")
+    raise ParameterError(
+        f"no notebook named {text!r}; known notebooks: {', '.join(known) or '(none)'}"
+    )
 
 
 def read_parameters_cell(path: str | Path) -> str:
@@ -257,7 +278,8 @@ def read_parameters_cell(path: str | Path) -> str:
         nb = json.load(fh)
     for cell in nb.get("cells", []):
         if cell.get("cell_type") == "code" and PARAMETERS_TAG in cell.get("metadata", {}).get(
-                "tags", []):
+            "tags", []
+        ):
             src = cell.get("source", "")
             return "".join(src) if isinstance(src, list) else src
     return ""
@@ -274,6 +296,7 @@ def schema(notebook: str | Path) -> NotebookSchema:
 
 # -- checking values ------------------------------------------------------------------------
 
+
 def _is_literal(value: Any) -> bool:
     if value is None or isinstance(value, (str, bool, int, float)):
         return True
@@ -285,8 +308,10 @@ def _is_literal(value: Any) -> bool:
 
 
 def _type_error(spec: ParamSpec, value: Any, notebook: str, extra: str = "") -> ParameterError:
-    return ParameterError(f"parameter {spec.name!r} of notebook {notebook!r} expects "
-                          f"{spec.type}, got {value!r} ({type(value).__name__}){extra}")
+    return ParameterError(
+        f"parameter {spec.name!r} of notebook {notebook!r} expects "
+        f"{spec.type}, got {value!r} ({type(value).__name__}){extra}"
+    )
 
 
 def check_value(spec: ParamSpec, value: Any, notebook: str = "<notebook>") -> Any:
@@ -308,9 +333,12 @@ def check_value(spec: ParamSpec, value: Any, notebook: str = "<notebook>") -> An
     """
     if not _is_literal(value):
         hint = " (quote dates in YAML)" if type(value).__name__ in ("date", "datetime") else ""
-        raise _type_error(spec, value, notebook,
-                          "; values must be plain literals (str, int, float, bool, None, "
-                          "list, dict)" + hint)
+        raise _type_error(
+            spec,
+            value,
+            notebook,
+            "; values must be plain literals (str, int, float, bool, None, list, dict)" + hint,
+        )
     if value is None:
         if spec.optional:
             return None
@@ -360,17 +388,23 @@ def load(notebook: str | Path | NotebookSchema, values: Mapping[str, Any] | None
     values = dict(values or {})
     unknown = sorted(set(values) - set(sch.names))
     if unknown:
-        raise ParameterError(f"unknown parameter(s) {', '.join(map(repr, unknown))} for notebook "
-                             f"{sch.notebook!r}; known parameters: "
-                             f"{', '.join(sch.names) or '(none)'}")
+        raise ParameterError(
+            f"unknown parameter(s) {', '.join(map(repr, unknown))} for notebook "
+            f"{sch.notebook!r}; known parameters: "
+            f"{', '.join(sch.names) or '(none)'}"
+        )
     out = {}
     for spec in sch.params:
-        out[spec.name] = check_value(spec, values[spec.name], sch.notebook) \
-            if spec.name in values else spec.default
+        out[spec.name] = (
+            check_value(spec, values[spec.name], sch.notebook)
+            if spec.name in values
+            else spec.default
+        )
     return out
 
 
 # -- parameter files ------------------------------------------------------------------------
+
 
 def read_param_file(path: str | Path) -> dict:
     """Read a YAML parameter file with ``yaml.safe_load`` (no code is ever executed).
@@ -395,14 +429,18 @@ def read_param_file(path: str | Path) -> dict:
     if raw is None:
         return {}
     if not isinstance(raw, dict):
-        raise ParameterError(f"parameter file {str(path)!r}: top level must be a mapping of "
-                             "sections ('common' and notebook names)")
+        raise ParameterError(
+            f"parameter file {str(path)!r}: top level must be a mapping of "
+            "sections ('common' and notebook names)"
+        )
     for section, body in raw.items():
         if body is None:
             raw[section] = {}
         elif not isinstance(body, dict) or not all(isinstance(k, str) for k in body):
-            raise ParameterError(f"parameter file {str(path)!r}: section {section!r} must be a "
-                                 "mapping of parameter names to values")
+            raise ParameterError(
+                f"parameter file {str(path)!r}: section {section!r} must be a "
+                "mapping of parameter names to values"
+            )
     return {str(k): v for k, v in raw.items()}
 
 
@@ -413,9 +451,11 @@ def values_for(sch: NotebookSchema, file_values: Mapping[str, Mapping[str, Any]]
     own = dict(file_values.get(sch.notebook, {}))
     unknown = sorted(set(own) - set(sch.names))
     if unknown:
-        raise ParameterError(f"parameter file section {sch.notebook!r}: unknown parameter(s) "
-                             f"{', '.join(map(repr, unknown))}; known parameters: "
-                             f"{', '.join(sch.names) or '(none)'}")
+        raise ParameterError(
+            f"parameter file section {sch.notebook!r}: unknown parameter(s) "
+            f"{', '.join(map(repr, unknown))}; known parameters: "
+            f"{', '.join(sch.names) or '(none)'}"
+        )
     values.update(own)
     return values
 
@@ -430,8 +470,9 @@ def parse_cli_value(text: str) -> Any:
         value = yaml.safe_load(text) if text.strip() else ""
     except yaml.YAMLError as exc:
         first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise ParameterError(f"command-line value {text!r} is not a literal "
-                             f"(number, true/false, or text): {first}") from exc
+        raise ParameterError(
+            f"command-line value {text!r} is not a literal (number, true/false, or text): {first}"
+        ) from exc
     if isinstance(value, float) and not math.isfinite(value):
         return text
     if not _is_literal(value) or isinstance(value, (list, dict)):

@@ -14,8 +14,22 @@ from importlib import metadata
 from pathlib import Path
 
 #: libraries whose versions are written to provenance.json
-LIBRARIES = ("numpy", "pandas", "scipy", "statsmodels", "linearmodels", "lifelines", "matplotlib",
-             "seaborn", "pyarrow", "papermill", "nbconvert", "nbclient", "ipykernel", "pyyaml")
+LIBRARIES = (
+    "numpy",
+    "pandas",
+    "scipy",
+    "statsmodels",
+    "linearmodels",
+    "lifelines",
+    "matplotlib",
+    "seaborn",
+    "pyarrow",
+    "papermill",
+    "nbconvert",
+    "nbclient",
+    "ipykernel",
+    "pyyaml",
+)
 
 
 def package_version() -> str:
@@ -39,8 +53,9 @@ def library_versions() -> dict[str, str]:
 
 def _git(args: list[str], cwd: Path) -> str | None:
     try:
-        proc = subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True,
-                              timeout=20, check=False)
+        proc = subprocess.run(
+            ["git", *args], cwd=cwd, capture_output=True, text=True, timeout=20, check=False
+        )
     except (OSError, subprocess.SubprocessError):
         return None
     return proc.stdout.strip() if proc.returncode == 0 else None
@@ -78,5 +93,8 @@ def data_fingerprint(path: str | Path):
 
 def interpreter() -> dict:
     """The Python interpreter running this code (the kernel's, when called in a notebook)."""
-    return {"executable": sys.executable, "version": platform.python_version(),
-            "platform": platform.platform()}
+    return {
+        "executable": sys.executable,
+        "version": platform.python_version(),
+        "platform": platform.platform(),
+    }

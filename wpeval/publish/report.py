@@ -3,7 +3,7 @@
 A notebook uses one :class:`Report`::
 
     rep = Report.start("02_prime_comparison", globals())  # validates params, starts provenance
-    df = rep.load_data()                                   # wpeval.data.io + wpeval.data.schema checks
+    df = rep.load_data()  # wpeval.data.io + wpeval.data.schema checks
     rep.show(table, key="contrasts", caption="...")        # display + record in results.json
     rep.figure(ax, caption="...", alt="...")               # <img> with alt text + caption
     rep.record("n_referrals", len(df))                     # a key figure
@@ -33,8 +33,15 @@ from wpeval.publish import downloads as _dl
 from wpeval.publish import params as _params
 from wpeval.publish import provenance as _prov
 from wpeval.publish.report_show import (  # noqa: F401 - re-exported
-    DISPLAY_ROWS, MAX_ROWS, PERSON_COLUMNS, ShowMixin, _display, _html)
+    DISPLAY_ROWS,
+    MAX_ROWS,
+    PERSON_COLUMNS,
+    ShowMixin,
+    _display,
+    _html,
+)
 from wpeval.publish.values import _has_nonfinite, frame_records, to_json  # noqa: F401
+
 
 def resolve_data_path(path: str | Path) -> Path:
     """Resolve a data path: as given (relative to the working folder) when it exists, else
@@ -82,8 +89,14 @@ class Report(ShowMixin):
         Write downloads (CSV, PNG, SVG, spreadsheets) under ``output_dir/downloads``.
     """
 
-    def __init__(self, name: str, params: dict, schema: _params.NotebookSchema,
-                 output_dir: Path, write_files: bool = False):
+    def __init__(
+        self,
+        name: str,
+        params: dict,
+        schema: _params.NotebookSchema,
+        output_dir: Path,
+        write_files: bool = False,
+    ):
         self.name = name
         self.params = params
         self.schema = schema
@@ -112,8 +125,14 @@ class Report(ShowMixin):
 
     # -- start ------------------------------------------------------------------------------
     @classmethod
-    def start(cls, name: str, namespace: Mapping[str, Any], *, header: bool | None = None,
-              files: bool | None = None) -> "Report":
+    def start(
+        cls,
+        name: str,
+        namespace: Mapping[str, Any],
+        *,
+        header: bool | None = None,
+        files: bool | None = None,
+    ) -> "Report":
         """Validate the notebook's parameters and start the report.
 
         Parameters
@@ -142,15 +161,19 @@ class Report(ShowMixin):
         if running and Path(running).stem == name:
             schema = _params.schema(running)
         elif running:
-            raise ParameterError(f"Report.start({name!r}) but the notebook being run is "
-                                 f"{Path(running).stem!r}; pass the notebook's own name")
+            raise ParameterError(
+                f"Report.start({name!r}) but the notebook being run is "
+                f"{Path(running).stem!r}; pass the notebook's own name"
+            )
         else:
             schema = _params.schema(name)
         values = {}
         for spec in schema.params:
             if spec.name not in namespace:
-                raise ParameterError(f"parameter {spec.name!r} of notebook {name!r} is not "
-                                     "defined: run the parameters cell first")
+                raise ParameterError(
+                    f"parameter {spec.name!r} of notebook {name!r} is not "
+                    "defined: run the parameters cell first"
+                )
             values[spec.name] = _params.check_value(spec, namespace[spec.name], name)
             if isinstance(namespace, dict):
                 namespace[spec.name] = values[spec.name]
@@ -161,8 +184,9 @@ class Report(ShowMixin):
 
         theme()  # one look for every figure of the report
         out = values.get("output_dir") or os.environ.get("WPEVAL_OUTPUT_DIR") or "."
-        rep = cls(name, values, schema, Path(out),
-                  write_files=_in_runner() if files is None else files)
+        rep = cls(
+            name, values, schema, Path(out), write_files=_in_runner() if files is None else files
+        )
         if header if header is not None else not _in_runner():
             rep._display_parameters()
         return rep
@@ -170,13 +194,25 @@ class Report(ShowMixin):
     def _display_parameters(self) -> None:
         rows = "".join(
             f"<tr><th>{html.escape(p.name)}</th><td><code>{html.escape(repr(self.params[p.name]))}"
-            f"</code></td><td>{html.escape(p.doc)}</td></tr>" for p in self.schema.params)
-        _display(_html(f"<details class='wpeval-params'><summary>Parameters of "
-                       f"{html.escape(self.name)}</summary><table>{rows}</table></details>"))
+            f"</code></td><td>{html.escape(p.doc)}</td></tr>"
+            for p in self.schema.params
+        )
+        _display(
+            _html(
+                f"<details class='wpeval-params'><summary>Parameters of "
+                f"{html.escape(self.name)}</summary><table>{rows}</table></details>"
+            )
+        )
 
     # -- data -------------------------------------------------------------------------------
-    def load_data(self, path: str | Path | None = None, *, strict: bool = False,
-                  period_freq: str | None = None, programme: Any = None) -> pd.DataFrame:
+    def load_data(
+        self,
+        path: str | Path | None = None,
+        *,
+        strict: bool = False,
+        period_freq: str | None = None,
+        programme: Any = None,
+    ) -> pd.DataFrame:
         """Read and check the referral-level data; display the checks summary.
 
         Parameters
@@ -213,16 +249,22 @@ class Report(ShowMixin):
 
         if path is None:
             if "data_path" not in self.params:
-                raise ParameterError(f"notebook {self.name!r} has no data_path parameter; "
-                                     "pass load_data(path)")
+                raise ParameterError(
+                    f"notebook {self.name!r} has no data_path parameter; pass load_data(path)"
+                )
             path = self.params["data_path"]
         resolved = resolve_data_path(path)
         if not resolved.is_file():
-            hint = (" Make it with `make data` from the project folder (or `wpeval generate "
-                    "--n 200000 --seed 20110601 --out data_synthetic/default.parquet`)."
-                    if "data_synthetic" in str(path) else "")
-            raise ParameterError(f"data file {str(path)!r} does not exist (looked in "
-                                 f"{os.getcwd()} and {_params.project_root()}).{hint}")
+            hint = (
+                " Make it with `make data` from the project folder (or `wpeval generate "
+                "--n 200000 --seed 20110601 --out data_synthetic/default.parquet`)."
+                if "data_synthetic" in str(path)
+                else ""
+            )
+            raise ParameterError(
+                f"data file {str(path)!r} does not exist (looked in "
+                f"{os.getcwd()} and {_params.project_root()}).{hint}"
+            )
         t0 = time.perf_counter()
         raw = read_referrals(resolved)
         if period_freq is None:
@@ -230,37 +272,50 @@ class Report(ShowMixin):
         # generated data carry a marker (Parquet metadata): they are checked against the
         # programme with invented prime names, and the report says it is synthetic
         self.data_marker = synthetic_marker(raw)
-        checks = validate(raw, programme=for_data(raw, programme), strict=strict, period_freq=period_freq)
+        checks = validate(
+            raw, programme=for_data(raw, programme), strict=strict, period_freq=period_freq
+        )
         self.checks = checks
         data = checks.data
         self.timings["load_data_s"] = round(time.perf_counter() - t0, 3)
-        self.data_info = {"path": str(path),
-                          "fingerprint": to_json(_prov.data_fingerprint(resolved)),
-                          "rows_read": int(checks.rows_in), "rows_after_checks": int(len(data)),
-                          "synthetic_marker": self.data_marker}
+        self.data_info = {
+            "path": str(path),
+            "fingerprint": to_json(_prov.data_fingerprint(resolved)),
+            "rows_read": int(checks.rows_in),
+            "rows_after_checks": int(len(data)),
+            "synthetic_marker": self.data_marker,
+        }
         frame = checks.to_frame()
         if "examples" in frame.columns:
             if self.synthetic:
                 frame["examples"] = frame["examples"].map(
-                    lambda v: ", ".join(map(str, v)) if isinstance(v, (list, tuple)) else v)
+                    lambda v: ", ".join(map(str, v)) if isinstance(v, (list, tuple)) else v
+                )
             else:  # example person_ids are never published from real data
                 frame = frame.drop(columns="examples")
         flagged = frame[frame["n_failing"] > 0] if "n_failing" in frame.columns else frame
-        caption = (f"Data checks: {len(raw):,} rows read, {len(data):,} kept, "
-                   f"{len(raw) - len(data):,} dropped; {len(frame)} rules checked, "
-                   f"{len(flagged)} with rows failing or flagged")
+        caption = (
+            f"Data checks: {len(raw):,} rows read, {len(data):,} kept, "
+            f"{len(raw) - len(data):,} dropped; {len(frame)} rules checked, "
+            f"{len(flagged)} with rows failing or flagged"
+        )
         if flagged.empty:
             self._display_wrapped("<p>Every check passed.</p>", caption, "wpeval-table-figure")
         else:
-            shown = [c for c in ("rule", "column", "n_failing", "n_dropped", "action", "examples")
-                     if c in flagged.columns]
-            self._display_table(flagged.reset_index(drop=True), caption=caption,
-                                columns=shown or None)
+            shown = [
+                c
+                for c in ("rule", "column", "n_failing", "n_dropped", "action", "examples")
+                if c in flagged.columns
+            ]
+            self._display_table(
+                flagged.reset_index(drop=True), caption=caption, columns=shown or None
+            )
         return data
 
     # -- record ---------------------------------------------------------------------------
-    def record(self, key: str, value: Any, *, label: str | None = None,
-               unit: str | None = None) -> None:
+    def record(
+        self, key: str, value: Any, *, label: str | None = None, unit: str | None = None
+    ) -> None:
         """Record a key figure (scalar, or a small list/dict of scalars) in ``results.json``.
 
         NaN / infinite values are stored as ``null`` with a :class:`StatisticalWarning`.
@@ -286,15 +341,17 @@ class Report(ShowMixin):
         if isinstance(value, (pd.DataFrame, pd.Series)) or hasattr(value, "tidy"):
             raise ParameterError(f"record({key!r}, ...) takes scalars; use show() for tables")
         if _has_nonfinite(value):
-            warnings.warn(f"result {key!r} is NaN or infinite; recorded as null",
-                          StatisticalWarning, stacklevel=2)
+            warnings.warn(
+                f"result {key!r} is NaN or infinite; recorded as null",
+                StatisticalWarning,
+                stacklevel=2,
+            )
         self.results[key] = to_json(value)
         if label is not None or unit is not None:
             from wpeval.publish.formats import UNITS, humanise
 
             if unit is not None and unit not in UNITS:
-                raise ParameterError(f"record({key!r}): unit must be one of {UNITS}, "
-                                     f"not {unit!r}")
+                raise ParameterError(f"record({key!r}): unit must be one of {UNITS}, not {unit!r}")
             self.labels[key] = {"label": label or humanise(key), "unit": unit or ""}
 
     def describe(self, labels: Mapping[str, tuple]) -> None:
@@ -317,44 +374,61 @@ class Report(ShowMixin):
         if len(self.findings) >= 5:
             raise ParameterError("a report has at most five headline findings")
         self.findings.append(text.strip())
-        _display(_html(f"<p class='wpeval-finding'><strong>Finding.</strong> "
-                       f"{html.escape(text.strip())}</p>"))
+        _display(
+            _html(
+                f"<p class='wpeval-finding'><strong>Finding.</strong> "
+                f"{html.escape(text.strip())}</p>"
+            )
+        )
 
     # -- finish -----------------------------------------------------------------------------
     def results_document(self) -> dict:
         """The content of ``results.json`` (no timestamps, no output locations)."""
         git = _prov.git_info()
-        shown_params = {k: v for k, v in self.params.items()
-                        if k not in _params.LOCATION_PARAMS}
-        return to_json({
-            "notebook": self.name,
-            "provenance": {"package_version": _prov.package_version(),
-                           "git_commit": git["commit"], "git_dirty": git["dirty"],
-                           "parameters": shown_params, "data": self.data_info or None},
-            "results": self.results,
-            "figures": self.figures,
-            "synthetic": self.synthetic,
-            "findings": self.findings,
-            "labels": self.labels,
-            "downloads": self._downloads(),
-        })
+        shown_params = {k: v for k, v in self.params.items() if k not in _params.LOCATION_PARAMS}
+        return to_json(
+            {
+                "notebook": self.name,
+                "provenance": {
+                    "package_version": _prov.package_version(),
+                    "git_commit": git["commit"],
+                    "git_dirty": git["dirty"],
+                    "parameters": shown_params,
+                    "data": self.data_info or None,
+                },
+                "results": self.results,
+                "figures": self.figures,
+                "synthetic": self.synthetic,
+                "findings": self.findings,
+                "labels": self.labels,
+                "downloads": self._downloads(),
+            }
+        )
 
     def _downloads(self) -> dict:
         if not self.write_files:
             return {}
         stem = f"{_dl.FOLDER}/{self.name}"
-        return {"tables": [{"key": t.key, "caption": t.caption, "csv": f"{_dl.FOLDER}/{t.csv}"}
-                           for t in self.tables if t.csv],
-                "spreadsheets": {ext: f"{stem}.{ext}" for ext in _dl.SPREADSHEET_ENGINES}}
+        return {
+            "tables": [
+                {"key": t.key, "caption": t.caption, "csv": f"{_dl.FOLDER}/{t.csv}"}
+                for t in self.tables
+                if t.csv
+            ],
+            "spreadsheets": {ext: f"{stem}.{ext}" for ext in _dl.SPREADSHEET_ENGINES},
+        }
 
     def _write_spreadsheets(self) -> None:
         title = self.params.get("title") or self.name
         doc = self.results_document()["provenance"]
         cover = {
             "What this is": f"Tables of the wpeval report {self.name}, one per sheet.",
-            "Data": ("SYNTHETIC DATA made by the wpeval generator: the providers are invented "
-                     "and the figures are not statistics of any real programme."
-                     if self.synthetic else "Referral-level administrative data."),
+            "Data": (
+                "SYNTHETIC DATA made by the wpeval generator: the providers are invented "
+                "and the figures are not statistics of any real programme."
+                if self.synthetic
+                else "Referral-level administrative data."
+            ),
             "Source": (self.data_info or {}).get("path", ""),
             "Input data fingerprint (SHA-256)": str((self.data_info or {}).get("fingerprint", "")),
             "Produced by": f"wpeval {doc['package_version']}, git commit {doc['git_commit']}",
@@ -362,27 +436,32 @@ class Report(ShowMixin):
             "Findings": " ".join(self.findings),
         }
         for ext in _dl.SPREADSHEET_ENGINES:
-            _dl.write_spreadsheet(self.output_dir / _dl.FOLDER / f"{self.name}.{ext}",
-                                  ("SYNTHETIC DATA: " if self.synthetic else "") + title,
-                                  self.tables, cover)
+            _dl.write_spreadsheet(
+                self.output_dir / _dl.FOLDER / f"{self.name}.{ext}",
+                ("SYNTHETIC DATA: " if self.synthetic else "") + title,
+                self.tables,
+                cover,
+            )
 
     def provenance_document(self) -> dict:
         """The content of the kernel-side ``provenance.json`` (timings, versions, interpreter)."""
         git = _prov.git_info()
-        return to_json({
-            "notebook": self.name,
-            "package_version": _prov.package_version(),
-            "git": git,
-            "parameters": self.params,
-            "data": self.data_info or None,
-            "synthetic": self.synthetic,
-            "kernel": _prov.interpreter(),
-            "libraries": _prov.library_versions(),
-            "started_utc": self._started,
-            "finished_utc": _utc_now(),
-            "duration_s": round(time.perf_counter() - self._t0, 3),
-            "timings": self.timings,
-        })
+        return to_json(
+            {
+                "notebook": self.name,
+                "package_version": _prov.package_version(),
+                "git": git,
+                "parameters": self.params,
+                "data": self.data_info or None,
+                "synthetic": self.synthetic,
+                "kernel": _prov.interpreter(),
+                "libraries": _prov.library_versions(),
+                "started_utc": self._started,
+                "finished_utc": _utc_now(),
+                "duration_s": round(time.perf_counter() - self._t0, 3),
+                "timings": self.timings,
+            }
+        )
 
     def finish(self) -> None:
         """Write ``results.json`` (sorted keys) and ``provenance.json`` into ``output_dir``.
@@ -398,9 +477,15 @@ class Report(ShowMixin):
         path.write_text(text + "\n", encoding="utf-8")
         (self.output_dir / "provenance.json").write_text(
             json.dumps(self.provenance_document(), sort_keys=True, indent=2, allow_nan=False)
-            + "\n", encoding="utf-8")
+            + "\n",
+            encoding="utf-8",
+        )
         self._finished = True
         self.results_path = path
         if not _in_runner():
-            _display(_html(f"<p class='wpeval-note'>Results written to "
-                           f"<code>{html.escape(str(path))}</code>.</p>"))
+            _display(
+                _html(
+                    f"<p class='wpeval-note'>Results written to "
+                    f"<code>{html.escape(str(path))}</code>.</p>"
+                )
+            )

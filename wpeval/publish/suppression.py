@@ -14,6 +14,7 @@ from wpeval.exceptions import ParameterError
 if TYPE_CHECKING:
     from wpeval.publish.disclosure import Disclosure
 
+
 def round_to_base(values, base: float) -> np.ndarray:
     """Round half-up to the nearest multiple of ``base`` (NaN stays NaN)."""
     v = np.asarray(values, dtype=float)
@@ -37,8 +38,9 @@ def _pick(values: np.ndarray, cand: np.ndarray, margin: np.ndarray) -> int:
     return int(cand[key[0]])
 
 
-def protect_lines(values, mask, lines: Sequence[np.ndarray],
-                  margin: np.ndarray | None = None) -> np.ndarray:
+def protect_lines(
+    values, mask, lines: Sequence[np.ndarray], margin: np.ndarray | None = None
+) -> np.ndarray:
     """Secondary suppression along additive lines, to a fixed point.
 
     Parameters
@@ -59,8 +61,9 @@ def protect_lines(values, mask, lines: Sequence[np.ndarray],
     """
     vals = np.nan_to_num(np.asarray(values, dtype=float).ravel(), nan=np.inf)
     m = np.asarray(mask, dtype=bool).ravel().copy()
-    marg = (np.zeros(m.size, dtype=bool) if margin is None
-            else np.asarray(margin, dtype=bool).ravel())
+    marg = (
+        np.zeros(m.size, dtype=bool) if margin is None else np.asarray(margin, dtype=bool).ravel()
+    )
     lines = [np.asarray(li, dtype=np.int64) for li in lines if len(li) > 1]
     changed = True
     while changed:
@@ -116,8 +119,9 @@ def _bridge(mask: np.ndarray) -> tuple[int, int] | None:
     return None
 
 
-def _component(mask: np.ndarray, start_row: int | None, start_col: int | None,
-               skip: tuple[int, int]) -> tuple[set, set]:
+def _component(
+    mask: np.ndarray, start_row: int | None, start_col: int | None, skip: tuple[int, int]
+) -> tuple[set, set]:
     """Rows and columns reachable from a node through suppressed cells other than ``skip``."""
     rows, cols = set(), set()
     todo = [("r", start_row)] if start_row is not None else [("c", start_col)]
@@ -136,8 +140,9 @@ def _component(mask: np.ndarray, start_row: int | None, start_col: int | None,
     return rows, cols
 
 
-def suppress_table(values, mask, *, margin_rows: Sequence[int] = (-1,),
-                   margin_cols: Sequence[int] = (-1,)) -> np.ndarray:
+def suppress_table(
+    values, mask, *, margin_rows: Sequence[int] = (-1,), margin_cols: Sequence[int] = (-1,)
+) -> np.ndarray:
     """Secondary suppression for a 2-D table whose last row and column are totals.
 
     Every row (with its total cell) and every column (with its total cell) is an additive

@@ -19,10 +19,13 @@ TOTAL = "Total"
 
 #: 2-year job-outcome rate by payment group, referrals to Dec 2017 [L&W18] (V). New ESA here
 #: is the "fit for work within 12 months" subgroup; the 12-18 month subgroup had 12.2%.
-PUBLISHED_2YR_RATES = {"jsa_18_24": 0.364, "jsa_25_plus": 0.317, "esa_new": 0.151,
-                       "esa_ex_ib": 0.054, TOTAL: 0.278}
-
-
+PUBLISHED_2YR_RATES = {
+    "jsa_18_24": 0.364,
+    "jsa_25_plus": 0.317,
+    "esa_new": 0.151,
+    "esa_ex_ib": 0.054,
+    TOTAL: 0.278,
+}
 
 
 # ----------------------------------------------------------------------- helpers ---------
@@ -31,26 +34,38 @@ def _need(df: pd.DataFrame, cols: Sequence[str]) -> None:
         raise ParameterError(f"tables need a pandas DataFrame, got {type(df).__name__}")
     dup = [c for c in cols if int((df.columns == c).sum()) > 1]
     if dup:
-        raise DataContractError(f"columns {dup} appear more than once; rename or drop the "
-                                "copies", column=dup[0], rule="unique_columns")
+        raise DataContractError(
+            f"columns {dup} appear more than once; rename or drop the copies",
+            column=dup[0],
+            rule="unique_columns",
+        )
     missing = [c for c in cols if c not in df.columns]
     if missing:
-        raise DataContractError(f"tables need columns {missing}", column=missing[0],
-                                rule="required_column")
+        raise DataContractError(
+            f"tables need columns {missing}", column=missing[0], rule="required_column"
+        )
 
 
 def _day(df: pd.DataFrame, col: str) -> np.ndarray:
     s = df[col]
     if not pd.api.types.is_datetime64_any_dtype(s):
-        raise DataContractError(f"{col} must be a datetime column, got {s.dtype}", column=col,
-                                rule="datetime")
+        raise DataContractError(
+            f"{col} must be a datetime column, got {s.dtype}", column=col, rule="datetime"
+        )
     out = s.to_numpy(dtype="datetime64[ns]").astype("datetime64[D]")
     if col in ("referral_date", "data_end_date") and np.isnat(out).any():
         bad = np.isnat(out)
-        ids = (df["person_id"].to_numpy()[bad][:5].tolist() if "person_id" in df.columns
-               and df.columns.is_unique else df.index[bad][:5].tolist())
-        raise DataContractError(f"{col} has {int(bad.sum())} missing value(s)", column=col,
-                                rule="not_null", examples=ids)
+        ids = (
+            df["person_id"].to_numpy()[bad][:5].tolist()
+            if "person_id" in df.columns and df.columns.is_unique
+            else df.index[bad][:5].tolist()
+        )
+        raise DataContractError(
+            f"{col} has {int(bad.sum())} missing value(s)",
+            column=col,
+            rule="not_null",
+            examples=ids,
+        )
     return out
 
 
@@ -124,8 +139,9 @@ def _keys(df: pd.DataFrame, by, tariff: Tariff | None) -> list[tuple[str, np.nda
         elif name in df.columns:
             out.append(_factor(name, df[name]))
         else:
-            raise ParameterError(f"cannot break down by {name!r}: not a column (or 'cohort', "
-                                 "'contract_year')")
+            raise ParameterError(
+                f"cannot break down by {name!r}: not a column (or 'cohort', 'contract_year')"
+            )
     return out
 
 
@@ -157,8 +173,11 @@ def _with_total(frame: pd.DataFrame, total: pd.Series | dict) -> pd.DataFrame:
     idx = frame.index
     label = (TOTAL,) + ("",) * (idx.nlevels - 1) if idx.nlevels > 1 else TOTAL
     tot = pd.DataFrame([total], columns=frame.columns)
-    tot.index = pd.MultiIndex.from_tuples([label], names=idx.names) if idx.nlevels > 1 \
+    tot.index = (
+        pd.MultiIndex.from_tuples([label], names=idx.names)
+        if idx.nlevels > 1
         else pd.Index([label], name=idx.name)
+    )
     return pd.concat([frame, tot])
 
 
@@ -173,12 +192,12 @@ def _window_counts(df: pd.DataFrame, codes: np.ndarray, n_groups: int, max_month
     ref = _day(df, "referral_date")
     K = int(max_months)
     obs = np.clip(_months_observed(ref, _day(df, "data_end_date")), -1, K) + 1  # 0..K+1
-    out = np.minimum(_months_to(ref, _day(df, "job_outcome_date")), K + 1)      # 0..K+1
+    out = np.minimum(_months_to(ref, _day(df, "job_outcome_date")), K + 1)  # 0..K+1
     W = K + 2
     hist = np.bincount((codes * W + out) * W + obs, minlength=n_groups * W * W)
-    hist = hist.reshape(n_groups, W, W)            # [g, months_to_outcome, observed + 1]
+    hist = hist.reshape(n_groups, W, W)  # [g, months_to_outcome, observed + 1]
     at_least = np.cumsum(hist[:, :, ::-1], axis=2)[:, :, ::-1]  # obs + 1 >= j
     ks = np.arange(K + 1)
-    den = at_least.sum(axis=1)[:, ks + 1]          # observed >= k
+    den = at_least.sum(axis=1)[:, ks + 1]  # observed >= k
     num = np.cumsum(at_least, axis=1)[:, ks, ks + 1]  # outcome <= k and observed >= k
     return den, num

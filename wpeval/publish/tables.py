@@ -32,30 +32,51 @@ import numpy as np
 import pandas as pd
 
 from wpeval.exceptions import ParameterError
+from wpeval.payments import Tariff, attached_flags, load_tariff, payments, sustainment_counts
 from wpeval.publish import disclosure as sdc
 from wpeval.publish.disclosure import StatTable, publish_table
-from wpeval.payments import (Tariff, attached_flags, load_tariff, payments,
-                       sustainment_counts)
-
 from wpeval.publish.table_keys import (  # noqa: F401 - re-exported
-    COUNT_MEASURES, PUBLISHED_2YR_RATES, TOTAL, _window_counts, _day, _factor, _group_codes, _keys, _months_observed, _months_to,
-    _need, _settings, _with_total, add_months, cohort_labels)
+    COUNT_MEASURES,
+    PUBLISHED_2YR_RATES,
+    TOTAL,
+    _day,
+    _factor,
+    _group_codes,
+    _keys,
+    _months_observed,
+    _months_to,
+    _need,
+    _settings,
+    _window_counts,
+    _with_total,
+    add_months,
+    cohort_labels,
+)
+
 
 # ----------------------------------------------------------------------- tables ----------
 def _measure_columns(df: pd.DataFrame) -> pd.DataFrame:
     _need(df, ["attached", "job_outcome_date", "sustainment_payments"])
-    return pd.DataFrame({
-        "referrals": np.ones(len(df), dtype=np.int64),
-        "attachments": attached_flags(df).astype(np.int64),
-        "job_outcomes": df["job_outcome_date"].notna().to_numpy().astype(np.int64),
-        "sustainment_payments": sustainment_counts(df),
-    })
+    return pd.DataFrame(
+        {
+            "referrals": np.ones(len(df), dtype=np.int64),
+            "attachments": attached_flags(df).astype(np.int64),
+            "job_outcomes": df["job_outcome_date"].notna().to_numpy().astype(np.int64),
+            "sustainment_payments": sustainment_counts(df),
+        }
+    )
 
 
-def summary_table(df: pd.DataFrame, by="cohort", *,
-                  measures: Sequence[str] = COUNT_MEASURES, synthetic: bool = False,
-                  disclosure=True, tariff: Tariff | None = None,
-                  title: str | None = None) -> StatTable:
+def summary_table(
+    df: pd.DataFrame,
+    by="cohort",
+    *,
+    measures: Sequence[str] = COUNT_MEASURES,
+    synthetic: bool = False,
+    disclosure=True,
+    tariff: Tariff | None = None,
+    title: str | None = None,
+) -> StatTable:
     """Referrals, attachments, job outcomes and sustainment payments by a breakdown.
 
     Parameters
@@ -85,20 +106,32 @@ def summary_table(df: pd.DataFrame, by="cohort", *,
     settings = _settings(disclosure, synthetic)
     meas = _measure_columns(df)[list(measures)]
     codes, index = _group_codes(_keys(df, by, tariff), len(df))
-    sums = {m: np.bincount(codes, weights=meas[m].to_numpy(), minlength=len(index))
-            for m in measures}
+    sums = {
+        m: np.bincount(codes, weights=meas[m].to_numpy(), minlength=len(index)) for m in measures
+    }
     values = pd.DataFrame(sums, index=index).astype(np.int64)
     values = _with_total(values, values.sum())
     label = by if isinstance(by, str) else " and ".join(by)
-    return publish_table(values, {m: "count" for m in measures}, settings=settings,
-                         title=title or f"Work Programme referrals and outcomes by {label}",
-                         notes=("Job outcomes and sustainment payments are counted to the data "
-                                "extract date.",))
+    return publish_table(
+        values,
+        {m: "count" for m in measures},
+        settings=settings,
+        title=title or f"Work Programme referrals and outcomes by {label}",
+        notes=("Job outcomes and sustainment payments are counted to the data extract date.",),
+    )
 
 
-def crosstab(df: pd.DataFrame, index: str, columns: str, measure: str = "referrals", *,
-             synthetic: bool = False, disclosure=True, tariff: Tariff | None = None,
-             title: str | None = None) -> StatTable:
+def crosstab(
+    df: pd.DataFrame,
+    index: str,
+    columns: str,
+    measure: str = "referrals",
+    *,
+    synthetic: bool = False,
+    disclosure=True,
+    tariff: Tariff | None = None,
+    title: str | None = None,
+) -> StatTable:
     """One count measure by two breakdowns, with row and column totals.
 
     Secondary suppression protects every row and column (see :mod:`wpeval.publish.disclosure`).
@@ -127,15 +160,25 @@ def crosstab(df: pd.DataFrame, index: str, columns: str, measure: str = "referra
     values[TOTAL] = values.sum(axis=1)
     values = _with_total(values, values.sum())
     values.columns.name = cn
-    return publish_table(values, {c: "count" for c in values.columns}, settings=settings,
-                         lines="table",
-                         title=title or f"{measure.replace('_', ' ').capitalize()} by {rn} "
-                         f"and {cn}")
+    return publish_table(
+        values,
+        {c: "count" for c in values.columns},
+        settings=settings,
+        lines="table",
+        title=title or f"{measure.replace('_', ' ').capitalize()} by {rn} and {cn}",
+    )
 
 
-def outcome_rates(df: pd.DataFrame, by="payment_group", *, months: int = 24,
-                  synthetic: bool = False, disclosure=True, tariff: Tariff | None = None,
-                  title: str | None = None) -> StatTable:
+def outcome_rates(
+    df: pd.DataFrame,
+    by="payment_group",
+    *,
+    months: int = 24,
+    synthetic: bool = False,
+    disclosure=True,
+    tariff: Tariff | None = None,
+    title: str | None = None,
+) -> StatTable:
     """Job-outcome rate within ``months`` of referral, among referrals observed that long.
 
     Parameters
@@ -160,25 +203,39 @@ def outcome_rates(df: pd.DataFrame, by="payment_group", *, months: int = 24,
     settings = _settings(disclosure, synthetic)
     codes, index = _group_codes(_keys(df, by, tariff), len(df))
     den, num = _window_counts(df, codes, len(index), months)
-    values = pd.DataFrame({"referrals_observed": den[:, months], "job_outcomes": num[:, months]},
-                          index=index)
+    values = pd.DataFrame(
+        {"referrals_observed": den[:, months], "job_outcomes": num[:, months]}, index=index
+    )
     values = _with_total(values, values.sum())
     with np.errstate(invalid="ignore", divide="ignore"):
         values["rate"] = values["job_outcomes"] / values["referrals_observed"].where(
-            values["referrals_observed"] > 0)
-    return publish_table(values, {"referrals_observed": "count", "job_outcomes": "count",
-                                  "rate": "rate"}, settings=settings,
-                         rate_links={"rate": ("job_outcomes", "referrals_observed")},
-                         title=title or f"Job-outcome rate within {months} months of referral",
-                         notes=(f"Referrals whose {months} months after referral are fully "
-                                "observed by the extract date; job outcome on or before referral "
-                                f"date + {months} months.",))
+            values["referrals_observed"] > 0
+        )
+    return publish_table(
+        values,
+        {"referrals_observed": "count", "job_outcomes": "count", "rate": "rate"},
+        settings=settings,
+        rate_links={"rate": ("job_outcomes", "referrals_observed")},
+        title=title or f"Job-outcome rate within {months} months of referral",
+        notes=(
+            f"Referrals whose {months} months after referral are fully "
+            "observed by the extract date; job outcome on or before referral "
+            f"date + {months} months.",
+        ),
+    )
 
 
-def cumulative_rates(df: pd.DataFrame, by="cohort", *, max_months: int = 24,
-                     months: Sequence[int] = (3, 6, 12, 18, 24), synthetic: bool = False,
-                     disclosure=True, tariff: Tariff | None = None,
-                     title: str | None = None) -> StatTable:
+def cumulative_rates(
+    df: pd.DataFrame,
+    by="cohort",
+    *,
+    max_months: int = 24,
+    months: Sequence[int] = (3, 6, 12, 18, 24),
+    synthetic: bool = False,
+    disclosure=True,
+    tariff: Tariff | None = None,
+    title: str | None = None,
+) -> StatTable:
     """Cumulative job-outcome rate by months since referral.
 
     Parameters
@@ -214,38 +271,55 @@ def cumulative_rates(df: pd.DataFrame, by="cohort", *, max_months: int = 24,
         rate = np.where(den > 0, num / np.maximum(den, 1), np.nan)
     supp = np.zeros_like(rate, dtype=bool)
     if settings is not None:
-        supp = (sdc.primary_suppression(num, settings) | sdc.primary_suppression(den, settings))
+        supp = sdc.primary_suppression(num, settings) | sdc.primary_suppression(den, settings)
     cols = [f"{k} months" for k in months]
     values = pd.DataFrame(rate[:, months], index=index, columns=cols)
     mask = pd.DataFrame(supp[:, months], index=index, columns=cols)
     pub = values.where(~mask)
     ks = np.arange(1, max_months + 1)
-    long = pd.DataFrame({"months": np.tile(ks, len(index)),
-                         "referrals_observed": den[:, ks].ravel(),
-                         "job_outcomes": num[:, ks].ravel(),
-                         "rate": rate[:, ks].ravel(), "suppressed": supp[:, ks].ravel()})
+    long = pd.DataFrame(
+        {
+            "months": np.tile(ks, len(index)),
+            "referrals_observed": den[:, ks].ravel(),
+            "job_outcomes": num[:, ks].ravel(),
+            "rate": rate[:, ks].ravel(),
+            "suppressed": supp[:, ks].ravel(),
+        }
+    )
     labels = index.to_frame(index=False).loc[np.repeat(np.arange(len(index)), max_months)]
     long = pd.concat([labels.reset_index(drop=True), long], axis=1)
     long["rate"] = long["rate"].where(~long["suppressed"])
-    note = (settings.note() if settings is not None else "No disclosure control (synthetic "
-            "data).")
-    return StatTable(title=title or "Cumulative job-outcome rate by months since referral",
-                     values=values, kinds={c: "rate" for c in cols}, suppressed=mask,
-                     published=pub, disclosure=settings, data=long,
-                     notes=("Rate after k months: job outcomes within k months among "
-                            "referrals observed for k months.", note))
+    note = settings.note() if settings is not None else "No disclosure control (synthetic data)."
+    return StatTable(
+        title=title or "Cumulative job-outcome rate by months since referral",
+        values=values,
+        kinds={c: "rate" for c in cols},
+        suppressed=mask,
+        published=pub,
+        disclosure=settings,
+        data=long,
+        notes=(
+            "Rate after k months: job outcomes within k months among "
+            "referrals observed for k months.",
+            note,
+        ),
+    )
 
 
 def compare_published(rates: StatTable) -> pd.DataFrame:
     """Put a 24-month rate-by-payment-group table beside the published 2-year rates
     (:data:`PUBLISHED_2YR_RATES`, L&W18, V) for the groups published."""
-    rows = [(g, rates.value(g, "rate"), p) for g, p in PUBLISHED_2YR_RATES.items()
-            if g in rates.values.index]
+    rows = [
+        (g, rates.value(g, "rate"), p)
+        for g, p in PUBLISHED_2YR_RATES.items()
+        if g in rates.values.index
+    ]
     return pd.DataFrame(rows, columns=["payment_group", "rate", "published_rate"])
 
 
-def report_tables(df: pd.DataFrame, *, tariff=None, synthetic: bool = False,
-                  disclosure=True) -> dict[str, StatTable]:
+def report_tables(
+    df: pd.DataFrame, *, tariff=None, synthetic: bool = False, disclosure=True
+) -> dict[str, StatTable]:
     """The full set of report tables (the layout of the published statistics).
 
     Returns
@@ -263,8 +337,7 @@ def report_tables(df: pd.DataFrame, *, tariff=None, synthetic: bool = False,
         "by_cpa": summary_table(df, "cpa", **kw),
         "by_contract": summary_table(df, ["cpa", "prime"], **kw),
         "by_payment_group": summary_table(df, "payment_group", **kw),
-        "outcomes_cohort_by_group": crosstab(df, "cohort", "payment_group", "job_outcomes",
-                                             **kw),
+        "outcomes_cohort_by_group": crosstab(df, "cohort", "payment_group", "job_outcomes", **kw),
         "rate_24m_by_group": outcome_rates(df, "payment_group", months=24, **kw),
         "rate_12m_by_cohort": outcome_rates(df, "cohort", months=12, **kw),
         "cumulative_by_group": cumulative_rates(df, "payment_group", **kw),

@@ -15,14 +15,22 @@ design-based contrasts of :mod:`wpeval.estimators.randomised`.
 
 from __future__ import annotations
 
+from wpeval.value import icer  # the module, callable as the function (see its end)
 from wpeval.value.baseline import Baseline, load_baseline
 from wpeval.value.costs import CAVEAT, cost_figures, deadweight
-from wpeval.value import icer  # the module, callable as the function (see its end)
 from wpeval.value.projection import project_sustainment
 from wpeval.value.ratio_interval import FiellerInterval, fieller
 from wpeval.value.sensitivity import sensitivity
 
 __all__ = [
-    "CAVEAT", "Baseline", "FiellerInterval", "cost_figures", "deadweight", "fieller", "icer",
-    "load_baseline", "project_sustainment", "sensitivity",
+    "CAVEAT",
+    "Baseline",
+    "FiellerInterval",
+    "cost_figures",
+    "deadweight",
+    "fieller",
+    "icer",
+    "load_baseline",
+    "project_sustainment",
+    "sensitivity",
 ]

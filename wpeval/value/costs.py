@@ -27,11 +27,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from wpeval.value.baseline import Baseline, load_baseline
 from wpeval.exceptions import DataContractError, ParameterError
-from wpeval.value.icer import fieller
 from wpeval.payments import PaymentsResult, Tariff, payments
 from wpeval.results import EffectTable
+from wpeval.value.baseline import Baseline, load_baseline
+from wpeval.value.icer import fieller
 
 __all__ = [
     "CAVEAT",

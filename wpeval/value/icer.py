@@ -40,8 +40,8 @@ import pandas as pd
 
 from wpeval.estimators.randomised import diff_in_means
 from wpeval.exceptions import DataContractError, DesignError, ParameterError, StatisticalWarning
-from wpeval.value.ratio_interval import FiellerInterval, fieller, quadrant
 from wpeval.results import EffectTable
+from wpeval.value.ratio_interval import FiellerInterval, fieller, quadrant
 
 __all__ = ["FiellerInterval", "blocked_differences", "fieller", "icer", "quadrant"]
 

@@ -36,17 +36,42 @@ from wpeval.data import programme as _programme
 from wpeval.data.schema.frame import _check_labels, _header_rows, _short
 from wpeval.data.schema.report import ChecksReport
 from wpeval.data.schema.rows import check_rows
-from wpeval.data.schema.rules import (BOOL_COLUMNS, CODE_COLUMNS, COUNT_COLUMNS, DATE_COLUMNS,
-                                      NOT_NULL, OPTIONAL, REQUIRED, RULES, STREAMS)
+from wpeval.data.schema.rules import (
+    BOOL_COLUMNS,
+    CODE_COLUMNS,
+    COUNT_COLUMNS,
+    DATE_COLUMNS,
+    NOT_NULL,
+    OPTIONAL,
+    REQUIRED,
+    RULES,
+    STREAMS,
+)
 from wpeval.exceptions import DataContractError, ParameterError
 
-__all__ = ["validate", "ChecksReport", "RULES", "REQUIRED", "OPTIONAL", "NOT_NULL",
-           "DATE_COLUMNS", "COUNT_COLUMNS", "BOOL_COLUMNS", "CODE_COLUMNS", "STREAMS"]
+__all__ = [
+    "validate",
+    "ChecksReport",
+    "RULES",
+    "REQUIRED",
+    "OPTIONAL",
+    "NOT_NULL",
+    "DATE_COLUMNS",
+    "COUNT_COLUMNS",
+    "BOOL_COLUMNS",
+    "CODE_COLUMNS",
+    "STREAMS",
+]
 
 
-def validate(df: pd.DataFrame, *, programme: Any = None, strict: bool = True,
-             period_freq: str = "Q", districts: Mapping[str, str] | None = None
-             ) -> ChecksReport:
+def validate(
+    df: pd.DataFrame,
+    *,
+    programme: Any = None,
+    strict: bool = True,
+    period_freq: str = "Q",
+    districts: Mapping[str, str] | None = None,
+) -> ChecksReport:
     """Check a referral-level frame against the data contract.
 
     Parameters
@@ -91,9 +116,12 @@ def validate(df: pd.DataFrame, *, programme: Any = None, strict: bool = True,
     _check_labels(df)
     missing = [c for c in REQUIRED if c not in df.columns]
     if missing:
-        raise DataContractError(f"required column(s) {missing} are absent (columns present: "
-                                f"{_short([str(c) for c in df.columns])})",
-                                column=missing[0], rule="missing_columns")
+        raise DataContractError(
+            f"required column(s) {missing} are absent (columns present: "
+            f"{_short([str(c) for c in df.columns])})",
+            column=missing[0],
+            rule="missing_columns",
+        )
     read_info = df.attrs.get("wpeval_read") if isinstance(df.attrs, dict) else None
     read_info = read_info if isinstance(read_info, Mapping) else {}
     if read_info.get("rows_returned") != len(df):  # a subset or changed frame: not the file
@@ -109,9 +137,9 @@ def validate(df: pd.DataFrame, *, programme: Any = None, strict: bool = True,
     n_headers = pre_headers + int(hdr.sum())
     n_total = len(df) + pre_headers
     if len(data) == 0:
-        what = (f"only {n_headers} repeated header line(s)" if n_headers else "no rows")
-        raise DataContractError(f"the data have {what}: nothing to check or analyse",
-                                rule="no_rows")
+        what = f"only {n_headers} repeated header line(s)" if n_headers else "no rows"
+        raise DataContractError(
+            f"the data have {what}: nothing to check or analyse", rule="no_rows"
+        )
     with np.errstate(all="ignore"):
-        return check_rows(data, prog, strict, period_freq, districts, n_total,
-                              n_headers, header_ex)
+        return check_rows(data, prog, strict, period_freq, districts, n_total, n_headers, header_ex)

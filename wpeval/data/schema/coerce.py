@@ -8,7 +8,7 @@ import warnings
 import numpy as np
 import pandas as pd
 
-from wpeval.data.schema.rules import (_BOOL_TEXT, _INT64_LIMIT, _ISO_TEXT)
+from wpeval.data.schema.rules import _BOOL_TEXT, _INT64_LIMIT, _ISO_TEXT
 
 
 def _coerce_dates(s: pd.Series) -> tuple[pd.Series, np.ndarray]:
@@ -57,9 +57,16 @@ def _coerce_bool(s: pd.Series) -> tuple[pd.Series, np.ndarray]:
     if isinstance(s.dtype, pd.CategoricalDtype):
         s = s.astype(object)
     else:
-        out = s.map(lambda v: v if isinstance(v, (bool, np.bool_)) or v is None
-                    or v is pd.NA or (isinstance(v, float) and np.isnan(v))
-                    else _BOOL_TEXT.get(str(v).strip().lower(), "bad"))
+        out = s.map(
+            lambda v: (
+                v
+                if isinstance(v, (bool, np.bool_))
+                or v is None
+                or v is pd.NA
+                or (isinstance(v, float) and np.isnan(v))
+                else _BOOL_TEXT.get(str(v).strip().lower(), "bad")
+            )
+        )
     bad = (out == "bad").to_numpy() if out.dtype == object else np.zeros(len(s), bool)
     out = out.where(~bad, None).astype("boolean")
     return out, bad
@@ -111,9 +118,15 @@ def _to_float(s: pd.Series) -> pd.Series:
         z = num.to_numpy()
         num = pd.Series(np.where(z.imag == 0, z.real, np.nan), index=s.index)
     elif num.dtype == object:  # pragma: no cover - to_numeric leaves odd objects alone
-        num = pd.Series([v if isinstance(v, (int, float, np.number)) and not
-                         isinstance(v, (bool, np.bool_)) else np.nan for v in num],
-                        index=s.index)
+        num = pd.Series(
+            [
+                v
+                if isinstance(v, (int, float, np.number)) and not isinstance(v, (bool, np.bool_))
+                else np.nan
+                for v in num
+            ],
+            index=s.index,
+        )
     return num.astype("float64")
 
 
@@ -130,8 +143,7 @@ def _drop_unused(s: pd.Series) -> pd.Series:
     return s.cat.set_categories(s.cat.categories[used])
 
 
-def _categorical(s: pd.Series, order: list | None = None,
-                 changed: dict | None = None) -> pd.Series:
+def _categorical(s: pd.Series, order: list | None = None, changed: dict | None = None) -> pd.Series:
     """Categorical with stripped string categories ("" becomes missing); works on the
     categories, not on every row, so it is fast on millions of rows. When ``changed`` is a
     dict, ``changed["mask"]`` receives the rows whose value was altered."""
@@ -149,8 +161,7 @@ def _categorical(s: pd.Series, order: list | None = None,
         if changed is not None:
             diff = np.array([c != o for c, o in zip(cats, orig)] + [False])
             changed["mask"] = diff[old_codes]
-        s = pd.Series(pd.Categorical.from_codes(codes, categories=uniq), index=s.index,
-                      name=s.name)
+        s = pd.Series(pd.Categorical.from_codes(codes, categories=uniq), index=s.index, name=s.name)
     cats = list(s.cat.categories)
     if order is not None:
         known = [c for c in order if c in cats]

@@ -7,7 +7,6 @@ from dataclasses import dataclass, field
 import pandas as pd
 
 
-
 @dataclass(frozen=True)
 class ChecksReport:
     """Outcome of :func:`validate`.
@@ -50,19 +49,28 @@ class ChecksReport:
             r["n_failing"], r["n_dropped"] = int(r["n_failing"]), int(r["n_dropped"])
             r["examples"] = [x.item() if hasattr(x, "item") else x for x in r["examples"]]
             recs.append(r)
-        return {"rows_in": int(self.rows_in), "rows_kept": int(self.rows_kept),
-                "rows_dropped": self.rows_dropped, "strict": self.strict,
-                "period_freq": self.period_freq, "rules": recs}
+        return {
+            "rows_in": int(self.rows_in),
+            "rows_kept": int(self.rows_kept),
+            "rows_dropped": self.rows_dropped,
+            "strict": self.strict,
+            "period_freq": self.period_freq,
+            "rules": recs,
+        }
 
     def _repr_html_(self) -> str:
-        tab = self.rules.assign(examples=self.rules["examples"].map(
-            lambda v: ", ".join(map(str, v))))
-        return (f"<div class='wpeval-checks'><p><strong>Data checks</strong>: "
-                f"{self.rows_in:,} rows in, {self.rows_kept:,} kept, "
-                f"{self.rows_dropped:,} dropped</p>"
-                + tab.to_html(index=False, escape=True) + "</div>")
+        tab = self.rules.assign(
+            examples=self.rules["examples"].map(lambda v: ", ".join(map(str, v)))
+        )
+        return (
+            f"<div class='wpeval-checks'><p><strong>Data checks</strong>: "
+            f"{self.rows_in:,} rows in, {self.rows_kept:,} kept, "
+            f"{self.rows_dropped:,} dropped</p>" + tab.to_html(index=False, escape=True) + "</div>"
+        )
 
     def __repr__(self) -> str:
         failing = int((self.rules["n_failing"] > 0).sum())
-        return (f"<ChecksReport rows_in={self.rows_in} rows_kept={self.rows_kept} "
-                f"rules_failing={failing}>")
+        return (
+            f"<ChecksReport rows_in={self.rows_in} rows_kept={self.rows_kept} "
+            f"rules_failing={failing}>"
+        )

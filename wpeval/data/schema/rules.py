@@ -2,39 +2,99 @@
 
 from __future__ import annotations
 
-
-
-
-
-REQUIRED = ("person_id", "referral_date", "cpa", "district", "prime", "payment_group",
-            "attached", "job_start_date", "job_outcome_date", "job_end_date", "exit_date",
-            "data_end_date", "sustainment_payments")
+REQUIRED = (
+    "person_id",
+    "referral_date",
+    "cpa",
+    "district",
+    "prime",
+    "payment_group",
+    "attached",
+    "job_start_date",
+    "job_outcome_date",
+    "job_end_date",
+    "exit_date",
+    "data_end_date",
+    "sustainment_payments",
+)
 #: required columns that may not be missing in any row
-NOT_NULL = ("person_id", "referral_date", "cpa", "district", "prime", "payment_group",
-            "attached", "data_end_date", "sustainment_payments")
-DATE_COLUMNS = ("referral_date", "attachment_date", "job_start_date", "job_outcome_date",
-                "job_end_date", "exit_date", "data_end_date")
+NOT_NULL = (
+    "person_id",
+    "referral_date",
+    "cpa",
+    "district",
+    "prime",
+    "payment_group",
+    "attached",
+    "data_end_date",
+    "sustainment_payments",
+)
+DATE_COLUMNS = (
+    "referral_date",
+    "attachment_date",
+    "job_start_date",
+    "job_outcome_date",
+    "job_end_date",
+    "exit_date",
+    "data_end_date",
+)
 COUNT_COLUMNS = ("sustainment_payments", "age", "benefit_duration_days")
 BOOL_COLUMNS = ("attached", "disability")
 CODE_COLUMNS = ("cpa", "district", "prime", "payment_group")
 STREAMS = ("job_ready", "needs_support", "furthest_from_work")
-OPTIONAL = ("attachment_date", "age", "sex", "disability", "benefit_duration_days",
-            "allocation_prob", "assessed_stream")
+OPTIONAL = (
+    "attachment_date",
+    "age",
+    "sex",
+    "disability",
+    "benefit_duration_days",
+    "allocation_prob",
+    "assessed_stream",
+)
 #: a text date: ISO year-month-day, optional time, optional UTC offset (dropped: wall time kept)
 _ISO_TEXT = r"^(\d{4}-\d{2}-\d{2}(?:[ T]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?)?)(?:Z|[+-]\d{2}:?\d{2})?$"
 #: pandas' inferred kinds of an object column that cannot hold a container
-_SCALAR_KINDS = {"string", "empty", "integer", "floating", "mixed-integer-float", "boolean",
-                 "datetime", "datetime64", "date", "decimal", "timedelta", "time", "period",
-                 "bytes", "categorical", "complex"}
-_INT64_LIMIT = 2.0 ** 63
+_SCALAR_KINDS = {
+    "string",
+    "empty",
+    "integer",
+    "floating",
+    "mixed-integer-float",
+    "boolean",
+    "datetime",
+    "datetime64",
+    "date",
+    "decimal",
+    "timedelta",
+    "time",
+    "period",
+    "bytes",
+    "categorical",
+    "complex",
+}
+_INT64_LIMIT = 2.0**63
 #: rules that need an optional column (listed as "not checked" when it is absent)
-_OPTIONAL_RULES = {"invalid_probability": "allocation_prob", "unknown_stream": "assessed_stream",
-                   "attachment_inconsistent": "attachment_date",
-                   "attachment_before_referral": "attachment_date", "sex_recoded": "sex",
-                   "age_implausible": "age"}
+_OPTIONAL_RULES = {
+    "invalid_probability": "allocation_prob",
+    "unknown_stream": "assessed_stream",
+    "attachment_inconsistent": "attachment_date",
+    "attachment_before_referral": "attachment_date",
+    "sex_recoded": "sex",
+    "age_implausible": "age",
+}
 _SEX = {"f": "F", "female": "F", "w": "F", "woman": "F", "m": "M", "male": "M", "man": "M"}
-_BOOL_TEXT = {"true": True, "t": True, "1": True, "yes": True, "y": True,
-              "false": False, "f": False, "0": False, "no": False, "n": False}
+_BOOL_TEXT = {
+    "true": True,
+    "t": True,
+    "1": True,
+    "yes": True,
+    "y": True,
+    "false": False,
+    "f": False,
+    "0": False,
+    "no": False,
+    "n": False,
+}
 
 #: rule name -> (kind, description). kind "row": rows failing are errors (raise / drop);
 #: "drop": rows that are not data, dropped and counted even when strict; "recode": values
@@ -56,10 +116,15 @@ RULES: dict[str, tuple[str, str]] = {
     "district_in_several_cpas": ("row", "a district under two or more CPAs (always raises)"),
     "district_not_in_cpa": ("row", "district not in the row's CPA (districts mapping)"),
     "unknown_stream": ("row", f"assessed_stream not one of {list(STREAMS)}"),
-    "duplicate_referral": ("row", "an exact copy of an earlier row (same person_id and "
-                                  "referral_date, same contract fields)"),
-    "conflicting_duplicate": ("row", "same person_id and referral_date as another row but "
-                                     "different contract fields: every copy dropped"),
+    "duplicate_referral": (
+        "row",
+        "an exact copy of an earlier row (same person_id and referral_date, same contract fields)",
+    ),
+    "conflicting_duplicate": (
+        "row",
+        "same person_id and referral_date as another row but "
+        "different contract fields: every copy dropped",
+    ),
     "negative_count": ("row", "a count below zero"),
     "sustainment_over_cap": ("row", "more sustainment payments than the group's cap"),
     "sustainment_without_outcome": ("row", "sustainment payments but no job outcome"),
@@ -71,11 +136,17 @@ RULES: dict[str, tuple[str, str]] = {
     "job_end_before_job_start": ("row", "job_end_date before job_start_date"),
     "exit_before_referral": ("row", "exit_date before referral_date"),
     "date_after_extract": ("row", "a date after data_end_date"),
-    "code_normalised": ("recode", "spaces around a code removed (a blank code becomes "
-                                  "missing, then fails null_required)"),
-    "sex_recoded": ("recode", "sex written another way (e.g. 'female') recoded to F/M; "
-                              "other values set to missing"),
+    "code_normalised": (
+        "recode",
+        "spaces around a code removed (a blank code becomes missing, then fails null_required)",
+    ),
+    "sex_recoded": (
+        "recode",
+        "sex written another way (e.g. 'female') recoded to F/M; other values set to missing",
+    ),
     "age_implausible": ("warn", "age outside 16-70"),
-    "single_prime_stratum": ("warn", "district x period stratum with one prime only: no "
-                                     "within-stratum comparison"),
+    "single_prime_stratum": (
+        "warn",
+        "district x period stratum with one prime only: no within-stratum comparison",
+    ),
 }

@@ -14,5 +14,10 @@ from wpeval.estimators.heterogeneity.creaming import creaming_and_parking
 from wpeval.estimators.heterogeneity.interaction import GroupDifferences, group_differences
 from wpeval.estimators.heterogeneity.rates import group_rates
 
-__all__ = ["STREAMS", "GroupDifferences", "creaming_and_parking", "group_differences",
-           "group_rates"]
+__all__ = [
+    "STREAMS",
+    "GroupDifferences",
+    "creaming_and_parking",
+    "group_differences",
+    "group_rates",
+]

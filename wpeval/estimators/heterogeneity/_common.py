@@ -6,15 +6,18 @@ from typing import Sequence
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from wpeval._prepare import need_columns, numeric
 
-
 #: the provider's assessed distance from work, nearest first (data contract)
 STREAMS = ["job_ready", "needs_support", "furthest_from_work"]
-ADJUST = {"holm": "holm", "bh": "fdr_bh", "fdr_bh": "fdr_bh", "bonferroni": "bonferroni",
-          "none": None}
+ADJUST = {
+    "holm": "holm",
+    "bh": "fdr_bh",
+    "fdr_bh": "fdr_bh",
+    "bonferroni": "bonferroni",
+    "none": None,
+}
 
 
 def _need(df: pd.DataFrame, cols: Sequence[str]) -> None:

@@ -7,15 +7,22 @@ import warnings
 import numpy as np
 import pandas as pd
 
-from wpeval.exceptions import DataContractError, ParameterError, StatisticalWarning
-from wpeval.results import EffectTable
 from wpeval._prepare import check_alpha
 from wpeval.estimators.heterogeneity._common import STREAMS, _need, _outcome, _wilson
+from wpeval.exceptions import DataContractError, ParameterError, StatisticalWarning
+from wpeval.results import EffectTable
 
 
-def creaming_and_parking(data: pd.DataFrame, *, outcome: str = "job_outcome_24m",
-                         stream_col: str = "assessed_stream", prime_col: str = "prime",
-                         by_cpa: bool = False, paid=None, alpha: float = 0.05) -> EffectTable:
+def creaming_and_parking(
+    data: pd.DataFrame,
+    *,
+    outcome: str = "job_outcome_24m",
+    stream_col: str = "assessed_stream",
+    prime_col: str = "prime",
+    by_cpa: bool = False,
+    paid=None,
+    alpha: float = 0.05,
+) -> EffectTable:
     """Outcomes and payments per participant by assessed stream and prime.
 
     Providers classify participants by distance from work (job ready / needs support /
@@ -58,18 +65,25 @@ def creaming_and_parking(data: pd.DataFrame, *, outcome: str = "job_outcome_24m"
     from wpeval.payments import PaymentsResult, payments
 
     alpha = check_alpha(alpha)
-    _need(data, [stream_col, prime_col, outcome, "job_start_date"]
-          + (["cpa"] if by_cpa else []))
+    _need(data, [stream_col, prime_col, outcome, "job_start_date"] + (["cpa"] if by_cpa else []))
     if len(data) == 0:
-        raise DataContractError("no referrals: the data are empty", column=outcome,
-                                rule="non_empty")
+        raise DataContractError(
+            "no referrals: the data are empty", column=outcome, rule="non_empty"
+        )
     y = _outcome(data, outcome)
     notbin = ~np.isnan(y) & (y != 0) & (y != 1)
     if notbin.any():
-        ids = (data["person_id"].to_numpy()[notbin][:5].tolist() if "person_id" in data.columns
-               else data.index[notbin][:5].tolist())
-        raise DataContractError(f"{outcome!r} must be a 0/1 outcome (rate per stream)",
-                                column=outcome, rule="binary", examples=ids)
+        ids = (
+            data["person_id"].to_numpy()[notbin][:5].tolist()
+            if "person_id" in data.columns
+            else data.index[notbin][:5].tolist()
+        )
+        raise DataContractError(
+            f"{outcome!r} must be a 0/1 outcome (rate per stream)",
+            column=outcome,
+            rule="binary",
+            examples=ids,
+        )
     if paid is None:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", StatisticalWarning)
@@ -86,16 +100,23 @@ def creaming_and_parking(data: pd.DataFrame, *, outcome: str = "job_outcome_24m"
     frame["obs"] = ~np.isnan(y)
     frame["y"] = np.nan_to_num(y)
     frame["entry"] = data["job_start_date"].notna().to_numpy()
-    frame["jo"] = data["job_outcome_date"].notna().to_numpy() if "job_outcome_date" in data \
-        else np.nan
+    frame["jo"] = (
+        data["job_outcome_date"].notna().to_numpy() if "job_outcome_date" in data else np.nan
+    )
     frame["paid"] = paid
     agg = frame.groupby(keys, sort=True, observed=True).agg(
-        referrals=("obs", "size"), n=("obs", "sum"), k=("y", "sum"), entry=("entry", "mean"),
-        jo=("jo", "sum"), paid=("paid", "sum"))
+        referrals=("obs", "size"),
+        n=("obs", "sum"),
+        k=("y", "sum"),
+        entry=("entry", "mean"),
+        jo=("jo", "sum"),
+        paid=("paid", "sum"),
+    )
     agg = agg.reset_index()
     prime_keys = (["cpa"] if by_cpa else []) + [prime_col]
-    agg["share_of_prime"] = agg["referrals"] / agg.groupby(
-        prime_keys, observed=True)["referrals"].transform("sum")
+    agg["share_of_prime"] = agg["referrals"] / agg.groupby(prime_keys, observed=True)[
+        "referrals"
+    ].transform("sum")
     n, k = agg["n"].to_numpy(float), agg["k"].to_numpy(float)
     with np.errstate(invalid="ignore", divide="ignore"):
         est = np.where(n > 0, k / np.maximum(n, 1), np.nan)
@@ -103,20 +124,37 @@ def creaming_and_parking(data: pd.DataFrame, *, outcome: str = "job_outcome_24m"
     lo, hi = np.where(n > 0, lo, np.nan), np.where(n > 0, hi, np.nan)
     notes = ""
     if (n == 0).any():
-        notes = (f"{int((n == 0).sum())} stream x prime cells have no referral with {outcome} "
-                 "observed: rate left missing")
+        notes = (
+            f"{int((n == 0).sum())} stream x prime cells have no referral with {outcome} "
+            "observed: rate left missing"
+        )
         warnings.warn(notes, StatisticalWarning, stacklevel=2)
     term = agg[keys].astype(str).agg(" | ".join, axis=1)
-    table = pd.DataFrame({
-        "term": term, "estimate": est, "std_error": np.sqrt(est * (1 - est) / np.maximum(n, 1)),
-        "conf_low": lo, "conf_high": hi, "n": n.astype(int),
-        **{c: agg[c] for c in keys}, "referrals": agg["referrals"],
-        "share_of_prime": agg["share_of_prime"], "job_entry_rate": agg["entry"],
-        "paid_per_participant": agg["paid"] / agg["referrals"],
-        "paid_per_job_outcome": agg["paid"] / agg["jo"].where(agg["jo"] > 0)})
-    return EffectTable(table, {
-        "estimator": f"{outcome} rate and payments per participant by {stream_col} and prime",
-        "se_type": "binomial", "ci_method": "Wilson score",
-        "design": "descriptive (the stream is assessed after allocation)", "alpha": alpha,
-        **({"notes": notes} if notes else {})},
-        title=f"Creaming and parking: outcomes and payments by {stream_col} and prime")
+    table = pd.DataFrame(
+        {
+            "term": term,
+            "estimate": est,
+            "std_error": np.sqrt(est * (1 - est) / np.maximum(n, 1)),
+            "conf_low": lo,
+            "conf_high": hi,
+            "n": n.astype(int),
+            **{c: agg[c] for c in keys},
+            "referrals": agg["referrals"],
+            "share_of_prime": agg["share_of_prime"],
+            "job_entry_rate": agg["entry"],
+            "paid_per_participant": agg["paid"] / agg["referrals"],
+            "paid_per_job_outcome": agg["paid"] / agg["jo"].where(agg["jo"] > 0),
+        }
+    )
+    return EffectTable(
+        table,
+        {
+            "estimator": f"{outcome} rate and payments per participant by {stream_col} and prime",
+            "se_type": "binomial",
+            "ci_method": "Wilson score",
+            "design": "descriptive (the stream is assessed after allocation)",
+            "alpha": alpha,
+            **({"notes": notes} if notes else {}),
+        },
+        title=f"Creaming and parking: outcomes and payments by {stream_col} and prime",
+    )

@@ -11,11 +11,11 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from wpeval.estimators.heterogeneity._common import ADJUST, _factorize, _need, _outcome
+from wpeval.estimators.heterogeneity.rates import group_rates
 from wpeval.exceptions import DataContractError, DesignError, ParameterError, StatisticalWarning
 from wpeval.inference.multiplicity import adjust_pvalues
 from wpeval.results import EffectTable
-from wpeval.estimators.heterogeneity._common import ADJUST, _factorize, _need, _outcome
-from wpeval.estimators.heterogeneity.rates import group_rates
 
 
 def _dense(codes: np.ndarray) -> np.ndarray:
@@ -73,8 +73,7 @@ def _cpa_fit(y, cell, grp, prime, groups, primes):
         if not sel.any():
             continue
         nc, pic = n_c[sel], pi[sel]
-        xtx = (np.diag((nc[:, None] * pic).sum(axis=0))
-               - (pic * nc[:, None]).T @ pic)[1:, 1:]
+        xtx = (np.diag((nc[:, None] * pic).sum(axis=0)) - (pic * nc[:, None]).T @ pic)[1:, 1:]
         xty = (s_cp[sel] - pic * s_c[sel][:, None]).sum(axis=0)[1:]
         ident = np.diag(xtx) > 1e-9
         if not ident.any():
@@ -84,11 +83,12 @@ def _cpa_fit(y, cell, grp, prime, groups, primes):
             return "collinear", None, [], n_used, dropped_rows, dropped_cells, 0
         inv = np.linalg.inv(xtx)
         beta = inv @ xty
-        ps = np.flatnonzero(ident) + 1                      # prime codes of the columns
+        ps = np.flatnonzero(ident) + 1  # prime codes of the columns
         # x~_cp for every (cell, prime): e_p - pi_c restricted to the identified columns
-        xt = ((np.arange(P)[None, :, None] == ps[None, None, :]).astype(float)
-              - pic[:, ps][:, None, :])
-        fitted = ybar_c[sel][:, None] + xt @ beta            # (cells, P)
+        xt = (np.arange(P)[None, :, None] == ps[None, None, :]).astype(float) - pic[:, ps][
+            :, None, :
+        ]
+        fitted = ybar_c[sel][:, None] + xt @ beta  # (cells, P)
         h = 1.0 / nc[:, None] + np.einsum("cpj,jk,cpk->cp", xt, inv, xt)
         sse = ss_within[sel] + n_cp[sel] * (ybar_cp[sel] - fitted) ** 2
         one = (1 - h) < 1e-10
@@ -102,8 +102,15 @@ def _cpa_fit(y, cell, grp, prime, groups, primes):
         return None, None, [], n_used, dropped_rows, dropped_cells, 0
     from scipy.linalg import block_diag
 
-    return (np.concatenate(betas), block_diag(*blocks), cols, n_used, dropped_rows,
-            dropped_cells, lev_one)
+    return (
+        np.concatenate(betas),
+        block_diag(*blocks),
+        cols,
+        n_used,
+        dropped_rows,
+        dropped_cells,
+        lev_one,
+    )
 
 
 @dataclass(frozen=True)
@@ -142,15 +149,25 @@ class GroupDifferences:
         return self.rates._repr_html_() + self.interaction._repr_html_()
 
     def to_dict(self) -> dict:
-        return {"rates": self.rates.to_dict(), "prime_effects": self.prime_effects.to_dict(),
-                "interaction": self.interaction.to_dict(),
-                "checks": self.checks.to_dict(orient="records")}
+        return {
+            "rates": self.rates.to_dict(),
+            "prime_effects": self.prime_effects.to_dict(),
+            "interaction": self.interaction.to_dict(),
+            "checks": self.checks.to_dict(orient="records"),
+        }
 
 
-def group_differences(data: pd.DataFrame, outcome: str, *, group: str = "payment_group",
-                      prime_col: str = "prime", cpa_col: str = "cpa",
-                      blocks: Sequence[str] = ("district", "period"), alpha: float = 0.05,
-                      adjust: str = "holm") -> GroupDifferences:
+def group_differences(
+    data: pd.DataFrame,
+    outcome: str,
+    *,
+    group: str = "payment_group",
+    prime_col: str = "prime",
+    cpa_col: str = "cpa",
+    blocks: Sequence[str] = ("district", "period"),
+    alpha: float = 0.05,
+    adjust: str = "holm",
+) -> GroupDifferences:
     """Outcome rates by payment group and tests of prime x group interaction within CPAs.
 
     Parameters
@@ -218,13 +235,24 @@ def group_differences(data: pd.DataFrame, outcome: str, *, group: str = "payment
     df, notes = data, []
     _need(df, [outcome, group, prime_col, cpa_col])
     period_codes = _period_codes(df, blocks, notes)
-    _need(df, [outcome, group, prime_col, cpa_col, *[b for b in blocks if b != "period"
-                                                     or period_codes is None]])
+    _need(
+        df,
+        [
+            outcome,
+            group,
+            prime_col,
+            cpa_col,
+            *[b for b in blocks if b != "period" or period_codes is None],
+        ],
+    )
     y_all = _outcome(df, outcome)
     ok = ~np.isnan(y_all)
     if not ok.any():
-        raise DataContractError(f"no rows with an observed {outcome!r} ({len(df)} rows, all "
-                                "missing)", column=outcome, rule="not_null")
+        raise DataContractError(
+            f"no rows with an observed {outcome!r} ({len(df)} rows, all missing)",
+            column=outcome,
+            rule="not_null",
+        )
     rates = group_rates(df, outcome, group, alpha)
     y_all = y_all[ok]
     cpa_codes, cpa_labels = _codes_of(df, ok, cpa_col)
@@ -237,29 +265,58 @@ def group_differences(data: pd.DataFrame, outcome: str, *, group: str = "payment
     for a, b in zip(bounds[:-1], bounds[1:]):
         idx = order[a:b]
         eff, test, check = _cpa_interaction(
-            cpa_labels[cpa_codes[idx[0]]], y_all[idx], cell_all[idx], grp_codes[idx],
-            prime_all[idx], groups, prime_labels, alpha)
+            cpa_labels[cpa_codes[idx[0]]],
+            y_all[idx],
+            cell_all[idx],
+            grp_codes[idx],
+            prime_all[idx],
+            groups,
+            prime_labels,
+            alpha,
+        )
         effects += eff
         tests += [test] if test else []
         checks.append(check)
     checks = pd.DataFrame(checks)
     if not tests:
-        raise DesignError("no CPA supports a prime x group interaction test: every CPA needs "
-                          "two groups whose strata contain at least two primes")
+        raise DesignError(
+            "no CPA supports a prime x group interaction test: every CPA needs "
+            "two groups whose strata contain at least two primes"
+        )
     tests = _with_adjusted(pd.DataFrame(tests), adjust, alpha)
     _warn_checks(checks)
     design = f"randomised within {' x '.join(blocks)} x {group} (stratum x group fixed effects)"
-    base = {"se_type": "HC2", "design": design, "alpha": alpha, "blocks": blocks,
-            "outcome": outcome, "notes": "; ".join(notes),
-            "rows_missing_outcome": int((~ok).sum())}
-    prime_effects = EffectTable(pd.DataFrame(effects), {
-        **base, "estimator": "OLS with stratum x group fixed effects (within-group prime "
-        "effects)", "ci_method": "normal"}, title=f"Prime effects on {outcome} by {group}")
-    interaction = EffectTable(tests, {
-        **base, "estimator": f"Wald test of equal prime effects across {group} (chi-square)",
-        "ci_method": "none", "adjust": adjust}, title=f"Prime x {group} interaction on {outcome}")
-    return GroupDifferences(rates=rates, prime_effects=prime_effects, interaction=interaction,
-                            checks=checks)
+    base = {
+        "se_type": "HC2",
+        "design": design,
+        "alpha": alpha,
+        "blocks": blocks,
+        "outcome": outcome,
+        "notes": "; ".join(notes),
+        "rows_missing_outcome": int((~ok).sum()),
+    }
+    prime_effects = EffectTable(
+        pd.DataFrame(effects),
+        {
+            **base,
+            "estimator": "OLS with stratum x group fixed effects (within-group prime effects)",
+            "ci_method": "normal",
+        },
+        title=f"Prime effects on {outcome} by {group}",
+    )
+    interaction = EffectTable(
+        tests,
+        {
+            **base,
+            "estimator": f"Wald test of equal prime effects across {group} (chi-square)",
+            "ci_method": "none",
+            "adjust": adjust,
+        },
+        title=f"Prime x {group} interaction on {outcome}",
+    )
+    return GroupDifferences(
+        rates=rates, prime_effects=prime_effects, interaction=interaction, checks=checks
+    )
 
 
 def _period_codes(df: pd.DataFrame, blocks: list, notes: list):
@@ -269,9 +326,12 @@ def _period_codes(df: pd.DataFrame, blocks: list, notes: list):
     _need(df, ["referral_date"])
     ref = df["referral_date"]
     if not pd.api.types.is_datetime64_any_dtype(ref):
-        raise DataContractError("referral_date must be a datetime column to derive the "
-                                f"quarter period, got {ref.dtype}", column="referral_date",
-                                rule="datetime")
+        raise DataContractError(
+            "referral_date must be a datetime column to derive the "
+            f"quarter period, got {ref.dtype}",
+            column="referral_date",
+            rule="datetime",
+        )
     months = ref.to_numpy().astype("datetime64[M]")
     notes.append("period = quarter of referral_date")
     return np.where(np.isnat(months), -1, months.astype(np.int64) // 3)
@@ -282,10 +342,14 @@ def _codes_of(df: pd.DataFrame, ok: np.ndarray, col: str):
     codes, labels = _factorize(df[col].to_numpy()[ok])
     if (codes < 0).any():
         bad = np.flatnonzero(ok)[codes < 0]
-        ids = (df["person_id"].to_numpy()[bad][:5].tolist() if "person_id" in df.columns
-               else df.index[bad][:5].tolist())
-        raise DataContractError(f"{col} has missing values", column=col, rule="not_null",
-                                examples=ids)
+        ids = (
+            df["person_id"].to_numpy()[bad][:5].tolist()
+            if "person_id" in df.columns
+            else df.index[bad][:5].tolist()
+        )
+        raise DataContractError(
+            f"{col} has missing values", column=col, rule="not_null", examples=ids
+        )
     return codes.astype(np.int64), [str(v) for v in labels]
 
 
@@ -295,8 +359,11 @@ def _stratum_group_cells(df, ok, blocks, period_codes, grp_codes, n_groups) -> n
     for b in blocks:
         if b == "period" and period_codes is not None:
             if (period_codes[ok] < 0).any():
-                raise DataContractError("referral_date has missing values (needed for the "
-                                        "period)", column="referral_date", rule="not_null")
+                raise DataContractError(
+                    "referral_date has missing values (needed for the period)",
+                    column="referral_date",
+                    rule="not_null",
+                )
             bc = _dense(period_codes[ok])
         else:
             bc = _codes_of(df, ok, b)[0]
@@ -312,23 +379,41 @@ def _cpa_interaction(c, y, cell_all, grp, prime_all, groups, prime_labels, alpha
     primes = [prime_labels[i] for i in used_primes]
     row = {"cpa": c, "rows": int(y.size), "primes": len(primes)}
     if len(primes) < 2:
-        return [], None, {**row, "rows_used": 0, "rows_dropped": int(y.size),
-                          "cells_dropped": 0, "groups_tested": 0, "leverage_one": 0,
-                          "tested": False, "reason": "one prime only"}
+        return (
+            [],
+            None,
+            {
+                **row,
+                "rows_used": 0,
+                "rows_dropped": int(y.size),
+                "cells_dropped": 0,
+                "groups_tested": 0,
+                "leverage_one": 0,
+                "tested": False,
+                "reason": "one prime only",
+            },
+        )
     beta, V, cols, n_used, d_rows, d_cells, lev1 = _cpa_fit(
-        y, _dense(cell_all), grp, p_codes, groups, primes)
+        y, _dense(cell_all), grp, p_codes, groups, primes
+    )
     row.update(rows_used=n_used, rows_dropped=d_rows, cells_dropped=d_cells, leverage_one=lev1)
     if beta is None or isinstance(beta, str):
-        reason = ("no stratum x group cell with two primes" if beta is None else
-                  "prime effects not separately identified (strata of a group lack the "
-                  "reference prime)")
+        reason = (
+            "no stratum x group cell with two primes"
+            if beta is None
+            else "prime effects not separately identified (strata of a group lack the "
+            "reference prime)"
+        )
         return [], None, {**row, "groups_tested": 0, "tested": False, "reason": reason}
     effects = _effect_rows(c, beta, V, cols, groups, primes, alpha, n_used)
     groups_tested = len({g for g, _ in cols})
     test, reason = _equal_effects_test(beta, V, cols, len(primes))
     if test is None:
-        return effects, None, {**row, "groups_tested": groups_tested, "tested": False,
-                               "reason": reason}
+        return (
+            effects,
+            None,
+            {**row, "groups_tested": groups_tested, "tested": False, "reason": reason},
+        )
     test.update(term=c, n=n_used, groups=groups_tested, primes=len(primes))
     return effects, test, {**row, "groups_tested": groups_tested, "tested": True, "reason": ""}
 
@@ -338,14 +423,22 @@ def _effect_rows(c, beta, V, cols, groups, primes, alpha, n_used) -> list:
     lo, hi = stats.norm.ppf(alpha / 2), stats.norm.ppf(1 - alpha / 2)
     out = []
     for j, (g, p) in enumerate(cols):
-        out.append({"term": f"{c} | {groups[g]} | {primes[p]} - {primes[0]}",
-                    "cpa": c, "group": groups[g], "prime": primes[p],
-                    "reference": primes[0], "estimate": beta[j], "std_error": se[j],
-                    "statistic": beta[j] / se[j] if se[j] > 0 else np.nan,
-                    "p_value": 2 * stats.norm.sf(abs(beta[j] / se[j]))
-                    if se[j] > 0 else np.nan,
-                    "conf_low": beta[j] + lo * se[j], "conf_high": beta[j] + hi * se[j],
-                    "n": n_used})
+        out.append(
+            {
+                "term": f"{c} | {groups[g]} | {primes[p]} - {primes[0]}",
+                "cpa": c,
+                "group": groups[g],
+                "prime": primes[p],
+                "reference": primes[0],
+                "estimate": beta[j],
+                "std_error": se[j],
+                "statistic": beta[j] / se[j] if se[j] > 0 else np.nan,
+                "p_value": 2 * stats.norm.sf(abs(beta[j] / se[j])) if se[j] > 0 else np.nan,
+                "conf_low": beta[j] + lo * se[j],
+                "conf_high": beta[j] + hi * se[j],
+                "n": n_used,
+            }
+        )
     return out
 
 
@@ -368,8 +461,7 @@ def _equal_effects_test(beta, V, cols, n_primes):
     if dfq == 0:
         return None, "zero variance of the contrasts"
     W = float(rb @ np.linalg.pinv(rvr) @ rb)
-    return {"estimate": W, "statistic": W, "df": dfq,
-            "p_value": float(stats.chi2.sf(W, dfq))}, ""
+    return {"estimate": W, "statistic": W, "df": dfq, "p_value": float(stats.chi2.sf(W, dfq))}, ""
 
 
 def _with_adjusted(tests: pd.DataFrame, adjust: str, alpha: float) -> pd.DataFrame:
@@ -385,7 +477,10 @@ def _warn_checks(checks: pd.DataFrame) -> None:
     n_drop = int(checks["rows_dropped"].sum())
     n_lev = int(checks["leverage_one"].sum())
     if untested or n_drop or n_lev:
-        warnings.warn(f"group_differences: {n_drop:,} rows in strata with a single prime "
-                      f"dropped; {n_lev:,} rows with leverage one given zero weight in the "
-                      f"HC2 variance; CPAs not tested: {untested or 'none'} (see .checks)",
-                      StatisticalWarning, stacklevel=3)
+        warnings.warn(
+            f"group_differences: {n_drop:,} rows in strata with a single prime "
+            f"dropped; {n_lev:,} rows with leverage one given zero weight in the "
+            f"HC2 variance; CPAs not tested: {untested or 'none'} (see .checks)",
+            StatisticalWarning,
+            stacklevel=3,
+        )

@@ -3,20 +3,20 @@ randomised)."""
 
 from __future__ import annotations
 
-
 import numpy as np
 import pandas as pd
 from scipy import stats
 
+from wpeval._prepare import check_alpha, flag_nonfinite
 from wpeval.data import programme as _programme
+from wpeval.estimators.heterogeneity._common import _need, _outcome, _wilson
 from wpeval.exceptions import DataContractError
 from wpeval.results import EffectTable
-from wpeval._prepare import check_alpha, flag_nonfinite
-from wpeval.estimators.heterogeneity._common import _need, _outcome, _wilson
 
 
-def group_rates(df: pd.DataFrame, outcome: str, group: str = "payment_group",
-                alpha: float = 0.05) -> EffectTable:
+def group_rates(
+    df: pd.DataFrame, outcome: str, group: str = "payment_group", alpha: float = 0.05
+) -> EffectTable:
     """Mean outcome by group with confidence intervals (descriptive, not a causal contrast).
 
     Binary outcomes (all values 0/1) get Wilson score intervals; others a normal interval
@@ -50,8 +50,9 @@ def group_rates(df: pd.DataFrame, outcome: str, group: str = "payment_group",
     n_miss_g = int((ok & miss_g).sum())
     ok &= ~miss_g
     if not ok.any():
-        raise DataContractError(f"no rows with both {outcome!r} and {group!r} observed",
-                                column=outcome, rule="not_null")
+        raise DataContractError(
+            f"no rows with both {outcome!r} and {group!r} observed", column=outcome, rule="not_null"
+        )
     g = df[group].astype(str).to_numpy()[ok]
     y = y[ok]
     order = list(_programme.load().payment_groups) if group == "payment_group" else []
@@ -68,10 +69,24 @@ def group_rates(df: pd.DataFrame, outcome: str, group: str = "payment_group",
         se = np.sqrt(agg["var"].to_numpy(float) / n)
         z = stats.norm.ppf(1 - alpha / 2)
         lo, hi = est - z * se, est + z * se
-    table = pd.DataFrame({"term": agg.index.astype(str), "estimate": est, "std_error": se,
-                          "conf_low": lo, "conf_high": hi, "n": n.astype(int)})
-    meth = {"estimator": "mean outcome by group", "se_type": "binomial" if binary else "iid",
-            "ci_method": "Wilson score" if binary else "normal", "design": "none (descriptive)",
-            "alpha": alpha, "outcome": outcome, "rows_missing_outcome": n_miss_y,
-            "rows_missing_group": n_miss_g}
+    table = pd.DataFrame(
+        {
+            "term": agg.index.astype(str),
+            "estimate": est,
+            "std_error": se,
+            "conf_low": lo,
+            "conf_high": hi,
+            "n": n.astype(int),
+        }
+    )
+    meth = {
+        "estimator": "mean outcome by group",
+        "se_type": "binomial" if binary else "iid",
+        "ci_method": "Wilson score" if binary else "normal",
+        "design": "none (descriptive)",
+        "alpha": alpha,
+        "outcome": outcome,
+        "rows_missing_outcome": n_miss_y,
+        "rows_missing_group": n_miss_g,
+    }
     return EffectTable(table, flag_nonfinite(table, meth), title=f"{outcome} by {group}")

@@ -3,10 +3,9 @@ demeaning, rank-revealing pseudo-inverse, HC leverage checks."""
 
 from __future__ import annotations
 
-
 import numpy as np
 
-from wpeval._prepare import (Prepared, examples)
+from wpeval._prepare import Prepared, examples
 from wpeval.exceptions import DesignError
 
 
@@ -14,8 +13,12 @@ from wpeval.exceptions import DesignError
 def _demean(W, cell, ncell):
     """Within-cell demeaned columns and the cell means (n_cell x k)."""
     cnt = np.bincount(cell, minlength=ncell).astype(float)
-    means = np.column_stack([np.bincount(cell, weights=W[:, j], minlength=ncell)
-                             for j in range(W.shape[1])]) / cnt[:, None]
+    means = (
+        np.column_stack(
+            [np.bincount(cell, weights=W[:, j], minlength=ncell) for j in range(W.shape[1])]
+        )
+        / cnt[:, None]
+    )
     return W - means[cell], means
 
 
@@ -55,12 +58,16 @@ def _check_hc(lev, n: int, rank: int, se_type: str, what: str, p: Prepared) -> N
     (HC2 / HC3) observations with leverage one, which a rare covariate level or a
     saturated model produces (R gives NaN or Inf there)."""
     if n - rank <= 0:
-        raise DesignError(f"{what}: {n} rows for {rank} parameters leave no residual degrees "
-                          "of freedom; use fewer covariates (or covariate levels) or more data")
+        raise DesignError(
+            f"{what}: {n} rows for {rank} parameters leave no residual degrees "
+            "of freedom; use fewer covariates (or covariate levels) or more data"
+        )
     if se_type in ("HC2", "HC3"):
         one = np.asarray(lev) > 1 - 1e-8
         if one.any():
-            raise DesignError(f"{what}: {int(one.sum())} row(s) have leverage one (a covariate "
-                              f"level or cell held by them alone), so the {se_type} variance "
-                              "is undefined; merge rare covariate levels or use se_type='HC0' "
-                              f"or 'HC1'; e.g. person_ids {examples(p.frame, one)}")
+            raise DesignError(
+                f"{what}: {int(one.sum())} row(s) have leverage one (a covariate "
+                f"level or cell held by them alone), so the {se_type} variance "
+                "is undefined; merge rare covariate levels or use se_type='HC0' "
+                f"or 'HC1'; e.g. person_ids {examples(p.frame, one)}"
+            )

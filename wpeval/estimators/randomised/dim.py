@@ -8,14 +8,25 @@ import warnings
 import numpy as np
 import pandas as pd
 
-from wpeval._prepare import (Prepared, as_list, block_examples, cell_stats, check_alpha,
-                             examples,
-                             flag_nonfinite, method_dict, numeric,
-                             prepare, result_row, subset, term_name)
+from wpeval._prepare import (
+    Prepared,
+    as_list,
+    block_examples,
+    cell_stats,
+    check_alpha,
+    examples,
+    flag_nonfinite,
+    method_dict,
+    numeric,
+    prepare,
+    result_row,
+    subset,
+    term_name,
+)
 from wpeval.estimators import se as _se
-from wpeval.estimators.se import dim as _se_dim
 from wpeval.estimators._blocked import block_cell_stats, neyman_from_cells
 from wpeval.estimators.randomised.ht import horvitz_thompson
+from wpeval.estimators.se import dim as _se_dim
 from wpeval.exceptions import DataContractError, DesignError, StatisticalWarning
 from wpeval.results import EffectTable
 
@@ -29,17 +40,21 @@ def _check_clusters(p: Prepared) -> tuple[np.ndarray, np.ndarray]:
     z_g = np.bincount(cl, weights=p.z, minlength=C)
     mixed = (z_g > 0) & (z_g < n_g)
     if mixed.any():
-        raise DesignError("All units within a cluster must have the same treatment condition "
-                          f"({int(mixed.sum())} mixed clusters), e.g. person_ids "
-                          f"{examples(p.frame, np.isin(cl, np.flatnonzero(mixed)[:5]))}")
+        raise DesignError(
+            "All units within a cluster must have the same treatment condition "
+            f"({int(mixed.sum())} mixed clusters), e.g. person_ids "
+            f"{examples(p.frame, np.isin(cl, np.flatnonzero(mixed)[:5]))}"
+        )
     blk = np.zeros(C, dtype=np.int64)
     if p.block is not None:
         key = np.unique(cl * p.n_blocks + p.block)
         per_cluster = np.bincount(key // p.n_blocks, minlength=C)
         if (per_cluster > 1).any():
             bad = np.flatnonzero(per_cluster > 1)
-            raise DesignError("All clusters must be contained within blocks; e.g. person_ids "
-                              f"{examples(p.frame, np.isin(cl, bad[:5]))}")
+            raise DesignError(
+                "All clusters must be contained within blocks; e.g. person_ids "
+                f"{examples(p.frame, np.isin(cl, bad[:5]))}"
+            )
         blk[cl] = p.block
     return (z_g > 0).astype(np.int8), blk
 
@@ -54,8 +69,10 @@ def _dim_unblocked(p: Prepared):
     tau = mean[1] - mean[0]
     if p.cluster is None:
         if n0 < 2 or n1 < 2:
-            raise DesignError("every arm needs at least two units for a difference-in-means "
-                              f"standard error (n = {int(n1)}, {int(n0)})")
+            raise DesignError(
+                "every arm needs at least two units for a difference-in-means "
+                f"standard error (n = {int(n1)}, {int(n0)})"
+            )
         se, df = _se.welch(n1, n0, ss[1] / (n1 - 1), ss[0] / (n0 - 1))
         return tau, se, df, "Standard", "Neyman (Welch)", "t (Welch-Satterthwaite df)"
     arm_g, _ = _check_clusters(p)
@@ -72,8 +89,10 @@ def _dim_blocked(p: Prepared, drop_incomplete: bool):
     cnt, mean, ss, dev = block_cell_stats(p.y, p.z, p.block, B)
     empty = (cnt == 0).any(axis=1)
     if not drop_incomplete and (cnt.sum(axis=1) == 1).any():
-        raise DesignError("All blocks must have multiple units (or clusters); e.g. person_ids "
-                          f"{block_examples(p, np.flatnonzero(cnt.sum(axis=1) == 1))}")
+        raise DesignError(
+            "All blocks must have multiple units (or clusters); e.g. person_ids "
+            f"{block_examples(p, np.flatnonzero(cnt.sum(axis=1) == 1))}"
+        )
     if empty.any():
         bad = np.flatnonzero(empty)
         if not drop_incomplete:
@@ -81,10 +100,14 @@ def _dim_blocked(p: Prepared, drop_incomplete: bool):
                 f"{len(bad)} block(s) lack one of the two conditions (estimatr: 'Must have "
                 "units with both treatment conditions within each block'); pass "
                 f"drop_incomplete_blocks=True to drop them; e.g. person_ids "
-                f"{block_examples(p, bad)}")
+                f"{block_examples(p, bad)}"
+            )
         n_rows = int(cnt[bad].sum())
-        warnings.warn(f"dropped {len(bad)} block(s) ({n_rows} rows) without both conditions",
-                      StatisticalWarning, stacklevel=3)
+        warnings.warn(
+            f"dropped {len(bad)} block(s) ({n_rows} rows) without both conditions",
+            StatisticalWarning,
+            stacklevel=3,
+        )
         p = subset(p, ~np.isin(p.block, bad))
         p.dropped["incomplete_blocks"] = len(bad)
         p.dropped["rows_in_incomplete_blocks"] = n_rows
@@ -99,22 +122,31 @@ def _dim_blocked(p: Prepared, drop_incomplete: bool):
     else:
         size = cnt.sum(axis=1)
     if (size == 1).any():
-        raise DesignError("All blocks must have multiple units (or clusters); e.g. person_ids "
-                          f"{block_examples(p, np.flatnonzero(size == 1))}")
+        raise DesignError(
+            "All blocks must have multiple units (or clusters); e.g. person_ids "
+            f"{block_examples(p, np.flatnonzero(size == 1))}"
+        )
     pair = bool((size == 2).any())
     if pair and B < 2:
-        raise DesignError("a single block of two units (or clusters): the matched-pairs "
-                          "variance needs at least two pairs; e.g. person_ids "
-                          f"{block_examples(p, np.arange(B))}")
+        raise DesignError(
+            "a single block of two units (or clusters): the matched-pairs "
+            "variance needs at least two pairs; e.g. person_ids "
+            f"{block_examples(p, np.arange(B))}"
+        )
     if pair and (size > 2).any():
-        warnings.warn("Some blocks have two units/clusters while other blocks have more. As "
-                      "standard variance estimates cannot be computed within blocks with two "
-                      "units, the matched-pairs variance estimator is used (as estimatr).",
-                      StatisticalWarning, stacklevel=3)
+        warnings.warn(
+            "Some blocks have two units/clusters while other blocks have more. As "
+            "standard variance estimates cannot be computed within blocks with two "
+            "units, the matched-pairs variance estimator is used (as estimatr).",
+            StatisticalWarning,
+            stacklevel=3,
+        )
     if not pair and (cnt == 1).any():
-        raise DesignError("If the design is not pair-matched, every block must have at least "
-                          "two treated and two control units (estimatr); e.g. person_ids "
-                          f"{block_examples(p, np.flatnonzero((cnt == 1).any(axis=1)))}")
+        raise DesignError(
+            "If the design is not pair-matched, every block must have at least "
+            "two treated and two control units (estimatr); e.g. person_ids "
+            f"{block_examples(p, np.flatnonzero((cnt == 1).any(axis=1)))}"
+        )
     tau_b = mean[:, 1] - mean[:, 0]
     n_b = cnt.sum(axis=1)
     N = n_b.sum()
@@ -125,8 +157,15 @@ def _dim_blocked(p: Prepared, drop_incomplete: bool):
             se, df = _se.matched_pair(tau_b, tau)
             return p, tau, se, df, "Matched-pair", "matched pairs (Imai 2008)", "t (df = J - 1)"
         se, df = _se.matched_pair_clustered(tau_b, n_b, tau)
-        return (p, tau, se, df, "Matched-pair clustered", "matched pairs clustered "
-                "(Imai, King & Nall 2009)", "t (df = J - 1)")
+        return (
+            p,
+            tau,
+            se,
+            df,
+            "Matched-pair clustered",
+            "matched pairs clustered (Imai, King & Nall 2009)",
+            "t (df = J - 1)",
+        )
     if p.cluster is None:
         tau, se, df = neyman_from_cells(cnt, mean, ss)
         return p, tau, se, df, "Blocked", "Neyman (blocked)", "t (df = N - 2 blocks)"
@@ -134,9 +173,16 @@ def _dim_blocked(p: Prepared, drop_incomplete: bool):
     n_g = np.bincount(p.cluster, minlength=p.n_clusters).astype(float)
     wg = _se_dim._cr2_weights(n_g, cnt[blk_g, arm_g])
     var_b = np.bincount(blk_g, weights=(wg * rs) ** 2, minlength=B)
-    se = float(np.sqrt(np.sum(w ** 2 * var_b)))
-    return (p, tau, se, float(p.n_clusters - 2 * B), "Block-clustered",
-            "CR2 within blocks, Neyman combination", "t (df = clusters - 2 blocks)")
+    se = float(np.sqrt(np.sum(w**2 * var_b)))
+    return (
+        p,
+        tau,
+        se,
+        float(p.n_clusters - 2 * B),
+        "Block-clustered",
+        "CR2 within blocks, Neyman combination",
+        "t (df = clusters - 2 blocks)",
+    )
 
 
 def _prob_varies(prob, p: Prepared) -> bool:
@@ -147,10 +193,19 @@ def _prob_varies(prob, p: Prepared) -> bool:
     return bool(np.nanmax(np.sqrt(ss / np.maximum(cnt, 1))) > 1e-9)
 
 
-def diff_in_means(data: pd.DataFrame, outcome: str, treatment: str, *, blocks=None,
-                  clusters=None, condition_prob: str | None = None, alpha: float = 0.05,
-                  condition1=None, condition2=None,
-                  drop_incomplete_blocks: bool = False) -> EffectTable:
+def diff_in_means(
+    data: pd.DataFrame,
+    outcome: str,
+    treatment: str,
+    *,
+    blocks=None,
+    clusters=None,
+    condition_prob: str | None = None,
+    alpha: float = 0.05,
+    condition1=None,
+    condition2=None,
+    drop_incomplete_blocks: bool = False,
+) -> EffectTable:
     """Difference in means for a randomised two-arm comparison (``estimatr::difference_in_means``).
 
     Estimand: the average treatment effect of ``condition2`` versus ``condition1`` in the
@@ -209,41 +264,80 @@ def diff_in_means(data: pd.DataFrame, outcome: str, treatment: str, *, blocks=No
         plus ``outcome, condition1, condition2, n_blocks, n_clusters``; ``extra["dropped"]``.
     """
     alpha = check_alpha(alpha)
-    p = prepare(data, outcome, treatment, blocks=blocks, clusters=clusters,
-                condition1=condition1, condition2=condition2,
-                extra=[condition_prob] if condition_prob else [])
+    p = prepare(
+        data,
+        outcome,
+        treatment,
+        blocks=blocks,
+        clusters=clusters,
+        condition1=condition1,
+        condition2=condition2,
+        extra=[condition_prob] if condition_prob else [],
+    )
     if condition_prob is not None:
         prob = numeric(p.frame, condition_prob)
         if np.isnan(prob).any():
-            raise DataContractError("condition_prob has missing values", column=condition_prob,
-                                    rule="not_null", examples=examples(p.frame, np.isnan(prob)))
+            raise DataContractError(
+                "condition_prob has missing values",
+                column=condition_prob,
+                rule="not_null",
+                examples=examples(p.frame, np.isnan(prob)),
+            )
         if _prob_varies(prob, p):
             if clusters is not None:
-                raise DesignError("allocation probabilities vary within blocks and clusters "
-                                  "are given: the clustered Horvitz-Thompson estimator is not "
-                                  "implemented")
-            res = horvitz_thompson(data, outcome, treatment, blocks=blocks,
-                                   condition_prob=condition_prob, simple=True, alpha=alpha,
-                                   condition1=condition1, condition2=condition2)
+                raise DesignError(
+                    "allocation probabilities vary within blocks and clusters "
+                    "are given: the clustered Horvitz-Thompson estimator is not "
+                    "implemented"
+                )
+            res = horvitz_thompson(
+                data,
+                outcome,
+                treatment,
+                blocks=blocks,
+                condition_prob=condition_prob,
+                simple=True,
+                alpha=alpha,
+                condition1=condition1,
+                condition2=condition2,
+            )
             meth = dict(res.method)
-            meth["notes"] = ("diff_in_means switched to Horvitz-Thompson because "
-                             f"{condition_prob!r} varies within block x arm. "
-                             + meth.get("notes", ""))
+            meth["notes"] = (
+                "diff_in_means switched to Horvitz-Thompson because "
+                f"{condition_prob!r} varies within block x arm. " + meth.get("notes", "")
+            )
             return EffectTable(res.table, meth, res.title, res.extra)
     if p.block is None:
         tau, se, df, design, se_type, ci = _dim_unblocked(p)
     else:
         p, tau, se, df, design, se_type, ci = _dim_blocked(p, drop_incomplete_blocks)
-    tab = result_row(term_name(treatment, p.cond1, p.cond2), tau, se, df, len(p.y), alpha,
-                     outcome=outcome, condition1=p.cond1, condition2=p.cond2,
-                     n_blocks=p.n_blocks if p.block is not None else np.nan,
-                     n_clusters=p.n_clusters if p.cluster is not None else np.nan)
-    meth = method_dict("difference in means", se_type, ci, design, alpha=alpha,
-                       blocks=as_list(blocks) or None, clusters=as_list(clusters) or None,
-                       reference="estimatr::difference_in_means")
+    tab = result_row(
+        term_name(treatment, p.cond1, p.cond2),
+        tau,
+        se,
+        df,
+        len(p.y),
+        alpha,
+        outcome=outcome,
+        condition1=p.cond1,
+        condition2=p.cond2,
+        n_blocks=p.n_blocks if p.block is not None else np.nan,
+        n_clusters=p.n_clusters if p.cluster is not None else np.nan,
+    )
+    meth = method_dict(
+        "difference in means",
+        se_type,
+        ci,
+        design,
+        alpha=alpha,
+        blocks=as_list(blocks) or None,
+        clusters=as_list(clusters) or None,
+        reference="estimatr::difference_in_means",
+    )
     meth = flag_nonfinite(tab, meth)
-    return EffectTable(tab, meth, title=f"Difference in means: {outcome}",
-                       extra={"dropped": p.dropped})
+    return EffectTable(
+        tab, meth, title=f"Difference in means: {outcome}", extra={"dropped": p.dropped}
+    )
 
 
 # ------------------------------------------------------------------------------ HT

@@ -9,18 +9,36 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
-from wpeval._prepare import (as_list, check_alpha,
-                             covariate_matrix, drop_missing_cov, flag_nonfinite, method_dict, numeric,
-                             prepare, result_row)
+from wpeval._prepare import (
+    as_list,
+    check_alpha,
+    covariate_matrix,
+    drop_missing_cov,
+    flag_nonfinite,
+    method_dict,
+    numeric,
+    prepare,
+    result_row,
+)
 from wpeval.estimators import se as _se
+from wpeval.estimators.randomised._linalg import _HC, _check_hc, _demean, _rms
 from wpeval.exceptions import DesignError, ParameterError, StatisticalWarning
 from wpeval.results import EffectTable
-from wpeval.estimators.randomised._linalg import _HC, _check_hc, _demean, _rms
 
 
-def iv_effect(data: pd.DataFrame, outcome: str, treatment: str, received: str, *,
-              covariates: Sequence[str] | str | None = None, blocks=None, alpha: float = 0.05,
-              condition1=None, condition2=None, se_type: str = "HC2") -> EffectTable:
+def iv_effect(
+    data: pd.DataFrame,
+    outcome: str,
+    treatment: str,
+    received: str,
+    *,
+    covariates: Sequence[str] | str | None = None,
+    blocks=None,
+    alpha: float = 0.05,
+    condition1=None,
+    condition2=None,
+    se_type: str = "HC2",
+) -> EffectTable:
     """Complier average causal effect by two-stage least squares (``estimatr::iv_robust``).
 
     Estimand: the effect of *receiving* (e.g. ``attached``) among compliers, with the
@@ -70,8 +88,15 @@ def iv_effect(data: pd.DataFrame, outcome: str, treatment: str, received: str, *
     covariates = as_list(covariates)
     if not isinstance(received, str):
         raise ParameterError("received must be a column name")
-    p = prepare(data, outcome, treatment, blocks=blocks, condition1=condition1,
-                condition2=condition2, extra=[received] + covariates)
+    p = prepare(
+        data,
+        outcome,
+        treatment,
+        blocks=blocks,
+        condition1=condition1,
+        condition2=condition2,
+        extra=[received] + covariates,
+    )
     d = numeric(p.frame, received)
     C, names = covariate_matrix(p.frame, covariates)
     M = np.column_stack([d, C]) if C.shape[1] else d[:, None]
@@ -99,9 +124,11 @@ def iv_effect(data: pd.DataFrame, outcome: str, treatment: str, received: str, *
     if np.ptp(Zm[:, 0 if p.block is not None else 1]) == 0:
         raise DesignError("the instrument does not vary (after fixed effects)")
     if np.ptp(Xm[:, 0 if p.block is not None else 1]) == 0:
-        raise DesignError(f"{received!r} (treatment received) does not vary"
-                          + (" within blocks" if p.block is not None else "")
-                          + ": the complier effect is not identified")
+        raise DesignError(
+            f"{received!r} (treatment received) does not vary"
+            + (" within blocks" if p.block is not None else "")
+            + ": the complier effect is not identified"
+        )
     # work on columns scaled to unit root mean square: 2SLS is equivariant to the units of
     # the regressors, but pinv / lstsq cut-offs are relative to the largest singular value,
     # so unscaled columns in very different units (a covariate in pence, d * 1e-12) would
@@ -130,17 +157,43 @@ def iv_effect(data: pd.DataFrame, outcome: str, treatment: str, received: str, *
     f_coef, f_se = float(fs[j] * unit), float(np.sqrt(fV[j, j]) * unit)
     f_stat = float(fs[j] ** 2 / fV[j, j]) if fV[j, j] > 0 else np.inf
     if f_stat < 10:
-        warnings.warn(f"weak instrument: first-stage F = {f_stat:.2f} < 10; the CACE and its "
-                      "interval are unreliable", StatisticalWarning, stacklevel=2)
+        warnings.warn(
+            f"weak instrument: first-stage F = {f_stat:.2f} < 10; the CACE and its "
+            "interval are unreliable",
+            StatisticalWarning,
+            stacklevel=2,
+        )
     df = float(N - k)
-    tab = result_row(received, est, se, df, N, alpha, outcome=outcome, instrument=treatment,
-                     condition1=p.cond1, condition2=p.cond2)
-    meth = method_dict("instrumental variables (2SLS): complier average causal effect", se_type,
-                       "t (df = N - k)", "Blocked (fixed effects)" if p.block is not None
-                       else "Standard", alpha=alpha, covariates=names or None,
-                       blocks=as_list(blocks) or None, reference="estimatr::iv_robust")
+    tab = result_row(
+        received,
+        est,
+        se,
+        df,
+        N,
+        alpha,
+        outcome=outcome,
+        instrument=treatment,
+        condition1=p.cond1,
+        condition2=p.cond2,
+    )
+    meth = method_dict(
+        "instrumental variables (2SLS): complier average causal effect",
+        se_type,
+        "t (df = N - k)",
+        "Blocked (fixed effects)" if p.block is not None else "Standard",
+        alpha=alpha,
+        covariates=names or None,
+        blocks=as_list(blocks) or None,
+        reference="estimatr::iv_robust",
+    )
     meth = flag_nonfinite(tab, meth)
-    return EffectTable(tab, meth, title=f"CACE of {received}: {outcome}",
-                       extra={"dropped": p.dropped,
-                              "first_stage": {"coef": f_coef, "std_error": f_se,
-                                              "F": f_stat}, "vcov": [[se * se]]})
+    return EffectTable(
+        tab,
+        meth,
+        title=f"CACE of {received}: {outcome}",
+        extra={
+            "dropped": p.dropped,
+            "first_stage": {"coef": f_coef, "std_error": f_se, "F": f_stat},
+            "vcov": [[se * se]],
+        },
+    )

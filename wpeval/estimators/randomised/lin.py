@@ -7,17 +7,36 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
-from wpeval._prepare import (as_list, block_examples, check_alpha,
-                             covariate_matrix, drop_missing_cov, flag_nonfinite, method_dict, prepare, result_row, term_name)
+from wpeval._prepare import (
+    as_list,
+    block_examples,
+    check_alpha,
+    covariate_matrix,
+    drop_missing_cov,
+    flag_nonfinite,
+    method_dict,
+    prepare,
+    result_row,
+    term_name,
+)
 from wpeval.estimators import se as _se
+from wpeval.estimators.randomised._linalg import _HC, _check_hc, _demean, _pinv_rank, _rms
 from wpeval.exceptions import DesignError, ParameterError
 from wpeval.results import EffectTable
-from wpeval.estimators.randomised._linalg import _HC, _check_hc, _demean, _pinv_rank, _rms
 
 
-def lin_adjusted(data: pd.DataFrame, outcome: str, treatment: str,
-                 covariates: Sequence[str] | str | None, *, blocks=None, alpha: float = 0.05,
-                 condition1=None, condition2=None, se_type: str = "HC2") -> EffectTable:
+def lin_adjusted(
+    data: pd.DataFrame,
+    outcome: str,
+    treatment: str,
+    covariates: Sequence[str] | str | None,
+    *,
+    blocks=None,
+    alpha: float = 0.05,
+    condition1=None,
+    condition2=None,
+    se_type: str = "HC2",
+) -> EffectTable:
     """Lin (2013) covariate-adjusted effect estimate (``estimatr::lm_lin``).
 
     Model: OLS of ``y`` on ``[1, t, Xc, t * Xc]`` where ``Xc`` are the covariates centred at
@@ -64,8 +83,15 @@ def lin_adjusted(data: pd.DataFrame, outcome: str, treatment: str,
     covariates = as_list(covariates)
     if not covariates and blocks is None:
         raise ParameterError("lin_adjusted needs covariates (or blocks)")
-    p = prepare(data, outcome, treatment, blocks=blocks, condition1=condition1,
-                condition2=condition2, extra=covariates)
+    p = prepare(
+        data,
+        outcome,
+        treatment,
+        blocks=blocks,
+        condition1=condition1,
+        condition2=condition2,
+        extra=covariates,
+    )
     X, names = covariate_matrix(p.frame, covariates)
     p, X = drop_missing_cov(p, X)
     K = p.n_blocks if p.block is not None else 1
@@ -74,9 +100,11 @@ def lin_adjusted(data: pd.DataFrame, outcome: str, treatment: str,
     cnt = np.bincount(cell, minlength=ncell).astype(float)
     if (cnt < 2).any():
         bad = np.flatnonzero((cnt < 2).reshape(K, 2).any(axis=1))
-        raise DesignError("every block x arm cell needs at least two units for Lin's "
-                          "estimator with HC2 errors (leverage 1 otherwise); e.g. person_ids "
-                          f"{block_examples(p, bad)}")
+        raise DesignError(
+            "every block x arm cell needs at least two units for Lin's "
+            "estimator with HC2 errors (leverage 1 otherwise); e.g. person_ids "
+            f"{block_examples(p, bad)}"
+        )
     Xc = X - X.mean(axis=0) if X.shape[1] else X
     W = np.hstack([Xc, Xc * p.z[:, None]]) if X.shape[1] else Xc
     Wt, Wbar = _demean(W, cell, ncell) if W.shape[1] else (W, np.zeros((ncell, 0)))
@@ -93,8 +121,9 @@ def lin_adjusted(data: pd.DataFrame, outcome: str, treatment: str,
         theta = Ginv @ (Ws.T @ y)
         fitted = ybar[cell] + Ws @ theta
         adj = ybar - WbarS @ theta
-        g = (wb[:, None] * (WbarS.reshape(K, 2, -1)[:, 1, :] - WbarS.reshape(K, 2, -1)[:, 0, :])
-             ).sum(axis=0)
+        g = (
+            wb[:, None] * (WbarS.reshape(K, 2, -1)[:, 1, :] - WbarS.reshape(K, 2, -1)[:, 0, :])
+        ).sum(axis=0)
         proj = Ws @ Ginv
         lev = 1.0 / cnt[cell] + np.einsum("ij,ij->i", proj, Ws)
         ell_cov = proj @ g
@@ -113,18 +142,41 @@ def lin_adjusted(data: pd.DataFrame, outcome: str, treatment: str,
     _check_hc(lev, int(N), rank, se_type, "lin_adjusted", p)
     se = _se.hc_linear_functional(ell, resid, lev, se_type, rank)
     df = float(N - rank)
-    tab = result_row(term_name(treatment, p.cond1, p.cond2), tau, se, df, int(N), alpha,
-                     outcome=outcome, condition1=p.cond1, condition2=p.cond2,
-                     n_blocks=p.n_blocks if p.block is not None else np.nan)
-    design = "Blocked (block dummies centred and interacted)" if p.block is not None \
-        else "Standard"
-    meth = method_dict("Lin (2013) regression adjustment", se_type, "t (df = N - rank)", design,
-                       alpha=alpha, covariates=names, blocks=as_list(blocks) or None,
-                       reference="estimatr::lm_lin")
+    tab = result_row(
+        term_name(treatment, p.cond1, p.cond2),
+        tau,
+        se,
+        df,
+        int(N),
+        alpha,
+        outcome=outcome,
+        condition1=p.cond1,
+        condition2=p.cond2,
+        n_blocks=p.n_blocks if p.block is not None else np.nan,
+    )
+    design = "Blocked (block dummies centred and interacted)" if p.block is not None else "Standard"
+    meth = method_dict(
+        "Lin (2013) regression adjustment",
+        se_type,
+        "t (df = N - rank)",
+        design,
+        alpha=alpha,
+        covariates=names,
+        blocks=as_list(blocks) or None,
+        reference="estimatr::lm_lin",
+    )
     meth = flag_nonfinite(tab, meth)
-    return EffectTable(tab, meth, title=f"Lin-adjusted effect: {outcome}",
-                       extra={"dropped": p.dropped, "rank": int(rank),
-                              "collinear_columns": int(W.shape[1] - r), "vcov": [[se * se]]})
+    return EffectTable(
+        tab,
+        meth,
+        title=f"Lin-adjusted effect: {outcome}",
+        extra={
+            "dropped": p.dropped,
+            "rank": int(rank),
+            "collinear_columns": int(W.shape[1] - r),
+            "vcov": [[se * se]],
+        },
+    )
 
 
 # ------------------------------------------------------------------------------ IV

@@ -28,5 +28,12 @@ from wpeval.estimators.ranking.league import league_table
 from wpeval.estimators.ranking.rank_sets import rank_confidence_sets
 from wpeval.estimators.ranking.shrinkage import Shrinkage, eb_shrink
 
-__all__ = ["contract_effects", "eb_shrink", "Shrinkage", "rank_confidence_sets",
-           "funnel_limits", "funnel_data", "league_table"]
+__all__ = [
+    "contract_effects",
+    "eb_shrink",
+    "Shrinkage",
+    "rank_confidence_sets",
+    "funnel_limits",
+    "funnel_data",
+    "league_table",
+]

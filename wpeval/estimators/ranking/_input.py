@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-
 import numpy as np
 import pandas as pd
 
 from wpeval._prepare import numeric
 from wpeval.exceptions import DataContractError, DesignError, ParameterError
-
 
 _ID = "person_id"
 
@@ -25,16 +23,20 @@ def _prepare(data: pd.DataFrame, outcome: str, cols: list[str]) -> tuple[pd.Data
     if not isinstance(data, pd.DataFrame):
         raise ParameterError("data must be a pandas DataFrame of referrals")
     if not isinstance(outcome, str) or outcome not in data.columns:
-        raise DataContractError(f"outcome column {outcome!r} not found", column=str(outcome),
-                                rule="required_column")
+        raise DataContractError(
+            f"outcome column {outcome!r} not found", column=str(outcome), rule="required_column"
+        )
     keep = list(dict.fromkeys([outcome] + [c for c in cols if c in data.columns]))
     if _ID in data.columns and _ID not in keep:
         keep.append(_ID)
     if not data.columns.is_unique:
         dup = [c for c in keep if int((data.columns == c).sum()) > 1]
         if dup:
-            raise DataContractError(f"column(s) {dup} appear more than once in the data; rename "
-                                    "or drop the copies", column=dup[0], rule="unique_columns")
+            raise DataContractError(
+                f"column(s) {dup} appear more than once in the data; rename or drop the copies",
+                column=dup[0],
+                rule="unique_columns",
+            )
     work = data[keep].copy()
     for c in cols:
         if c in work.columns:
@@ -42,9 +44,12 @@ def _prepare(data: pd.DataFrame, outcome: str, cols: list[str]) -> tuple[pd.Data
         if c == "period" and "referral_date" in data.columns:
             dates = pd.to_datetime(data["referral_date"], errors="coerce")
             if dates.isna().any():
-                raise DataContractError("referral_date missing or not a date; cannot derive "
-                                        "the quarter period", column="referral_date",
-                                        rule="not_null", examples=_examples(data, dates.isna()))
+                raise DataContractError(
+                    "referral_date missing or not a date; cannot derive the quarter period",
+                    column="referral_date",
+                    rule="not_null",
+                    examples=_examples(data, dates.isna()),
+                )
             # integer year*10 + quarter (e.g. 20113 = "2011Q3"): same strata, cheap to group
             work["period"] = (dates.dt.year * 10 + dates.dt.quarter).to_numpy()
         else:
@@ -52,8 +57,12 @@ def _prepare(data: pd.DataFrame, outcome: str, cols: list[str]) -> tuple[pd.Data
     for c in cols:
         bad = work[c].isna()
         if bad.any():
-            raise DataContractError(f"{int(bad.sum())} rows with missing {c!r}", column=c,
-                                    rule="not_null", examples=_examples(work, bad))
+            raise DataContractError(
+                f"{int(bad.sum())} rows with missing {c!r}",
+                column=c,
+                rule="not_null",
+                examples=_examples(work, bad),
+            )
     for c in cols:  # labels of mixed, incomparable types (1 and "1"): group by their text
         if work[c].dtype == object:
             try:

@@ -9,9 +9,9 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from wpeval.estimators.ranking._input import _check_alpha, _prepare
 from wpeval.exceptions import DesignError, ParameterError, StatisticalWarning
 from wpeval.results import EffectTable, ci_normal
-from wpeval.estimators.ranking._input import _check_alpha, _prepare
 
 
 def _effects(data, outcome, cpa_col, prime_col, blocks, reference):
@@ -23,14 +23,19 @@ def _effects(data, outcome, cpa_col, prime_col, blocks, reference):
         raise ParameterError("blocks must be a non-empty sequence of column names")
     work, n_missing = _prepare(data, outcome, [cpa_col, prime_col, *blocks])
     n_all = len(work)
-    agg = (work.groupby([cpa_col, *blocks, prime_col], observed=True, sort=True)[outcome]
-           .agg(n="size", mean="mean", var="var").reset_index())
+    agg = (
+        work.groupby([cpa_col, *blocks, prime_col], observed=True, sort=True)[outcome]
+        .agg(n="size", mean="mean", var="var")
+        .reset_index()
+    )
     agg = agg.rename(columns={cpa_col: "cpa", prime_col: "prime"})
     agg["cpa"], agg["prime"] = agg["cpa"].astype(str), agg["prime"].astype(str)
-    raw = work.groupby([cpa_col, prime_col], observed=True, sort=True)[outcome].agg(["size",
-                                                                                   "mean"])
-    raw.index = pd.MultiIndex.from_arrays([raw.index.get_level_values(i).astype(str)
-                                           for i in range(2)])
+    raw = work.groupby([cpa_col, prime_col], observed=True, sort=True)[outcome].agg(
+        ["size", "mean"]
+    )
+    raw.index = pd.MultiIndex.from_arrays(
+        [raw.index.get_level_values(i).astype(str) for i in range(2)]
+    )
     # arms of one person have no variance: treat the prime as absent from that stratum
     small = agg["n"] < 2
     n_small_rows = int(agg.loc[small, "n"].sum())
@@ -42,36 +47,47 @@ def _effects(data, outcome, cpa_col, prime_col, blocks, reference):
     n_one_arm_rows = int(agg.loc[one_arm, "n"].sum())
     agg = agg.loc[~one_arm].copy()
     if agg.empty:
-        raise DesignError("no stratum holds two or more primes with at least 2 referrals each; "
-                          "within-CPA comparisons are impossible")
+        raise DesignError(
+            "no stratum holds two or more primes with at least 2 referrals each; "
+            "within-CPA comparisons are impossible"
+        )
     if n_small_rows or n_one_arm_rows:
-        warnings.warn(f"contract effects: dropped {n_small_rows} referrals in prime x stratum "
-                      f"cells of size 1 and {n_one_arm_rows} referrals in {n_one_arm_strata} "
-                      "strata with a single prime", StatisticalWarning, stacklevel=3)
+        warnings.warn(
+            f"contract effects: dropped {n_small_rows} referrals in prime x stratum "
+            f"cells of size 1 and {n_one_arm_rows} referrals in {n_one_arm_strata} "
+            "strata with a single prime",
+            StatisticalWarning,
+            stacklevel=3,
+        )
     lost = set(map(tuple, raw.index)) - set(zip(agg["cpa"], agg["prime"]))
     if lost:
-        raise DesignError(f"contracts {sorted(lost)[:5]} share no stratum with another prime "
-                          f"of their CPA; their effect relative to the CPA is not identified")
+        raise DesignError(
+            f"contracts {sorted(lost)[:5]} share no stratum with another prime "
+            f"of their CPA; their effect relative to the CPA is not identified"
+        )
     g = agg.groupby("stratum")
     agg["n_s"] = g["n"].transform("sum")
     agg["a"] = agg["n"] / agg["n_s"] if reference == "stratum" else 1.0 / agg["k"]
-    agg["u"] = agg["var"] / agg["n"]                                 # Var(arm mean)
+    agg["u"] = agg["var"] / agg["n"]  # Var(arm mean)
     agg["d"] = agg["mean"] - (agg["a"] * agg["mean"]).groupby(agg["stratum"]).transform("sum")
     agg["S"] = (agg["a"] ** 2 * agg["u"]).groupby(agg["stratum"]).transform("sum")
     agg["W"] = agg["n_s"] / agg.groupby(["cpa", "prime"])["n_s"].transform("sum")
     # all (j, k) pairs of primes sharing a stratum: Cov(d_sj, d_sk)
     left = agg[["stratum", "cpa", "prime", "a", "u", "S", "W"]]
-    pairs = left.merge(left[["stratum", "prime", "a", "u", "W"]], on="stratum",
-                       suffixes=("", "_k"))
+    pairs = left.merge(left[["stratum", "prime", "a", "u", "W"]], on="stratum", suffixes=("", "_k"))
     same = pairs["prime"] == pairs["prime_k"]
-    cov_s = np.where(same, pairs["S"] + (1 - 2 * pairs["a"]) * pairs["u"],
-                     pairs["S"] - pairs["a"] * pairs["u"] - pairs["a_k"] * pairs["u_k"])
+    cov_s = np.where(
+        same,
+        pairs["S"] + (1 - 2 * pairs["a"]) * pairs["u"],
+        pairs["S"] - pairs["a"] * pairs["u"] - pairs["a_k"] * pairs["u_k"],
+    )
     pairs["c"] = pairs["W"] * pairs["W_k"] * cov_s
     cov = pairs.groupby(["cpa", "prime", "prime_k"], sort=True)["c"].sum()
 
     agg["Wd"] = agg["W"] * agg["d"]
-    tab = agg.groupby(["cpa", "prime"], sort=True).agg(estimate=("Wd", "sum"), n=("n", "sum"),
-                                                       n_strata=("stratum", "nunique"))
+    tab = agg.groupby(["cpa", "prime"], sort=True).agg(
+        estimate=("Wd", "sum"), n=("n", "sum"), n_strata=("stratum", "nunique")
+    )
     tab = tab.reset_index()
     terms = list(zip(tab["cpa"], tab["prime"]))
     pos = {t: i for i, t in enumerate(terms)}
@@ -81,35 +97,57 @@ def _effects(data, outcome, cpa_col, prime_col, blocks, reference):
     se = np.sqrt(np.clip(np.diag(V), 0, None))
     if np.any(se <= 0):
         bad = [f"{c}: {p}" for (c, p), s in zip(terms, se) if s <= 0]
-        raise DesignError(f"standard error is zero for {bad[:5]} (outcome constant within "
-                          "every stratum); no uncertainty can be stated")
+        raise DesignError(
+            f"standard error is zero for {bad[:5]} (outcome constant within "
+            "every stratum); no uncertainty can be stated"
+        )
     tab["std_error"] = se
     tab["rate"] = [float(raw.loc[t, "mean"]) for t in terms]
     tab["n_all"] = [int(raw.loc[t, "size"]) for t in terms]
-    info = {"n_rows_used": int(agg["n"].sum()), "n_rows_with_outcome": n_all,
-            "n_dropped_missing_outcome": n_missing, "n_dropped_singleton_cells": n_small_rows,
-            "n_dropped_single_prime_strata": n_one_arm_rows,
-            "n_single_prime_strata": n_one_arm_strata, "n_strata": int(agg["stratum"].nunique())}
+    info = {
+        "n_rows_used": int(agg["n"].sum()),
+        "n_rows_with_outcome": n_all,
+        "n_dropped_missing_outcome": n_missing,
+        "n_dropped_singleton_cells": n_small_rows,
+        "n_dropped_single_prime_strata": n_one_arm_rows,
+        "n_single_prime_strata": n_one_arm_strata,
+        "n_strata": int(agg["stratum"].nunique()),
+    }
     return tab, V, info
 
 
 def _effect_method(outcome, blocks, reference, alpha):
-    ref = ("the stratum mean (primes weighted by their allocation shares)"
-           if reference == "stratum" else "the unweighted mean of the primes in the stratum")
+    ref = (
+        "the stratum mean (primes weighted by their allocation shares)"
+        if reference == "stratum"
+        else "the unweighted mean of the primes in the stratum"
+    )
     return {
         "estimator": "block-adjusted contrast of each contract with its CPA average",
         "se_type": "Neyman (stratified, conservative), full within-CPA covariance",
         "ci_method": "normal",
         "design": f"randomised within {' x '.join(blocks)} strata",
-        "alpha": alpha, "blocks": list(blocks), "outcome": outcome, "reference": reference,
-        "notes": (f"Within each stratum: prime mean minus {ref}; averaged over the strata the "
-                  "prime appears in, weighted by stratum size."),
+        "alpha": alpha,
+        "blocks": list(blocks),
+        "outcome": outcome,
+        "reference": reference,
+        "notes": (
+            f"Within each stratum: prime mean minus {ref}; averaged over the strata the "
+            "prime appears in, weighted by stratum size."
+        ),
     }
 
 
-def contract_effects(data: pd.DataFrame, outcome: str, *, cpa_col: str = "cpa",
-                     prime_col: str = "prime", blocks=("district", "period"),
-                     reference: str = "stratum", alpha: float = 0.05) -> EffectTable:
+def contract_effects(
+    data: pd.DataFrame,
+    outcome: str,
+    *,
+    cpa_col: str = "cpa",
+    prime_col: str = "prime",
+    blocks=("district", "period"),
+    reference: str = "stratum",
+    alpha: float = 0.05,
+) -> EffectTable:
     """Effect of each contract relative to its CPA average, from within-stratum comparisons.
 
     Parameters
@@ -163,14 +201,22 @@ def contract_effects(data: pd.DataFrame, outcome: str, *, cpa_col: str = "cpa",
     tab, V, info = _effects(data, outcome, cpa_col, prime_col, blocks, reference)
     out = _tidy_effects(tab, alpha)
     extra = dict(info, covariance=_cov_blocks(tab, V))
-    return EffectTable(out, _effect_method(outcome, blocks, reference, alpha),
-                       title=f"Contract effects on {outcome} relative to the CPA average",
-                       extra=extra)
+    return EffectTable(
+        out,
+        _effect_method(outcome, blocks, reference, alpha),
+        title=f"Contract effects on {outcome} relative to the CPA average",
+        extra=extra,
+    )
 
 
 def _tidy_effects(tab: pd.DataFrame, alpha: float) -> pd.DataFrame:
-    out = pd.DataFrame({"term": tab["cpa"] + ": " + tab["prime"], "estimate": tab["estimate"],
-                        "std_error": tab["std_error"]})
+    out = pd.DataFrame(
+        {
+            "term": tab["cpa"] + ": " + tab["prime"],
+            "estimate": tab["estimate"],
+            "std_error": tab["std_error"],
+        }
+    )
     out["statistic"] = out["estimate"] / out["std_error"]
     out["p_value"] = 2 * stats.norm.sf(np.abs(out["statistic"]))
     out["conf_low"], out["conf_high"] = ci_normal(out["estimate"], out["std_error"], alpha)

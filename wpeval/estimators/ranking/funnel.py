@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-
 import numpy as np
 import pandas as pd
 from scipy import stats
 
+from wpeval.estimators.ranking._input import _examples, _prepare
 from wpeval.exceptions import DataContractError, DesignError, ParameterError
 from wpeval.results import EffectTable
-from wpeval.estimators.ranking._input import _examples, _prepare
 
 
 def funnel_limits(target, n, level: float = 0.95):
@@ -48,9 +47,15 @@ def funnel_limits(target, n, level: float = 0.95):
     return np.clip(lower, 0, 1), np.clip(upper, 0, 1)
 
 
-def funnel_data(data: pd.DataFrame, outcome: str, *, cpa_col: str = "cpa",
-                prime_col: str = "prime", target: str = "cpa",
-                levels=(0.95, 0.998)) -> EffectTable:
+def funnel_data(
+    data: pd.DataFrame,
+    outcome: str,
+    *,
+    cpa_col: str = "cpa",
+    prime_col: str = "prime",
+    target: str = "cpa",
+    levels=(0.95, 0.998),
+) -> EffectTable:
     """Contract outcome rates against their size, with funnel-plot control limits.
 
     Parameters
@@ -94,11 +99,18 @@ def funnel_data(data: pd.DataFrame, outcome: str, *, cpa_col: str = "cpa",
     work, n_missing = _prepare(data, outcome, [cpa_col, prime_col])
     y = work[outcome].to_numpy()
     if not np.all((y == 0) | (y == 1)):
-        raise DataContractError("funnel plots need a 0/1 outcome", column=outcome, rule="binary",
-                                examples=_examples(work, ~((y == 0) | (y == 1))))
-    tab = (work.groupby([cpa_col, prime_col], observed=True, sort=True)[outcome]
-           .agg(n="size", events="sum").reset_index()
-           .rename(columns={cpa_col: "cpa", prime_col: "prime"}))
+        raise DataContractError(
+            "funnel plots need a 0/1 outcome",
+            column=outcome,
+            rule="binary",
+            examples=_examples(work, ~((y == 0) | (y == 1))),
+        )
+    tab = (
+        work.groupby([cpa_col, prime_col], observed=True, sort=True)[outcome]
+        .agg(n="size", events="sum")
+        .reset_index()
+        .rename(columns={cpa_col: "cpa", prime_col: "prime"})
+    )
     tab["cpa"], tab["prime"] = tab["cpa"].astype(str), tab["prime"].astype(str)
     tab = tab.sort_values(["cpa", "prime"], kind="mergesort").reset_index(drop=True)
     if target == "cpa":
@@ -108,33 +120,49 @@ def funnel_data(data: pd.DataFrame, outcome: str, *, cpa_col: str = "cpa",
         p0 = pd.Series(tab["events"].sum() / tab["n"].sum(), index=tab.index)
     if np.any((p0 <= 0) | (p0 >= 1)):
         raise DesignError("target rate is 0 or 1; funnel limits are degenerate")
-    out = pd.DataFrame({"term": tab["cpa"] + ": " + tab["prime"],
-                        "estimate": tab["events"] / tab["n"], "n": tab["n"],
-                        "cpa": tab["cpa"], "prime": tab["prime"], "events": tab["events"],
-                        "target": p0.to_numpy()})
+    out = pd.DataFrame(
+        {
+            "term": tab["cpa"] + ": " + tab["prime"],
+            "estimate": tab["events"] / tab["n"],
+            "n": tab["n"],
+            "cpa": tab["cpa"],
+            "prime": tab["prime"],
+            "events": tab["events"],
+            "target": p0.to_numpy(),
+        }
+    )
     out["z"] = (out["estimate"] - out["target"]) / np.sqrt(
-        out["target"] * (1 - out["target"]) / out["n"])
+        out["target"] * (1 - out["target"]) / out["n"]
+    )
     flag = np.full(len(out), "", dtype=object)
     for i, lev in enumerate(levels):
         lo, hi = funnel_limits(out["target"].to_numpy(), out["n"].to_numpy(), lev)
         tag = f"{lev * 100:g}".replace(".", "")
         out[f"lower_{tag}"], out[f"upper_{tag}"] = lo, hi
         suffix = "_alarm" if i == len(levels) - 1 else "_alert"
-        flag = np.where(out["estimate"] < lo, "low" + suffix,
-                        np.where(out["estimate"] > hi, "high" + suffix, flag))
+        flag = np.where(
+            out["estimate"] < lo,
+            "low" + suffix,
+            np.where(out["estimate"] > hi, "high" + suffix, flag),
+        )
     out["flag"] = flag
-    method = {"estimator": "contract outcome rate against a target (funnel plot)",
-              "se_type": "binomial at the target rate",
-              "ci_method": "exact binomial control limits, interpolated (Spiegelhalter 2005)",
-              "design": "none (raw rates, no adjustment for strata)",
-              "target": target, "levels": levels, "outcome": outcome,
-              "notes": "Control limits show where a contract with the target rate would fall "
-                       "by chance; points outside are flags for inquiry, not rankings."}
-    extra = {"n_dropped_missing_outcome": n_missing,
-             "dispersion": float(np.mean(out["z"] ** 2)),
-             "n_flagged": int((out["flag"] != "").sum())}
-    return EffectTable(out, method, title=f"Funnel plot data: {outcome} by contract",
-                       extra=extra)
+    method = {
+        "estimator": "contract outcome rate against a target (funnel plot)",
+        "se_type": "binomial at the target rate",
+        "ci_method": "exact binomial control limits, interpolated (Spiegelhalter 2005)",
+        "design": "none (raw rates, no adjustment for strata)",
+        "target": target,
+        "levels": levels,
+        "outcome": outcome,
+        "notes": "Control limits show where a contract with the target rate would fall "
+        "by chance; points outside are flags for inquiry, not rankings.",
+    }
+    extra = {
+        "n_dropped_missing_outcome": n_missing,
+        "dispersion": float(np.mean(out["z"] ** 2)),
+        "n_flagged": int((out["flag"] != "").sum()),
+    }
+    return EffectTable(out, method, title=f"Funnel plot data: {outcome} by contract", extra=extra)
 
 
 # ------------------------------------------------------------------------ league table

@@ -3,13 +3,12 @@ bootstrap of ranks."""
 
 from __future__ import annotations
 
-
 import numpy as np
 import pandas as pd
 from scipy import stats
 
-from wpeval.exceptions import DesignError, ParameterError
 from wpeval.estimators.ranking._input import _check_alpha
+from wpeval.exceptions import DesignError, ParameterError
 
 
 def _point_ranks(est, groups, sign):
@@ -20,9 +19,18 @@ def _point_ranks(est, groups, sign):
     return r
 
 
-def rank_confidence_sets(estimate, cov, *, groups=None, alpha: float = 0.05,
-                         method: str = "mrsw", critical: str = "maxt", draws: int = 2000,
-                         seed=None, higher_is_better: bool = True) -> pd.DataFrame:
+def rank_confidence_sets(
+    estimate,
+    cov,
+    *,
+    groups=None,
+    alpha: float = 0.05,
+    method: str = "mrsw",
+    critical: str = "maxt",
+    draws: int = 2000,
+    seed=None,
+    higher_is_better: bool = True,
+) -> pd.DataFrame:
     """Marginal confidence sets for the rank of each estimate (rank 1 = best).
 
     Parameters
@@ -67,8 +75,12 @@ def rank_confidence_sets(estimate, cov, *, groups=None, alpha: float = 0.05,
     alpha = _check_alpha(alpha)
     V = np.asarray(cov, dtype=float)
     V = np.diag(V) if V.ndim == 1 else V
-    if est.ndim != 1 or V.shape != (p, p) or not np.all(np.isfinite(V)) or not np.all(
-            np.isfinite(est)):
+    if (
+        est.ndim != 1
+        or V.shape != (p, p)
+        or not np.all(np.isfinite(V))
+        or not np.all(np.isfinite(est))
+    ):
         raise ParameterError("estimate must be (p,), cov (p,) or (p, p), all finite")
     if method not in ("mrsw", "bootstrap") or critical not in ("maxt", "holm"):
         raise ParameterError("method must be 'mrsw' or 'bootstrap'; critical 'maxt' or 'holm'")
@@ -76,8 +88,9 @@ def rank_confidence_sets(estimate, cov, *, groups=None, alpha: float = 0.05,
         raise ParameterError("draws must be >= 100")
     rng = np.random.default_rng(seed)
     sign = 1.0 if higher_is_better else -1.0
-    labels = np.zeros(p, dtype=int) if groups is None else pd.factorize(
-        np.asarray(groups), sort=True)[0]
+    labels = (
+        np.zeros(p, dtype=int) if groups is None else pd.factorize(np.asarray(groups), sort=True)[0]
+    )
     idx_groups = [np.flatnonzero(labels == g) for g in np.unique(labels)]
     rank = _point_ranks(est, idx_groups, sign)
     low = np.ones(p, dtype=int)
@@ -92,8 +105,7 @@ def rank_confidence_sets(estimate, cov, *, groups=None, alpha: float = 0.05,
         Vg = V[np.ix_(idx, idx)]
         sims = None
         if method == "bootstrap" or critical == "maxt":
-            sims = sign * rng.multivariate_normal(np.zeros(k), Vg, size=int(draws),
-                                                  method="eigh")
+            sims = sign * rng.multivariate_normal(np.zeros(k), Vg, size=int(draws), method="eigh")
         if method == "bootstrap":
             d = sims + e
             rk = 1 + (d[:, None, :] > d[:, :, None]).sum(axis=2)
@@ -107,7 +119,7 @@ def rank_confidence_sets(estimate, cov, *, groups=None, alpha: float = 0.05,
             if np.any(s <= 0):
                 raise DesignError("a difference between two estimates has zero variance")
             t = (e[others] - e[a]) / s
-            tstat = np.concatenate([t, -t])        # "k better than j", "k worse than j"
+            tstat = np.concatenate([t, -t])  # "k better than j", "k worse than j"
             z = None
             if sims is not None:
                 zk = (sims[:, others] - sims[:, [a]]) / s
@@ -124,7 +136,7 @@ def rank_confidence_sets(estimate, cov, *, groups=None, alpha: float = 0.05,
                 active &= ~new
             rejected = ~active
             low[j] = 1 + rejected[: k - 1].sum()
-            high[j] = k - rejected[k - 1:].sum()
+            high[j] = k - rejected[k - 1 :].sum()
     return pd.DataFrame({"rank": rank, "rank_low": low, "rank_high": high, "n_ranked": size})
 
 

@@ -30,7 +30,7 @@ def _tau2_dl(y, v):
     w = 1 / v
     ybar = np.sum(w * y) / np.sum(w)
     q = float(np.sum(w * (y - ybar) ** 2))
-    c = np.sum(w) - np.sum(w ** 2) / np.sum(w)
+    c = np.sum(w) - np.sum(w**2) / np.sum(w)
     return max(0.0, (q - (len(y) - 1)) / c), q
 
 
@@ -61,22 +61,35 @@ def _tau2_reml(y, v, start, eps=1e-12, maxiter=100):
         tr_p = float(np.sum(w * others) / sw)
         tr_pp = float(np.sum(P * P))
         if not tr_pp > 0:
-            raise DesignError("REML for tau^2 is degenerate (one standard error dominates "
-                              "all others); use tau2_method='dl'")
+            raise DesignError(
+                "REML for tau^2 is degenerate (one standard error dominates "
+                "all others); use tau2_method='dl'"
+            )
         r2 = float(np.sum(w * (y - mu) ** 2))
         ll = -0.5 * (float(np.sum(np.log(v + tau2))) + float(np.log(sw)) + r2)
-        score = 0.5 * (float(np.sum(w ** 2 * (y - mu) ** 2)) - tr_p)
+        score = 0.5 * (float(np.sum(w**2 * (y - mu) ** 2)) - tr_p)
         return ll, np.array([score]), np.array([[0.5 * tr_pp]])
 
-    fit = maximise(evaluate, [start], NewtonControl(eps=eps, iter_max=maxiter),
-                   scale=[float(np.mean(v))], lower=[0.0])
+    fit = maximise(
+        evaluate,
+        [start],
+        NewtonControl(eps=eps, iter_max=maxiter),
+        scale=[float(np.mean(v))],
+        lower=[0.0],
+    )
     if not fit.converged:
         raise DesignError("REML estimate of tau^2 did not converge; use tau2_method='dl'")
     return float(fit.beta[0])
 
 
-def eb_shrink(estimate, std_error, *, tau2_method: str = "reml", tau2: float | None = None,
-              mu: float | None = None) -> Shrinkage:
+def eb_shrink(
+    estimate,
+    std_error,
+    *,
+    tau2_method: str = "reml",
+    tau2: float | None = None,
+    mu: float | None = None,
+) -> Shrinkage:
     """Empirical-Bayes shrinkage under the normal-normal model.
 
     Model: ``estimate_j ~ N(theta_j, se_j^2)``, ``theta_j ~ N(mu, tau^2)``, independent.
@@ -109,10 +122,12 @@ def eb_shrink(estimate, std_error, *, tau2_method: str = "reml", tau2: float | N
         raise ParameterError("estimate and std_error must be 1-d arrays of equal length >= 2")
     if not (np.all(np.isfinite(y)) and np.all(np.isfinite(se)) and np.all(se > 0)):
         raise ParameterError("estimates and standard errors must be finite, SEs positive")
-    v = se ** 2
+    v = se**2
     if not (np.all(v > 0) and np.all(np.isfinite(1 / v)) and np.all(np.isfinite(v))):
-        raise ParameterError("standard errors are too small or too large to square in float64 "
-                             f"(range {se.min():.3g} to {se.max():.3g}); rescale them")
+        raise ParameterError(
+            "standard errors are too small or too large to square in float64 "
+            f"(range {se.min():.3g} to {se.max():.3g}); rescale them"
+        )
     dl, q = _tau2_dl(y, v)
     if tau2 is not None:
         if not np.isfinite(tau2) or tau2 < 0:
@@ -133,11 +148,22 @@ def eb_shrink(estimate, std_error, *, tau2_method: str = "reml", tau2: float | N
     post = b * y + (1 - b) * m
     psd = np.sqrt(b * v + (1 - b) ** 2 * m_var)
     if t2 == 0 and tau2 is None:
-        warnings.warn("tau^2 estimated as 0: every estimate is shrunk to the common mean; the "
-                      "data show no between-contract variation beyond sampling error",
-                      StatisticalWarning, stacklevel=2)
-    return Shrinkage(tau2=t2, tau2_method=how, mu=m, mu_se=float(np.sqrt(m_var)), Q=q,
-                     posterior_mean=post, posterior_sd=psd, weight=b)
+        warnings.warn(
+            "tau^2 estimated as 0: every estimate is shrunk to the common mean; the "
+            "data show no between-contract variation beyond sampling error",
+            StatisticalWarning,
+            stacklevel=2,
+        )
+    return Shrinkage(
+        tau2=t2,
+        tau2_method=how,
+        mu=m,
+        mu_se=float(np.sqrt(m_var)),
+        Q=q,
+        posterior_mean=post,
+        posterior_sd=psd,
+        weight=b,
+    )
 
 
 # -------------------------------------------------------------------------- rank sets

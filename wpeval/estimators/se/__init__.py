@@ -20,14 +20,36 @@ The package: ``dim`` (differences in means), ``linear`` (HC), ``ht`` (Horvitz-Th
 from __future__ import annotations
 
 from wpeval.estimators.se._registry import SE_REGISTRY, get_se, register
-from wpeval.estimators.se.dim import (cr2_difference, matched_pair, matched_pair_clustered,
-                                      neyman_blocked, welch)
-from wpeval.estimators.se.ht import (ht_constant_simple, ht_youngs_complete, ht_youngs_simple,
-                                     joint_pr_complete)
+from wpeval.estimators.se.dim import (
+    cr2_difference,
+    matched_pair,
+    matched_pair_clustered,
+    neyman_blocked,
+    welch,
+)
+from wpeval.estimators.se.ht import (
+    ht_constant_simple,
+    ht_youngs_complete,
+    ht_youngs_simple,
+    joint_pr_complete,
+)
 from wpeval.estimators.se.linear import hc_linear_functional, hc_vcov
 from wpeval.estimators.se.weighted import hajek_mean_var
 
-__all__ = ["SE_REGISTRY", "get_se", "register", "welch", "neyman_blocked", "matched_pair",
-           "matched_pair_clustered", "cr2_difference", "hc_vcov", "hc_linear_functional",
-           "ht_youngs_simple", "ht_constant_simple", "ht_youngs_complete", "joint_pr_complete",
-           "hajek_mean_var"]
+__all__ = [
+    "SE_REGISTRY",
+    "get_se",
+    "register",
+    "welch",
+    "neyman_blocked",
+    "matched_pair",
+    "matched_pair_clustered",
+    "cr2_difference",
+    "hc_vcov",
+    "hc_linear_functional",
+    "ht_youngs_simple",
+    "ht_constant_simple",
+    "ht_youngs_complete",
+    "joint_pr_complete",
+    "hajek_mean_var",
+]

@@ -4,16 +4,17 @@ from __future__ import annotations
 
 from typing import Callable
 
-
 #: name -> implementation
 SE_REGISTRY: dict[str, Callable] = {}
 
 
 def register(name: str) -> Callable:
     """Decorator adding a function to :data:`SE_REGISTRY` under ``name``."""
+
     def deco(fn: Callable) -> Callable:
         SE_REGISTRY[name] = fn
         return fn
+
     return deco
 
 

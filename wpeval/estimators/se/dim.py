@@ -32,7 +32,7 @@ def welch(n1, n0, var1, var0):
     a, b = var1 / n1, var0 / n0
     se = np.sqrt(a + b)
     with np.errstate(invalid="ignore", divide="ignore"):  # constant outcome: df undefined
-        df = se ** 4 / (a ** 2 / (n1 - 1) + b ** 2 / (n0 - 1))
+        df = se**4 / (a**2 / (n1 - 1) + b**2 / (n0 - 1))
     return float(se), float(df)
 
 
@@ -106,7 +106,7 @@ def matched_pair_clustered(tau_b, n_b, tau):
     tau_b = np.asarray(tau_b, dtype=float)
     n_b = np.asarray(n_b, dtype=float)
     j, n = len(tau_b), n_b.sum()
-    se = np.sqrt(j / ((j - 1) * n ** 2) * np.sum((n_b * tau_b - n * tau / j) ** 2))
+    se = np.sqrt(j / ((j - 1) * n**2) * np.sum((n_b * tau_b - n * tau / j) ** 2))
     return float(se), j - 1
 
 
@@ -166,13 +166,16 @@ def cr2_difference(resid_sum, n_g, arm_g, n1, n0, dof: bool = True):
     var = float(np.sum((w * resid_sum) ** 2))
     df = None
     if dof:
-        a = w ** 2 * n_g
+        a = w**2 * n_g
         b = w * n_g
         tr = np.sum(a * (1.0 - n_g / n_arm))
         ssq = 0.0
         for arm, n_a in ((1, float(n1)), (0, float(n0))):
             m = arm_g == arm
-            ssq += (np.sum(a[m] ** 2) - 2.0 * np.sum(a[m] * b[m] ** 2) / n_a
-                    + np.sum(b[m] ** 2) ** 2 / n_a ** 2)
-        df = float(tr ** 2 / ssq) if ssq > 0 else None
+            ssq += (
+                np.sum(a[m] ** 2)
+                - 2.0 * np.sum(a[m] * b[m] ** 2) / n_a
+                + np.sum(b[m] ** 2) ** 2 / n_a**2
+            )
+        df = float(tr**2 / ssq) if ssq > 0 else None
     return float(np.sqrt(var)), df

@@ -60,7 +60,7 @@ def ht_constant_simple(y, z, p, tau):
     y1 = np.where(z == 1, y, y + tau)
     y0 = np.where(z == 1, y - tau, y)
     a, b = y1 / p, y0 / (1 - p)
-    v = np.sum((1 - p) * p * a ** 2) + np.sum(p * (1 - p) * b ** 2) + 2 * np.sum(y1 * y0)
+    v = np.sum((1 - p) * p * a**2) + np.sum(p * (1 - p) * b**2) + 2 * np.sum(y1 * y0)
     return float(np.sqrt(v) / len(y))
 
 
@@ -130,11 +130,19 @@ def ht_youngs_complete(sum1, sumsq1, k1, sum0, sumsq0, k0, pr, n):
     p11, p10, p00 = joint_pr_complete(np.asarray(pr, dtype=float), np.asarray(n, dtype=float))
     k1, k0 = np.asarray(k1), np.asarray(k0)
     with np.errstate(divide="ignore", invalid="ignore"):
-        v = (np.asarray(sumsq1, dtype=float) + sumsq0
-             + np.where(k1 > 1, (np.square(sum1) - sumsq1) * (p11 - np.square(pr)) / p11, 0.0)
-             + np.where(k0 > 1, (np.square(sum0) - sumsq0) * (p00 - np.square(1 - np.asarray(pr)))
-                        / p00, 0.0)
-             - np.where((k1 > 0) & (k0 > 0),
-                        2 * np.asarray(sum1) * sum0 * (p10 - np.asarray(pr) * (1 - np.asarray(pr)))
-                        / p10, 0.0))
+        v = (
+            np.asarray(sumsq1, dtype=float)
+            + sumsq0
+            + np.where(k1 > 1, (np.square(sum1) - sumsq1) * (p11 - np.square(pr)) / p11, 0.0)
+            + np.where(
+                k0 > 1,
+                (np.square(sum0) - sumsq0) * (p00 - np.square(1 - np.asarray(pr))) / p00,
+                0.0,
+            )
+            - np.where(
+                (k1 > 0) & (k0 > 0),
+                2 * np.asarray(sum1) * sum0 * (p10 - np.asarray(pr) * (1 - np.asarray(pr))) / p10,
+                0.0,
+            )
+        )
     return float(v) if v.ndim == 0 else v

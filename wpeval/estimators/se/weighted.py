@@ -33,5 +33,4 @@ def hajek_mean_var(n, sum_w, sum_w2_dev2):
     """
     n = np.asarray(n, dtype=float)
     with np.errstate(divide="ignore", invalid="ignore"):
-        return np.where(n >= 2, n / (n - 1) * np.asarray(sum_w2_dev2) / np.square(sum_w),
-                        np.nan)
+        return np.where(n >= 2, n / (n - 1) * np.asarray(sum_w2_dev2) / np.square(sum_w), np.nan)

@@ -19,5 +19,13 @@ from wpeval.estimators.survival.competing import competing_risks, cumulative_inc
 from wpeval.estimators.survival.cox import cox
 from wpeval.estimators.survival.km import kaplan_meier, logrank, rmst
 
-__all__ = ["CumulativeIncidence", "SurvivalCurves", "competing_risks", "cox",
-           "cumulative_incidence", "kaplan_meier", "logrank", "rmst"]
+__all__ = [
+    "CumulativeIncidence",
+    "SurvivalCurves",
+    "competing_risks",
+    "cox",
+    "cumulative_incidence",
+    "kaplan_meier",
+    "logrank",
+    "rmst",
+]

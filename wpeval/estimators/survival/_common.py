@@ -15,9 +15,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from wpeval.exceptions import DataContractError, ParameterError, StatisticalWarning
-
 from wpeval.estimators.survival._timefix import aeq_times
+from wpeval.exceptions import DataContractError, ParameterError, StatisticalWarning
 
 CONF_TYPES = ("log", "log-log", "plain")
 
@@ -43,8 +42,9 @@ def zcrit(alpha: float) -> float:
     return float(stats.norm.ppf(1 - alpha / 2))
 
 
-def _examples(frame: pd.DataFrame, mask: np.ndarray, id_col: str | None,
-              data: pd.DataFrame | None = None) -> list:
+def _examples(
+    frame: pd.DataFrame, mask: np.ndarray, id_col: str | None, data: pd.DataFrame | None = None
+) -> list:
     """Up to five ``id_col`` values (or row labels) of the rows flagged by ``mask``."""
     labels = frame.index[np.flatnonzero(mask)[:5]]
     src = frame if data is None else data
@@ -57,19 +57,28 @@ def _examples(frame: pd.DataFrame, mask: np.ndarray, id_col: str | None,
 class Prepared:
     """Arrays extracted from the input frame after dropping incomplete rows."""
 
-    frame: pd.DataFrame          # the kept rows (the input itself when nothing is dropped)
-    duration: np.ndarray         # float64
-    event: np.ndarray | None     # int64 event code (0/1, or 0..k for competing risks)
-    entry: np.ndarray | None     # float64 start times, or None
+    frame: pd.DataFrame  # the kept rows (the input itself when nothing is dropped)
+    duration: np.ndarray  # float64
+    event: np.ndarray | None  # int64 event code (0/1, or 0..k for competing risks)
+    entry: np.ndarray | None  # float64 start times, or None
     n_input: int
     n_dropped: int
     dropped_by: dict = field(default_factory=dict)
-    n_timefix: int = 0           # rows whose times were merged with a near-tied time
+    n_timefix: int = 0  # rows whose times were merged with a near-tied time
 
 
-def prepare(data, duration: str, event: str | None, *, used: list[str], entry: str | None = None,
-            multi_state: bool = False, id_col: str | None = "person_id",
-            what: str = "estimator", timefix: bool = True) -> Prepared:
+def prepare(
+    data,
+    duration: str,
+    event: str | None,
+    *,
+    used: list[str],
+    entry: str | None = None,
+    multi_state: bool = False,
+    id_col: str | None = "person_id",
+    what: str = "estimator",
+    timefix: bool = True,
+) -> Prepared:
     """Validate and extract the survival columns.
 
     Parameters
@@ -106,12 +115,15 @@ def prepare(data, duration: str, event: str | None, *, used: list[str], entry: s
         if not isinstance(c, str):
             raise ParameterError(f"column names must be strings, got {c!r}")
         if c not in data.columns:
-            raise DataContractError(f"column {c!r} is not in the data", column=c,
-                                    rule="column_present")
+            raise DataContractError(
+                f"column {c!r} is not in the data", column=c, rule="column_present"
+            )
         if int((data.columns == c).sum()) > 1:
-            raise DataContractError(f"column {c!r} appears more than once in the data; "
-                                    "rename or drop the duplicate", column=c,
-                                    rule="unique_column_labels")
+            raise DataContractError(
+                f"column {c!r} appears more than once in the data; rename or drop the duplicate",
+                column=c,
+                rule="unique_column_labels",
+            )
     n_input = len(data)
     keep = np.ones(n_input, dtype=bool)
     dropped_by = {}
@@ -122,20 +134,27 @@ def prepare(data, duration: str, event: str | None, *, used: list[str], entry: s
             keep &= ~miss
     n_dropped = int((~keep).sum())
     if n_dropped:
-        warnings.warn(f"{what}: dropped {n_dropped} of {n_input} rows with missing values "
-                      f"({dropped_by})", StatisticalWarning, stacklevel=3)
+        warnings.warn(
+            f"{what}: dropped {n_dropped} of {n_input} rows with missing values ({dropped_by})",
+            StatisticalWarning,
+            stacklevel=3,
+        )
     # no copy unless rows are dropped (the frame is only read column by column)
     frame = data.loc[keep, list(dict.fromkeys(cols))] if n_dropped else data
     if len(frame) == 0:
-        raise DataContractError("no complete rows left after dropping missing values",
-                                column=duration, rule="non_empty")
+        raise DataContractError(
+            "no complete rows left after dropping missing values", column=duration, rule="non_empty"
+        )
 
     dur = _numeric(frame, duration, id_col, data, keep)
     bad = ~np.isfinite(dur) | (dur < 0)
     if bad.any():
-        raise DataContractError(f"{bad.sum()} durations are negative or infinite",
-                                column=duration, rule="duration_nonnegative_finite",
-                                examples=_examples(frame, bad, id_col, data))
+        raise DataContractError(
+            f"{bad.sum()} durations are negative or infinite",
+            column=duration,
+            rule="duration_nonnegative_finite",
+            examples=_examples(frame, bad, id_col, data),
+        )
     ev = None
     if event:
         raw = frame[event]
@@ -145,27 +164,37 @@ def prepare(data, duration: str, event: str | None, *, used: list[str], entry: s
             vals = _numeric(frame, event, id_col, data, keep)
             if np.any(vals != np.round(vals)):
                 nonint = vals != np.round(vals)
-                raise DataContractError("event codes must be integers", column=event,
-                                        rule="event_integer",
-                                        examples=_examples(frame, nonint, id_col, data))
+                raise DataContractError(
+                    "event codes must be integers",
+                    column=event,
+                    rule="event_integer",
+                    examples=_examples(frame, nonint, id_col, data),
+                )
             ev = vals.astype(np.int64)
         allowed_max = np.inf if multi_state else 1
         badev = (ev < 0) | (ev > allowed_max)
         if badev.any():
             rule = "event_code_nonnegative" if multi_state else "event_0_1"
             raise DataContractError(
-                "event must be 0 (censored) or 1 (event)" if not multi_state else
-                "event type must be 0 (censored) or a positive cause code",
-                column=event, rule=rule, examples=_examples(frame, badev, id_col, data))
+                "event must be 0 (censored) or 1 (event)"
+                if not multi_state
+                else "event type must be 0 (censored) or a positive cause code",
+                column=event,
+                rule=rule,
+                examples=_examples(frame, badev, id_col, data),
+            )
     ent = None
     if entry:
         ent = _numeric(frame, entry, id_col, data, keep)
         badent = ~np.isfinite(ent) | (ent >= dur)
         if badent.any():
-            raise DataContractError(f"{badent.sum()} rows have entry >= duration (each "
-                                    "interval must be (entry, duration] with entry < duration)",
-                                    column=entry, rule="entry_before_exit",
-                                    examples=_examples(frame, badent, id_col, data))
+            raise DataContractError(
+                f"{badent.sum()} rows have entry >= duration (each "
+                "interval must be (entry, duration] with entry < duration)",
+                column=entry,
+                rule="entry_before_exit",
+                examples=_examples(frame, badent, id_col, data),
+            )
     n_fix = 0
     if timefix:
         dur, ent, n_fix = aeq_times(dur, ent)
@@ -173,10 +202,20 @@ def prepare(data, duration: str, event: str | None, *, used: list[str], entry: s
             raise DataContractError(
                 "after merging near-tied times (timefix, as R aeqSurv) some (entry, duration] "
                 "intervals have length 0; correct the times or pass timefix=False",
-                column=entry, rule="timefix_interval_length",
-                examples=_examples(frame, ent >= dur, id_col, data))
-    return Prepared(frame=frame, duration=dur, event=ev, entry=ent, n_input=n_input,
-                    n_dropped=n_dropped, dropped_by=dropped_by, n_timefix=n_fix)
+                column=entry,
+                rule="timefix_interval_length",
+                examples=_examples(frame, ent >= dur, id_col, data),
+            )
+    return Prepared(
+        frame=frame,
+        duration=dur,
+        event=ev,
+        entry=ent,
+        n_input=n_input,
+        n_dropped=n_dropped,
+        dropped_by=dropped_by,
+        n_timefix=n_fix,
+    )
 
 
 def _numeric(frame: pd.DataFrame, col: str, id_col, data, keep) -> np.ndarray:
@@ -184,8 +223,9 @@ def _numeric(frame: pd.DataFrame, col: str, id_col, data, keep) -> np.ndarray:
     if pd.api.types.is_bool_dtype(s):
         return s.to_numpy(dtype=np.float64)
     if not pd.api.types.is_numeric_dtype(s):
-        raise DataContractError(f"column {col!r} must be numeric (got {s.dtype})", column=col,
-                                rule="numeric")
+        raise DataContractError(
+            f"column {col!r} must be numeric (got {s.dtype})", column=col, rule="numeric"
+        )
     return s.to_numpy(dtype=np.float64)
 
 
@@ -246,20 +286,30 @@ class Design:
                 vals = s.to_numpy(dtype=np.float64)
                 if not np.all(np.isfinite(vals)):
                     bad = ~np.isfinite(vals)
-                    raise DataContractError("covariate has infinite values", column=c,
-                                            rule="finite", examples=frame.index[bad][:5].tolist())
+                    raise DataContractError(
+                        "covariate has infinite values",
+                        column=c,
+                        rule="finite",
+                        examples=frame.index[bad][:5].tolist(),
+                    )
                 big = np.abs(vals) > _MAX_ABS_COVARIATE
                 if big.any():
                     raise DataContractError(
                         f"covariate has values of magnitude > {_MAX_ABS_COVARIATE:.0e} "
-                        "(the partial likelihood would overflow): rescale it", column=c,
-                        rule="covariate_scale", examples=frame.index[big][:5].tolist())
+                        "(the partial likelihood would overflow): rescale it",
+                        column=c,
+                        rule="covariate_scale",
+                        examples=frame.index[big][:5].tolist(),
+                    )
                 top = float(np.max(np.abs(vals), initial=0.0))
                 if 0 < top < 1 / _MAX_ABS_COVARIATE:
                     raise DataContractError(
                         f"covariate values are all of magnitude < {1 / _MAX_ABS_COVARIATE:.0e} "
-                        "(their squares underflow to 0): rescale it", column=c,
-                        rule="covariate_scale", examples=frame.index[vals != 0][:5].tolist())
+                        "(their squares underflow to 0): rescale it",
+                        column=c,
+                        rule="covariate_scale",
+                        examples=frame.index[vals != 0][:5].tolist(),
+                    )
                 self.parts.append(("num", vals, 1))
                 self.names.append(c)
                 continue

@@ -5,7 +5,8 @@ Why hand-written: lifelines' ``CoxPHFitter`` has no (start, stop] data with stra
 cluster-robust SEs that match R, computes robust SEs that ignore tied times (lifelines PR #496)
 or drops ``robust`` with ``cluster_col`` (#1598), and is far slower than R with many strata
 (about 20x R at 200k rows and 1,000 strata in benchmarks/survival.py); statsmodels' ``PHReg``
-has ``groups=`` but gives NaN robust SEs when a row is censored before the first event. This engine matches
+has ``groups=`` but gives NaN robust SEs when a row is censored before the first event. This engine
+matches
 R ``survival::coxph`` to ~1e-12 (tests/reference/survival_reference.R).
 
 Formulation (no per-row p x p products, no N x N matrices)
@@ -53,7 +54,8 @@ to both). Risk-set sums come from cumulative sums across all strata; the roundin
 over stratum boundaries is ~1e-16 of the largest partial sum (relative error ~1e-12 at 2M rows,
 checked against R in benchmarks/survival.py). Because risk-set sums are differences of
 cumulative sums, a risk set whose weights are ~1e-16 of the total (only reached when a
-the linear predictors of the rows at risk differ by about 37 or more) loses its value to rounding; the
+the linear predictors of the rows at risk differ by about 37 or more) loses its value to rounding;
+the
 Newton loop (:func:`newton`, R ``coxph.control`` rules: relative change in the log partial
 likelihood below 1e-9, at most 20 iterations) stops a monotone likelihood long before that, and
 a non-positive risk-set sum during the loop is treated as a failed step (halved), never as an
@@ -123,7 +125,7 @@ class CoxEngine:
         del ind
         self.xscale = _r_scale(X, weights, wsum @ means / wsum.sum())
         for a in range(0, n, CHUNK):
-            X[a:a + CHUNK] -= means[strata[a:a + CHUNK]]
+            X[a : a + CHUNK] -= means[strata[a : a + CHUNK]]
         ke = kstop[self.event]  # sorted
         ev_keys = ke[np.concatenate([[True], ke[1:] != ke[:-1]])] if len(ke) else ke
         T = len(ev_keys)
@@ -208,19 +210,28 @@ class CoxEngine:
             return M @ self.X
         out = self._buffer(name, (M.shape[0], self.p))
         out.fill(0.0)
-        _csr_matvecs(M.shape[0], M.shape[1], self.p, M.indptr, M.indices, M.data,
-                     self.X.ravel(), out.ravel())
+        _csr_matvecs(
+            M.shape[0], M.shape[1], self.p, M.indptr, M.indices, M.data, self.X.ravel(), out.ravel()
+        )
         return out
 
     def _risk_sum_scalar(self, r):
         """S0_j (T,) for row weights r."""
         T = self.T
-        s = np.cumsum(np.bincount(self.lo, weights=r, minlength=T + 1)
-                      - np.bincount(self.hi, weights=r, minlength=T + 1))[:T]
+        s = np.cumsum(
+            np.bincount(self.lo, weights=r, minlength=T + 1)
+            - np.bincount(self.hi, weights=r, minlength=T + 1)
+        )[:T]
         if self.tail is not None:
             rt = r * self.tail
-            s = s + self.g * np.cumsum(np.bincount(self.hi, weights=rt, minlength=T + 1)
-                                       - np.bincount(self.end, weights=rt, minlength=T + 1))[:T]
+            s = (
+                s
+                + self.g
+                * np.cumsum(
+                    np.bincount(self.hi, weights=rt, minlength=T + 1)
+                    - np.bincount(self.end, weights=rt, minlength=T + 1)
+                )[:T]
+            )
         return s
 
     def _risk_sum_matrix(self, r):
@@ -256,10 +267,10 @@ class CoxEngine:
         g = np.zeros(p)
         X = self.X
         for a in range(0, self.n, GEMM_CHUNK):
-            Xc = X[a:a + GEMM_CHUNK]
-            H += Xc.T @ (Xc * v[a:a + GEMM_CHUNK, None])
+            Xc = X[a : a + GEMM_CHUNK]
+            H += Xc.T @ (Xc * v[a : a + GEMM_CHUNK, None])
             if u is not None:
-                g += u[a:a + GEMM_CHUNK] @ Xc
+                g += u[a : a + GEMM_CHUNK] @ Xc
         return (H, g) if u is not None else H
 
     # -- evaluation --------------------------------------------------------------------------
@@ -330,8 +341,14 @@ class CoxEngine:
         """
         if cluster is not None:
             # cluster indicator (clusters x rows), one entry per column: built directly in CSC
-            ind = sp.csc_matrix((np.ones(self.n), np.asarray(cluster)[self.order].astype(np.int64),
-                                 np.arange(self.n + 1)), shape=(n_clusters, self.n))
+            ind = sp.csc_matrix(
+                (
+                    np.ones(self.n),
+                    np.asarray(cluster)[self.order].astype(np.int64),
+                    np.arange(self.n + 1),
+                ),
+                shape=(n_clusters, self.n),
+            )
         st = self.state
         S1, D1, c, e = st["S1"], st["D1"], st["c"], st["e"]
         Gv, Fv = st["Gv"], st["Fv"]
@@ -356,8 +373,9 @@ class CoxEngine:
             L -= np.take(P, hi, axis=0)
             L += np.take(P, self.lo[a:b], axis=0)
             if self.tail is not None:
-                L -= self.tail[a:b, None] * (np.take(PGt, self.end[a:b], axis=0)
-                                             - np.take(PGt, hi, axis=0))
+                L -= self.tail[a:b, None] * (
+                    np.take(PGt, self.end[a:b], axis=0) - np.take(PGt, hi, axis=0)
+                )
             L *= -er[a:b, None]
             d0, d1 = np.searchsorted(dead, [a, b])
             if d1 > d0:
@@ -392,7 +410,7 @@ def _r_scale(X, w, mean):
     infinite-coefficient tests independent of the covariates' units."""
     acc = np.zeros(X.shape[1])
     for a in range(0, X.shape[0], CHUNK):
-        acc += w[a:a + CHUNK] @ np.abs(X[a:a + CHUNK] - mean)
+        acc += w[a : a + CHUNK] @ np.abs(X[a : a + CHUNK] - mean)
     mad = acc / w.sum()
     with np.errstate(divide="ignore"):
         return np.where(mad > 0, 1.0 / np.where(mad > 0, mad, 1.0), 1.0)

@@ -58,8 +58,7 @@ class _CurveResult:
     def method_line(self) -> str:
         """One line naming the method."""
         m = self.method
-        return (f"{m['estimator']}; SE: {m['se_type']}; CI: {m['ci_method']}; "
-                f"design: {m['design']}")
+        return f"{m['estimator']}; SE: {m['se_type']}; CI: {m['ci_method']}; design: {m['design']}"
 
     def _slices(self, keycols=("curve",), table=None):
         """Yield (key values, sub-table) per curve in curve order."""
@@ -94,8 +93,14 @@ class _CurveResult:
         """Printable: title, method line and the per-curve summary."""
         lines = [self.title] if self.title else []
         lines.append(self.method_line())
-        with pd.option_context("display.float_format", lambda v: f"{v:.{digits}g}",
-                               "display.width", 200, "display.max_columns", 30):
+        with pd.option_context(
+            "display.float_format",
+            lambda v: f"{v:.{digits}g}",
+            "display.width",
+            200,
+            "display.max_columns",
+            30,
+        ):
             lines.append(self._summary_frame().to_string(index=False))
         return "\n".join(lines)
 
@@ -106,21 +111,29 @@ class _CurveResult:
         return self.summary()
 
     def __repr__(self) -> str:
-        return (f"<{type(self).__name__} {self.title or self.method['estimator']}: "
-                f"{len(self.curves)} curve(s), {len(self.table)} rows>")
+        return (
+            f"<{type(self).__name__} {self.title or self.method['estimator']}: "
+            f"{len(self.curves)} curve(s), {len(self.table)} rows>"
+        )
 
     def _repr_html_(self) -> str:
         cap = html.escape(self.title) if self.title else ""
-        body = self._summary_frame().to_html(index=False, float_format=lambda v: f"{v:.4g}",
-                                             na_rep="&ndash;", escape=True)
-        return (f"<div class='wpeval-result'><p><strong>{cap}</strong></p>{body}"
-                f"<p><em>{html.escape(self.method_line())}</em></p></div>")
+        body = self._summary_frame().to_html(
+            index=False, float_format=lambda v: f"{v:.4g}", na_rep="&ndash;", escape=True
+        )
+        return (
+            f"<div class='wpeval-result'><p><strong>{cap}</strong></p>{body}"
+            f"<p><em>{html.escape(self.method_line())}</em></p></div>"
+        )
 
     def to_dict(self, max_rows: int = TO_DICT_MAX_ROWS) -> dict:
         """JSON-ready: method, per-curve summary and (if at most ``max_rows``) the curve table."""
-        out = {"title": self.title, "method": dict(self.method),
-               "summary": self._summary_frame().to_dict(orient="records"),
-               "extra": dict(self.extra)}
+        out = {
+            "title": self.title,
+            "method": dict(self.method),
+            "summary": self._summary_frame().to_dict(orient="records"),
+            "extra": dict(self.extra),
+        }
         if len(self.table) <= max_rows:
             out["table"] = self.table.to_dict(orient="records")
         else:
@@ -145,9 +158,11 @@ class SurvivalCurves(_CurveResult):
         Beyond a curve's last time the last value is carried forward (as R
         ``summary(survfit, times=, extend=TRUE)``); ``n_risk`` is then 0.
         """
-        res = self._step(times, ["surv", "std_err", "conf_low", "conf_high"],
-                         start_values={"surv": 1.0, "std_err": 0.0, "conf_low": 1.0,
-                                       "conf_high": 1.0})
+        res = self._step(
+            times,
+            ["surv", "std_err", "conf_low", "conf_high"],
+            start_values={"surv": 1.0, "std_err": 0.0, "conf_low": 1.0, "conf_high": 1.0},
+        )
         return res
 
     def at_risk(self, times) -> pd.DataFrame:
@@ -159,9 +174,14 @@ class SurvivalCurves(_CurveResult):
         """
         tab = self.table.assign(
             n_event_cum=self.table.groupby("curve", sort=False)["n_event"].cumsum(),
-            n_censor_cum=self.table.groupby("curve", sort=False)["n_censor"].cumsum())
-        res = self._step(times, ["n_event_cum", "n_censor_cum"],
-                         start_values={"n_event_cum": 0.0, "n_censor_cum": 0.0}, table=tab)
+            n_censor_cum=self.table.groupby("curve", sort=False)["n_censor"].cumsum(),
+        )
+        res = self._step(
+            times,
+            ["n_event_cum", "n_censor_cum"],
+            start_values={"n_event_cum": 0.0, "n_censor_cum": 0.0},
+            table=tab,
+        )
         for c in ("n_risk", "n_event_cum", "n_censor_cum"):
             res[c] = res[c].astype(np.int64)
         return res
@@ -178,18 +198,25 @@ class SurvivalCurves(_CurveResult):
         rows = []
         for key, sub in self._slices():
             t = sub["time"].to_numpy()
-            rows.append({"curve": key, "median": _minmin(sub["surv"].to_numpy(), t),
-                         "conf_low": _minmin(sub["conf_low"].to_numpy(), t),
-                         "conf_high": _minmin(sub["conf_high"].to_numpy(), t)})
+            rows.append(
+                {
+                    "curve": key,
+                    "median": _minmin(sub["surv"].to_numpy(), t),
+                    "conf_low": _minmin(sub["conf_low"].to_numpy(), t),
+                    "conf_high": _minmin(sub["conf_high"].to_numpy(), t),
+                }
+            )
         res = pd.DataFrame(rows)
         res["reached"] = res["median"].notna()
         return res
 
     def _summary_frame(self) -> pd.DataFrame:
         med = self.median()
-        return self.curves.merge(med.rename(columns={"conf_low": "median_conf_low",
-                                                     "conf_high": "median_conf_high"}),
-                                 on="curve", how="left")
+        return self.curves.merge(
+            med.rename(columns={"conf_low": "median_conf_low", "conf_high": "median_conf_high"}),
+            on="curve",
+            how="left",
+        )
 
 
 def _minmin(y: np.ndarray, x: np.ndarray) -> float:
@@ -215,10 +242,12 @@ class CumulativeIncidence(_CurveResult):
 
     def cif_at(self, times, cause=None) -> pd.DataFrame:
         """Cumulative incidence (with SE and CI) at ``times``, 0 before the first time."""
-        res = self._step(times, ["cif", "std_err", "conf_low", "conf_high"],
-                         keycols=("curve", "cause"),
-                         start_values={"cif": 0.0, "std_err": 0.0, "conf_low": 0.0,
-                                       "conf_high": 0.0})
+        res = self._step(
+            times,
+            ["cif", "std_err", "conf_low", "conf_high"],
+            keycols=("curve", "cause"),
+            start_values={"cif": 0.0, "std_err": 0.0, "conf_low": 0.0, "conf_high": 0.0},
+        )
         if cause is not None:
             res = res[res["cause"] == cause].reset_index(drop=True)
         return res
@@ -229,5 +258,6 @@ class CumulativeIncidence(_CurveResult):
     def _summary_frame(self) -> pd.DataFrame:
         last = self.table.groupby(["curve", "cause"], sort=False, observed=True).tail(1)
         last = last[["curve", "cause", "time", "cif", "conf_low", "conf_high"]].rename(
-            columns={"time": "last_time", "cif": "cif_at_last_time"})
+            columns={"time": "last_time", "cif": "cif_at_last_time"}
+        )
         return self.curves.merge(last, on=["curve", "cause"], how="left")

@@ -5,21 +5,35 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from wpeval.exceptions import DesignError, ParameterError
-
-from wpeval.estimators.survival._common import Design, as_list, check_alpha, codes, label_strings, prepare, zcrit
+from wpeval.estimators.survival._common import (
+    Design,
+    as_list,
+    check_alpha,
+    codes,
+    label_strings,
+    prepare,
+    zcrit,
+)
 from wpeval.estimators.survival._coxengine import CoxEngine
 from wpeval.estimators.survival._curves import CumulativeIncidence
 from wpeval.estimators.survival.cox import TIES, _control, _fit_note, _result, fit_engine
 from wpeval.estimators.survival.km import _group_cumprod, _group_cumsum, blocks
+from wpeval.exceptions import DesignError, ParameterError
 
 MODELS = ("fine-gray", "cause-specific")
 
 
-def cumulative_incidence(data: pd.DataFrame, duration: str, event_type: str, *, group=None,
-                         alpha: float = 0.05, conf_type: str = "log",
-                         id_col: str | None = "person_id",
-                         timefix: bool = True) -> CumulativeIncidence:
+def cumulative_incidence(
+    data: pd.DataFrame,
+    duration: str,
+    event_type: str,
+    *,
+    group=None,
+    alpha: float = 0.05,
+    conf_type: str = "log",
+    id_col: str | None = "person_id",
+    timefix: bool = True,
+) -> CumulativeIncidence:
     """Aalen-Johansen cumulative incidence functions for competing causes.
 
     Estimand: ``F_k(t) = P(T <= t, cause = k)`` for every cause ``k`` (e.g. 1 = job entry,
@@ -65,8 +79,16 @@ def cumulative_incidence(data: pd.DataFrame, duration: str, event_type: str, *, 
     if conf_type not in ("log", "plain"):
         raise ParameterError(f"conf_type must be 'log' or 'plain', got {conf_type!r}")
     cols = as_list(group)
-    prep = prepare(data, duration, event_type, used=cols, multi_state=True, id_col=id_col,
-                   what="cumulative_incidence", timefix=timefix)
+    prep = prepare(
+        data,
+        duration,
+        event_type,
+        used=cols,
+        multi_state=True,
+        id_col=id_col,
+        what="cumulative_incidence",
+        timefix=timefix,
+    )
     code, labels = codes(prep.frame, cols)
     names = label_strings(labels)
     ev = prep.event
@@ -100,11 +122,11 @@ def cumulative_incidence(data: pd.DataFrame, duration: str, event_type: str, *, 
         c_cens, e_cens = -P - R, Q
         c_k, e_k = A + F * K - P - R, -K + Q
         c_o, e_o = F * K - P - R, -K + Q
-        C2 = _group_cumsum(ncens * c_cens ** 2 + dk * c_k ** 2 + do * c_o ** 2, cc)
+        C2 = _group_cumsum(ncens * c_cens**2 + dk * c_k**2 + do * c_o**2, cc)
         CE = _group_cumsum(ncens * c_cens * e_cens + dk * c_k * e_k + do * c_o * e_o, cc)
-        E2 = _group_cumsum(ncens * e_cens ** 2 + dk * e_k ** 2 + do * e_o ** 2, cc)
+        E2 = _group_cumsum(ncens * e_cens**2 + dk * e_k**2 + do * e_o**2, cc)
         v_after = -(P - F * Q + R)
-        var = n_after * v_after ** 2 + C2 + 2 * F * CE + F ** 2 * E2
+        var = n_after * v_after**2 + C2 + 2 * F * CE + F**2 * E2
         se = np.sqrt(np.clip(var, 0, None))
         with np.errstate(divide="ignore", invalid="ignore"):
             if conf_type == "log":
@@ -133,29 +155,46 @@ def cumulative_incidence(data: pd.DataFrame, duration: str, event_type: str, *, 
         cr["events"] = np.bincount(code, weights=(ev == k), minlength=len(labels)).astype(int)
         curve_rows.append(cr)
     table = pd.concat(pieces, ignore_index=True)
-    table = table.sort_values(["curve", "cause"], kind="stable",
-                              key=lambda s: s.map({nm: i for i, nm in enumerate(names)})
-                              if s.name == "curve" else s).reset_index(drop=True)
+    table = table.sort_values(
+        ["curve", "cause"],
+        kind="stable",
+        key=lambda s: s.map({nm: i for i, nm in enumerate(names)}) if s.name == "curve" else s,
+    ).reset_index(drop=True)
     curves = pd.concat(curve_rows, ignore_index=True)
     method = {
         "estimator": "Aalen-Johansen cumulative incidence (competing causes "
-                     f"{[int(c) for c in causes]}; 0 = censored)",
+        f"{[int(c) for c in causes]}; 0 = censored)",
         "se_type": "infinitesimal jackknife (as R multi-state survfit)",
         "ci_method": f"pointwise {100 * (1 - alpha):.0f}% '{conf_type}'",
         "design": ("separate curves by " + " x ".join(cols)) if cols else "one curve",
-        "alpha": alpha, "conf_type": conf_type,
+        "alpha": alpha,
+        "conf_type": conf_type,
     }
-    return CumulativeIncidence(table=table, curves=curves, method=method,
-                               title=f"Cumulative incidence: {duration} by {event_type}",
-                               extra={"n_input": prep.n_input, "n_dropped": prep.n_dropped,
-                                      "n_timefix": prep.n_timefix})
+    return CumulativeIncidence(
+        table=table,
+        curves=curves,
+        method=method,
+        title=f"Cumulative incidence: {duration} by {event_type}",
+        extra={"n_input": prep.n_input, "n_dropped": prep.n_dropped, "n_timefix": prep.n_timefix},
+    )
 
 
-def competing_risks(data: pd.DataFrame, duration: str, event_type: str, covariates, *,
-                    cause: int = 1, model: str = "fine-gray", strata=None,
-                    ties: str = "efron", alpha: float = 0.05,
-                    id_col: str | None = "person_id", singular: str = "na",
-                    max_iter: int = 20, timefix: bool = True):
+def competing_risks(
+    data: pd.DataFrame,
+    duration: str,
+    event_type: str,
+    covariates,
+    *,
+    cause: int = 1,
+    model: str = "fine-gray",
+    strata=None,
+    ties: str = "efron",
+    alpha: float = 0.05,
+    id_col: str | None = "person_id",
+    singular: str = "na",
+    max_iter: int = 20,
+    timefix: bool = True,
+):
     """Regression for one cause in the presence of competing causes.
 
     ``model="cause-specific"``: Cox model for the cause-specific hazard of ``cause``, other
@@ -221,24 +260,50 @@ def competing_risks(data: pd.DataFrame, duration: str, event_type: str, covariat
     covariates = as_list(covariates)
     strata = as_list(strata)
     control = _control(singular, max_iter)
-    prep = prepare(data, duration, event_type, used=covariates + strata, multi_state=True,
-                   id_col=id_col, what="competing_risks", timefix=timefix)
+    prep = prepare(
+        data,
+        duration,
+        event_type,
+        used=covariates + strata,
+        multi_state=True,
+        id_col=id_col,
+        what="competing_risks",
+        timefix=timefix,
+    )
     ev = prep.event
     if not np.any(ev == cause):
         raise DesignError(f"no events of cause {cause} in {event_type!r}")
     if model == "cause-specific":
         frame = prep.frame.assign(_cs_event=(ev == cause).astype(np.int64))
         frame = frame.assign(**{duration: prep.duration})  # times after timefix
-        res = cox(frame, duration, "_cs_event", covariates, strata=strata or None, ties=ties,
-                  alpha=alpha, id_col=id_col, singular=singular, max_iter=max_iter,
-                  timefix=False)
+        res = cox(
+            frame,
+            duration,
+            "_cs_event",
+            covariates,
+            strata=strata or None,
+            ties=ties,
+            alpha=alpha,
+            id_col=id_col,
+            singular=singular,
+            max_iter=max_iter,
+            timefix=False,
+        )
         method = dict(res.method)
-        method["estimator"] = (f"cause-specific Cox for cause {cause} (other causes censored), "
-                               f"{ties} ties")
-        return type(res)(res.table.assign(cause=cause), method,
-                         title=f"Cause-specific Cox: {event_type} = {cause}",
-                         extra={**dict(res.extra), "n_input": prep.n_input,
-                                "n_dropped": prep.n_dropped, "n_timefix": prep.n_timefix})
+        method["estimator"] = (
+            f"cause-specific Cox for cause {cause} (other causes censored), {ties} ties"
+        )
+        return type(res)(
+            res.table.assign(cause=cause),
+            method,
+            title=f"Cause-specific Cox: {event_type} = {cause}",
+            extra={
+                **dict(res.extra),
+                "n_input": prep.n_input,
+                "n_dropped": prep.n_dropped,
+                "n_timefix": prep.n_timefix,
+            },
+        )
     frame = prep.frame
     design = Design(frame, covariates)
     names = design.names
@@ -249,28 +314,36 @@ def competing_risks(data: pd.DataFrame, duration: str, event_type: str, covariat
     tail = np.where(competing, 1.0 / gminus["at_row"], 0.0)
 
     n = len(frame)
-    engine = CoxEngine(design.build, T, (ev == cause).astype(np.int64), s_codes, np.ones(n),
-                       ties=ties)
+    engine = CoxEngine(
+        design.build, T, (ev == cause).astype(np.int64), s_codes, np.ones(n), ties=ties
+    )
     del design
     engine.set_tail(tail, gminus["lookup"](engine.ev_stratum, engine.ev_time))
     # one row per unit: R's cluster = id is the per-row sandwich
     fit = fit_engine(engine, names, robust=True, control=control, singular=singular)
     method = {
         "estimator": f"Fine-Gray subdistribution hazards for cause {cause} (censoring-weighted "
-                     f"Cox, {ties} ties; as R finegray + coxph)",
+        f"Cox, {ties} ties; as R finegray + coxph)",
         "se_type": "cluster-robust sandwich over units (R coxph(weights=fgwt, cluster=id)); "
-                   "ignores estimation of the censoring distribution",
+        "ignores estimation of the censoring distribution",
         "ci_method": f"Wald normal {100 * (1 - alpha):.0f}% on log subdistribution HR",
-        "design": (f"stratified by {' x '.join(strata)} ({len(s_labels)} strata; censoring "
-                   "distribution within strata)" if strata else "unstratified"),
-        "alpha": alpha, "cause": cause, "n_events": fit["n_events"],
+        "design": (
+            f"stratified by {' x '.join(strata)} ({len(s_labels)} strata; censoring "
+            "distribution within strata)"
+            if strata
+            else "unstratified"
+        ),
+        "alpha": alpha,
+        "cause": cause,
+        "n_events": fit["n_events"],
         "n_competing": int(competing.sum()),
-        "notes": "; ".join(["estimate = log subdistribution hazard ratio",
-                            _fit_note(control, timefix)] + fit["notes"]),
+        "notes": "; ".join(
+            ["estimate = log subdistribution hazard ratio", _fit_note(control, timefix)]
+            + fit["notes"]
+        ),
     }
     res = _result(fit, alpha, method, n, prep, n, title=f"Fine-Gray: {event_type} = {cause}")
-    return type(res)(res.table.assign(cause=cause), res.method, title=res.title,
-                     extra=res.extra)
+    return type(res)(res.table.assign(cause=cause), res.method, title=res.title, extra=res.extra)
 
 
 def _censoring_left_limits(T, ev, strata):

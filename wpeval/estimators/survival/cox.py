@@ -9,20 +9,32 @@ import pandas as pd
 from scipy import stats
 
 from wpeval.estimators._newton import NewtonControl
-from wpeval.exceptions import DataContractError, DesignError, ParameterError, StatisticalWarning
-from wpeval.results import EffectTable
-
 from wpeval.estimators.survival._common import Design, as_list, check_alpha, codes, prepare, zcrit
 from wpeval.estimators.survival._coxengine import CoxEngine, newton
+from wpeval.exceptions import DataContractError, DesignError, ParameterError, StatisticalWarning
+from wpeval.results import EffectTable
 
 TIES = ("efron", "breslow")
 
 
-def cox(data: pd.DataFrame, duration: str, event: str, covariates, *, strata=None,
-        ties: str = "efron", cluster: str | None = None, robust: bool = False,
-        entry: str | None = None, weights: str | None = None, alpha: float = 0.05,
-        id_col: str | None = "person_id", singular: str = "na", max_iter: int = 20,
-        timefix: bool = True) -> EffectTable:
+def cox(
+    data: pd.DataFrame,
+    duration: str,
+    event: str,
+    covariates,
+    *,
+    strata=None,
+    ties: str = "efron",
+    cluster: str | None = None,
+    robust: bool = False,
+    entry: str | None = None,
+    weights: str | None = None,
+    alpha: float = 0.05,
+    id_col: str | None = "person_id",
+    singular: str = "na",
+    max_iter: int = 20,
+    timefix: bool = True,
+) -> EffectTable:
     """Cox proportional hazards model by maximum partial likelihood.
 
     Estimand: the log hazard ratio for each covariate, assuming the hazard of row ``i`` at
@@ -42,7 +54,8 @@ def cox(data: pd.DataFrame, duration: str, event: str, covariates, *, strata=Non
     Written by hand because lifelines' ``CoxPHFitter`` computes robust SEs that ignore tied
     times (lifelines PR #496), ignores ``robust`` with ``cluster_col`` (#1598) and is several
     times slower than R at 10^6 rows; statsmodels' ``PHReg.fit(groups=)`` gives NaN robust
-    SEs when a row is censored before the first event. The algorithm (risk sets as index intervals, cumulative sums over event times,
+    SEs when a row is censored before the first event. The algorithm (risk sets as index intervals,
+    cumulative sums over event times,
     Efron terms expanded with ``np.repeat``, information as ``X' diag(v) X`` in row chunks) is
     documented in ``wpeval/estimators/survival/_coxengine.py``.
 
@@ -125,8 +138,9 @@ def cox(data: pd.DataFrame, duration: str, event: str, covariates, *, strata=Non
         raise ParameterError("robust must be True or False")
     control = _control(singular, max_iter)
     used = covariates + strata + ([cluster] if cluster else []) + ([weights] if weights else [])
-    prep = prepare(data, duration, event, used=used, entry=entry, id_col=id_col, what="cox",
-                   timefix=timefix)
+    prep = prepare(
+        data, duration, event, used=used, entry=entry, id_col=id_col, what="cox", timefix=timefix
+    )
     frame = prep.frame
     design = Design(frame, covariates)
     names = design.names
@@ -138,16 +152,31 @@ def cox(data: pd.DataFrame, duration: str, event: str, covariates, *, strata=Non
     else:
         cl_codes, n_clusters = None, None
     if entry and robust and not cluster:
-        warnings.warn("cox: robust=True with several (entry, duration] rows per unit treats "
-                      "each row as independent; pass cluster=<unit id>", StatisticalWarning,
-                      stacklevel=2)
-    engine = CoxEngine(design.build, prep.duration, prep.event, s_codes, w, start=prep.entry,
-                       ties=ties)
+        warnings.warn(
+            "cox: robust=True with several (entry, duration] rows per unit treats "
+            "each row as independent; pass cluster=<unit id>",
+            StatisticalWarning,
+            stacklevel=2,
+        )
+    engine = CoxEngine(
+        design.build, prep.duration, prep.event, s_codes, w, start=prep.entry, ties=ties
+    )
     del design
-    fit = fit_engine(engine, names, robust=robust or bool(cluster), cluster=cl_codes,
-                     n_clusters=n_clusters, control=control, singular=singular)
-    design_txt = (f"stratified: separate baseline hazard for each of {len(s_labels)} levels "
-                  f"of {' x '.join(strata)}" if strata else "unstratified (one baseline hazard)")
+    fit = fit_engine(
+        engine,
+        names,
+        robust=robust or bool(cluster),
+        cluster=cl_codes,
+        n_clusters=n_clusters,
+        control=control,
+        singular=singular,
+    )
+    design_txt = (
+        f"stratified: separate baseline hazard for each of {len(s_labels)} levels "
+        f"of {' x '.join(strata)}"
+        if strata
+        else "unstratified (one baseline hazard)"
+    )
     if entry:
         design_txt += f"; counting process ({entry}, {duration}] (delayed entry allowed)"
     if weights:
@@ -161,11 +190,23 @@ def cox(data: pd.DataFrame, duration: str, event: str, covariates, *, strata=Non
         "alpha": alpha,
         "n_events": fit["n_events"],
         "n_strata": len(s_labels),
-        "notes": "; ".join(["estimate = log hazard ratio; hazard_ratio = exp(estimate)",
-                            _fit_note(control, timefix)] + fit["notes"]),
+        "notes": "; ".join(
+            [
+                "estimate = log hazard ratio; hazard_ratio = exp(estimate)",
+                _fit_note(control, timefix),
+            ]
+            + fit["notes"]
+        ),
     }
-    return _result(fit, alpha, method, len(frame), prep, n_clusters,
-                   title=f"Cox model for {duration} ({event})")
+    return _result(
+        fit,
+        alpha,
+        method,
+        len(frame),
+        prep,
+        n_clusters,
+        title=f"Cox model for {duration} ({event})",
+    )
 
 
 SINGULAR = ("na", "error")
@@ -179,10 +220,12 @@ def _control(singular: str, max_iter) -> NewtonControl:
 
 
 def _fit_note(control: NewtonControl, timefix: bool) -> str:
-    return (f"Newton-Raphson as R coxph.control (eps={control.eps:g} on the relative change "
-            f"in log-likelihood, iter.max={control.iter_max}, step halving); aliased "
-            f"covariates NA (toler.chol={control.toler_chol:.2g}); "
-            + ("near-tied times merged (timefix, R aeqSurv)" if timefix else "timefix off"))
+    return (
+        f"Newton-Raphson as R coxph.control (eps={control.eps:g} on the relative change "
+        f"in log-likelihood, iter.max={control.iter_max}, step halving); aliased "
+        f"covariates NA (toler.chol={control.toler_chol:.2g}); "
+        + ("near-tied times merged (timefix, R aeqSurv)" if timefix else "timefix off")
+    )
 
 
 def _weights(frame: pd.DataFrame, weights: str | None) -> np.ndarray:
@@ -190,22 +233,33 @@ def _weights(frame: pd.DataFrame, weights: str | None) -> np.ndarray:
         return np.ones(len(frame))
     w = frame[weights].to_numpy(dtype=np.float64)
     if np.any(~np.isfinite(w) | (w <= 0)):
-        raise DataContractError("weights must be positive and finite", column=weights,
-                                rule="weights_positive")
+        raise DataContractError(
+            "weights must be positive and finite", column=weights, rule="weights_positive"
+        )
     return w
 
 
 def _se_name(robust: bool, cluster, n_clusters) -> str:
     if cluster:
-        return (f"cluster-robust sandwich (dfbeta residuals summed within {cluster}, "
-                f"{n_clusters} clusters; as R coxph(cluster=))")
+        return (
+            f"cluster-robust sandwich (dfbeta residuals summed within {cluster}, "
+            f"{n_clusters} clusters; as R coxph(cluster=))"
+        )
     if robust:
         return "robust sandwich (dfbeta residuals, one cluster per row; as R coxph(robust=TRUE))"
     return "model-based (inverse information of the partial likelihood)"
 
 
-def fit_engine(engine: CoxEngine, names, *, robust=False, cluster=None, n_clusters=None,
-               control: NewtonControl | None = None, singular: str = "na") -> dict:
+def fit_engine(
+    engine: CoxEngine,
+    names,
+    *,
+    robust=False,
+    cluster=None,
+    n_clusters=None,
+    control: NewtonControl | None = None,
+    singular: str = "na",
+) -> dict:
     """Fit the Cox model held by ``engine``; return coefficients and variances.
 
     Aliased covariates (R ``coxph``: ``NA``) get ``NaN`` estimates and variances and a
@@ -216,41 +270,62 @@ def fit_engine(engine: CoxEngine, names, *, robust=False, cluster=None, n_cluste
     with np.errstate(over="ignore", under="ignore"):
         fit = newton(engine, control)
     if not np.isfinite(fit.loglik0):  # pragma: no cover - positive weights at beta = 0
-        raise DesignError("the partial likelihood is not finite at beta = 0: weights or data "
-                          "are degenerate")
+        raise DesignError(
+            "the partial likelihood is not finite at beta = 0: weights or data are degenerate"
+        )
     notes = []
     alias = fit.aliased
     if alias.any():
         msg = _aliased_message(fit, names)
         if singular == "error":
             raise DesignError(msg + "; drop them")
-        warnings.warn(msg + ": their estimates are NaN (R: NA) and the other coefficients are "
-                      "estimated without them", StatisticalWarning, stacklevel=3)
+        warnings.warn(
+            msg + ": their estimates are NaN (R: NA) and the other coefficients are "
+            "estimated without them",
+            StatisticalWarning,
+            stacklevel=3,
+        )
         notes.append(f"aliased (NaN): {[names[i] for i in np.flatnonzero(alias)]}")
     if not fit.converged:
-        warnings.warn(f"Cox fit did not converge in {fit.iterations} iterations (relative "
-                      f"change in the log partial likelihood still above {_eps(control):g}); "
-                      "raise max_iter or check the covariates", StatisticalWarning, stacklevel=3)
+        warnings.warn(
+            f"Cox fit did not converge in {fit.iterations} iterations (relative "
+            f"change in the log partial likelihood still above {_eps(control):g}); "
+            "raise max_iter or check the covariates",
+            StatisticalWarning,
+            stacklevel=3,
+        )
         notes.append(f"not converged in {fit.iterations} iterations")
     if fit.infinite.any():
         inf_names = [names[i] for i in np.flatnonzero(fit.infinite)]
-        warnings.warn(f"Cox fit: the coefficient of {inf_names} may be infinite (monotone "
-                      "likelihood, e.g. a level with no events or with all events first); the "
-                      "estimate is the finite value reached when the log partial likelihood "
-                      "converged and its standard error is meaningless: drop or merge that "
-                      "level", StatisticalWarning, stacklevel=3)
+        warnings.warn(
+            f"Cox fit: the coefficient of {inf_names} may be infinite (monotone "
+            "likelihood, e.g. a level with no events or with all events first); the "
+            "estimate is the finite value reached when the log partial likelihood "
+            "converged and its standard error is meaningless: drop or merge that "
+            "level",
+            StatisticalWarning,
+            stacklevel=3,
+        )
         notes.append(f"coefficient may be infinite (monotone likelihood): {inf_names}")
     V = fit.imat  # zero rows / columns for aliased covariates (as R)
     Vr = engine.score_outer(V, cluster, n_clusters) if robust else None
     beta = np.where(alias, np.nan, fit.beta)
     unknown = alias | fit.vanished  # variance undefined: NaN, never a zero
-    return {"beta": beta, "loglik": fit.loglik, "loglik0": fit.loglik0,
-            "V": _nan_aliased(V, unknown),
-            "Vr": None if Vr is None else _nan_aliased(Vr, unknown),
-            "iterations": fit.iterations, "converged": fit.converged,
-            "n_events": len(engine.dead), "names": names, "n_event_times": engine.T,
-            "aliased": alias, "notes": notes,
-            "may_be_infinite": [names[i] for i in np.flatnonzero(fit.infinite)]}
+    return {
+        "beta": beta,
+        "loglik": fit.loglik,
+        "loglik0": fit.loglik0,
+        "V": _nan_aliased(V, unknown),
+        "Vr": None if Vr is None else _nan_aliased(Vr, unknown),
+        "iterations": fit.iterations,
+        "converged": fit.converged,
+        "n_events": len(engine.dead),
+        "names": names,
+        "n_event_times": engine.T,
+        "aliased": alias,
+        "notes": notes,
+        "may_be_infinite": [names[i] for i in np.flatnonzero(fit.infinite)],
+    }
 
 
 def _eps(control) -> float:
@@ -274,16 +349,24 @@ def _aliased_message(fit, names) -> str:
     coll = [names[i] for i in idx if names[i] not in none]
     parts = []
     if none:
-        parts.append(f"{none} have no variation within any risk set (e.g. constant within "
-                     "every stratum)")
+        parts.append(
+            f"{none} have no variation within any risk set (e.g. constant within every stratum)"
+        )
     if coll:
-        parts.append(f"{coll} are collinear with the covariates before them (or with the "
-                     "strata)")
+        parts.append(f"{coll} are collinear with the covariates before them (or with the strata)")
     return "aliased covariates: " + " and ".join(parts)
 
 
-def _result(fit: dict, alpha: float, method: dict, n: int, prep, n_clusters, title: str,
-            extra_more: dict | None = None) -> EffectTable:
+def _result(
+    fit: dict,
+    alpha: float,
+    method: dict,
+    n: int,
+    prep,
+    n_clusters,
+    title: str,
+    extra_more: dict | None = None,
+) -> EffectTable:
     beta = fit["beta"]
     se_model = np.sqrt(np.diag(fit["V"]))
     V_use = fit["Vr"] if fit["Vr"] is not None else fit["V"]
@@ -291,31 +374,54 @@ def _result(fit: dict, alpha: float, method: dict, n: int, prep, n_clusters, tit
     z = zcrit(alpha)
     with np.errstate(invalid="ignore"):
         stat = beta / se
-    with np.errstate(over="ignore", invalid="ignore"):  # exp of a runaway (monotone) coefficient: warned above
+    with np.errstate(
+        over="ignore", invalid="ignore"
+    ):  # exp of a runaway (monotone) coefficient: warned above
         hr, hr_low, hr_high = np.exp(beta), np.exp(beta - z * se), np.exp(beta + z * se)
-    tab = pd.DataFrame({
-        "term": fit["names"], "estimate": beta, "std_error": se, "statistic": stat,
-        "p_value": 2 * stats.norm.sf(np.abs(stat)), "conf_low": beta - z * se,
-        "conf_high": beta + z * se, "n": n,
-        "hazard_ratio": hr, "hr_conf_low": hr_low,
-        "hr_conf_high": hr_high, "model_std_error": se_model,
-    })
+    tab = pd.DataFrame(
+        {
+            "term": fit["names"],
+            "estimate": beta,
+            "std_error": se,
+            "statistic": stat,
+            "p_value": 2 * stats.norm.sf(np.abs(stat)),
+            "conf_low": beta - z * se,
+            "conf_high": beta + z * se,
+            "n": n,
+            "hazard_ratio": hr,
+            "hr_conf_low": hr_low,
+            "hr_conf_high": hr_high,
+            "model_std_error": se_model,
+        }
+    )
     keep = ~np.isnan(beta) & ~np.isnan(np.diag(V_use))
     p = int(keep.sum())
     lr = 2 * (fit["loglik"] - fit["loglik0"])
     b = beta[keep]
     wald = float(b @ np.linalg.solve(V_use[np.ix_(keep, keep)], b)) if p else 0.0
     extra = {
-        "loglik": fit["loglik"], "loglik_null": fit["loglik0"],
+        "loglik": fit["loglik"],
+        "loglik_null": fit["loglik0"],
         "lr_test": {"statistic": lr, "df": p, "p_value": float(stats.chi2.sf(lr, p))},
-        "wald_test": {"statistic": wald, "df": p, "p_value": float(stats.chi2.sf(wald, p)),
-                      "vcov": "robust" if fit["Vr"] is not None else "model"},
-        "vcov": V_use.tolist(), "vcov_model": fit["V"].tolist(),
-        "iterations": fit["iterations"], "converged": fit["converged"],
+        "wald_test": {
+            "statistic": wald,
+            "df": p,
+            "p_value": float(stats.chi2.sf(wald, p)),
+            "vcov": "robust" if fit["Vr"] is not None else "model",
+        },
+        "vcov": V_use.tolist(),
+        "vcov_model": fit["V"].tolist(),
+        "iterations": fit["iterations"],
+        "converged": fit["converged"],
         "aliased": [n for n, a in zip(fit["names"], fit["aliased"]) if a],
-        "may_be_infinite": fit["may_be_infinite"], "n_timefix": prep.n_timefix,
-        "n_obs": n, "n_events": fit["n_events"], "n_clusters": n_clusters,
-        "n_input": prep.n_input, "n_dropped": prep.n_dropped, "dropped_by": prep.dropped_by,
+        "may_be_infinite": fit["may_be_infinite"],
+        "n_timefix": prep.n_timefix,
+        "n_obs": n,
+        "n_events": fit["n_events"],
+        "n_clusters": n_clusters,
+        "n_input": prep.n_input,
+        "n_dropped": prep.n_dropped,
+        "dropped_by": prep.dropped_by,
     }
     if extra_more:
         extra.update(extra_more)

@@ -8,9 +8,6 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from wpeval.exceptions import DesignError, ParameterError, StatisticalWarning
-from wpeval.results import EffectTable
-
 from wpeval.estimators.survival._common import (
     as_list,
     check_alpha,
@@ -22,6 +19,8 @@ from wpeval.estimators.survival._common import (
     zcrit,
 )
 from wpeval.estimators.survival._curves import SurvivalCurves
+from wpeval.exceptions import DesignError, ParameterError, StatisticalWarning
+from wpeval.results import EffectTable
 
 
 # ---------------------------------------------------------------------------------------------
@@ -71,9 +70,18 @@ def km_blocks(duration, event, code):
 
 
 # ---------------------------------------------------------------------------------------------
-def kaplan_meier(data: pd.DataFrame, duration: str, event: str, *, group=None, strata=None,
-                 conf_type: str = "log", alpha: float = 0.05,
-                 id_col: str | None = "person_id", timefix: bool = True) -> SurvivalCurves:
+def kaplan_meier(
+    data: pd.DataFrame,
+    duration: str,
+    event: str,
+    *,
+    group=None,
+    strata=None,
+    conf_type: str = "log",
+    alpha: float = 0.05,
+    id_col: str | None = "person_id",
+    timefix: bool = True,
+) -> SurvivalCurves:
     """Kaplan-Meier survival curves with Greenwood variance, as R ``survfit``.
 
     Estimand: the survival function ``S(t) = P(T > t)`` in each curve (group x stratum),
@@ -118,8 +126,9 @@ def kaplan_meier(data: pd.DataFrame, duration: str, event: str, *, group=None, s
     alpha = check_alpha(alpha)
     conf_type = check_conf_type(conf_type)
     cols = as_list(group) + as_list(strata)
-    prep = prepare(data, duration, event, used=cols, id_col=id_col, what="kaplan_meier",
-                   timefix=timefix)
+    prep = prepare(
+        data, duration, event, used=cols, id_col=id_col, what="kaplan_meier", timefix=timefix
+    )
     code, labels = codes(prep.frame, cols)
     names = label_strings(labels)
     b = km_blocks(prep.duration, prep.event, code)
@@ -147,21 +156,32 @@ def kaplan_meier(data: pd.DataFrame, duration: str, event: str, *, group=None, s
     method = {
         "estimator": "Kaplan-Meier product-limit",
         "se_type": "Greenwood",
-        "ci_method": f"pointwise {100 * (1 - alpha):.0f}% '{conf_type}' "
-                     "(R survfit conf.type)",
+        "ci_method": f"pointwise {100 * (1 - alpha):.0f}% '{conf_type}' (R survfit conf.type)",
         "design": ("separate curves by " + " x ".join(cols)) if cols else "one curve",
-        "alpha": alpha, "conf_type": conf_type,
+        "alpha": alpha,
+        "conf_type": conf_type,
         "notes": "median CI from the pointwise CI curves (R print.survfit)",
     }
-    return SurvivalCurves(table=table, curves=curves, method=method,
-                          title=f"Kaplan-Meier: {duration}",
-                          extra={"n_input": prep.n_input, "n_dropped": prep.n_dropped,
-                                 "n_timefix": prep.n_timefix})
+    return SurvivalCurves(
+        table=table,
+        curves=curves,
+        method=method,
+        title=f"Kaplan-Meier: {duration}",
+        extra={"n_input": prep.n_input, "n_dropped": prep.n_dropped, "n_timefix": prep.n_timefix},
+    )
 
 
 # ---------------------------------------------------------------------------------------------
-def logrank(data: pd.DataFrame, duration: str, event: str, group, *, strata=None,
-            id_col: str | None = "person_id", timefix: bool = True) -> EffectTable:
+def logrank(
+    data: pd.DataFrame,
+    duration: str,
+    event: str,
+    group,
+    *,
+    strata=None,
+    id_col: str | None = "person_id",
+    timefix: bool = True,
+) -> EffectTable:
     """k-group log-rank test, optionally stratified, as R ``survdiff(Surv ~ group + strata())``.
 
     Null hypothesis: the hazard functions of the k groups are equal (within each stratum;
@@ -204,8 +224,9 @@ def logrank(data: pd.DataFrame, duration: str, event: str, group, *, strata=None
     strata = as_list(strata)
     if not group:
         raise ParameterError("logrank needs a group column")
-    prep = prepare(data, duration, event, used=group + strata, id_col=id_col, what="logrank",
-                   timefix=timefix)
+    prep = prepare(
+        data, duration, event, used=group + strata, id_col=id_col, what="logrank", timefix=timefix
+    )
     g, glabels = codes(prep.frame, group)
     G = len(glabels)
     if G < 2:
@@ -242,46 +263,87 @@ def logrank(data: pd.DataFrame, duration: str, event: str, group, *, strata=None
     eig = np.linalg.eigvalsh(Vs)
     rank = int(np.sum(eig > 1e-10 * max(eig.max(initial=0.0), 1e-300)))
     if rank == 0:
-        raise DesignError("logrank: the groups are never at risk together within a stratum "
-                          "(no within-stratum comparison was found); check group and strata")
+        raise DesignError(
+            "logrank: the groups are never at risk together within a stratum "
+            "(no within-stratum comparison was found); check group and strata"
+        )
     if rank < len(sel):
-        warnings.warn(f"logrank: the variance matrix is singular (rank {rank} of {len(sel)}: "
-                      "some groups are never at risk together within a stratum); using its "
-                      f"generalised inverse with df = {rank}", StatisticalWarning, stacklevel=2)
+        warnings.warn(
+            f"logrank: the variance matrix is singular (rank {rank} of {len(sel)}: "
+            "some groups are never at risk together within a stratum); using its "
+            f"generalised inverse with df = {rank}",
+            StatisticalWarning,
+            stacklevel=2,
+        )
         chisq = float(diff @ np.linalg.pinv(Vs, hermitian=True) @ diff)
         df = rank
     else:
         chisq = float(diff @ np.linalg.solve(Vs, diff))
     pval = float(stats.chi2.sf(chisq, df))
     gnames = label_strings(glabels)
-    term = f"log-rank: {' x '.join(group)}" + (f" (stratified by {' x '.join(strata)})"
-                                              if strata else "")
-    tab = pd.DataFrame({"term": [term], "estimate": [chisq], "statistic": [chisq],
-                        "df": [df], "p_value": [pval], "n": [len(prep.frame)]})
-    groups = pd.DataFrame({"group": gnames, "n": np.bincount(g, minlength=G),
-                           "observed": obs, "expected": E, "o_minus_e": obs - E,
-                           "var_o_minus_e": np.diag(V)})
+    term = f"log-rank: {' x '.join(group)}" + (
+        f" (stratified by {' x '.join(strata)})" if strata else ""
+    )
+    tab = pd.DataFrame(
+        {
+            "term": [term],
+            "estimate": [chisq],
+            "statistic": [chisq],
+            "df": [df],
+            "p_value": [pval],
+            "n": [len(prep.frame)],
+        }
+    )
+    groups = pd.DataFrame(
+        {
+            "group": gnames,
+            "n": np.bincount(g, minlength=G),
+            "observed": obs,
+            "expected": E,
+            "o_minus_e": obs - E,
+            "var_o_minus_e": np.diag(V),
+        }
+    )
     method = {
-        "estimator": "k-group log-rank test" + (" stratified (O - E and hypergeometric "
-                                                "variance summed over strata)" if strata
-                                                else ""),
+        "estimator": "k-group log-rank test"
+        + (" stratified (O - E and hypergeometric variance summed over strata)" if strata else ""),
         "se_type": "hypergeometric (permutation) variance of O - E",
         "ci_method": "none (test); chi-square reference distribution",
-        "design": (f"stratified by {' x '.join(strata)} ({len(slabels)} strata)" if strata
-                   else "unstratified"),
+        "design": (
+            f"stratified by {' x '.join(strata)} ({len(slabels)} strata)"
+            if strata
+            else "unstratified"
+        ),
         "notes": "estimate = chi-square statistic",
     }
-    return EffectTable(tab, method, title=f"Log-rank test: {duration} by {' x '.join(group)}",
-                       extra={"groups": groups.to_dict(orient="records"),
-                              "variance": V.tolist(), "n_strata": len(slabels),
-                              "n_input": prep.n_input, "n_dropped": prep.n_dropped,
-                              "n_timefix": prep.n_timefix})
+    return EffectTable(
+        tab,
+        method,
+        title=f"Log-rank test: {duration} by {' x '.join(group)}",
+        extra={
+            "groups": groups.to_dict(orient="records"),
+            "variance": V.tolist(),
+            "n_strata": len(slabels),
+            "n_input": prep.n_input,
+            "n_dropped": prep.n_dropped,
+            "n_timefix": prep.n_timefix,
+        },
+    )
 
 
 # ---------------------------------------------------------------------------------------------
-def rmst(data: pd.DataFrame, duration: str, event: str, group, tau: float, *,
-         alpha: float = 0.05, reference=None, id_col: str | None = "person_id",
-         timefix: bool = True) -> EffectTable:
+def rmst(
+    data: pd.DataFrame,
+    duration: str,
+    event: str,
+    group,
+    tau: float,
+    *,
+    alpha: float = 0.05,
+    reference=None,
+    id_col: str | None = "person_id",
+    timefix: bool = True,
+) -> EffectTable:
     """Restricted mean survival time (RMST) to ``tau`` per group and differences between groups.
 
     Estimand: ``RMST(tau) = E[min(T, tau)] = int_0^tau S(t) dt`` per group; the difference
@@ -330,8 +392,7 @@ def rmst(data: pd.DataFrame, duration: str, event: str, group, tau: float, *,
         raise ParameterError(f"tau must be a positive number, got {tau!r}") from None
     if not np.isfinite(tau) or tau <= 0:
         raise ParameterError(f"tau must be a positive number, got {tau!r}")
-    prep = prepare(data, duration, event, used=group, id_col=id_col, what="rmst",
-                   timefix=timefix)
+    prep = prepare(data, duration, event, used=group, id_col=id_col, what="rmst", timefix=timefix)
     code, labels = codes(prep.frame, group)
     names = label_strings(labels)
     b = km_blocks(prep.duration, prep.event, code)
@@ -345,28 +406,42 @@ def rmst(data: pd.DataFrame, duration: str, event: str, group, tau: float, *,
     est, var = np.array(est), np.array(var)
     short = [nm for nm, lt in zip(names, last) if lt < tau]
     if short:
-        warnings.warn(f"rmst: tau={tau:g} is beyond the last follow-up time of {short}; the "
-                      "curve is extended flat to tau", StatisticalWarning, stacklevel=2)
+        warnings.warn(
+            f"rmst: tau={tau:g} is beyond the last follow-up time of {short}; the "
+            "curve is extended flat to tau",
+            StatisticalWarning,
+            stacklevel=2,
+        )
     z = zcrit(alpha)
     terms = [f"RMST[{nm}]" for nm in names]
     se = np.sqrt(var)
-    rows = pd.DataFrame({"term": terms, "estimate": est, "std_error": se,
-                         "n": np.bincount(code, minlength=len(labels))})
+    rows = pd.DataFrame(
+        {
+            "term": terms,
+            "estimate": est,
+            "std_error": se,
+            "n": np.bincount(code, minlength=len(labels)),
+        }
+    )
     if len(names) > 1:
         ref = names[0] if reference is None else reference
         if ref not in names:
             raise ParameterError(f"reference {reference!r} is not one of {names}")
         r = names.index(ref)
         others = [k for k in range(len(names)) if k != r]
-        diffs = pd.DataFrame({
-            "term": [f"{names[k]} - {ref}" for k in others],
-            "estimate": est[others] - est[r],
-            "std_error": np.sqrt(var[others] + var[r]),
-            "n": rows["n"].to_numpy()[others] + rows["n"].to_numpy()[r]})
+        diffs = pd.DataFrame(
+            {
+                "term": [f"{names[k]} - {ref}" for k in others],
+                "estimate": est[others] - est[r],
+                "std_error": np.sqrt(var[others] + var[r]),
+                "n": rows["n"].to_numpy()[others] + rows["n"].to_numpy()[r],
+            }
+        )
         rows = pd.concat([rows, diffs], ignore_index=True)
     rows["statistic"] = rows["estimate"] / rows["std_error"]
-    rows["p_value"] = np.where(rows["term"].str.startswith("RMST["), np.nan,
-                               2 * stats.norm.sf(np.abs(rows["statistic"])))
+    rows["p_value"] = np.where(
+        rows["term"].str.startswith("RMST["), np.nan, 2 * stats.norm.sf(np.abs(rows["statistic"]))
+    )
     rows.loc[rows["term"].str.startswith("RMST["), "statistic"] = np.nan
     rows["conf_low"] = rows["estimate"] - z * rows["std_error"]
     rows["conf_high"] = rows["estimate"] + z * rows["std_error"]
@@ -374,15 +449,19 @@ def rmst(data: pd.DataFrame, duration: str, event: str, group, tau: float, *,
     method = {
         "estimator": f"restricted mean survival time to tau={tau:g} (area under Kaplan-Meier)",
         "se_type": "Klein-Moeschberger / R survfit rmean (Greenwood-type delta method); "
-                   "differences: independent groups",
+        "differences: independent groups",
         "ci_method": f"Wald normal {100 * (1 - alpha):.0f}%",
         "design": "by " + " x ".join(group) if group else "one group",
-        "alpha": alpha, "tau": tau,
+        "alpha": alpha,
+        "tau": tau,
         "notes": "p_value tests difference = 0",
     }
-    return EffectTable(rows, method, title=f"RMST to {tau:g}: {duration}",
-                       extra={"n_input": prep.n_input, "n_dropped": prep.n_dropped,
-                              "n_timefix": prep.n_timefix})
+    return EffectTable(
+        rows,
+        method,
+        title=f"RMST to {tau:g}: {duration}",
+        extra={"n_input": prep.n_input, "n_dropped": prep.n_dropped, "n_timefix": prep.n_timefix},
+    )
 
 
 def _rmst_one(time, surv, hh, tau):
@@ -397,5 +476,5 @@ def _rmst_one(time, surv, hh, tau):
     # area from tt[j] to tau, j = 0..n-2, = sum of rect[j+1:]
     area_after = np.cumsum(rect[::-1])[::-1]
     A = area_after[1:]
-    var = float(np.sum(A ** 2 * hk[:-1]))
+    var = float(np.sum(A**2 * hk[:-1]))
     return float(mean), var

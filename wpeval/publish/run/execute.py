@@ -48,8 +48,7 @@ def _kernel_manager_class(folder: str, log: Any = None):
             # the ipykernel spec found first may belong to another Python (e.g. a user-level
             # kernelspec); always launch the kernel with this interpreter
             cmd = super().format_kernel_cmd(extra_arguments)
-            if "-m" in cmd[:-1] and cmd[cmd.index("-m") + 1] in ("ipykernel_launcher",
-                                                                  "ipykernel"):
+            if "-m" in cmd[:-1] and cmd[cmd.index("-m") + 1] in ("ipykernel_launcher", "ipykernel"):
                 cmd[0] = sys.executable
             return cmd
 
@@ -101,12 +100,18 @@ def _run_papermill(job: Job, nb_out: Path, progress: bool | dict, timeout: float
     try:
         for attempt in range(1, KERNEL_START_ATTEMPTS + 1):
             try:
-                pm.execute_notebook(job.path, str(nb_out), parameters=parameters,
-                                    kernel_name="python3", language="python",
-                                    progress_bar=progress, cwd=os.getcwd(),
-                                    execution_timeout=math.ceil(timeout) if timeout else None,
-                                    start_timeout=120,
-                                    kernel_manager_class=_kernel_manager_class(folder, log))
+                pm.execute_notebook(
+                    job.path,
+                    str(nb_out),
+                    parameters=parameters,
+                    kernel_name="python3",
+                    language="python",
+                    progress_bar=progress,
+                    cwd=os.getcwd(),
+                    execution_timeout=math.ceil(timeout) if timeout else None,
+                    start_timeout=120,
+                    kernel_manager_class=_kernel_manager_class(folder, log),
+                )
                 return
             except pm.PapermillExecutionError:
                 raise
@@ -120,8 +125,7 @@ def _run_papermill(job: Job, nb_out: Path, progress: bool | dict, timeout: float
         shutil.rmtree(folder, ignore_errors=True)
 
 
-def execute_job(job: Job, progress: bool | dict = False, timeout: float | None = None
-                ) -> JobResult:
+def execute_job(job: Job, progress: bool | dict = False, timeout: float | None = None) -> JobResult:
     """Run one job in a fresh kernel, export its HTML and write its provenance.json.
 
     Never raises for a notebook error: the result has ``status="failed"`` and ``error``
@@ -131,8 +135,12 @@ def execute_job(job: Job, progress: bool | dict = False, timeout: float | None =
     run_dir.mkdir(parents=True, exist_ok=True)
     name = safe_name(job.notebook)
     nb_out, html_out = run_dir / f"{name}.ipynb", run_dir / f"{name}.html"
-    env = {"WPEVAL_NOTEBOOK_FILE": str(Path(job.path).resolve()), "WPEVAL_RUN_ID": job.run_id,
-           "WPEVAL_OUTPUT_DIR": job.run_dir, "MPLBACKEND": "Agg"}
+    env = {
+        "WPEVAL_NOTEBOOK_FILE": str(Path(job.path).resolve()),
+        "WPEVAL_RUN_ID": job.run_id,
+        "WPEVAL_OUTPUT_DIR": job.run_dir,
+        "MPLBACKEND": "Agg",
+    }
     saved = {k: os.environ.get(k) for k in env}
     os.environ.update(env)
     started = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="milliseconds")
@@ -141,9 +149,11 @@ def execute_job(job: Job, progress: bool | dict = False, timeout: float | None =
     try:
         _run_papermill(job, nb_out, progress, timeout)
     except Exception as exc:  # noqa: BLE001 - any failure is reported, the batch goes on
-        error = {"ename": getattr(exc, "ename", type(exc).__name__),
-                 "evalue": str(getattr(exc, "evalue", exc))[:2000],
-                 "exec_count": getattr(exc, "exec_count", None)}
+        error = {
+            "ename": getattr(exc, "ename", type(exc).__name__),
+            "evalue": str(getattr(exc, "evalue", exc))[:2000],
+            "exec_count": getattr(exc, "exec_count", None),
+        }
     finally:
         for k, v in saved.items():
             if v is None:
@@ -152,8 +162,11 @@ def execute_job(job: Job, progress: bool | dict = False, timeout: float | None =
                 os.environ[k] = v
     duration = round(time.perf_counter() - t0, 2)
     if error is None and not (run_dir / "results.json").is_file():
-        error = {"ename": "MissingResults", "evalue": "the notebook did not call "
-                 "rep.finish(), so no results.json was written", "exec_count": None}
+        error = {
+            "ename": "MissingResults",
+            "evalue": "the notebook did not call rep.finish(), so no results.json was written",
+            "exec_count": None,
+        }
     prov = _provenance(job, started, duration, error, html_out.name, nb_out.name)
     html_path = None
     pdf_name = f"{name}.pdf" if _pdf.browser() else None
@@ -162,8 +175,11 @@ def execute_job(job: Job, progress: bool | dict = False, timeout: float | None =
             export_html(nb_out, html_out, prov, job, pdf_name=pdf_name)
             html_path = str(html_out)
         except Exception as exc:  # noqa: BLE001
-            error = error or {"ename": "ExportError", "evalue": f"HTML export failed: {exc}",
-                              "exec_count": None}
+            error = error or {
+                "ename": "ExportError",
+                "evalue": f"HTML export failed: {exc}",
+                "exec_count": None,
+            }
     if html_path and pdf_name:
         try:
             _pdf.print_pdf(html_out, run_dir / "downloads" / pdf_name)
@@ -174,9 +190,17 @@ def execute_job(job: Job, progress: bool | dict = False, timeout: float | None =
     prov["error"] = error
     prov["files"]["html"] = html_out.name if html_path else None
     (run_dir / "provenance.json").write_text(
-        json.dumps(to_json(prov), sort_keys=True, indent=2) + "\n", encoding="utf-8")
-    return JobResult(run_id=job.run_id, notebook=job.notebook, status=prov["status"],
-                     duration_s=duration, run_dir=job.run_dir, html=html_path, error=error)
+        json.dumps(to_json(prov), sort_keys=True, indent=2) + "\n", encoding="utf-8"
+    )
+    return JobResult(
+        run_id=job.run_id,
+        notebook=job.notebook,
+        status=prov["status"],
+        duration_s=duration,
+        run_dir=job.run_dir,
+        html=html_path,
+        error=error,
+    )
 
 
 def _first_markdown(nb_path: str) -> tuple[str, str]:
@@ -194,8 +218,9 @@ def _first_markdown(nb_path: str) -> tuple[str, str]:
     return "", ""
 
 
-def _provenance(job: Job, started: str, duration: float, error: dict | None, html_name: str,
-                nb_name: str) -> dict:
+def _provenance(
+    job: Job, started: str, duration: float, error: dict | None, html_name: str, nb_name: str
+) -> dict:
     run_dir = Path(job.run_dir)
     kernel = None
     if (run_dir / "provenance.json").is_file():
@@ -219,32 +244,53 @@ def _provenance(job: Job, started: str, duration: float, error: dict | None, htm
         marker = read_marker(resolve_data_path(job.params["data_path"]))
         if marker is not None and isinstance(data, dict):
             data = {**data, "synthetic_marker": marker}
-    synthetic = bool((kernel or {}).get("synthetic") or marker is not None
-                     or job.params.get("synthetic") is True)
+    synthetic = bool(
+        (kernel or {}).get("synthetic") or marker is not None or job.params.get("synthetic") is True
+    )
     return {
         "synthetic": synthetic,
-        "run_id": job.run_id, "batch": job.batch, "notebook": job.notebook,
-        "title": title or job.notebook, "question": question, "source": job.path,
-        "variant": job.variant, "parameters": job.params, "parameters_changed": job.changed,
-        "status": "ok" if error is None else "failed", "error": error,
-        "started_utc": started, "duration_s": duration,
-        "package_version": _prov.package_version(), "git": _prov.git_info(),
-        "libraries": _prov.library_versions(), "data": data,
+        "run_id": job.run_id,
+        "batch": job.batch,
+        "notebook": job.notebook,
+        "title": title or job.notebook,
+        "question": question,
+        "source": job.path,
+        "variant": job.variant,
+        "parameters": job.params,
+        "parameters_changed": job.changed,
+        "status": "ok" if error is None else "failed",
+        "error": error,
+        "started_utc": started,
+        "duration_s": duration,
+        "package_version": _prov.package_version(),
+        "git": _prov.git_info(),
+        "libraries": _prov.library_versions(),
+        "data": data,
         "runner": {**_prov.interpreter(), "pid": os.getpid()},
         "kernel": kernel,
-        "files": {"html": html_name, "ipynb": nb_name, "kernel_log": "kernel.log",
-                  "results": "results.json" if (run_dir / "results.json").is_file() else None},
+        "files": {
+            "html": html_name,
+            "ipynb": nb_name,
+            "kernel_log": "kernel.log",
+            "results": "results.json" if (run_dir / "results.json").is_file() else None,
+        },
     }
 
 
 def _failed(job: Job, exc: BaseException) -> JobResult:
-    return JobResult(job.run_id, job.notebook, "failed", 0.0, job.run_dir,
-                     error={"ename": type(exc).__name__, "evalue": str(exc),
-                            "exec_count": None})
+    return JobResult(
+        job.run_id,
+        job.notebook,
+        "failed",
+        0.0,
+        job.run_dir,
+        error={"ename": type(exc).__name__, "evalue": str(exc), "exec_count": None},
+    )
 
 
-def _execute_dask(jobs: Sequence[Job], n_jobs: int, progress: bool, timeout: float | None,
-                  scheduler: str | None) -> list[JobResult]:
+def _execute_dask(
+    jobs: Sequence[Job], n_jobs: int, progress: bool, timeout: float | None, scheduler: str | None
+) -> list[JobResult]:
     """One Dask task per notebook job (each starts its own kernel on the worker that runs it);
     the notebooks and the output folder must be on a file system the workers share."""
     from distributed import as_completed
@@ -253,10 +299,16 @@ def _execute_dask(jobs: Sequence[Job], n_jobs: int, progress: bool, timeout: flo
     from wpeval.inference.backend import dask_client
 
     results: dict[str, JobResult] = {}
-    with dask_client(scheduler, n_workers=n_jobs) as client, \
-            tqdm(total=len(jobs), desc="notebooks", unit="nb", disable=not progress) as bar:
-        futures = {client.submit(execute_job, job, False, timeout, pure=False,
-                                 key=f"notebook-{job.run_id}"): job for job in jobs}
+    with (
+        dask_client(scheduler, n_workers=n_jobs) as client,
+        tqdm(total=len(jobs), desc="notebooks", unit="nb", disable=not progress) as bar,
+    ):
+        futures = {
+            client.submit(
+                execute_job, job, False, timeout, pure=False, key=f"notebook-{job.run_id}"
+            ): job
+            for job in jobs
+        }
         for fut in as_completed(futures):
             job = futures[fut]
             try:
@@ -269,9 +321,14 @@ def _execute_dask(jobs: Sequence[Job], n_jobs: int, progress: bool, timeout: flo
     return [results[j.run_id] for j in jobs]
 
 
-def execute(jobs: Sequence[Job], n_jobs: int = 1, progress: bool = True,
-            timeout: float | None = None, backend: str = "processes",
-            scheduler: str | None = None) -> list[JobResult]:
+def execute(
+    jobs: Sequence[Job],
+    n_jobs: int = 1,
+    progress: bool = True,
+    timeout: float | None = None,
+    backend: str = "processes",
+    scheduler: str | None = None,
+) -> list[JobResult]:
     """Run ``jobs`` (``n_jobs`` at a time, each in its own process and kernel).
 
     Parameters
@@ -311,8 +368,11 @@ def execute(jobs: Sequence[Job], n_jobs: int = 1, progress: bool = True,
     n_jobs = max(1, min(int(n_jobs), len(jobs) or 1))
 
     def cell_bar(i: int, job: Job):
-        return ({"desc": job.run_id.split("-", 1)[-1][:40], "leave": False,
-                 "position": 1 + i % n_jobs} if progress else False)
+        return (
+            {"desc": job.run_id.split("-", 1)[-1][:40], "leave": False, "position": 1 + i % n_jobs}
+            if progress
+            else False
+        )
 
     if n_jobs == 1:
         for i, job in enumerate(jobs):
@@ -323,8 +383,10 @@ def execute(jobs: Sequence[Job], n_jobs: int = 1, progress: bool = True,
     else:
         ctx = multiprocessing.get_context("spawn")
         with ProcessPoolExecutor(max_workers=n_jobs, mp_context=ctx) as pool:
-            futures = {pool.submit(execute_job, job, cell_bar(i, job), timeout): job
-                       for i, job in enumerate(jobs)}
+            futures = {
+                pool.submit(execute_job, job, cell_bar(i, job), timeout): job
+                for i, job in enumerate(jobs)
+            }
             for fut in as_completed(futures):
                 job = futures[fut]
                 try:

@@ -28,12 +28,14 @@ def _mark_failure(nb) -> None:
 
     anchor_id = f'id="{ERROR_ANCHOR}"'
     cells = [c for c in nb.cells if not (tagged(c) and anchor_id not in c.source)]
-    anchor_at = next((i for i, c in enumerate(cells) if tagged(c) and anchor_id in c.source),
-                     None)
+    anchor_at = next((i for i, c in enumerate(cells) if tagged(c) and anchor_id in c.source), None)
     if anchor_at is None:
         # no papermill marker (e.g. a cell timed out): the failing cell is the last one started
-        started = [i for i, c in enumerate(cells) if c.cell_type == "code"
-                   and c.metadata.get("papermill", {}).get("start_time")]
+        started = [
+            i
+            for i, c in enumerate(cells)
+            if c.cell_type == "code" and c.metadata.get("papermill", {}).get("start_time")
+        ]
         anchor_at = started[-1] if started else None
         if anchor_at is None:
             nb.cells = cells
@@ -43,7 +45,8 @@ def _mark_failure(nb) -> None:
     fence = "~~~~" if "```" in failing else "```"
     cells[anchor_at] = nbformat.v4.new_markdown_cell(
         f'<span id="{ERROR_ANCHOR}" class="wpeval-error-anchor">Execution stopped with an error '
-        f"in the next cell. Its code:</span>\n\n{fence}python\n{failing}\n{fence}\n")
+        f"in the next cell. Its code:</span>\n\n{fence}python\n{failing}\n{fence}\n"
+    )
     nb.cells = cells
 
 
@@ -58,8 +61,11 @@ class _Headings(HTMLParser):
     def handle_starttag(self, tag, attrs):
         if tag in ("h2", "h3") and dict(attrs).get("id"):
             self._open = {"level": int(tag[1]), "id": dict(attrs)["id"], "text": ""}
-        elif tag == "a" and self._open is not None and "anchor-link" in (
-                dict(attrs).get("class") or ""):
+        elif (
+            tag == "a"
+            and self._open is not None
+            and "anchor-link" in (dict(attrs).get("class") or "")
+        ):
             self._open["skip"] = True
 
     def handle_endtag(self, tag):
@@ -67,8 +73,13 @@ class _Headings(HTMLParser):
             self._open.pop("skip", None)
         if tag in ("h2", "h3") and self._open is not None:
             if self._open["text"].strip():
-                self.found.append({"level": self._open["level"], "id": self._open["id"],
-                                   "text": self._open["text"].strip()})
+                self.found.append(
+                    {
+                        "level": self._open["level"],
+                        "id": self._open["id"],
+                        "text": self._open["text"].strip(),
+                    }
+                )
             self._open = None
 
     def handle_data(self, data):
@@ -105,14 +116,16 @@ def _run_files(run_dir: Path, pdf_name: str | None) -> tuple[dict, list, list]:
     for i, fig in enumerate(doc.get("figures") or []):
         for ext in ("png", "svg"):
             if fig.get(ext) and (run_dir / fig[ext]).is_file():
-                links.append((f"Figure {i + 1} ({ext.upper()}): {fig.get('caption', '')}",
-                              fig[ext]))
+                links.append(
+                    (f"Figure {i + 1} ({ext.upper()}): {fig.get('caption', '')}", fig[ext])
+                )
     tables = [t for t in dl.get("tables") or [] if (run_dir / t["csv"]).is_file()]
     return doc, links, tables
 
 
-def export_html(nb_path: str | Path, html_path: str | Path, prov: dict, job: Job,
-                pdf_name: str | None = None) -> Path:
+def export_html(
+    nb_path: str | Path, html_path: str | Path, prov: dict, job: Job, pdf_name: str | None = None
+) -> Path:
     """Export an executed notebook to HTML with code hidden, through the nbconvert template
     ``wpeval_report`` (``wpeval/publish/templates/wpeval_report``, extending ``lab``): a header
     (navigation, SYNTHETIC DATA banner, title and question, findings, downloads, parameters,
@@ -129,8 +142,14 @@ def export_html(nb_path: str | Path, html_path: str | Path, prov: dict, job: Job
     nb = nbformat.read(str(nb_path), as_version=4)
     if prov.get("status") != "ok" and (prov.get("error") or {}).get("ename") != "MissingResults":
         _mark_failure(nb)
-    intro = next((i for i, c in enumerate(nb.cells) if c.cell_type == "markdown"
-                  and ERROR_ANCHOR not in c.source), None)
+    intro = next(
+        (
+            i
+            for i, c in enumerate(nb.cells)
+            if c.cell_type == "markdown" and ERROR_ANCHOR not in c.source
+        ),
+        None,
+    )
     intro_html = markdown2html_mistune(nb.cells.pop(intro).source) if intro is not None else ""
     run_dir = Path(html_path).parent
     doc, links, tables = _run_files(run_dir, pdf_name)
@@ -138,21 +157,44 @@ def export_html(nb_path: str | Path, html_path: str | Path, prov: dict, job: Job
     title = prov.get("title") or job.notebook
     nb.metadata["title"] = ("SYNTHETIC DATA \u2013 " if synthetic else "") + title
     sch = _params.parse_parameters(_params.read_parameters_cell(job.path), notebook=job.notebook)
-    rows = [{"name": p.name, "value": json.dumps(to_json(job.params[p.name])), "doc": p.doc,
-             "changed": p.name in job.changed} for p in sch.params if p.name in job.params]
+    rows = [
+        {
+            "name": p.name,
+            "value": json.dumps(to_json(job.params[p.name])),
+            "doc": p.doc,
+            "changed": p.name in job.changed,
+        }
+        for p in sch.params
+        if p.name in job.params
+    ]
     failing = ERROR_ANCHOR in "".join(c.source for c in nb.cells if c.cell_type == "markdown")
-    ctx = {"prov": prov, "title": title, "intro": intro_html, "params": rows,
-           "changed": bool(job.changed), "toc": _headings(nb), "anchor": ERROR_ANCHOR,
-           "has_anchor": failing, "synthetic": synthetic,
-           "marker": (prov.get("data") or {}).get("synthetic_marker"),
-           "findings": doc.get("findings") or [], "downloads": links, "tables": tables,
-           "css": (TEMPLATES / "wpeval.css").read_text(encoding="utf-8"),
-           "prov_json": json.dumps(to_json({k: v for k, v in prov.items() if k != "kernel"}),
-                                   sort_keys=True, indent=2)}
-    exporter = HTMLExporter(template_name="wpeval_report",
-                            extra_template_basedirs=[str(TEMPLATES)],
-                            exclude_input=True, exclude_input_prompt=True,
-                            exclude_output_prompt=True, embed_images=True)
+    ctx = {
+        "prov": prov,
+        "title": title,
+        "intro": intro_html,
+        "params": rows,
+        "changed": bool(job.changed),
+        "toc": _headings(nb),
+        "anchor": ERROR_ANCHOR,
+        "has_anchor": failing,
+        "synthetic": synthetic,
+        "marker": (prov.get("data") or {}).get("synthetic_marker"),
+        "findings": doc.get("findings") or [],
+        "downloads": links,
+        "tables": tables,
+        "css": (TEMPLATES / "wpeval.css").read_text(encoding="utf-8"),
+        "prov_json": json.dumps(
+            to_json({k: v for k, v in prov.items() if k != "kernel"}), sort_keys=True, indent=2
+        ),
+    }
+    exporter = HTMLExporter(
+        template_name="wpeval_report",
+        extra_template_basedirs=[str(TEMPLATES)],
+        exclude_input=True,
+        exclude_input_prompt=True,
+        exclude_output_prompt=True,
+        embed_images=True,
+    )
     body, _ = exporter.from_notebook_node(nb, resources={"wpeval": ctx})
     Path(html_path).write_text(body, encoding="utf-8")
     return Path(html_path)

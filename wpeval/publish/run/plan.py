@@ -12,10 +12,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Sequence
 
-from wpeval.publish import params as _params
 from wpeval.exceptions import ParameterError
+from wpeval.publish import params as _params
 from wpeval.publish.report import resolve_data_path
-
 
 ERROR_ANCHOR = "papermill-error-cell"
 #: sweep keys for which ``all`` is defined, and where the values come from
@@ -59,6 +58,7 @@ class JobResult:
 
 # -- planning -------------------------------------------------------------------------------
 
+
 def default_notebooks() -> list[Path]:
     """Every ``notebooks/*.ipynb`` of the project, sorted by name."""
     folder = Path.cwd() / "notebooks"
@@ -74,8 +74,10 @@ def parse_sweep(spec: str) -> tuple[str, list]:
     key, raw = (s.strip() for s in spec.split("=", 1))
     if raw == "all":
         if key not in SWEEP_ALL:
-            raise ParameterError(f"--sweep {key}=all is defined only for "
-                                 f"{', '.join(SWEEP_ALL)}; list the values instead")
+            raise ParameterError(
+                f"--sweep {key}=all is defined only for "
+                f"{', '.join(SWEEP_ALL)}; list the values instead"
+            )
         from wpeval.data import programme
 
         return key, SWEEP_ALL[key](programme.load())
@@ -93,8 +95,11 @@ def parse_sweep(spec: str) -> tuple[str, list]:
 
 
 def _run_id(batch: str, notebook: str, variant: dict, params: dict, taken: set[str]) -> str:
-    digest = hashlib.sha256(json.dumps({"notebook": notebook, "parameters": params},
-                                       sort_keys=True, default=str).encode()).hexdigest()[:8]
+    digest = hashlib.sha256(
+        json.dumps(
+            {"notebook": notebook, "parameters": params}, sort_keys=True, default=str
+        ).encode()
+    ).hexdigest()[:8]
     label = "-".join(f"{k}-{v}" for k, v in variant.items())
     base = safe_name(f"{batch}-{notebook}" + (f"-{label}" if label else ""), 100) + f"-{digest}"
     run_id, i = base, 2
@@ -104,9 +109,14 @@ def _run_id(batch: str, notebook: str, variant: dict, params: dict, taken: set[s
     return run_id
 
 
-def plan(notebooks: Sequence[str] | None = None, params_file: str | Path | None = None,
-         data: str | None = None, sweeps: Sequence[str] = (), out: str | Path = "outputs",
-         batch: str | None = None) -> list[Job]:
+def plan(
+    notebooks: Sequence[str] | None = None,
+    params_file: str | Path | None = None,
+    data: str | None = None,
+    sweeps: Sequence[str] = (),
+    out: str | Path = "outputs",
+    batch: str | None = None,
+) -> list[Job]:
     """Resolve and validate every job of a ``wpeval run`` before anything executes.
 
     Parameters
@@ -132,8 +142,7 @@ def plan(notebooks: Sequence[str] | None = None, params_file: str | Path | None 
         Unknown notebook or parameter, a wrong type (naming parameter, type and value), a
         sweep over a parameter a notebook lacks, or a data file that does not exist.
     """
-    paths = ([_params.find_notebook(n) for n in notebooks] if notebooks
-             else default_notebooks())
+    paths = [_params.find_notebook(n) for n in notebooks] if notebooks else default_notebooks()
     if not paths:
         raise ParameterError("no notebooks to run (none given and notebooks/ is empty)")
     if params_file is None:
@@ -149,29 +158,43 @@ def plan(notebooks: Sequence[str] | None = None, params_file: str | Path | None 
     jobs: list[Job] = []
     taken: set[str] = set()
     for path in paths:
-        sch = _params.parse_parameters(_params.read_parameters_cell(path), notebook=path.stem,
-                                       path=str(path))
+        sch = _params.parse_parameters(
+            _params.read_parameters_cell(path), notebook=path.stem, path=str(path)
+        )
         values = _params.values_for(sch, file_values)
         if data is not None and "data_path" in sch:
             values["data_path"] = data
         for key in keys:
             if key not in sch:
-                raise ParameterError(f"--sweep {key}: notebook {sch.notebook!r} has no parameter "
-                                     f"{key!r}; known parameters: {', '.join(sch.names)}")
+                raise ParameterError(
+                    f"--sweep {key}: notebook {sch.notebook!r} has no parameter "
+                    f"{key!r}; known parameters: {', '.join(sch.names)}"
+                )
         for combo in itertools.product(*[v for _, v in parsed]):
             variant = dict(zip(keys, combo))
             full = _params.load(sch, {**values, **variant})
             full.pop("output_dir", None)
             if "data_path" in full and not resolve_data_path(full["data_path"]).is_file():
-                raise ParameterError(f"notebook {sch.notebook!r}: data file "
-                                     f"{full['data_path']!r} does not exist")
+                raise ParameterError(
+                    f"notebook {sch.notebook!r}: data file {full['data_path']!r} does not exist"
+                )
             changed = {k: v for k, v in full.items() if v != sch.get(k).default}
             run_id = _run_id(batch, sch.notebook, variant, full, taken)
             run_dir = (out / run_id).resolve()
             if run_dir.parent != out:
                 raise ParameterError(f"output path {run_dir} escapes {out}")
-            jobs.append(Job(notebook=sch.notebook, path=str(path), params=full, changed=changed,
-                            variant=variant, run_id=run_id, run_dir=str(run_dir), batch=batch))
+            jobs.append(
+                Job(
+                    notebook=sch.notebook,
+                    path=str(path),
+                    params=full,
+                    changed=changed,
+                    variant=variant,
+                    run_id=run_id,
+                    run_dir=str(run_dir),
+                    batch=batch,
+                )
+            )
     return jobs
 
 
