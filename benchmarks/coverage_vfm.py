@@ -54,7 +54,7 @@ def one_replication(seed: int, n: int, cpa: str, effect: float, method: str, dra
         config={
             "calendar": {"data_end_date": "2035-12-31"},
             "allocation": {"shifts": []},
-            "primes": {"overrides": {f"{cpa}|A4e": -effect, f"{cpa}|Maximus": effect}},
+            "primes": {"overrides": {f"{cpa}|Prime A": -effect, f"{cpa}|Prime B": effect}},
         },
     )
     ref = prog.referrals[prog.referrals["cpa"] == cpa]

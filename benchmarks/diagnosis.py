@@ -216,7 +216,7 @@ def bench_big(replications: int = 1000, n: int = 200_000, workers: int = 2) -> d
 
 
 def _effect_for(target: float, cfg: dict, n: int) -> tuple[float, dict]:
-    """Log-hazard half-gap h (A4e = -h, Maximus = +h in CPA09) giving the true difference
+    """Log-hazard half-gap h (Prime A = -h, Prime B = +h in CPA09) giving the true difference
     ``-target`` in 2-year job-outcome probability (bisection on the exact truth)."""
     import copy
 
@@ -224,7 +224,7 @@ def _effect_for(target: float, cfg: dict, n: int) -> tuple[float, dict]:
 
     def diff(h):
         c = copy.deepcopy(cfg)
-        c.setdefault("primes", {})["overrides"] = {"CPA09|A4e": -h, "CPA09|Maximus": h}
+        c.setdefault("primes", {})["overrides"] = {"CPA09|Prime A": -h, "CPA09|Prime B": h}
         t = make_programme(n, STRUCTURE_SEED, c).truth.contrasts
         return float(t.loc[t.cpa == "CPA09", "diff_p_jo_2y"].iloc[0]), c
 

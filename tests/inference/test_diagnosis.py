@@ -77,7 +77,7 @@ def test_serial_and_dask_give_identical_diagnosands():
 def test_truth_is_the_generator_contrast():
     d = diagnose(**(SMALL | {"estimators": ["blocked_dim"], "replications": 2}))
     theta = d.extra["draws"][:, 0, 0, 5]
-    # CPA09's contract effects are fixed by the default config (A4e -0.15, Maximus +0.15 on
+    # CPA09's contract effects are fixed by the default config (Prime A -0.15, Prime B +0.15 on
     # the log hazard), so the true difference is negative in every replication
     assert (theta < 0).all() and np.ptp(theta) < 0.02
 

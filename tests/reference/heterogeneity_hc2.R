@@ -6,7 +6,7 @@
 # statistic W = (Rb)' (R V R')^-1 (Rb) is computed here from lm_robust's vcov.
 suppressPackageStartupMessages({library(estimatr); library(jsonlite)})
 set.seed(20110601)
-primes <- c("A4e", "Ingeus", "Serco")            # reference prime = first in sorted order
+primes <- c("Alder", "Birch", "Cedar")            # reference prime = first in sorted order
 groups <- c("esa_new", "jsa_18_24", "jsa_25_plus")
 grid <- expand.grid(district = paste0("CPA17-D0", 1:4), period = c("2012Q1", "2012Q2"),
                     payment_group = groups, stringsAsFactors = FALSE)
@@ -15,7 +15,7 @@ for (i in seq_len(nrow(grid))) {
   n <- sample(9:24, 1)
   pr <- sample(rep(primes, length.out = n))      # blocked (complete) random allocation
   g <- grid$payment_group[i]
-  p <- 0.25 + 0.12 * (pr == "Ingeus" & g == "jsa_18_24") - 0.05 * (pr == "Serco") +
+  p <- 0.25 + 0.12 * (pr == "Birch" & g == "jsa_18_24") - 0.05 * (pr == "Cedar") +
     0.03 * (grid$district[i] == "CPA17-D01")
   parts[[i]] <- data.frame(cpa = "CPA17", district = grid$district[i], period = grid$period[i],
                            payment_group = g, prime = pr, y = rbinom(n, 1, p))
@@ -45,8 +45,8 @@ out <- list(
   source = "R estimatr::lm_robust(se_type='HC2') with explicit cell dummies",
   r_version = R.version.string, estimatr_version = as.character(packageVersion("estimatr")),
   terms = unname(sapply(terms, function(t) {
-    s <- sub("^X_", "", t); g <- sub("_(A4e|Ingeus|Serco)$", "", s); p <- sub(".*_", "", s)
-    paste0("CPA17 | ", g, " | ", p, " - A4e")})),
+    s <- sub("^X_", "", t); g <- sub("_(Alder|Birch|Cedar)$", "", s); p <- sub(".*_", "", s)
+    paste0("CPA17 | ", g, " | ", p, " - Alder")})),
   estimate = unname(b), std_error = unname(sqrt(diag(V))),
   wald = W, df = nrow(R), p_value = pchisq(W, nrow(R), lower.tail = FALSE), n = nrow(d))
 write(toJSON(out, digits = NA, auto_unbox = TRUE, pretty = TRUE), "heterogeneity_hc2.json")

@@ -173,7 +173,7 @@ def contract_effects(
     Returns
     -------
     EffectTable
-        One row per contract: ``term`` ("CPA01: A4e"), ``estimate``, ``std_error``,
+        One row per contract: ``term`` ("CPA01: Prime A"), ``estimate``, ``std_error``,
         ``statistic``/``p_value`` (H0: no different from the CPA average), ``conf_low``,
         ``conf_high``, ``n`` (referrals used), plus ``cpa``, ``prime``, ``rate`` (raw
         outcome mean), ``n_strata``. ``extra["covariance"]`` holds each CPA's covariance
