@@ -191,6 +191,17 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"wpeval {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
+    _add_generate(sub)
+    _add_validate(sub)
+    _add_run(sub)
+    _add_index(sub)
+    _add_bench(sub)
+    _add_statxplore(sub)
+    return parser
+
+
+def _add_generate(sub) -> None:
+    """``wpeval generate``: write a synthetic referral-level Parquet file."""
     p = sub.add_parser("generate", help="write a synthetic referral-level Parquet file")
     p.add_argument("--n", type=int, required=True, help="number of referrals")
     p.add_argument("--seed", type=int, default=20110601, help="generator seed")
@@ -198,6 +209,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, help="output .parquet path")
     p.set_defaults(func=_cmd_generate)
 
+
+def _add_validate(sub) -> None:
+    """``wpeval validate``: check a data file against the data contract."""
     p = sub.add_parser("validate", help="check a data file against the data contract")
     p.add_argument("path", help="referral-level data (Parquet or CSV)")
     p.add_argument(
@@ -208,6 +222,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--all", action="store_true", help="list every rule, not only failing ones")
     p.set_defaults(func=_cmd_validate)
 
+
+def _add_run(sub) -> None:
+    """``wpeval run``: run notebooks and publish HTML reports and the index."""
     p = sub.add_parser("run", help="run notebooks and publish HTML reports + index")
     p.add_argument(
         "--params", default=None, help="YAML parameter file (default notebooks/params/default.yaml)"
@@ -250,15 +267,24 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.set_defaults(func=_cmd_run)
 
+
+def _add_index(sub) -> None:
+    """``wpeval index``: rewrite the index from the runs present."""
     p = sub.add_parser("index", help="rewrite outputs/index.html from the runs present")
     p.add_argument("--out", default="outputs", help="output folder (default outputs)")
     p.set_defaults(func=_cmd_index)
 
+
+def _add_bench(sub) -> None:
+    """``wpeval bench``: run the benchmark scripts."""
     p = sub.add_parser("bench", help="run the benchmark scripts in benchmarks/")
     p.add_argument("names", nargs="*", help="benchmark names (default: all)")
     p.add_argument("--dir", default="benchmarks", help="folder of benchmark scripts")
     p.set_defaults(func=_cmd_bench)
 
+
+def _add_statxplore(sub) -> None:
+    """``wpeval statxplore fetch``: post a saved Stat-Xplore query."""
     p = sub.add_parser("statxplore", help="DWP Stat-Xplore: fetch published tables")
     sx = p.add_subparsers(dest="statxplore_command", required=True, metavar="ACTION")
     f = sx.add_parser(
@@ -275,7 +301,6 @@ def build_parser() -> argparse.ArgumentParser:
     )
     f.add_argument("--timeout", type=float, default=120.0, help="seconds to wait")
     f.set_defaults(func=_cmd_statxplore_fetch)
-    return parser
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -11,13 +11,8 @@ import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 from scipy import stats  # noqa: E402
 
-from wpeval.data.design import (  # noqa: E402
-    add_period,
-    allocation_balance,
-    allocation_design,
-    covariate_balance,
-    stratum_key,
-)
+from wpeval.data.balance import allocation_balance, covariate_balance  # noqa: E402
+from wpeval.data.design import add_period, allocation_design, stratum_key  # noqa: E402
 from wpeval.exceptions import DesignError, ParameterError  # noqa: E402
 from wpeval.plots.checks import plot_allocation_balance, plot_covariate_balance  # noqa: E402
 

@@ -227,6 +227,29 @@ def _check_columns(cols: list[str], present: Sequence[str], path: Path) -> None:
 
 
 def _read_csv(path: Path, cols: list[str] | None) -> tuple[pd.DataFrame, dict]:
+    names, stripped = _csv_header(path)
+    df = _csv_text(path, names, stripped)
+    df = _clean_labels(df, path)
+    n_read = len(df)
+    hdr = _header_copies(df)
+    lines = [f"data row {i + 1}" for i in np.flatnonzero(hdr)[:5]]
+    if hdr.any():
+        df = df.loc[~hdr].reset_index(drop=True)
+    if cols is not None:
+        _check_columns(cols, list(df.columns), path)
+        df = df[cols]
+    info = {
+        "path": str(path),
+        "rows_read": n_read,
+        "repeated_header": int(hdr.sum()),
+        "repeated_header_lines": lines,
+    }
+    return df, info
+
+
+def _csv_header(path: Path) -> tuple[list[str], list[str]]:
+    """The header's column names as written and stripped of spaces. Refuses an unreadable or
+    empty file, a header separated by something other than commas and repeated names."""
     try:
         with open(path, "rb") as fh:
             head = fh.read(1 << 16)
@@ -234,13 +257,8 @@ def _read_csv(path: Path, cols: list[str] | None) -> tuple[pd.DataFrame, dict]:
         raise DataContractError(f"cannot read {path}: {exc}", rule="file_readable") from exc
     if not head.strip():
         raise DataContractError(f"{path} is empty", rule="file_readable")
-    # read everything as text: types are decided below and by schema.validate, so an ID such
-    # as 000123 keeps its zeros and a bad date stays visible
     import csv
     import io as _io
-
-    import pyarrow as pa
-    import pyarrow.csv as pacsv
 
     try:
         names = next(
@@ -268,6 +286,17 @@ def _read_csv(path: Path, cols: list[str] | None) -> tuple[pd.DataFrame, dict]:
             column=dup[0],
             rule="column_labels",
         )
+    return names, stripped
+
+
+def _csv_text(path: Path, names: list[str], stripped: list[str]) -> pd.DataFrame:
+    """Every column as text (empty cells missing): pyarrow's reader, or pandas' C parser for
+    the layouts pyarrow refuses. Refuses a file that is not UTF-8 or cannot be parsed."""
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+
+    # read everything as text: types are decided later and by schema.validate, so an ID such
+    # as 000123 keeps its zeros and a bad date stays visible
     types = {n: pa.string() for n in names + stripped}
     try:
         table = pacsv.read_csv(
@@ -302,6 +331,12 @@ def _read_csv(path: Path, cols: list[str] | None) -> tuple[pd.DataFrame, dict]:
             raise DataContractError(
                 f"cannot parse CSV file {path}: {exc}", rule="file_readable"
             ) from exc
+    return df
+
+
+def _clean_labels(df: pd.DataFrame, path: Path) -> pd.DataFrame:
+    """Column labels stripped of spaces and a byte-order mark; stray carriage returns (CRLF
+    files read by a lenient parser) removed from text cells."""
     df.columns = [str(c).strip().lstrip("\ufeff") for c in df.columns]
     if df.columns.duplicated().any():  # pragma: no cover - caught on the header above
         raise DataContractError(f"{path}: column names repeated", rule="column_labels")
@@ -310,21 +345,7 @@ def _read_csv(path: Path, cols: list[str] | None) -> tuple[pd.DataFrame, dict]:
             s = df[col]
             if s.str.endswith("\r", na=False).any():
                 df[col] = s.str.rstrip("\r")
-    n_read = len(df)
-    hdr = _header_copies(df)
-    lines = [f"data row {i + 1}" for i in np.flatnonzero(hdr)[:5]]
-    if hdr.any():
-        df = df.loc[~hdr].reset_index(drop=True)
-    if cols is not None:
-        _check_columns(cols, list(df.columns), path)
-        df = df[cols]
-    info = {
-        "path": str(path),
-        "rows_read": n_read,
-        "repeated_header": int(hdr.sum()),
-        "repeated_header_lines": lines,
-    }
-    return df, info
+    return df
 
 
 def _header_copies(df: pd.DataFrame) -> np.ndarray:

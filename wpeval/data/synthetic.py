@@ -63,35 +63,23 @@ from wpeval.data.synthetic_config import (  # noqa: F401 - re-exported
     _p_outcome,
     load_config,
 )
+from wpeval.data.synthetic_people import (  # noqa: F401 - re-exported
+    COLUMNS,
+    STREAMS,
+    TWO_YEARS,
+    WINDOW_DAYS,
+    _calendar,
+    _draw_covariates,
+    _draw_first_jobs,
+    _draw_referrals,
+    _draw_spells,
+    _outcome_probs,
+    _referral_frame,
+)
 from wpeval.data.synthetic_structure import Truth, _design_table, _structure, _truth  # noqa: F401 - re-exported
 from wpeval.exceptions import ParameterError
 
 DEFAULT_SEED = 20110601
-STREAMS = ["job_ready", "needs_support", "furthest_from_work"]
-COLUMNS = [
-    "person_id",
-    "referral_date",
-    "cpa",
-    "district",
-    "prime",
-    "payment_group",
-    "attached",
-    "attachment_date",
-    "job_start_date",
-    "job_outcome_date",
-    "job_end_date",
-    "exit_date",
-    "data_end_date",
-    "sustainment_payments",
-    "age",
-    "sex",
-    "disability",
-    "benefit_duration_days",
-    "assessed_stream",
-    "allocation_prob",
-]
-WINDOW_DAYS = 728  # 104 weeks attached
-TWO_YEARS = 730
 
 
 @dataclass(frozen=True)
@@ -184,170 +172,26 @@ def make_programme(
     groups, cpas = st["groups"], st["cpas"]
     ga = _group_arrays(cfg, prog, groups)
 
-    cal = cfg["calendar"]
-    first = pd.Period(cal["first_referral_month"], "M")
-    data_end_ts = pd.Timestamp(cal["data_end_date"])
-    data_end = int(np.datetime64(data_end_ts.date(), "D").astype(np.int64))
-    # no referral after the extract: an earlier data_end_date cuts the last cohorts
-    last = min(pd.Period(cal["last_referral_month"], "M"), data_end_ts.to_period("M"))
-    n_months = int((last - first).n) + 1
-    if n_months < 1:
-        raise ParameterError(
-            "calendar: last_referral_month (or data_end_date) is before first_referral_month"
-        )
-    month_start = np.array(
-        [np.datetime64((first + i).start_time.date(), "D") for i in range(n_months + 1)]
-    ).astype(np.int64)
-    month_start[-1] = min(month_start[-1], data_end + 1)
+    first, data_end, n_months, month_start = _calendar(cfg)
+    # the draws, in this order, from the individuals' stream
+    people = _draw_referrals(rng, cfg, st, groups, n, first, n_months, month_start)
+    people |= _draw_covariates(rng, cfg, ga, people["g"], n)
+    people |= _draw_spells(rng, cfg, st, ga, people, n, first, data_end)
+    people |= _draw_first_jobs(rng, cfg, ga, people, n, data_end)
 
-    # 1. referral dates (sorted), group, district, prime ------------------------------------
-    counts = rng.multinomial(n, _month_weights(cfg, first, n_months))
-    month = np.repeat(np.arange(n_months), counts)
-    span = month_start[month + 1] - month_start[month]
-    ref_day = month_start[month] + np.floor(rng.random(n) * span).astype(np.int64)
-    ref_day.sort()
-    g = _draw_cat(rng, np.cumsum(_group_mix(cfg, groups, first, n_months), axis=1)[month])
-    dsize = st["size"] / st["size"].sum()
-    d = np.minimum(np.searchsorted(np.cumsum(dsize), rng.random(n), side="right"), len(dsize) - 1)
-    c = st["d_cpa"][d]
-    step_from = np.array([_month_index(s["from"], first) for s in st["steps"]], int)
-    step = np.searchsorted(step_from, month, side="right")
-    p_rows = st["probs"][c, g, step]  # n x 3
-    slot = _draw_cat(rng, np.cumsum(p_rows, axis=1))
-    alloc_prob = p_rows[np.arange(n), slot]
-    con = st["off"][c] + slot
-
-    # 2. covariates ----------------------------------------------------------------------
-    amin, amax, aa, ab = (ga["age"][g, i] for i in range(4))
-    age = np.floor(amin + (amax - amin + 1) * rng.beta(aa, ab)).astype(np.int64)
-    age = np.minimum(age, amax.astype(np.int64))
-    male = rng.random(n) < ga["male"][g]
-    disabled = rng.random(n) < ga["disabled"][g]
-    bd = (ga["bd"][g, 0] + rng.gamma(1.5, ga["bd"][g, 1] / 1.5)).astype(np.int64)
-    hz = cfg["hazard"]
-    u = rng.normal(0.0, float(hz["frailty_sd"]), n)
-    x_lp = (
-        float(hz["age_per_decade"]) * (age - 40) / 10
-        + float(hz["disability"]) * disabled
-        + float(hz["male"]) * male
-        + float(hz["benefit_log_years"]) * np.log(np.maximum(bd, 1) / 365.0)
-    )
-    sc = cfg["streams"]
-    score = (
-        x_lp + u + rng.normal(0.0, float(sc["noise_sd"]), n) + float(sc["esa_shift"]) * ga["esa"][g]
-    )
-    stream = np.where(
-        score > float(sc["cut_job_ready"]),
-        0,
-        np.where(score > float(sc["cut_needs_support"]), 1, 2),
-    )
-
-    # 3. hazards and event times ---------------------------------------------------------
-    flat = max(1, _month_index(hz["cohort_flat_month"], first))
-    cohort = float(hz["cohort_start"]) * np.maximum(1 - month / flat, 0)
-    base_lp = ga["log_rate"][g] + cohort + st["d_eff"][d] + x_lp + u
-    lam = np.exp(base_lp + st["eff"][con, g]) / 365.0
-    mu = ga["exit_rate"][g] / 365.0
-    ac = cfg["attachment"]
-    never = rng.random(n) < ga["never"][g]
-    delay = (
-        int(ac["delay_min_days"])
-        + np.floor(
-            rng.gamma(
-                float(ac["delay_shape"]), float(ac["delay_mean_days"]) / float(ac["delay_shape"]), n
-            )
-        )
-    ).astype(np.int64)
-    att_day = ref_day + delay
-    attached = ~never & (att_day <= data_end)
-    t0, a_early = float(hz["early_days"]), float(hz["early_multiplier"])
-    t_job = _entry_time(rng.exponential(1.0, n), lam, t0, a_early)
-    t_exit = rng.exponential(1.0, n) / mu
-    follow = np.minimum(WINDOW_DAYS, data_end - att_day)
-    job_off = np.floor(np.minimum(t_job, 1e6)).astype(np.int64)
-    exit_off = np.floor(np.minimum(t_exit, 1e6)).astype(np.int64)
-    has_job = attached & (t_job < t_exit) & (job_off <= follow)
-    has_exit = attached & (t_exit <= t_job) & (exit_off <= follow)
-    job_day = att_day + job_off
-    exit_day = att_day + exit_off
-    # never-attached: some leave benefit soon after referral
-    ne = never & (rng.random(n) < float(ac["never_attached_exit"]))
-    ne_day = (
-        ref_day
-        + 7
-        + np.floor(rng.random(n) * (int(ac["never_attached_exit_max_days"]) - 6)).astype(np.int64)
-    )
-    ne &= ne_day <= data_end
-    exit_day = np.where(ne, ne_day, exit_day)
-    has_exit |= ne
-
-    # 4. first-job duration, outcome, sustainment ---------------------------------------
-    rc = cfg["retention"]
-    scale_g = float(rc["scale_days"]) * ga["retention"]
-    dur = np.floor(scale_g[g] * rng.weibull(float(rc["shape"]), n)).astype(np.int64)
-    end_day = job_day + dur
-    trig_days = 7 * ga["trig"][g]
-    out_day = job_day + trig_days
-    has_out = (
-        has_job & (dur >= trig_days) & (job_off + trig_days <= WINDOW_DAYS) & (out_day <= data_end)
-    )
-    has_end = has_job & (end_day <= data_end)
-    sus = np.where(has_out, (np.minimum(end_day, data_end) - out_day) // 28, 0)
-    sus = np.clip(sus, 0, ga["cap"][g]).astype(np.int64)
-
-    # 5. frame -------------------------------------------------------------------------
-    prime_cats = sorted(set(st["con_prime"]))
-    con_prime_code = np.array([prime_cats.index(p) for p in st["con_prime"]])
     district_cats = sorted(st["d_name"])
-    d_code = np.array([district_cats.index(x) for x in st["d_name"]])
-    cat = pd.Categorical.from_codes
-    ref = pd.DataFrame(
-        {
-            "person_id": np.arange(1, n + 1, dtype=np.int64),
-            "referral_date": _days_to_dt(ref_day),
-            "cpa": cat(c, categories=cpas),
-            "district": cat(d_code[d], categories=district_cats),
-            "prime": cat(con_prime_code[con], categories=prime_cats),
-            "payment_group": cat(g, categories=groups),
-            "attached": attached,
-            "attachment_date": _days_to_dt(att_day, attached),
-            "job_start_date": _days_to_dt(job_day, has_job),
-            "job_outcome_date": _days_to_dt(out_day, has_out),
-            "job_end_date": _days_to_dt(end_day, has_end),
-            "exit_date": _days_to_dt(exit_day, has_exit),
-            "data_end_date": _days_to_dt(np.full(n, data_end, dtype=np.int64)),
-            "sustainment_payments": sus,
-            "age": age,
-            "sex": cat(male.astype(np.int8), categories=["F", "M"]),
-            "disability": disabled,
-            "benefit_duration_days": bd,
-            "assessed_stream": cat(stream, categories=STREAMS),
-            "allocation_prob": alloc_prob,
-        },
-        columns=COLUMNS,
-    )
-
-    # 6. truth --------------------------------------------------------------------------
-    tau = np.minimum(WINDOW_DAYS, TWO_YEARS - delay) - trig_days + 1
-    s_trig = np.exp(-((trig_days / scale_g[g]) ** float(rc["shape"])))
-    lam0 = np.exp(base_lp) / 365.0
-    p_slot = np.full((n, 3), np.nan)
-    for j in range(3):
-        ok = j < st["k_cpa"][c]
-        cj = np.where(ok, st["off"][c] + j, 0)
-        pj = _p_outcome(
-            lam0 * np.exp(st["eff"][cj, g]), mu, tau, ga["never"][g], s_trig, t0, a_early
-        )
-        p_slot[ok, j] = pj[ok]
+    ref = _referral_frame(people, st, cpas, groups, n, data_end, district_cats)
+    p_slot = _outcome_probs(people, st, ga, cfg, n)
+    c, g, slot = people["c"], people["g"], people["slot"]
     p_own = p_slot[np.arange(n), slot]
-    observed_2y = ref_day + TWO_YEARS <= data_end
+    observed_2y = people["ref_day"] + TWO_YEARS <= data_end
     truth = _truth(st, prog, c, g, p_slot, p_own, observed_2y, groups)
     design = _design_table(st, prog, first, n_months, district_cats)
     districts = pd.DataFrame(
         {
             "district": st["d_name"],
             "cpa": [cpas[i] for i in st["d_cpa"]],
-            "size_share": dsize,
+            "size_share": people["dsize"],
             "effect": st["d_eff"],
         }
     )

@@ -44,6 +44,34 @@ def _structure(cfg: dict, prog, rng: np.random.Generator) -> dict:
     """Districts, contract effects and allocation probabilities (independent of n)."""
     groups = list(prog.payment_groups)
     cpas = list(prog.cpas)
+    # the draws, in this order, from the structure's stream
+    n_d, d_cpa, d_name, size, d_eff = _districts(cfg, cpas, rng)
+    k_cpa, off, con_cpa, con_prime, main, eff = _contract_effects(cfg, prog, cpas, groups, rng)
+    shift_cpa, shift_grp, steps = _shifts(cfg, cpas, groups, rng)
+    probs = _allocation_probs(cpas, groups, k_cpa, off, eff, shift_cpa, shift_grp, steps)
+    return dict(
+        groups=groups,
+        cpas=cpas,
+        n_d=n_d,
+        d_cpa=d_cpa,
+        d_name=d_name,
+        size=size,
+        d_eff=d_eff,
+        k_cpa=k_cpa,
+        off=off,
+        con_cpa=con_cpa,
+        con_prime=con_prime,
+        main=main,
+        eff=eff,
+        shift_cpa=shift_cpa,
+        steps=steps,
+        probs=probs,
+    )
+
+
+def _districts(cfg: dict, cpas: list, rng: np.random.Generator):
+    """Jobcentre Plus districts: number per CPA, each district's CPA, name, size and effect on
+    the log job-entry hazard."""
     dc = cfg["districts"]
     lo, hi = int(dc["per_cpa_min"]), int(dc["per_cpa_max"])
     if not 1 <= lo <= hi:
@@ -53,7 +81,14 @@ def _structure(cfg: dict, prog, rng: np.random.Generator) -> dict:
     d_name = [f"{cpas[c]}-D{j + 1:02d}" for c, k in enumerate(n_d) for j in range(k)]
     size = rng.lognormal(0.0, float(dc["size_sigma"]), size=len(d_cpa))
     d_eff = rng.normal(0.0, float(dc["effect_sd"]), size=len(d_cpa))
+    return n_d, d_cpa, d_name, size, d_eff
 
+
+def _contract_effects(cfg: dict, prog, cpas: list, groups: list, rng: np.random.Generator):
+    """Contract effects on the log job-entry hazard, centred within CPA (main effect plus
+    contract x payment-group interactions; ``primes.overrides`` set main effects). Returns
+    primes per CPA, each CPA's first contract, each contract's CPA and prime, the main effects
+    and the contract x group effects."""
     k_cpa = np.array([len(prog.cpas[c]["primes"]) for c in cpas])
     off = np.concatenate([[0], np.cumsum(k_cpa)[:-1]])
     n_con = int(k_cpa.sum())
@@ -76,7 +111,12 @@ def _structure(cfg: dict, prog, rng: np.random.Generator) -> dict:
             ) from exc
         main[i] = float(val)
     eff = main[:, None] + inter  # contract x group
+    return k_cpa, off, con_cpa, con_prime, main, eff
 
+
+def _shifts(cfg: dict, cpas: list, groups: list, rng: np.random.Generator):
+    """The market-share shifts: which CPAs (given, or drawn) and payment groups shift, and the
+    shift steps in date order (each must start a quarter)."""
     ac = cfg["allocation"]
     if ac.get("shift_cpas") is not None:
         bad = set(ac["shift_cpas"]) - set(cpas)
@@ -98,7 +138,12 @@ def _structure(cfg: dict, prog, rng: np.random.Generator) -> dict:
                 f"allocation.shifts: {stp['from']} does not start a quarter; "
                 "shifts must start in Jan, Apr, Jul or Oct"
             )
-    # probs[cpa, group, step, slot]
+    return shift_cpa, shift_grp, steps
+
+
+def _allocation_probs(cpas, groups, k_cpa, off, eff, shift_cpa, shift_grp, steps) -> np.ndarray:
+    """Allocation probabilities ``probs[cpa, group, step, slot]``: equal shares, then in the
+    shifted CPAs and groups the stronger prime gains the steps' points from the weaker."""
     probs = np.zeros((len(cpas), len(groups), len(steps) + 1, 3))
     for c in range(len(cpas)):
         k = k_cpa[c]
@@ -114,24 +159,7 @@ def _structure(cfg: dict, prog, rng: np.random.Generator) -> dict:
                 if p.min() <= 0:
                     raise ParameterError("allocation.shifts move more than a prime's share")
                 probs[c, g, s, :k] = p
-    return dict(
-        groups=groups,
-        cpas=cpas,
-        n_d=n_d,
-        d_cpa=d_cpa,
-        d_name=d_name,
-        size=size,
-        d_eff=d_eff,
-        k_cpa=k_cpa,
-        off=off,
-        con_cpa=con_cpa,
-        con_prime=con_prime,
-        main=main,
-        eff=eff,
-        shift_cpa=shift_cpa,
-        steps=steps,
-        probs=probs,
-    )
+    return probs
 
 
 def _truth(st, prog, c, g, p_slot, p_own, observed_2y, groups) -> Truth:

@@ -182,28 +182,7 @@ def logit(
     variables = sorted(f.required_variables)
     frame, dropped, n_dropped = _sample(data, variables, fes, clusters, None)
     outcome = str(f.lhs)
-    yv = pd.to_numeric(
-        frame[outcome].astype(float) if frame[outcome].dtype == bool else frame[outcome],
-        errors="coerce",
-    ).to_numpy(dtype=float)
-    bad = ~np.isin(yv, (0.0, 1.0))
-    if bad.any():
-        raise DataContractError(
-            f"logit outcome {outcome!r} must be 0/1: {int(bad.sum())} rows "
-            f"are not, e.g. rows {examples(frame, bad)}",
-            column=outcome,
-            rule="binary",
-        )
-    for c in fes:  # a stratum whose outcome never varies has an infinite coefficient
-        m = pd.Series(yv).groupby(frame[c].to_numpy()).mean()
-        const = m.index[(m == 0) | (m == 1)].tolist()
-        if const:
-            raise DesignError(
-                f"logit: the outcome {outcome!r} is constant within "
-                f"{len(const)} level(s) of the fixed effect {c!r} (separation: "
-                f"infinite coefficient), e.g. {const[:5]}; drop those rows or "
-                "merge the levels"
-            )
+    yv = _binary_outcome(frame, outcome, fes)
     rhs = str(f.rhs) + "".join(f" + C({c})" for c in fes)
     mm = Formula(rhs).get_model_matrix(frame, output="numpy", na_action="raise")
     spec = mm.model_spec
@@ -216,26 +195,7 @@ def logit(
     fe_cols = [j for j, nm in enumerate(names) if any(nm.startswith(f"C({c})[") for c in fes)]
     show = [j for j in range(len(names)) if j not in fe_cols]
     coef = _z_table([names[j] for j in show], beta[show], V[np.ix_(show, show)], alpha, n)
-    se_name = "cluster (G/(G-1) (n-1)/(n-k))" if clusters else "model (inverse information)"
-    design = "; ".join(
-        x
-        for x in (
-            f"fixed effects as dummies: {' + '.join(fes)}" if fes else "",
-            f"clusters: {clusters}" if clusters else "",
-        )
-        if x
-    )
-    meth = {
-        "estimator": "logit (maximum likelihood, statsmodels)",
-        "se_type": se_name,
-        "ci_method": "normal (Wald)",
-        "design": design or "independent rows",
-        "alpha": alpha,
-        "formula": formula,
-        "fixed_effects": fes or None,
-        "clusters": clusters,
-        "reference": "R glm + sandwich::vcovCL; margins (by hand)",
-    }
+    meth = _logit_method(formula, fes, clusters, alpha)
     extra = {
         "n_obs": n,
         "loglik": float(fit.llf),
@@ -323,6 +283,86 @@ def binary_sensitivity(
     row = dim.tidy().iloc[0]
     c1, c2 = row["condition1"], row["condition2"]
     keep = data[treatment].isin([c1, c2]).to_numpy()
+    work, rhs, blk = _sensitivity_frame(data, outcome, treatment, c2, covs, blocks, clusters, keep)
+    lpm = regress(
+        work,
+        f"_y ~ {rhs}",
+        fixed_effects=blk or None,
+        se_type="CR2" if clusters else "HC2",
+        clusters=clusters,
+        alpha=alpha,
+    )
+    lwork, n_sep = work, 0
+    if blk:  # strata whose outcome never varies have infinite logit effects: leave them out
+        m = work.groupby(blk[0], observed=True)["_y"].transform("mean")
+        sep = ((m == 0) | (m == 1)).to_numpy()
+        lwork, n_sep = work[~sep], int(sep.sum())
+    lg = logit(lwork, f"_y ~ {rhs}", fixed_effects=blk or None, clusters=clusters, alpha=alpha)
+    tab, meth = _sensitivity_table(dim, lpm, lg, c1, c2, outcome, alpha, covs, n_sep)
+    return EffectTable(
+        tab,
+        meth,
+        title=f"Binary outcome {outcome}: {c2} - {c1}, three ways",
+        extra={"n_obs": int(row["n"]), "logit_rows_dropped": n_sep},
+    )
+
+
+def _binary_outcome(frame, outcome, fes) -> np.ndarray:
+    """The logit outcome as 0.0/1.0; refuses other values and a fixed-effect level whose
+    outcome never varies (separation)."""
+    yv = pd.to_numeric(
+        frame[outcome].astype(float) if frame[outcome].dtype == bool else frame[outcome],
+        errors="coerce",
+    ).to_numpy(dtype=float)
+    bad = ~np.isin(yv, (0.0, 1.0))
+    if bad.any():
+        raise DataContractError(
+            f"logit outcome {outcome!r} must be 0/1: {int(bad.sum())} rows "
+            f"are not, e.g. rows {examples(frame, bad)}",
+            column=outcome,
+            rule="binary",
+        )
+    for c in fes:  # a stratum whose outcome never varies has an infinite coefficient
+        m = pd.Series(yv).groupby(frame[c].to_numpy()).mean()
+        const = m.index[(m == 0) | (m == 1)].tolist()
+        if const:
+            raise DesignError(
+                f"logit: the outcome {outcome!r} is constant within "
+                f"{len(const)} level(s) of the fixed effect {c!r} (separation: "
+                f"infinite coefficient), e.g. {const[:5]}; drop those rows or "
+                "merge the levels"
+            )
+    return yv
+
+
+def _logit_method(formula, fes, clusters, alpha) -> dict:
+    """The methods record of a logit fit."""
+    se_name = "cluster (G/(G-1) (n-1)/(n-k))" if clusters else "model (inverse information)"
+    design = "; ".join(
+        x
+        for x in (
+            f"fixed effects as dummies: {' + '.join(fes)}" if fes else "",
+            f"clusters: {clusters}" if clusters else "",
+        )
+        if x
+    )
+    return {
+        "estimator": "logit (maximum likelihood, statsmodels)",
+        "se_type": se_name,
+        "ci_method": "normal (Wald)",
+        "design": design or "independent rows",
+        "alpha": alpha,
+        "formula": formula,
+        "fixed_effects": fes or None,
+        "clusters": clusters,
+        "reference": "R glm + sandwich::vcovCL; margins (by hand)",
+    }
+
+
+def _sensitivity_frame(data, outcome, treatment, c2, covs, blocks, clusters, keep):
+    """The rows of the two conditions with ``_y`` (outcome), ``_treat`` (0/1) and, for several
+    blocks, one stratum factor ``_block``; returns the frame, the right-hand side and the
+    stratum columns."""
     work = data.loc[
         keep,
         [
@@ -339,20 +379,11 @@ def binary_sensitivity(
     if len(blk) > 1:  # one stratum factor for the regressions
         work["_block"] = work[blk].astype(str).agg("|".join, axis=1)
         blk = ["_block"]
-    lpm = regress(
-        work,
-        f"_y ~ {rhs}",
-        fixed_effects=blk or None,
-        se_type="CR2" if clusters else "HC2",
-        clusters=clusters,
-        alpha=alpha,
-    )
-    lwork, n_sep = work, 0
-    if blk:  # strata whose outcome never varies have infinite logit effects: leave them out
-        m = work.groupby(blk[0], observed=True)["_y"].transform("mean")
-        sep = ((m == 0) | (m == 1)).to_numpy()
-        lwork, n_sep = work[~sep], int(sep.sum())
-    lg = logit(lwork, f"_y ~ {rhs}", fixed_effects=blk or None, clusters=clusters, alpha=alpha)
+    return work, rhs, blk
+
+
+def _sensitivity_table(dim, lpm, lg, c1, c2, outcome, alpha, covs, n_sep):
+    """The three estimates side by side and the methods record."""
     rows = [
         (
             "design-based difference in means",
@@ -386,9 +417,4 @@ def binary_sensitivity(
             f"logit row: {n_sep} rows in strata with a constant outcome left out "
             "(their fitted probabilities would be 0 or 1, with no marginal effect)"
         )
-    return EffectTable(
-        tab,
-        meth,
-        title=f"Binary outcome {outcome}: {c2} - {c1}, three ways",
-        extra={"n_obs": int(row["n"]), "logit_rows_dropped": n_sep},
-    )
+    return tab, meth

@@ -319,31 +319,10 @@ def power(
     -------
     PowerTable
     """
-    from wpeval.data.design import add_period
-    from wpeval.data.synthetic import SyntheticProgramme
-
     alpha = check_alpha(alpha)
-    if not 0 < float(target_power) < 1:
-        raise ParameterError(f"target_power must be strictly between 0 and 1, got {target_power}")
-    if alternative not in ("two-sided", "one-sided"):
-        raise ParameterError("alternative must be 'two-sided' or 'one-sided'")
-    if (outcome_rate is None) == (outcome is None):
-        raise ParameterError("give exactly one of outcome_rate and outcome")
+    _check_targets(target_power, alternative, outcome_rate, outcome)
     blocks = as_list(blocks)
-    expected = not isinstance(design, pd.DataFrame)
-    prog = None
-    if expected:
-        prog = _from_config(design, n, seed)
-        frame = prog.referrals
-        if outcome is not None and outcome not in frame.columns:
-            from wpeval.data.outcomes import outcome_flags
-
-            frame = outcome_flags(frame)
-    else:
-        frame = design
-    need_columns(frame, [cpa_col, prime_col] + [b for b in blocks if b != "period"])
-    if "period" in blocks and "period" not in frame.columns:
-        frame = add_period(frame)
+    frame, prog, expected = _design_frame(design, n, seed, outcome, blocks, cpa_col, prime_col)
     if contrasts is None and prog is not None:
         contrasts = prog.truth.contrasts[["cpa", "prime", "reference"]]
     todo = _contrast_list(frame, cpa_col, prime_col, cpa, contrasts)
@@ -356,18 +335,7 @@ def power(
     prime_s = frame[prime_col].astype(str).to_numpy()
     rows = []
     for c, a, b in todo:
-        in_c = cpa_s == c
-        if expected:
-            sub = frame[in_c]
-            w = _expected_weights(prog, sub, [a, b])
-            wa, wb = w[a], w[b]
-        else:
-            keep = in_c & np.isin(prime_s, [a, b])
-            if outcome is not None:
-                keep &= ~np.isnan(numeric(frame, outcome))
-            sub = frame[keep]
-            wa = (prime_s[keep] == a).astype(float)
-            wb = (prime_s[keep] == b).astype(float)
+        sub, wa, wb = _contrast_sample(frame, prog, expected, cpa_s, prime_s, c, a, b, outcome)
 
         def sigma2_fn(stratum, S, sub=sub, c=c):
             return _sigma2(outcome_rate, outcome, sub, stratum, S, c)
@@ -384,6 +352,72 @@ def power(
             _effect_of(effect, truth, c, f"{a} - {b}"),
         )
         rows.append(row)
+    meth = _power_method(design, expected, frame, outcome, alpha, target_power, alternative, blocks)
+    return PowerTable(
+        pd.DataFrame(rows),
+        meth,
+        title=f"Minimum detectable effects at {100 * float(target_power):g}% "
+        f"power, alpha = {alpha:g}",
+    )
+
+
+def _check_targets(target_power, alternative, outcome_rate, outcome) -> None:
+    """Refuse a target power outside (0, 1), an unknown alternative, or other than exactly one
+    of ``outcome_rate`` and ``outcome``."""
+    if not 0 < float(target_power) < 1:
+        raise ParameterError(f"target_power must be strictly between 0 and 1, got {target_power}")
+    if alternative not in ("two-sided", "one-sided"):
+        raise ParameterError("alternative must be 'two-sided' or 'one-sided'")
+    if (outcome_rate is None) == (outcome is None):
+        raise ParameterError("give exactly one of outcome_rate and outcome")
+
+
+def _design_frame(design, n, seed, outcome, blocks, cpa_col, prime_col):
+    """The referrals the power is computed from: the data given, or a programme generated
+    from the configuration (with outcome flags when ``outcome`` needs them); ``period`` added
+    when it is a block. Returns ``(frame, programme or None, expected counts?)``."""
+    from wpeval.data.design import add_period
+
+    expected = not isinstance(design, pd.DataFrame)
+    prog = None
+    if expected:
+        prog = _from_config(design, n, seed)
+        frame = prog.referrals
+        if outcome is not None and outcome not in frame.columns:
+            from wpeval.data.outcomes import outcome_flags
+
+            frame = outcome_flags(frame)
+    else:
+        frame = design
+    need_columns(frame, [cpa_col, prime_col] + [b for b in blocks if b != "period"])
+    if "period" in blocks and "period" not in frame.columns:
+        frame = add_period(frame)
+    return frame, prog, expected
+
+
+def _contrast_sample(frame, prog, expected, cpa_s, prime_s, c, a, b, outcome):
+    """The rows of CPA ``c`` and the weights of primes ``a`` and ``b``: expected allocation
+    shares of a generated programme, or 0/1 membership of the rows of the two primes with an
+    observed outcome in data."""
+    in_c = cpa_s == c
+    if expected:
+        sub = frame[in_c]
+        w = _expected_weights(prog, sub, [a, b])
+        wa, wb = w[a], w[b]
+    else:
+        keep = in_c & np.isin(prime_s, [a, b])
+        if outcome is not None:
+            keep &= ~np.isnan(numeric(frame, outcome))
+        sub = frame[keep]
+        wa = (prime_s[keep] == a).astype(float)
+        wb = (prime_s[keep] == b).astype(float)
+    return sub, wa, wb
+
+
+def _power_method(design, expected, frame, outcome, alpha, target_power, alternative, blocks):
+    """The methods record of the power table."""
+    from wpeval.data.synthetic import SyntheticProgramme
+
     source = (
         "expected counts from the allocation probabilities of a generated programme "
         f"({len(frame):,} referrals)"
@@ -407,9 +441,4 @@ def power(
     }
     if isinstance(design, SyntheticProgramme) or expected:
         meth["notes"] = "stratum sizes and shares from the generator's design"
-    return PowerTable(
-        pd.DataFrame(rows),
-        meth,
-        title=f"Minimum detectable effects at {100 * float(target_power):g}% "
-        f"power, alpha = {alpha:g}",
-    )
+    return meth

@@ -227,77 +227,19 @@ def randomisation_test(
         null statistics at ``null_value``), ``observed_stats``, ``alternative``, ``dropped``.
     """
     outcomes = as_list(outcome)
-    if not outcomes:
-        raise ParameterError("give at least one outcome")
-    if statistic not in STATISTICS:
-        raise ParameterError(f"statistic must be one of {STATISTICS}, not {statistic!r}")
-    if alternative not in ALTERNATIVES:
-        raise ParameterError(f"alternative must be one of {ALTERNATIVES}")
-    if not isinstance(draws, (int, np.integer)) or draws < 1:
-        raise ParameterError(f"draws must be a positive integer, got {draws!r}")
-    alpha = check_alpha(alpha)
-    check_seed(seed)
-    if batches is not None and (
-        not isinstance(batches, (int, np.integer)) or batches < 1 or batches > draws
-    ):
-        raise ParameterError(f"batches must be an integer from 1 to draws, got {batches!r}")
-    if not isinstance(max_elements, (int, np.integer)) or max_elements < 1:
-        raise ParameterError(f"max_elements must be a positive integer, got {max_elements!r}")
-    if (
-        isinstance(null_value, bool)
-        or not isinstance(null_value, (int, float, np.number))
-        or not np.isfinite(null_value)
-    ):
-        raise ParameterError(f"null_value must be a finite number, got {null_value!r}")
-    p = prepare(
-        data,
-        outcomes[0],
-        treatment,
-        blocks=blocks,
-        condition1=condition1,
-        condition2=condition2,
-        extra=outcomes[1:],
+    alpha = _check_arguments(
+        outcomes, statistic, alternative, draws, alpha, seed, batches, max_elements, null_value
     )
-    ys = np.column_stack([p.y] + [numeric(p.frame, o) for o in outcomes[1:]])
-    miss = np.isnan(ys).any(axis=1)
-    if miss.any():
-        p = subset(p, ~miss)
-        p.dropped["missing_outcome"] = p.dropped.get("missing_outcome", 0) + int(miss.sum())
-        ys = ys[~miss]
-    if len(ys) == 0:
-        raise DesignError(f"no rows with every outcome observed ({outcomes}): nothing to test")
+    p, ys = _outcome_matrix(data, outcomes, treatment, blocks, condition1, condition2)
     p = _check_blocks(p, statistic, drop_incomplete_blocks)
     if len(p.y) != len(ys):  # blocks dropped: rebuild the outcome matrix from kept rows
         ys = np.column_stack([p.y] + [numeric(p.frame, o) for o in outcomes[1:]])
     K = len(outcomes)
     stud = statistic == "t"
     des = _draws.Design(p, ys, stud)
-    n_assign = _draws.n_assignments(
-        des.n, des.m, draws if exact is None else (10**7 if exact else 0)
+    acc, sampler, is_exact, n_assign = _null_draws(
+        des, K, stud, draws, exact, seed, batches, max_elements, backend, scheduler, n_workers
     )
-    if exact and n_assign is None:
-        raise ParameterError("exact=True but there are more than 10^7 assignments")
-    if n_assign is not None:
-        acc, sampler, is_exact = _draws.enumerate_all(des, K, stud), "enumeration", True
-    elif batches is None:
-        rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
-        acc, sampler = _draws.sample(des, K, int(draws), rng, stud, int(max_elements))
-        is_exact = False
-    else:
-        acc, sampler = _draws.sample_batches(
-            des,
-            K,
-            int(draws),
-            seed,
-            stud,
-            int(max_elements),
-            int(batches),
-            backend,
-            scheduler,
-            n_workers,
-        )
-        sampler += f", {int(batches)} batches"
-        is_exact = False
     obs_acc = _draws.observed(des, K, stud)
     pv, cnt, null, obs = _pvalue(acc, obs_acc, null_value, alternative, is_exact)
     D = null.shape[0]
@@ -330,39 +272,8 @@ def randomisation_test(
         tab["p_romano_wolf"] = romano_wolf(
             obs, null, alternative=alternative, plus_one=not is_exact
         )
-    q = np.quantile(null, [0.025, 0.5, 0.975], axis=0)
-    summary = {
-        o: {
-            "mean": float(null[:, k].mean()),
-            "sd": float(null[:, k].std(ddof=1)) if D > 1 else None,
-            "q025": float(q[0, k]),
-            "median": float(q[1, k]),
-            "q975": float(q[2, k]),
-            "min": float(null[:, k].min()),
-            "max": float(null[:, k].max()),
-        }
-        for k, o in enumerate(outcomes)
-    }
-    design = (
-        f"complete randomisation within {' x '.join(as_list(blocks))} blocks ({des.B} blocks)"
-        if blocks is not None
-        else "complete randomisation"
-    )
-    pformula = (
-        "#{T* >= T_obs} / #assignments (exact)"
-        if is_exact
-        else "(1 + #{T* >= T_obs}) / (draws + 1)"
-    )
-    meth = {
-        "estimator": f"randomisation test ({statistic}), sharp null tau = {null_value}",
-        "se_type": "SD of the randomisation distribution of the difference in means",
-        "ci_method": ("test inversion (constant additive effect)" if ci else "none"),
-        "design": design,
-        "alpha": alpha,
-        "alternative": alternative,
-        "p_value": pformula,
-        "blocks": as_list(blocks) or None,
-    }
+    summary = _null_summary(null, outcomes)
+    meth = _methods(statistic, null_value, ci, blocks, des, alpha, alternative, is_exact)
     extra = {
         "draws": int(D),
         "exact": is_exact,
@@ -379,6 +290,136 @@ def randomisation_test(
     }
     meth = flag_nonfinite(tab, meth)
     return EffectTable(tab, meth, title=f"Randomisation test: {', '.join(outcomes)}", extra=extra)
+
+
+def _check_arguments(
+    outcomes, statistic, alternative, draws, alpha, seed, batches, max_elements, null_value
+) -> float:
+    """Refuse arguments of :func:`randomisation_test` outside their documented range; returns
+    the checked ``alpha``."""
+    if not outcomes:
+        raise ParameterError("give at least one outcome")
+    if statistic not in STATISTICS:
+        raise ParameterError(f"statistic must be one of {STATISTICS}, not {statistic!r}")
+    if alternative not in ALTERNATIVES:
+        raise ParameterError(f"alternative must be one of {ALTERNATIVES}")
+    if not isinstance(draws, (int, np.integer)) or draws < 1:
+        raise ParameterError(f"draws must be a positive integer, got {draws!r}")
+    alpha = check_alpha(alpha)
+    check_seed(seed)
+    if batches is not None and (
+        not isinstance(batches, (int, np.integer)) or batches < 1 or batches > draws
+    ):
+        raise ParameterError(f"batches must be an integer from 1 to draws, got {batches!r}")
+    if not isinstance(max_elements, (int, np.integer)) or max_elements < 1:
+        raise ParameterError(f"max_elements must be a positive integer, got {max_elements!r}")
+    if (
+        isinstance(null_value, bool)
+        or not isinstance(null_value, (int, float, np.number))
+        or not np.isfinite(null_value)
+    ):
+        raise ParameterError(f"null_value must be a finite number, got {null_value!r}")
+    return alpha
+
+
+def _outcome_matrix(data, outcomes, treatment, blocks, condition1, condition2):
+    """The prepared comparison and the ``n x K`` outcome matrix, rows with any outcome missing
+    dropped (and counted)."""
+    p = prepare(
+        data,
+        outcomes[0],
+        treatment,
+        blocks=blocks,
+        condition1=condition1,
+        condition2=condition2,
+        extra=outcomes[1:],
+    )
+    ys = np.column_stack([p.y] + [numeric(p.frame, o) for o in outcomes[1:]])
+    miss = np.isnan(ys).any(axis=1)
+    if miss.any():
+        p = subset(p, ~miss)
+        p.dropped["missing_outcome"] = p.dropped.get("missing_outcome", 0) + int(miss.sum())
+        ys = ys[~miss]
+    if len(ys) == 0:
+        raise DesignError(f"no rows with every outcome observed ({outcomes}): nothing to test")
+    return p, ys
+
+
+def _null_draws(
+    des, K, stud, draws, exact, seed, batches, max_elements, backend, scheduler, n_workers
+):
+    """The randomisation distribution: every assignment when there are few enough (or
+    ``exact=True``), else Monte Carlo draws in one stream or in seeded batches. Returns the
+    accumulated block sums, the sampler's description, whether it is exact and the number of
+    assignments (None when not enumerated)."""
+    n_assign = _draws.n_assignments(
+        des.n, des.m, draws if exact is None else (10**7 if exact else 0)
+    )
+    if exact and n_assign is None:
+        raise ParameterError("exact=True but there are more than 10^7 assignments")
+    if n_assign is not None:
+        acc, sampler, is_exact = _draws.enumerate_all(des, K, stud), "enumeration", True
+    elif batches is None:
+        rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
+        acc, sampler = _draws.sample(des, K, int(draws), rng, stud, int(max_elements))
+        is_exact = False
+    else:
+        acc, sampler = _draws.sample_batches(
+            des,
+            K,
+            int(draws),
+            seed,
+            stud,
+            int(max_elements),
+            int(batches),
+            backend,
+            scheduler,
+            n_workers,
+        )
+        sampler += f", {int(batches)} batches"
+        is_exact = False
+    return acc, sampler, is_exact, n_assign
+
+
+def _null_summary(null, outcomes) -> dict:
+    """Mean, SD, quantiles and range of each outcome's null statistics."""
+    q = np.quantile(null, [0.025, 0.5, 0.975], axis=0)
+    return {
+        o: {
+            "mean": float(null[:, k].mean()),
+            "sd": float(null[:, k].std(ddof=1)) if null.shape[0] > 1 else None,
+            "q025": float(q[0, k]),
+            "median": float(q[1, k]),
+            "q975": float(q[2, k]),
+            "min": float(null[:, k].min()),
+            "max": float(null[:, k].max()),
+        }
+        for k, o in enumerate(outcomes)
+    }
+
+
+def _methods(statistic, null_value, ci, blocks, des, alpha, alternative, is_exact) -> dict:
+    """The methods record of the result table."""
+    design = (
+        f"complete randomisation within {' x '.join(as_list(blocks))} blocks ({des.B} blocks)"
+        if blocks is not None
+        else "complete randomisation"
+    )
+    pformula = (
+        "#{T* >= T_obs} / #assignments (exact)"
+        if is_exact
+        else "(1 + #{T* >= T_obs}) / (draws + 1)"
+    )
+    return {
+        "estimator": f"randomisation test ({statistic}), sharp null tau = {null_value}",
+        "se_type": "SD of the randomisation distribution of the difference in means",
+        "ci_method": ("test inversion (constant additive effect)" if ci else "none"),
+        "design": design,
+        "alpha": alpha,
+        "alternative": alternative,
+        "p_value": pformula,
+        "blocks": as_list(blocks) or None,
+    }
 
 
 def _check_blocks(p: Prepared, statistic: str, drop: bool):

@@ -1,5 +1,5 @@
-"""Payments by results: the tariff (``tariff``), the payment engine (``engine``) and its result
-(``result``).
+"""Payments by results: the tariff (``tariff``), the payment engine (``engine``), the columns
+it reads (``columns``) and its result (``result``).
 
 ``wpeval.payments`` is both this package and the public function: calling the package calls
 :func:`wpeval.payments.engine.payments`, so ``wpeval.payments(df)`` and
@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import sys
 
-from wpeval.payments.engine import attached_flags, payments, sustainment_counts
+from wpeval.payments.columns import attached_flags, sustainment_counts
+from wpeval.payments.engine import payments
 from wpeval.payments.result import PaymentsResult
 from wpeval.payments.tariff import (
     ITEMS,

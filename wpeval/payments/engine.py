@@ -17,7 +17,7 @@ flagged (``placeholder``), the amounts involved are totalled separately and a
 
 The computation is vectorised (one pass of numpy indexing over the referrals): 2 million
 referrals take 1-2 s (benchmarks/tables.py). It is hand-written because no library models this
-tariff.
+tariff. The columns it reads are checked and converted in :mod:`wpeval.payments.columns`.
 """
 
 from __future__ import annotations
@@ -30,116 +30,15 @@ import numpy as np
 import pandas as pd
 
 from wpeval.exceptions import DataContractError, StatisticalWarning
+from wpeval.payments.columns import (  # noqa: F401 - attached_flags, sustainment_counts re-exported
+    _dates,
+    _examples,
+    _unique_columns,
+    attached_flags,
+    sustainment_counts,
+)
 from wpeval.payments.result import PaymentsResult
 from wpeval.payments.tariff import ITEMS, REQUIRED, SUSTAINMENT_DAYS, Tariff, load_tariff
-
-
-def _examples(df: pd.DataFrame, mask) -> list:
-    mask = np.asarray(mask, dtype=bool)
-    if "person_id" in df.columns and df.columns.is_unique:
-        return df["person_id"].to_numpy()[mask][:5].tolist()
-    return df.index[mask][:5].tolist()
-
-
-def _unique_columns(df: pd.DataFrame, cols) -> None:
-    """DataContractError (rule ``unique_columns``) if a used column label is duplicated."""
-    if not df.columns.is_unique:
-        dup = [c for c in cols if int((df.columns == c).sum()) > 1]
-        if dup:
-            raise DataContractError(
-                f"columns {dup} appear more than once; rename or drop the copies",
-                column=dup[0],
-                rule="unique_columns",
-            )
-
-
-def attached_flags(df: pd.DataFrame) -> np.ndarray:
-    """``attached`` as a bool array: bool, or numbers 0/1 (True/False objects allowed).
-
-    DataContractError for missing values (``not_null``) or anything else, e.g. the text
-    ``"False"``, which ``astype(bool)`` would silently read as True (``boolean``).
-    """
-    s = df["attached"]
-    if pd.api.types.is_bool_dtype(s) and not s.isna().any():
-        return s.to_numpy(dtype=bool)
-    if s.isna().any():
-        raise DataContractError(
-            "attached has missing values",
-            column="attached",
-            rule="not_null",
-            examples=_examples(df, s.isna().to_numpy()),
-        )
-    vals = s.to_numpy()
-    if pd.api.types.is_numeric_dtype(s) and not pd.api.types.is_complex_dtype(s):
-        num = s.to_numpy(dtype=float)
-        ok = (num == 0) | (num == 1)
-    else:  # object: Python / numpy bools, or the numbers 0 and 1
-        ok = np.fromiter(
-            (
-                isinstance(v, (bool, np.bool_))
-                or (isinstance(v, (int, float, np.integer, np.floating)) and v in (0, 1))
-                for v in vals
-            ),
-            dtype=bool,
-            count=len(vals),
-        )
-    if not ok.all():
-        raise DataContractError(
-            f"attached must be True/False (or 0/1), got e.g. {vals[~ok][:3].tolist()} ({s.dtype})",
-            column="attached",
-            rule="boolean",
-            examples=_examples(df, ~ok),
-        )
-    return vals.astype(bool)
-
-
-def sustainment_counts(df: pd.DataFrame) -> np.ndarray:
-    """``sustainment_payments`` as int64: numeric, not missing, whole, >= 0 (DataContractError
-    naming the rule otherwise)."""
-    sp = df["sustainment_payments"]
-    if sp.isna().any():
-        raise DataContractError(
-            "sustainment_payments has missing values",
-            column="sustainment_payments",
-            rule="not_null",
-            examples=_examples(df, sp.isna().to_numpy()),
-        )
-    if (
-        not pd.api.types.is_numeric_dtype(sp)
-        or pd.api.types.is_bool_dtype(sp)
-        or pd.api.types.is_complex_dtype(sp)
-    ):
-        raise DataContractError(
-            f"sustainment_payments must be a whole number, got {sp.dtype}",
-            column="sustainment_payments",
-            rule="integer",
-        )
-    num = sp.to_numpy(dtype=float)
-    bad = ~np.isfinite(num) | (num != np.round(num)) | (np.abs(num) > 1e6)
-    if bad.any():
-        raise DataContractError(
-            "sustainment_payments must be whole numbers of payments (at most a few dozen)",
-            column="sustainment_payments",
-            rule="integer",
-            examples=_examples(df, bad),
-        )
-    if (num < 0).any():
-        raise DataContractError(
-            "sustainment_payments must be >= 0",
-            column="sustainment_payments",
-            rule="non_negative",
-            examples=_examples(df, num < 0),
-        )
-    return num.astype(np.int64)
-
-
-def _dates(df: pd.DataFrame, col: str) -> np.ndarray:
-    s = df[col]
-    if not pd.api.types.is_datetime64_any_dtype(s):
-        raise DataContractError(
-            f"{col} must be a datetime column, got {s.dtype}", column=col, rule="datetime"
-        )
-    return s.to_numpy(dtype="datetime64[ns]")
 
 
 def _tariff_arrays(tar: Tariff, years: int):

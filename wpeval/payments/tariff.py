@@ -160,76 +160,16 @@ def _parse_tariff(raw: Mapping, source: str) -> Tariff:
     if not isinstance(raw, Mapping):
         raise ParameterError(f"tariff {source}: expected a mapping at the top level")
     try:
-        cy = raw["contract_years"]
-        start = _item(cy["start"], "contract_years.start")
-        start = (pd.Timestamp(start[0]), start[1])
-        ysm = _item(cy["year_start_month"], "contract_years.year_start_month")
-        if int(ysm[0]) not in range(1, 13):
-            raise ParameterError("tariff: contract_years.year_start_month must be 1..12")
-        basis = _item(
-            cy.get("basis", {"value": "referral_date", "status": "U"}), "contract_years.basis"
-        )
-        if basis[0] not in ("referral_date", "attachment_date"):
-            raise ParameterError(
-                "tariff: contract_years.basis must be referral_date or attachment_date"
-            )
-        phase = {}
-        for y, cell in raw["attachment_phase"].items():
-            v, s = _item(cell, f"attachment_phase.{y}")
-            phase[int(y)] = (_number(v, f"attachment_phase.{y}"), s)
-        if not phase or min(phase) != 1:
-            raise ParameterError("tariff: attachment_phase must start at contract year 1")
+        start, ysm, basis = _contract_years(raw)
+        phase = _attachment_phase(raw)
         naf = _item(
             raw.get("no_attachment_fee_from", {"value": None, "status": "V"}),
             "no_attachment_fee_from",
         )
         naf = (None if naf[0] is None else pd.Timestamp(naf[0]), naf[1])
-        groups, by_year = {}, {}
-        for code, spec in raw["groups"].items():
-            g = {}
-            for item in ITEMS + ("max_total",):
-                if item not in spec:
-                    if item == "max_total":
-                        continue
-                    raise ParameterError(f"tariff: group {code} lacks {item!r}")
-                v, s = _item(spec[item], f"groups.{code}.{item}")
-                g[item] = (_number(v, f"groups.{code}.{item}"), s)
-            for y, over in (spec.get("by_year") or {}).items():
-                by_year[(str(code), int(y))] = {
-                    k: ((_number(_item(c, k)[0], k)), _item(c, k)[1]) for k, c in over.items()
-                }
-            groups[str(code)] = g
-        disc = raw.get("discounts") or {}
-        default = _number(
-            _item(disc.get("default", {"value": 0, "status": "V"}), "discounts.default")[0],
-            "discounts.default",
-        )
-        contracts = {}
-        for key, val in (disc.get("contracts") or {}).items():
-            if "/" not in str(key):
-                raise ParameterError(f"tariff: discount key {key!r} must be 'CPA/prime'")
-            cpa, prime = str(key).split("/", 1)
-            contracts[(cpa, prime)] = _number(val, f"discounts.contracts.{key}")
-        for d in [default, *contracts.values()]:
-            if d >= 1:
-                raise ParameterError(f"tariff: discount {d} must be a fraction below 1")
-        m = raw["mpl"]
-        ni = {}
-        for y, cells in m["non_intervention"].items():
-            ni[int(y)] = {}
-            for grp, cell in cells.items():
-                v, s = _item(cell, f"mpl.non_intervention.{y}.{grp}")
-                v = _number(v, f"mpl.non_intervention.{y}.{grp}")
-                if v > 1:
-                    raise ParameterError(f"tariff: non-intervention rate {v} is not a share")
-                if grp not in groups:
-                    raise ParameterError(f"tariff: MPL group {grp!r} is not a tariff group")
-                ni[int(y)][str(grp)] = (v, s)
-        mpl = {
-            "uplift": _item(m["uplift"], "mpl.uplift"),
-            "window_months": _item(m["window_months"], "mpl.window_months"),
-            "non_intervention": ni,
-        }
+        groups, by_year = _groups(raw)
+        default, contracts = _discounts(raw)
+        mpl = _mpl(raw, groups)
     except (KeyError, TypeError, AttributeError) as exc:
         raise ParameterError(f"tariff {source}: malformed ({exc!r})") from exc
     return Tariff(
@@ -245,6 +185,101 @@ def _parse_tariff(raw: Mapping, source: str) -> Tariff:
         mpl=mpl,
         source=source,
     )
+
+
+def _contract_years(raw: Mapping):
+    """``contract_years``: the start date, the month a contract year starts and the date that
+    decides a referral's year (referral or attachment date), each with its status."""
+    cy = raw["contract_years"]
+    start = _item(cy["start"], "contract_years.start")
+    start = (pd.Timestamp(start[0]), start[1])
+    ysm = _item(cy["year_start_month"], "contract_years.year_start_month")
+    if int(ysm[0]) not in range(1, 13):
+        raise ParameterError("tariff: contract_years.year_start_month must be 1..12")
+    basis = _item(
+        cy.get("basis", {"value": "referral_date", "status": "U"}), "contract_years.basis"
+    )
+    if basis[0] not in ("referral_date", "attachment_date"):
+        raise ParameterError(
+            "tariff: contract_years.basis must be referral_date or attachment_date"
+        )
+    return start, ysm, basis
+
+
+def _attachment_phase(raw: Mapping) -> dict:
+    """``attachment_phase``: contract year -> (share of the attachment fee paid, status),
+    from year 1."""
+    phase = {}
+    for y, cell in raw["attachment_phase"].items():
+        v, s = _item(cell, f"attachment_phase.{y}")
+        phase[int(y)] = (_number(v, f"attachment_phase.{y}"), s)
+    if not phase or min(phase) != 1:
+        raise ParameterError("tariff: attachment_phase must start at contract year 1")
+    return phase
+
+
+def _groups(raw: Mapping) -> tuple[dict, dict]:
+    """``groups``: each payment group's items ``(value, status)`` and the overrides by
+    ``(group, contract year)``."""
+    groups, by_year = {}, {}
+    for code, spec in raw["groups"].items():
+        g = {}
+        for item in ITEMS + ("max_total",):
+            if item not in spec:
+                if item == "max_total":
+                    continue
+                raise ParameterError(f"tariff: group {code} lacks {item!r}")
+            v, s = _item(spec[item], f"groups.{code}.{item}")
+            g[item] = (_number(v, f"groups.{code}.{item}"), s)
+        for y, over in (spec.get("by_year") or {}).items():
+            by_year[(str(code), int(y))] = {
+                k: ((_number(_item(c, k)[0], k)), _item(c, k)[1]) for k, c in over.items()
+            }
+        groups[str(code)] = g
+    return groups, by_year
+
+
+def _discounts(raw: Mapping) -> tuple[float, dict]:
+    """``discounts``: the default discount and those of named contracts ``(CPA, prime)``,
+    each a fraction below 1."""
+    disc = raw.get("discounts") or {}
+    default = _number(
+        _item(disc.get("default", {"value": 0, "status": "V"}), "discounts.default")[0],
+        "discounts.default",
+    )
+    contracts = {}
+    for key, val in (disc.get("contracts") or {}).items():
+        if "/" not in str(key):
+            raise ParameterError(f"tariff: discount key {key!r} must be 'CPA/prime'")
+        cpa, prime = str(key).split("/", 1)
+        contracts[(cpa, prime)] = _number(val, f"discounts.contracts.{key}")
+    for d in [default, *contracts.values()]:
+        if d >= 1:
+            raise ParameterError(f"tariff: discount {d} must be a fraction below 1")
+    return default, contracts
+
+
+def _mpl(raw: Mapping, groups: dict) -> dict:
+    """``mpl``: the minimum performance level's uplift, window and non-intervention rates by
+    contract year and payment group."""
+    m = raw["mpl"]
+    ni = {}
+    for y, cells in m["non_intervention"].items():
+        ni[int(y)] = {}
+        for grp, cell in cells.items():
+            v, s = _item(cell, f"mpl.non_intervention.{y}.{grp}")
+            v = _number(v, f"mpl.non_intervention.{y}.{grp}")
+            if v > 1:
+                raise ParameterError(f"tariff: non-intervention rate {v} is not a share")
+            if grp not in groups:
+                raise ParameterError(f"tariff: MPL group {grp!r} is not a tariff group")
+            ni[int(y)][str(grp)] = (v, s)
+    mpl = {
+        "uplift": _item(m["uplift"], "mpl.uplift"),
+        "window_months": _item(m["window_months"], "mpl.window_months"),
+        "non_intervention": ni,
+    }
+    return mpl
 
 
 def default_tariff_dict() -> dict:

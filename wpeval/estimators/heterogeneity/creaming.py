@@ -62,61 +62,16 @@ def creaming_and_parking(
     The stream is assessed by the provider after allocation, so it can differ between primes
     for the same person: differences by stream within a prime are descriptive, not causal.
     """
-    from wpeval.payments import PaymentsResult, payments
-
     alpha = check_alpha(alpha)
     _need(data, [stream_col, prime_col, outcome, "job_start_date"] + (["cpa"] if by_cpa else []))
     if len(data) == 0:
         raise DataContractError(
             "no referrals: the data are empty", column=outcome, rule="non_empty"
         )
-    y = _outcome(data, outcome)
-    notbin = ~np.isnan(y) & (y != 0) & (y != 1)
-    if notbin.any():
-        ids = (
-            data["person_id"].to_numpy()[notbin][:5].tolist()
-            if "person_id" in data.columns
-            else data.index[notbin][:5].tolist()
-        )
-        raise DataContractError(
-            f"{outcome!r} must be a 0/1 outcome (rate per stream)",
-            column=outcome,
-            rule="binary",
-            examples=ids,
-        )
-    if paid is None:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", StatisticalWarning)
-            paid = payments(data, warn=False).referrals["total_paid"].to_numpy()
-    elif isinstance(paid, PaymentsResult):
-        paid = paid.referrals["total_paid"].to_numpy()
-    paid = np.asarray(paid, dtype=float)
-    if paid.shape != (len(data),):
-        raise ParameterError("paid must have one value per row of data")
+    y = _binary_outcome(data, outcome)
+    paid = _paid_per_referral(data, paid)
     keys = (["cpa"] if by_cpa else []) + [stream_col, prime_col]
-    frame = pd.DataFrame({k: data[k].astype(str).to_numpy() for k in keys})
-    known = STREAMS + sorted(set(frame[stream_col]) - set(STREAMS))
-    frame[stream_col] = pd.Categorical(frame[stream_col], categories=known, ordered=True)
-    frame["obs"] = ~np.isnan(y)
-    frame["y"] = np.nan_to_num(y)
-    frame["entry"] = data["job_start_date"].notna().to_numpy()
-    frame["jo"] = (
-        data["job_outcome_date"].notna().to_numpy() if "job_outcome_date" in data else np.nan
-    )
-    frame["paid"] = paid
-    agg = frame.groupby(keys, sort=True, observed=True).agg(
-        referrals=("obs", "size"),
-        n=("obs", "sum"),
-        k=("y", "sum"),
-        entry=("entry", "mean"),
-        jo=("jo", "sum"),
-        paid=("paid", "sum"),
-    )
-    agg = agg.reset_index()
-    prime_keys = (["cpa"] if by_cpa else []) + [prime_col]
-    agg["share_of_prime"] = agg["referrals"] / agg.groupby(prime_keys, observed=True)[
-        "referrals"
-    ].transform("sum")
+    agg = _stream_prime_cells(data, y, paid, keys, stream_col, prime_col, by_cpa)
     n, k = agg["n"].to_numpy(float), agg["k"].to_numpy(float)
     with np.errstate(invalid="ignore", divide="ignore"):
         est = np.where(n > 0, k / np.maximum(n, 1), np.nan)
@@ -158,3 +113,68 @@ def creaming_and_parking(
         },
         title=f"Creaming and parking: outcomes and payments by {stream_col} and prime",
     )
+
+
+def _binary_outcome(data, outcome) -> np.ndarray:
+    """The outcome as float (NaN where missing); refuses values other than 0 and 1."""
+    y = _outcome(data, outcome)
+    notbin = ~np.isnan(y) & (y != 0) & (y != 1)
+    if notbin.any():
+        ids = (
+            data["person_id"].to_numpy()[notbin][:5].tolist()
+            if "person_id" in data.columns
+            else data.index[notbin][:5].tolist()
+        )
+        raise DataContractError(
+            f"{outcome!r} must be a 0/1 outcome (rate per stream)",
+            column=outcome,
+            rule="binary",
+            examples=ids,
+        )
+    return y
+
+
+def _paid_per_referral(data, paid) -> np.ndarray:
+    """Each referral's total paid: computed by :func:`wpeval.payments.payments` when not given,
+    taken from a PaymentsResult, or the values given (one per row)."""
+    from wpeval.payments import PaymentsResult, payments
+
+    if paid is None:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", StatisticalWarning)
+            paid = payments(data, warn=False).referrals["total_paid"].to_numpy()
+    elif isinstance(paid, PaymentsResult):
+        paid = paid.referrals["total_paid"].to_numpy()
+    paid = np.asarray(paid, dtype=float)
+    if paid.shape != (len(data),):
+        raise ParameterError("paid must have one value per row of data")
+    return paid
+
+
+def _stream_prime_cells(data, y, paid, keys, stream_col, prime_col, by_cpa) -> pd.DataFrame:
+    """Per (CPA x) stream x prime cell: referrals, outcomes observed and achieved, job-entry
+    rate, job outcomes, total paid and the cell's share of the prime's referrals."""
+    frame = pd.DataFrame({k: data[k].astype(str).to_numpy() for k in keys})
+    known = STREAMS + sorted(set(frame[stream_col]) - set(STREAMS))
+    frame[stream_col] = pd.Categorical(frame[stream_col], categories=known, ordered=True)
+    frame["obs"] = ~np.isnan(y)
+    frame["y"] = np.nan_to_num(y)
+    frame["entry"] = data["job_start_date"].notna().to_numpy()
+    frame["jo"] = (
+        data["job_outcome_date"].notna().to_numpy() if "job_outcome_date" in data else np.nan
+    )
+    frame["paid"] = paid
+    agg = frame.groupby(keys, sort=True, observed=True).agg(
+        referrals=("obs", "size"),
+        n=("obs", "sum"),
+        k=("y", "sum"),
+        entry=("entry", "mean"),
+        jo=("jo", "sum"),
+        paid=("paid", "sum"),
+    )
+    agg = agg.reset_index()
+    prime_keys = (["cpa"] if by_cpa else []) + [prime_col]
+    agg["share_of_prime"] = agg["referrals"] / agg.groupby(prime_keys, observed=True)[
+        "referrals"
+    ].transform("sum")
+    return agg

@@ -84,7 +84,10 @@ def _dim_unblocked(p: Prepared):
     return tau, se, df, "Clustered", "CR2 (clubSandwich/estimatr)", "t (Bell-McCaffrey df)"
 
 
-def _dim_blocked(p: Prepared, drop_incomplete: bool):
+def _complete_blocks(p: Prepared, drop_incomplete: bool):
+    """The blocks with both conditions and their cell statistics ``(p, B, cnt, mean, ss,
+    dev)``: a block lacking a condition is refused, or dropped with a warning when
+    ``drop_incomplete``; a block of one unit is refused."""
     B = p.n_blocks
     cnt, mean, ss, dev = block_cell_stats(p.y, p.z, p.block, B)
     empty = (cnt == 0).any(axis=1)
@@ -106,7 +109,7 @@ def _dim_blocked(p: Prepared, drop_incomplete: bool):
         warnings.warn(
             f"dropped {len(bad)} block(s) ({n_rows} rows) without both conditions",
             StatisticalWarning,
-            stacklevel=3,
+            stacklevel=4,
         )
         p = subset(p, ~np.isin(p.block, bad))
         p.dropped["incomplete_blocks"] = len(bad)
@@ -115,6 +118,14 @@ def _dim_blocked(p: Prepared, drop_incomplete: bool):
             raise DesignError("no block has both conditions")
         B = p.n_blocks
         cnt, mean, ss, dev = block_cell_stats(p.y, p.z, p.block, B)
+    return p, B, cnt, mean, ss, dev
+
+
+def _pairing(p: Prepared, B: int, cnt):
+    """Whether the design is pair-matched (some block of two units or clusters), with the
+    clusters' arm and block (None without clusters). Refuses blocks of one unit, a single
+    pair, and unpaired blocks with one unit in an arm; warns when pairs mix with larger
+    blocks (the matched-pairs variance is then used, as estimatr)."""
     arm_g = blk_g = None
     if p.cluster is not None:
         arm_g, blk_g = _check_clusters(p)
@@ -139,7 +150,7 @@ def _dim_blocked(p: Prepared, drop_incomplete: bool):
             "standard variance estimates cannot be computed within blocks with two "
             "units, the matched-pairs variance estimator is used (as estimatr).",
             StatisticalWarning,
-            stacklevel=3,
+            stacklevel=4,
         )
     if not pair and (cnt == 1).any():
         raise DesignError(
@@ -147,6 +158,12 @@ def _dim_blocked(p: Prepared, drop_incomplete: bool):
             "two treated and two control units (estimatr); e.g. person_ids "
             f"{block_examples(p, np.flatnonzero((cnt == 1).any(axis=1)))}"
         )
+    return pair, arm_g, blk_g
+
+
+def _dim_blocked(p: Prepared, drop_incomplete: bool):
+    p, B, cnt, mean, ss, dev = _complete_blocks(p, drop_incomplete)
+    pair, arm_g, blk_g = _pairing(p, B, cnt)
     tau_b = mean[:, 1] - mean[:, 0]
     n_b = cnt.sum(axis=1)
     N = n_b.sum()

@@ -97,65 +97,9 @@ def iv_effect(
         condition2=condition2,
         extra=[received] + covariates,
     )
-    d = numeric(p.frame, received)
-    C, names = covariate_matrix(p.frame, covariates)
-    M = np.column_stack([d, C]) if C.shape[1] else d[:, None]
-    p, M = drop_missing_cov(p, M, "missing_received_or_covariate")
-    y, z = p.y, p.z.astype(float)
+    p, y, Xm, Zm, lev0, k_extra, names = _iv_design(p, received, covariates)
+    est, se, k, (f_coef, f_se, f_stat) = _two_stage(p, y, Xm, Zm, lev0, k_extra, se_type)
     N = len(y)
-    d, C = M[:, 0], M[:, 1:]
-    Xm = np.column_stack([d, C])
-    Zm = np.column_stack([z, C])
-    lev0 = 0.0
-    if p.block is not None:
-        B = p.n_blocks
-        nb = np.bincount(p.block, minlength=B).astype(float)
-        if (nb < 2).any():
-            raise DesignError("every block needs at least two units for fixed effects")
-        y = y - (np.bincount(p.block, weights=y, minlength=B) / nb)[p.block]
-        Xm, _ = _demean(Xm, p.block, B)
-        Zm, _ = _demean(Zm, p.block, B)
-        lev0 = 1.0 / nb[p.block]
-        k_extra = B
-    else:
-        Xm = np.column_stack([np.ones(N), Xm])
-        Zm = np.column_stack([np.ones(N), Zm])
-        k_extra = 0
-    if np.ptp(Zm[:, 0 if p.block is not None else 1]) == 0:
-        raise DesignError("the instrument does not vary (after fixed effects)")
-    if np.ptp(Xm[:, 0 if p.block is not None else 1]) == 0:
-        raise DesignError(
-            f"{received!r} (treatment received) does not vary"
-            + (" within blocks" if p.block is not None else "")
-            + ": the complier effect is not identified"
-        )
-    # work on columns scaled to unit root mean square: 2SLS is equivariant to the units of
-    # the regressors, but pinv / lstsq cut-offs are relative to the largest singular value,
-    # so unscaled columns in very different units (a covariate in pence, d * 1e-12) would
-    # be treated as collinear and silently dropped
-    sx, sz = _rms(Xm), _rms(Zm)
-    sx, sz = np.where(sx > 0, sx, 1.0), np.where(sz > 0, sz, 1.0)
-    Xs, Zs = Xm / sx, Zm / sz
-    pi, *_ = np.linalg.lstsq(Zs, Xs, rcond=None)
-    Xhat = Zs @ pi
-    bread = np.linalg.pinv(Xhat.T @ Xhat)
-    beta = bread @ (Xhat.T @ y)
-    resid = y - Xs @ beta
-    k = Xm.shape[1] + k_extra
-    lev = lev0 + np.einsum("ij,jk,ik->i", Xhat, bread, Xhat)
-    _check_hc(lev, N, k, se_type, "iv_effect", p)
-    V = _se.hc_vcov(Xhat, resid, bread, se_type, leverage=lev, rank=k)
-    j = 0 if p.block is not None else 1
-    est, se = float(beta[j] / sx[j]), float(np.sqrt(V[j, j]) / sx[j])
-    # first stage: d on the instruments
-    zb = np.linalg.pinv(Zs.T @ Zs)
-    fs = zb @ (Zs.T @ Xs[:, j])
-    fres = Xs[:, j] - Zs @ fs
-    flev = lev0 + np.einsum("ij,jk,ik->i", Zs, zb, Zs)
-    fV = _se.hc_vcov(Zs, fres, zb, se_type, leverage=flev, rank=Zm.shape[1] + k_extra)
-    unit = sx[j] / sz[j]
-    f_coef, f_se = float(fs[j] * unit), float(np.sqrt(fV[j, j]) * unit)
-    f_stat = float(fs[j] ** 2 / fV[j, j]) if fV[j, j] > 0 else np.inf
     if f_stat < 10:
         warnings.warn(
             f"weak instrument: first-stage F = {f_stat:.2f} < 10; the CACE and its "
@@ -197,3 +141,78 @@ def iv_effect(
             "vcov": [[se * se]],
         },
     )
+
+
+def _iv_design(p, received, covariates):
+    """The outcome and the regressor (``received`` and covariates) and instrument (assignment
+    and covariates) matrices, rows with a missing value dropped; within blocks everything is
+    demeaned (fixed effects), else an intercept is added. Refuses an instrument or a treatment
+    received that does not vary. Returns ``p, y, X, Z, lev0, k_extra, names`` (``lev0``: the
+    fixed effects' share of the leverage, ``k_extra``: their number of parameters)."""
+    d = numeric(p.frame, received)
+    C, names = covariate_matrix(p.frame, covariates)
+    M = np.column_stack([d, C]) if C.shape[1] else d[:, None]
+    p, M = drop_missing_cov(p, M, "missing_received_or_covariate")
+    y, z = p.y, p.z.astype(float)
+    N = len(y)
+    d, C = M[:, 0], M[:, 1:]
+    Xm = np.column_stack([d, C])
+    Zm = np.column_stack([z, C])
+    lev0 = 0.0
+    if p.block is not None:
+        B = p.n_blocks
+        nb = np.bincount(p.block, minlength=B).astype(float)
+        if (nb < 2).any():
+            raise DesignError("every block needs at least two units for fixed effects")
+        y = y - (np.bincount(p.block, weights=y, minlength=B) / nb)[p.block]
+        Xm, _ = _demean(Xm, p.block, B)
+        Zm, _ = _demean(Zm, p.block, B)
+        lev0 = 1.0 / nb[p.block]
+        k_extra = B
+    else:
+        Xm = np.column_stack([np.ones(N), Xm])
+        Zm = np.column_stack([np.ones(N), Zm])
+        k_extra = 0
+    if np.ptp(Zm[:, 0 if p.block is not None else 1]) == 0:
+        raise DesignError("the instrument does not vary (after fixed effects)")
+    if np.ptp(Xm[:, 0 if p.block is not None else 1]) == 0:
+        raise DesignError(
+            f"{received!r} (treatment received) does not vary"
+            + (" within blocks" if p.block is not None else "")
+            + ": the complier effect is not identified"
+        )
+    return p, y, Xm, Zm, lev0, k_extra, names
+
+
+def _two_stage(p, y, Xm, Zm, lev0, k_extra, se_type):
+    """2SLS of ``y`` on ``X`` instrumented by ``Z``: the complier effect and its robust SE, the
+    number of parameters and the first stage's ``(coef, std_error, F)``."""
+    N = len(y)
+    # work on columns scaled to unit root mean square: 2SLS is equivariant to the units of
+    # the regressors, but pinv / lstsq cut-offs are relative to the largest singular value,
+    # so unscaled columns in very different units (a covariate in pence, d * 1e-12) would
+    # be treated as collinear and silently dropped
+    sx, sz = _rms(Xm), _rms(Zm)
+    sx, sz = np.where(sx > 0, sx, 1.0), np.where(sz > 0, sz, 1.0)
+    Xs, Zs = Xm / sx, Zm / sz
+    pi, *_ = np.linalg.lstsq(Zs, Xs, rcond=None)
+    Xhat = Zs @ pi
+    bread = np.linalg.pinv(Xhat.T @ Xhat)
+    beta = bread @ (Xhat.T @ y)
+    resid = y - Xs @ beta
+    k = Xm.shape[1] + k_extra
+    lev = lev0 + np.einsum("ij,jk,ik->i", Xhat, bread, Xhat)
+    _check_hc(lev, N, k, se_type, "iv_effect", p)
+    V = _se.hc_vcov(Xhat, resid, bread, se_type, leverage=lev, rank=k)
+    j = 0 if p.block is not None else 1
+    est, se = float(beta[j] / sx[j]), float(np.sqrt(V[j, j]) / sx[j])
+    # first stage: d on the instruments
+    zb = np.linalg.pinv(Zs.T @ Zs)
+    fs = zb @ (Zs.T @ Xs[:, j])
+    fres = Xs[:, j] - Zs @ fs
+    flev = lev0 + np.einsum("ij,jk,ik->i", Zs, zb, Zs)
+    fV = _se.hc_vcov(Zs, fres, zb, se_type, leverage=flev, rank=Zm.shape[1] + k_extra)
+    unit = sx[j] / sz[j]
+    f_coef, f_se = float(fs[j] * unit), float(np.sqrt(fV[j, j]) * unit)
+    f_stat = float(fs[j] ** 2 / fV[j, j]) if fV[j, j] > 0 else np.inf
+    return est, se, k, (f_coef, f_se, f_stat)

@@ -94,6 +94,49 @@ def lin_adjusted(
     )
     X, names = covariate_matrix(p.frame, covariates)
     p, X = drop_missing_cov(p, X)
+    K, cell, ncell, cnt = _lin_cells(p)
+    tau, se, N, rank, collinear = _lin_estimate(p, X, K, cell, ncell, cnt, se_type)
+    df = float(N - rank)
+    tab = result_row(
+        term_name(treatment, p.cond1, p.cond2),
+        tau,
+        se,
+        df,
+        int(N),
+        alpha,
+        outcome=outcome,
+        condition1=p.cond1,
+        condition2=p.cond2,
+        n_blocks=p.n_blocks if p.block is not None else np.nan,
+    )
+    design = "Blocked (block dummies centred and interacted)" if p.block is not None else "Standard"
+    meth = method_dict(
+        "Lin (2013) regression adjustment",
+        se_type,
+        "t (df = N - rank)",
+        design,
+        alpha=alpha,
+        covariates=names,
+        blocks=as_list(blocks) or None,
+        reference="estimatr::lm_lin",
+    )
+    meth = flag_nonfinite(tab, meth)
+    return EffectTable(
+        tab,
+        meth,
+        title=f"Lin-adjusted effect: {outcome}",
+        extra={
+            "dropped": p.dropped,
+            "rank": int(rank),
+            "collinear_columns": collinear,
+            "vcov": [[se * se]],
+        },
+    )
+
+
+def _lin_cells(p):
+    """The block x arm cells of Lin's estimator: number of blocks, each row's cell, number of
+    cells and cell sizes. Refuses a cell with fewer than two units (HC2 leverage 1)."""
     K = p.n_blocks if p.block is not None else 1
     cell = (p.block * 2 if p.block is not None else 0) + p.z.astype(np.int64)
     ncell = 2 * K
@@ -105,6 +148,12 @@ def lin_adjusted(
             "estimator with HC2 errors (leverage 1 otherwise); e.g. person_ids "
             f"{block_examples(p, bad)}"
         )
+    return K, cell, ncell, cnt
+
+
+def _lin_estimate(p, X, K, cell, ncell, cnt, se_type):
+    """Lin's estimate from the centred covariates interacted with the arm, within cells:
+    returns the effect, its robust SE, N, the rank and the number of collinear columns."""
     Xc = X - X.mean(axis=0) if X.shape[1] else X
     W = np.hstack([Xc, Xc * p.z[:, None]]) if X.shape[1] else Xc
     Wt, Wbar = _demean(W, cell, ncell) if W.shape[1] else (W, np.zeros((ncell, 0)))
@@ -141,42 +190,7 @@ def lin_adjusted(
     rank = ncell + r
     _check_hc(lev, int(N), rank, se_type, "lin_adjusted", p)
     se = _se.hc_linear_functional(ell, resid, lev, se_type, rank)
-    df = float(N - rank)
-    tab = result_row(
-        term_name(treatment, p.cond1, p.cond2),
-        tau,
-        se,
-        df,
-        int(N),
-        alpha,
-        outcome=outcome,
-        condition1=p.cond1,
-        condition2=p.cond2,
-        n_blocks=p.n_blocks if p.block is not None else np.nan,
-    )
-    design = "Blocked (block dummies centred and interacted)" if p.block is not None else "Standard"
-    meth = method_dict(
-        "Lin (2013) regression adjustment",
-        se_type,
-        "t (df = N - rank)",
-        design,
-        alpha=alpha,
-        covariates=names,
-        blocks=as_list(blocks) or None,
-        reference="estimatr::lm_lin",
-    )
-    meth = flag_nonfinite(tab, meth)
-    return EffectTable(
-        tab,
-        meth,
-        title=f"Lin-adjusted effect: {outcome}",
-        extra={
-            "dropped": p.dropped,
-            "rank": int(rank),
-            "collinear_columns": int(W.shape[1] - r),
-            "vcov": [[se * se]],
-        },
-    )
+    return tau, se, N, rank, int(W.shape[1] - r)
 
 
 # ------------------------------------------------------------------------------ IV

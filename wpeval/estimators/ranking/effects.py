@@ -23,6 +23,25 @@ def _effects(data, outcome, cpa_col, prime_col, blocks, reference):
         raise ParameterError("blocks must be a non-empty sequence of column names")
     work, n_missing = _prepare(data, outcome, [cpa_col, prime_col, *blocks])
     n_all = len(work)
+    agg, raw = _cells(work, outcome, cpa_col, prime_col, blocks)
+    agg, n_small_rows, n_one_arm_rows, n_one_arm_strata = _comparable(agg, raw, blocks)
+    cov = _covariances(agg, reference)
+    tab, V = _estimates(agg, cov, raw)
+    info = {
+        "n_rows_used": int(agg["n"].sum()),
+        "n_rows_with_outcome": n_all,
+        "n_dropped_missing_outcome": n_missing,
+        "n_dropped_singleton_cells": n_small_rows,
+        "n_dropped_single_prime_strata": n_one_arm_rows,
+        "n_single_prime_strata": n_one_arm_strata,
+        "n_strata": int(agg["stratum"].nunique()),
+    }
+    return tab, V, info
+
+
+def _cells(work, outcome, cpa_col, prime_col, blocks):
+    """Size, mean and variance of the outcome in each CPA x stratum x prime cell, and each
+    contract's size and raw rate over all its rows."""
     agg = (
         work.groupby([cpa_col, *blocks, prime_col], observed=True, sort=True)[outcome]
         .agg(n="size", mean="mean", var="var")
@@ -36,6 +55,13 @@ def _effects(data, outcome, cpa_col, prime_col, blocks, reference):
     raw.index = pd.MultiIndex.from_arrays(
         [raw.index.get_level_values(i).astype(str) for i in range(2)]
     )
+    return agg, raw
+
+
+def _comparable(agg, raw, blocks):
+    """The cells that take part in within-stratum comparisons: cells of one referral and
+    strata with a single prime are dropped (counted, with a warning). Refuses data where no
+    stratum compares primes or where a contract shares no stratum with another prime."""
     # arms of one person have no variance: treat the prime as absent from that stratum
     small = agg["n"] < 2
     n_small_rows = int(agg.loc[small, "n"].sum())
@@ -57,7 +83,7 @@ def _effects(data, outcome, cpa_col, prime_col, blocks, reference):
             f"cells of size 1 and {n_one_arm_rows} referrals in {n_one_arm_strata} "
             "strata with a single prime",
             StatisticalWarning,
-            stacklevel=3,
+            stacklevel=4,
         )
     lost = set(map(tuple, raw.index)) - set(zip(agg["cpa"], agg["prime"]))
     if lost:
@@ -65,6 +91,13 @@ def _effects(data, outcome, cpa_col, prime_col, blocks, reference):
             f"contracts {sorted(lost)[:5]} share no stratum with another prime "
             f"of their CPA; their effect relative to the CPA is not identified"
         )
+    return agg, n_small_rows, n_one_arm_rows, n_one_arm_strata
+
+
+def _covariances(agg, reference):
+    """Adds each cell's deviation from its stratum's reference mean ``d`` and its contract's
+    stratum weight ``W`` to ``agg`` (in place); returns the covariances of the contracts'
+    weighted deviations, indexed by CPA, prime and prime."""
     g = agg.groupby("stratum")
     agg["n_s"] = g["n"].transform("sum")
     agg["a"] = agg["n"] / agg["n_s"] if reference == "stratum" else 1.0 / agg["k"]
@@ -84,6 +117,13 @@ def _effects(data, outcome, cpa_col, prime_col, blocks, reference):
     pairs["c"] = pairs["W"] * pairs["W_k"] * cov_s
     cov = pairs.groupby(["cpa", "prime", "prime_k"], sort=True)["c"].sum()
 
+    return cov
+
+
+def _estimates(agg, cov, raw):
+    """Each contract's effect (weighted deviation from the reference), with its standard
+    error, raw rate and sizes, and the covariance matrix of the effects. Refuses a zero
+    standard error."""
     agg["Wd"] = agg["W"] * agg["d"]
     tab = agg.groupby(["cpa", "prime"], sort=True).agg(
         estimate=("Wd", "sum"), n=("n", "sum"), n_strata=("stratum", "nunique")
@@ -104,16 +144,7 @@ def _effects(data, outcome, cpa_col, prime_col, blocks, reference):
     tab["std_error"] = se
     tab["rate"] = [float(raw.loc[t, "mean"]) for t in terms]
     tab["n_all"] = [int(raw.loc[t, "size"]) for t in terms]
-    info = {
-        "n_rows_used": int(agg["n"].sum()),
-        "n_rows_with_outcome": n_all,
-        "n_dropped_missing_outcome": n_missing,
-        "n_dropped_singleton_cells": n_small_rows,
-        "n_dropped_single_prime_strata": n_one_arm_rows,
-        "n_single_prime_strata": n_one_arm_strata,
-        "n_strata": int(agg["stratum"].nunique()),
-    }
-    return tab, V, info
+    return tab, V
 
 
 def _effect_method(outcome, blocks, reference, alpha):

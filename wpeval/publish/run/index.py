@@ -38,60 +38,12 @@ def _index_row(prov_path: Path, out: Path) -> dict:
     try:
         prov = json.loads(prov_path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
-        return {
-            "run_id": rel,
-            "batch": rel[:16],
-            "notebook": "?",
-            "title": rel,
-            "status": "unreadable",
-            "error": {"ename": "BadProvenance", "evalue": str(exc)},
-            "links": [],
-            "figures": [],
-            "params": [],
-            "changed": [],
-            "duration": "",
-            "csvs": [],
-            "thumb": None,
-            "findings": [],
-            "synthetic": False,
-        }
-    doc: dict = {}
-    results_file = run_dir / "results.json"
-    if results_file.is_file():
-        try:
-            doc = json.loads(results_file.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            doc = {}
+        return _unreadable_row(rel, exc)
+    doc = _results_doc(run_dir)
     figures = _key_figures(doc)
+    links, csvs = _links(prov, doc, run_dir, rel)
+    thumb = _thumbnail(doc, run_dir, rel)
     files = prov.get("files") or {}
-    links = [
-        (label, f"{rel}/{files[key]}")
-        for key, label in (("html", "report"), ("pdf", "PDF"))
-        if files.get(key) and (run_dir / files[key]).is_file()
-    ]
-    dl = doc.get("downloads") or {}
-    for ext, href in sorted((dl.get("spreadsheets") or {}).items()):
-        if (run_dir / href).is_file():
-            links.append((f"spreadsheet ({ext.upper()})", f"{rel}/{href}"))
-    links += [
-        (label, f"{rel}/{files[key]}")
-        for key, label in (("ipynb", "notebook"), ("results", "results.json"))
-        if files.get(key) and (run_dir / files[key]).is_file()
-    ]
-    links.append(("provenance.json", f"{rel}/provenance.json"))
-    csvs = [
-        (t.get("caption") or t["key"], f"{rel}/{t['csv']}")
-        for t in dl.get("tables") or []
-        if (run_dir / t["csv"]).is_file()
-    ]
-    main = next((f for f in doc.get("figures") or [] if f.get("main")), None)
-    thumb = None
-    if main and main.get("png") and (run_dir / main["png"]).is_file():
-        thumb = {
-            "src": f"{rel}/{main['png']}",
-            "alt": main.get("alt", ""),
-            "caption": main.get("caption", ""),
-        }
     error_link = None
     if prov.get("status") != "ok" and files.get("html") and (run_dir / files["html"]).is_file():
         error_link = f"{rel}/{files['html']}#{ERROR_ANCHOR}"
@@ -120,6 +72,79 @@ def _index_row(prov_path: Path, out: Path) -> dict:
         "synthetic": bool(prov.get("synthetic") or doc.get("synthetic")),
         "commit": (git.get("commit") or "unknown")[:10] + (" (dirty)" if git.get("dirty") else ""),
     }
+
+
+def _unreadable_row(rel: str, exc: Exception) -> dict:
+    """The index row of a run whose provenance cannot be read."""
+    return {
+        "run_id": rel,
+        "batch": rel[:16],
+        "notebook": "?",
+        "title": rel,
+        "status": "unreadable",
+        "error": {"ename": "BadProvenance", "evalue": str(exc)},
+        "links": [],
+        "figures": [],
+        "params": [],
+        "changed": [],
+        "duration": "",
+        "csvs": [],
+        "thumb": None,
+        "findings": [],
+        "synthetic": False,
+    }
+
+
+def _results_doc(run_dir: Path) -> dict:
+    """The run's ``results.json`` (empty when absent or unreadable)."""
+    doc: dict = {}
+    results_file = run_dir / "results.json"
+    if results_file.is_file():
+        try:
+            doc = json.loads(results_file.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            doc = {}
+    return doc
+
+
+def _links(prov: dict, doc: dict, run_dir: Path, rel: str) -> tuple[list, list]:
+    """The run's file links present on disk (report, PDF, spreadsheets, notebook, results,
+    provenance) and its table CSVs, as ``(label, href)`` pairs."""
+    files = prov.get("files") or {}
+    links = [
+        (label, f"{rel}/{files[key]}")
+        for key, label in (("html", "report"), ("pdf", "PDF"))
+        if files.get(key) and (run_dir / files[key]).is_file()
+    ]
+    dl = doc.get("downloads") or {}
+    for ext, href in sorted((dl.get("spreadsheets") or {}).items()):
+        if (run_dir / href).is_file():
+            links.append((f"spreadsheet ({ext.upper()})", f"{rel}/{href}"))
+    links += [
+        (label, f"{rel}/{files[key]}")
+        for key, label in (("ipynb", "notebook"), ("results", "results.json"))
+        if files.get(key) and (run_dir / files[key]).is_file()
+    ]
+    links.append(("provenance.json", f"{rel}/provenance.json"))
+    csvs = [
+        (t.get("caption") or t["key"], f"{rel}/{t['csv']}")
+        for t in dl.get("tables") or []
+        if (run_dir / t["csv"]).is_file()
+    ]
+    return links, csvs
+
+
+def _thumbnail(doc: dict, run_dir: Path, rel: str) -> dict | None:
+    """The main figure's PNG as the run's thumbnail, when there is one."""
+    main = next((f for f in doc.get("figures") or [] if f.get("main")), None)
+    thumb = None
+    if main and main.get("png") and (run_dir / main["png"]).is_file():
+        thumb = {
+            "src": f"{rel}/{main['png']}",
+            "alt": main.get("alt", ""),
+            "caption": main.get("caption", ""),
+        }
+    return thumb
 
 
 def write_index(out: str | Path = "outputs") -> Path:
