@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from wpeval.data.parse import _BOOL_TEXT  # noqa: F401 - one truth-text table for reading and checking
+
 REQUIRED = (
     "person_id",
     "referral_date",
@@ -83,18 +85,6 @@ _OPTIONAL_RULES = {
     "age_implausible": "age",
 }
 _SEX = {"f": "F", "female": "F", "w": "F", "woman": "F", "m": "M", "male": "M", "man": "M"}
-_BOOL_TEXT = {
-    "true": True,
-    "t": True,
-    "1": True,
-    "yes": True,
-    "y": True,
-    "false": False,
-    "f": False,
-    "0": False,
-    "no": False,
-    "n": False,
-}
 
 #: rule name -> (kind, description). kind "row": rows failing are errors (raise / drop);
 #: "drop": rows that are not data, dropped and counted even when strict; "recode": values
