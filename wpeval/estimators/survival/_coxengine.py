@@ -79,6 +79,7 @@ except ImportError:  # pragma: no cover - private scipy API moved
 CHUNK = 1 << 17  # rows per chunk for residuals and centring
 GEMM_CHUNK = 1 << 14  # rows per chunk for X' diag(v) X (fits in cache)
 CUMSUM_ROWS = 256  # rows per block of the in-place cumulative sums down event times
+EVENT_BLOCK = 2048  # event times per block of the information's risk-set term (cache-sized)
 
 
 class CoxEngine:
@@ -302,13 +303,12 @@ class CoxEngine:
         c = np.bincount(rep, weights=inv, minlength=self.T)
         e = np.bincount(rep, weights=inv * f, minlength=self.T)
         loglik = float(np.dot(self.w[self.dead], eta[self.dead]) - np.dot(mw, np.log(den)))
-        S1 = self._risk_sum_matrix(r)
-        D1 = self._segment_sums((self._op_dead,), (rd,), "D1")
         gc = self.g * c if self.tail is not None else None
         C = self._interval_sum(c, gc)
         u = -r * C
         u[self.dead] += self.w[self.dead] + rd * e[self.jd]
-        state = dict(beta=beta, eta=eta, er=er, r=r, S0=S0, S1=S1, D1=D1, c=c, e=e, C=C)
+        # S1 and D1 (T x p) are formed only when asked for (robust variance)
+        state = _State(self, beta=beta, eta=eta, er=er, r=r, S0=S0, c=c, e=e, C=C)
         info = None
         if not need_info:
             U = X.T @ u
@@ -326,25 +326,61 @@ class CoxEngine:
             # q2 - q1^2 / q0 = sum_k m_j (f_k - q1/q0)^2 / den^2 >= 0 is summed directly
             fbar = q1 / q0
             z2 = np.bincount(rep, weights=inv2 * (f - fbar[rep]) ** 2, minlength=self.T)
-            info -= self._bracket(S1, D1, np.sqrt(q0), fbar, np.sqrt(z2))
+            info -= self._bracket(r, rd, np.sqrt(q0), fbar, np.sqrt(z2))
             state.update(q0=q0, q1=q1, q2=q2)
         self.state = state
         return loglik, U, info
 
-    def _bracket(self, S1, D1, l0, fbar, lz):
-        """``sum_j Y_j Y_j' + Z_j Z_j'`` with ``Y = l0 (S1 - fbar D1)``, ``Z = lz D1``
-        (``syrk`` over blocks of event times; no T x p temporary)."""
-        p = self.p
+    def _bracket(self, r, rd, l0, fbar, lz):
+        """``sum_j Y_j Y_j' + Z_j Z_j'`` with ``Y = l0 (S1 - fbar D1)``, ``Z = lz D1``.
+
+        One pass over blocks of ``EVENT_BLOCK`` event times: the block's rows of S1 (its
+        difference rows, then the running sum carried from the previous block: the additions
+        of one cumulative sum, in the same order) and of D1 are formed in cache-sized buffers
+        and enter two ``syrk`` updates; no T x p array is made.
+        """
+        p, T, X = self.p, self.T, self.X
         H = np.zeros((p, p), order="F")
-        for a in range(0, self.T, GEMM_CHUNK):
-            b = min(a + GEMM_CHUNK, self.T)
-            Db = D1[a:b]
-            Y = np.multiply(Db, fbar[a:b, None])
-            np.subtract(S1[a:b], Y, out=Y)
-            Y *= l0[a:b, None]
-            _syrk_add(H, Y)
-            np.multiply(Db, lz[a:b, None], out=Y)
-            _syrk_add(H, Y)
+        ops = [(self._op_lo, self._op_lo.data(r)), (self._op_hi, self._op_hi.data(-r))]
+        tail_ops = []
+        if self.tail is not None:
+            rt = (r * self.tail)[self._tail_rows]
+            tail_ops = [
+                (self._op_tail_hi, self._op_tail_hi.data(rt)),
+                (self._op_tail_end, self._op_tail_end.data(-rt)),
+            ]
+        dead_data = self._op_dead.data(rd)
+        B = EVENT_BLOCK
+        S, St, D, Y = (np.empty((B, p)) for _ in range(4))
+        carry, carry_t = np.zeros(p), np.zeros(p)
+        for a in range(0, T, B):
+            b = min(a + B, T)
+            m = b - a
+            Sb, Db, Yb = S[:m], D[:m], Y[:m]
+            Sb.fill(0.0)
+            for op, data in ops:
+                op.accumulate_rows(a, b, data, X, Sb)
+            Sb[0] += carry
+            np.cumsum(Sb, axis=0, out=Sb)
+            carry[:] = Sb[-1]
+            if tail_ops:
+                Stb = St[:m]
+                Stb.fill(0.0)
+                for op, data in tail_ops:
+                    op.accumulate_rows(a, b, data, X, Stb)
+                Stb[0] += carry_t
+                np.cumsum(Stb, axis=0, out=Stb)
+                carry_t[:] = Stb[-1]
+                Stb *= self.g[a:b, None]
+                Sb += Stb
+            Db.fill(0.0)
+            self._op_dead.accumulate_rows(a, b, dead_data, X, Db)
+            np.multiply(Db, fbar[a:b, None], out=Yb)
+            np.subtract(Sb, Yb, out=Yb)
+            Yb *= l0[a:b, None]
+            _syrk_add(H, Yb)
+            np.multiply(Db, lz[a:b, None], out=Yb)
+            _syrk_add(H, Yb)
         return _symmetrise_upper(H)
 
     def _gv_fv(self):
@@ -452,14 +488,44 @@ class _SegmentOp:
         self.indices = (base if self.perm is None else base[self.perm]).astype(idx)
         self.indptr = indptr
 
+    def data(self, w):
+        """Entry values in stored order from values in entry order."""
+        return np.ascontiguousarray(w if self.perm is None else w[self.perm], dtype=np.float64)
+
     def accumulate(self, w, X, out):
-        data = np.ascontiguousarray(w if self.perm is None else w[self.perm], dtype=np.float64)
+        """``out += M X`` with entry values ``w`` (entry order)."""
+        self.accumulate_rows(0, self.n_rows, self.data(w), X, out)
+
+    def accumulate_rows(self, a, b, data, X, out):
+        """``out += M[a:b] X`` (``out`` has ``b - a`` rows), ``data`` from :meth:`data`."""
+        s0, s1 = int(self.indptr[a]), int(self.indptr[b])
+        indptr = self.indptr[a : b + 1] - self.indptr[a]
         n, p = X.shape
         if _csr_matvecs is None:  # pragma: no cover - private scipy API moved
-            M = sp.csr_matrix((data, self.indices, self.indptr), shape=(self.n_rows, n))
+            M = sp.csr_matrix((data[s0:s1], self.indices[s0:s1], indptr), shape=(b - a, n))
             out += M @ X
             return
-        _csr_matvecs(self.n_rows, n, p, self.indptr, self.indices, data, X.ravel(), out.ravel())
+        _csr_matvecs(b - a, n, p, indptr, self.indices[s0:s1], data[s0:s1], X.ravel(), out.ravel())
+
+
+class _State(dict):
+    """The pieces of one evaluation. The T x p risk-set sums ``S1`` and ``D1`` are formed on
+    first access (robust variances, residuals): the Newton steps never need them whole."""
+
+    def __init__(self, engine, **pieces):
+        super().__init__(**pieces)
+        self._engine = engine
+
+    def __missing__(self, key):
+        eng = self._engine
+        if key == "S1":
+            val = eng._risk_sum_matrix(self["r"])
+        elif key == "D1":
+            val = eng._segment_sums((eng._op_dead,), (self["r"][eng.dead],), "D1")
+        else:
+            raise KeyError(key)
+        self[key] = val
+        return val
 
 
 def _argsort_keys(k):
