@@ -71,10 +71,11 @@ from scipy.linalg import blas
 from wpeval.estimators._newton import NewtonControl, NewtonFit, maximise
 from wpeval.exceptions import DesignError
 
-try:  # Y += A @ X into a preallocated Y (scipy's own kernel behind ``csr @ dense``)
+try:  # Y += A @ X into a preallocated Y (scipy's own kernels behind ``csr/csc @ dense``)
+    from scipy.sparse._sparsetools import csc_matvecs as _csc_matvecs
     from scipy.sparse._sparsetools import csr_matvecs as _csr_matvecs
 except ImportError:  # pragma: no cover - private scipy API moved
-    _csr_matvecs = None
+    _csr_matvecs = _csc_matvecs = None
 
 CHUNK = 1 << 17  # rows per chunk for residuals and centring
 GEMM_CHUNK = 1 << 14  # rows per chunk for X' diag(v) X (fits in cache)
@@ -331,16 +332,15 @@ class CoxEngine:
         self.state = state
         return loglik, U, info
 
-    def _bracket(self, r, rd, l0, fbar, lz):
-        """``sum_j Y_j Y_j' + Z_j Z_j'`` with ``Y = l0 (S1 - fbar D1)``, ``Z = lz D1``.
+    def _event_blocks(self, r, rd):
+        """Yield ``(a, b, S1[a:b], D1[a:b])`` over blocks of ``EVENT_BLOCK`` event times.
 
-        One pass over blocks of ``EVENT_BLOCK`` event times: the block's rows of S1 (its
-        difference rows, then the running sum carried from the previous block: the additions
-        of one cumulative sum, in the same order) and of D1 are formed in cache-sized buffers
-        and enter two ``syrk`` updates; no T x p array is made.
+        The block's rows of S1 (its difference rows, then the running sum carried from the
+        previous block: the additions of one cumulative sum, in the same order, so the rows
+        are those of :meth:`_risk_sum_matrix`) and of D1 are formed in cache-sized buffers,
+        which are overwritten by the next block; no T x p array is made.
         """
         p, T, X = self.p, self.T, self.X
-        H = np.zeros((p, p), order="F")
         ops = [(self._op_lo, self._op_lo.data(r)), (self._op_hi, self._op_hi.data(-r))]
         tail_ops = []
         if self.tail is not None:
@@ -351,12 +351,12 @@ class CoxEngine:
             ]
         dead_data = self._op_dead.data(rd)
         B = EVENT_BLOCK
-        S, St, D, Y = (np.empty((B, p)) for _ in range(4))
+        S, St, D = (np.empty((B, p)) for _ in range(3))
         carry, carry_t = np.zeros(p), np.zeros(p)
         for a in range(0, T, B):
             b = min(a + B, T)
             m = b - a
-            Sb, Db, Yb = S[:m], D[:m], Y[:m]
+            Sb, Db = S[:m], D[:m]
             Sb.fill(0.0)
             for op, data in ops:
                 op.accumulate_rows(a, b, data, X, Sb)
@@ -375,6 +375,16 @@ class CoxEngine:
                 Sb += Stb
             Db.fill(0.0)
             self._op_dead.accumulate_rows(a, b, dead_data, X, Db)
+            yield a, b, Sb, Db
+
+    def _bracket(self, r, rd, l0, fbar, lz):
+        """``sum_j Y_j Y_j' + Z_j Z_j'`` with ``Y = l0 (S1 - fbar D1)``, ``Z = lz D1``: two
+        ``syrk`` updates per block of event times (:meth:`_event_blocks`)."""
+        p = self.p
+        H = np.zeros((p, p), order="F")
+        Y = np.empty((EVENT_BLOCK, p))
+        for a, b, Sb, Db in self._event_blocks(r, rd):
+            Yb = Y[: b - a]
             np.multiply(Db, fbar[a:b, None], out=Yb)
             np.subtract(Sb, Yb, out=Yb)
             Yb *= l0[a:b, None]
@@ -383,18 +393,40 @@ class CoxEngine:
             _syrk_add(H, Yb)
         return _symmetrise_upper(H)
 
-    def _gv_fv(self):
-        """``Gv = q0 S1 - q1 D1`` and ``Fv = q1 S1 - q2 D1`` (T x p) of the kept evaluation,
-        for the score residuals."""
+    def _residual_tables(self):
+        """Event-indexed tables of the score residuals at the kept evaluation, in one blocked
+        pass (:meth:`_event_blocks`): prefix sums ``P`` (T+1 x p) of ``Gv = q0 S1 - q1 D1``
+        (and ``PGt`` of ``g Gv`` with Fine-Gray tails), ``Fv = q1 S1 - q2 D1`` and
+        ``XB = (S1 c - D1 e) / wd`` (R's ``xbar*``). Three T x p arrays, freed after use."""
         st = self.state
-        S1, D1, q0, q1, q2 = st["S1"], st["D1"], st["q0"], st["q1"], st["q2"]
-        shape = (self.T, self.p)
-        Gv = np.multiply(S1, q0[:, None], out=self._buffer("Gv", shape))
-        tmp = np.multiply(D1, q1[:, None], out=self._buffer("tmp", (self.T + 1, self.p))[:-1])
-        Gv -= tmp
-        Fv = np.multiply(S1, q1[:, None], out=self._buffer("Fv", shape))
-        Fv -= np.multiply(D1, q2[:, None], out=tmp)
-        return Gv, Fv
+        q0, q1, q2, c, e = st["q0"], st["q1"], st["q2"], st["c"], st["e"]
+        T, p = self.T, self.p
+        ca, ea = c / self.wd, e / self.wd
+        P = np.empty((T + 1, p))
+        P[0] = 0.0
+        PGt = None
+        if self.tail is not None:
+            PGt = np.empty((T + 1, p))
+            PGt[0] = 0.0
+        Fv, XB = np.empty((T, p)), np.empty((T, p))
+        tmp = np.empty((EVENT_BLOCK, p))
+        for a, b, Sb, Db in self._event_blocks(st["r"], st["r"][self.dead]):
+            t = tmp[: b - a]
+            G = P[a + 1 : b + 1]
+            np.multiply(Sb, q0[a:b, None], out=G)
+            G -= np.multiply(Db, q1[a:b, None], out=t)
+            if PGt is not None:
+                np.multiply(G, self.g[a:b, None], out=PGt[a + 1 : b + 1])
+            F = Fv[a:b]
+            np.multiply(Sb, q1[a:b, None], out=F)
+            F -= np.multiply(Db, q2[a:b, None], out=t)
+            xb = XB[a:b]
+            np.multiply(Sb, ca[a:b, None], out=xb)
+            xb -= np.multiply(Db, ea[a:b, None], out=t)
+        _cumsum_rows(P)
+        if PGt is not None:
+            _cumsum_rows(PGt)
+        return P, PGt, Fv, XB
 
     # -- residuals ---------------------------------------------------------------------------
     def score_outer(self, V, cluster=None, n_clusters=None):
@@ -403,34 +435,18 @@ class CoxEngine:
         ``cluster`` holds integer cluster codes 0..n_clusters-1 in the caller's row order;
         ``None`` = each row its own cluster (R ``coxph(robust=TRUE)`` without ``cluster``).
         """
-        if cluster is not None:
-            # cluster indicator (clusters x rows), one entry per column: built directly in CSC
-            ind = sp.csc_matrix(
-                (
-                    np.ones(self.n),
-                    np.asarray(cluster)[self.order].astype(np.int64),
-                    np.arange(self.n + 1),
-                ),
-                shape=(n_clusters, self.n),
-            )
         st = self.state
-        S1, D1, c, e = st["S1"], st["D1"], st["c"], st["e"]
-        Gv, Fv = self._gv_fv()
-        if self.tail is not None:
-            PGt = np.empty((self.T + 1, self.p))
-            PGt[0] = 0.0
-            np.multiply(Gv, self.g[:, None], out=PGt[1:])
-            _cumsum_rows(PGt)
-        P = self._buffer("tmp", (self.T + 1, self.p))  # prefix sums of Gv, reusing a buffer
-        P[0] = 0.0
-        P[1:] = Gv
-        _cumsum_rows(P)
+        P, PGt, Fv, XB = self._residual_tables()
+        e = st["e"]
         C, er, w = st["C"], st["er"], self.w
         p = self.p
-        meat = np.zeros((p, p))
-        sums = np.zeros((n_clusters, p)) if cluster is not None else None
-        dead = self.dead
+        meat = np.zeros((p, p), order="F")
         step = GEMM_CHUNK * 2
+        if cluster is not None:
+            cl = np.asarray(cluster)[self.order].astype(np.int64)
+            sums = np.zeros((n_clusters, p))
+            col_ptr, ones = np.arange(step + 1, dtype=np.int64), np.ones(step)
+        dead = self.dead
         for a in range(0, self.n, step):
             b = min(a + step, self.n)
             Xc = self.X[a:b]
@@ -438,7 +454,7 @@ class CoxEngine:
             L = Xc * C[a:b, None]
             L -= np.take(P, hi, axis=0)
             L += np.take(P, self.lo[a:b], axis=0)
-            if self.tail is not None:
+            if PGt is not None:
                 L -= self.tail[a:b, None] * (
                     np.take(PGt, self.end[a:b], axis=0) - np.take(PGt, hi, axis=0)
                 )
@@ -452,21 +468,22 @@ class CoxEngine:
                 add -= np.take(Fv, jj, axis=0)
                 add *= er[di, None]
                 add += xd
-                # xbar*_j = (S1 c - D1 e)_j / wd_j, gathered for these deaths only
-                xbar = np.take(S1, jj, axis=0)
-                xbar *= (c[jj] / self.wd[jj])[:, None]
-                add -= xbar
-                xbar = np.take(D1, jj, axis=0)
-                xbar *= (e[jj] / self.wd[jj])[:, None]
-                add += xbar
+                add -= np.take(XB, jj, axis=0)  # xbar*_j = (S1 c - D1 e)_j / wd_j
                 L[di - a] += add
             L *= w[a:b, None]
             if cluster is None:
-                meat += L.T @ L
-            else:
-                sums += ind[:, a:b] @ L
+                _syrk_add(meat, L)
+            elif _csc_matvecs is not None:  # sums[cl_i] += L_i without a clusters x p temporary
+                m = b - a
+                _csc_matvecs(
+                    n_clusters, m, p, col_ptr[: m + 1], cl[a:b], ones[:m], L.ravel(), sums.ravel()
+                )
+            else:  # pragma: no cover - private scipy API moved
+                np.add.at(sums, cl[a:b], L)
         if cluster is not None:
             meat = sums.T @ sums
+        else:
+            meat = _symmetrise_upper(meat)
         return V @ meat @ V
 
 
