@@ -344,8 +344,8 @@ class Design:
         at 2M rows) stays in cache while it is read in random order, and every cache line of
         the result is written once. The former "write columns into a Fortran array, convert
         to C order, gather rows" made three n x p arrays; freshly mapped memory costs more
-        than the copying (about 1 s per GB at first touch on our VMs), so this was 40 % of a
-        2M-row Cox fit.
+        than the copying (0.4 to 3 s per GB at first touch on our shared VMs), so this was
+        40 % of a 2M-row Cox fit.
         """
         n, p = self.n, self.p
         X = np.empty((n, p), dtype=np.float64)
