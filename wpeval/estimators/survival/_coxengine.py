@@ -310,7 +310,7 @@ class CoxEngine:
             Xc = X[a:b]
             _syrk_add(H, np.multiply(Xc, sv[a:b, None]))
             if any_neg and neg[a:b].any():
-                _syrk_add(H, Xc[neg[a:b]] * sv[a:b][neg[a:b], None], -1.0)
+                _syrk_add(H, Xc[neg[a:b]] * sv[a:b][neg[a:b], None], -2.0)
             if u is not None:
                 g += u[a:b] @ Xc
         H = _symmetrise_upper(H)
