@@ -26,10 +26,12 @@ the other on the same data, written once as Parquet for Python and CSV for R):
 
 Memory: "peak RSS" is the child's maximum resident set size from ``os.wait4`` (the kernel's
 ``ru_maxrss`` for that process, the same number ``/usr/bin/time -v`` prints), for R and for
-the Python workers alike; it includes the loaded data. "before fit" is the process's
-high-water mark (``VmHWM`` in ``/proc/self/status``) just before the fit, so peak minus
-before-fit bounds what the fit itself added. The wpeval worker also reports the fit's own
-allocations from ``tracemalloc`` (a second, untimed fit) and R its ``gc()`` "max used".
+the Python workers alike; it includes the loaded data. For the wpeval Cox worker, which runs
+a second, untimed fit under ``tracemalloc`` afterwards, "peak RSS" is the process's
+high-water mark (``VmHWM`` in ``/proc/self/status``) right after the timed fit, and the
+``os.wait4`` figure is printed beside it. "before fit" is ``VmHWM`` just before the fit, so
+peak minus before-fit bounds what the fit itself added. The wpeval worker also reports the
+fit's own allocations from ``tracemalloc`` and R its ``gc()`` "max used".
 
 Timing: wall time of the fit only (data already in memory), one run per size and tool (the R
 fit at 2M takes about a minute); the load average is printed before and after each size,
@@ -39,8 +41,8 @@ BLAS: the Python workers run with ``OPENBLAS_NUM_THREADS=1`` unless set in the e
 
 Reproduce with public tools only (Linux; numbers in the engine docstring come from this):
 
-    python3.11 -m venv .venv && .venv/bin/pip install -e .   # numpy, scipy, pandas, pyarrow
-    .venv/bin/pip install lifelines==0.30.3
+    python3.11 -m venv .venv && .venv/bin/pip install -e .   # numpy, scipy, pandas, pyarrow, ...
+    .venv/bin/pip install lifelines==0.30.3   # the version compared here (>= 0.29 is a dependency)
     # R >= 4.2 with CRAN packages survival (3.5), data.table and jsonlite:
     Rscript -e 'install.packages(c("survival", "data.table", "jsonlite"))'
     .venv/bin/python benchmarks/survival.py                      # 200k and 2M rows
