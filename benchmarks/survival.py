@@ -1,31 +1,52 @@
 """Benchmark: survival estimators side by side with R survival and lifelines.
 
-Data (synthetic-like, generated here with numpy so that size and shape are controlled): n rows
+Headline: stratified Efron Cox, wpeval ``cox(strata=...)`` against R ``survival::coxph`` on the
+same 2M rows in the same run, with the time of the fit and the peak resident memory of each
+process, and their ratio (target: wpeval at least 5x faster than R, peak under 4 GB).
+
+Data (synthetic, generated here with numpy so that size and shape are controlled): n rows
 in ~1,000 randomisation strata (district x quarter), integer days to job entry censored at
 728 days (104 weeks) or an extract date (heavy ties), 38 covariates (19 binary, 19
 continuous, rounded to 3 decimals so CSV round trips exactly) plus a 3-level "prime" arm
 allocated at random (2 dummies) = 40 Cox covariates.
 
-Compared, each in its own subprocess on the same data (written once as Parquet for Python and
-CSV for R):
+Compared, each in its own child process of this script (one process group, run one after
+the other on the same data, written once as Parquet for Python and CSV for R):
 
 - stratified Cox, Efron ties, model-based SE:
   wpeval ``cox(strata="stratum")`` vs R ``survival::coxph(Surv(time, event) ~ . +
-  strata(stratum))`` (timed inside R with ``system.time`` around ``coxph`` only; reading the
-  CSV is excluded) vs lifelines ``CoxPHFitter(strata=["stratum"])`` (Efron; at sizes up to
+  strata(stratum), ties = "efron")`` (timed inside R with ``system.time`` around ``coxph``
+  only, which includes R's model frame; reading the CSV is excluded, as reading the Parquet
+  file is for wpeval) vs lifelines ``CoxPHFitter(strata=["stratum"])`` (Efron; at sizes up to
   ``--lifelines-max`` rows only, by default 200k, because it takes many minutes at 2M).
   Agreement: max relative difference of coefficients and SEs against R.
 - wpeval cluster-robust SE (cluster = pseudo person id of 3 rows) for information.
 - Kaplan-Meier by arm within strata plus the stratified 3-group log-rank (target < 5 s at 2M);
   R ``survdiff(Surv ~ arm + strata(stratum))`` for the statistic.
 
-BLAS: the Python workers run with ``OPENBLAS_NUM_THREADS=1`` unless set in the environment
-(see ``BLAS_THREADS``). Timing: wall time of the fit only (data already in memory), one run
-per size (the 2M fits are long). Peak memory: ``ru_maxrss`` of the worker process (includes
-the loaded data, after releasing pyarrow's cached read buffers), the fit's own peak from
-``tracemalloc`` (a second, untimed fit) and R's ``gc()`` "max used". Run:
+Memory: "peak RSS" is the child's maximum resident set size from ``os.wait4`` (the kernel's
+``ru_maxrss`` for that process, the same number ``/usr/bin/time -v`` prints), for R and for
+the Python workers alike; it includes the loaded data. For the wpeval Cox worker, which runs
+a second, untimed fit under ``tracemalloc`` afterwards, "peak RSS" is the process's
+high-water mark (``VmHWM`` in ``/proc/self/status``) right after the timed fit, and the
+``os.wait4`` figure is printed beside it. "before fit" is ``VmHWM`` just before the fit, so
+peak minus before-fit bounds what the fit itself added. The wpeval worker also reports the
+fit's own allocations from ``tracemalloc`` and R its ``gc()`` "max used".
 
-    .venv/bin/python benchmarks/survival.py [--sizes 200000 2000000] [--lifelines-max 200000]
+Timing: wall time of the fit only (data already in memory), one run per size and tool (the R
+fit at 2M takes about a minute); the load average is printed before and after each size,
+because on a shared machine the ratio moves with the load (run twice if the load changed).
+BLAS: the Python workers run with ``OPENBLAS_NUM_THREADS=1`` unless set in the environment
+(see ``BLAS_THREADS``); R's ``coxph`` is single-threaded C.
+
+Reproduce with public tools only (Linux; numbers in the engine docstring come from this):
+
+    python3.11 -m venv .venv && .venv/bin/pip install -e .   # numpy, scipy, pandas, pyarrow, ...
+    .venv/bin/pip install lifelines==0.30.3   # the version compared here (>= 0.29 is a dependency)
+    # R >= 4.2 with CRAN packages survival (3.5), data.table and jsonlite:
+    Rscript -e 'install.packages(c("survival", "data.table", "jsonlite"))'
+    .venv/bin/python benchmarks/survival.py                      # 200k and 2M rows
+    .venv/bin/python benchmarks/survival.py --sizes 2000000 --lifelines-max 0   # headline only
 """
 
 from __future__ import annotations
@@ -98,6 +119,43 @@ def maxrss_gb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6  # KiB -> GB
 
 
+def hwm_gb() -> float:
+    """High-water mark of this process's resident set so far (Linux ``VmHWM``), GB."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1e6  # kB -> GB
+    except (OSError, ValueError):
+        pass
+    return float("nan")
+
+
+def load_avg() -> str:
+    try:
+        return " ".join(f"{v:.2f}" for v in os.getloadavg())
+    except OSError:  # pragma: no cover
+        return "n/a"
+
+
+def run_measured(cmd: list[str], env: dict | None, timeout: float, log: Path) -> tuple[int, float]:
+    """Run ``cmd`` as a child; return its exit code and peak RSS in GB (``os.wait4``'s
+    ``ru_maxrss`` of that child alone). stdout / stderr go to ``log``; ``-1`` on timeout."""
+    with open(log, "w") as fh:
+        proc = subprocess.Popen(cmd, stdout=fh, stderr=subprocess.STDOUT, env=env)
+        t0 = time.perf_counter()
+        while True:
+            pid, status, ru = os.wait4(proc.pid, os.WNOHANG)
+            if pid:
+                proc.returncode = os.waitstatus_to_exitcode(status)
+                return proc.returncode, ru.ru_maxrss / 1e6  # KiB -> GB
+            if time.perf_counter() - t0 > timeout:
+                proc.kill()
+                os.wait4(proc.pid, 0)
+                proc.returncode = -1
+                return -1, float("nan")
+            time.sleep(0.05)
+
+
 # --------------------------------------------------------------------------------------------
 # workers (run in subprocesses so that peak memory is per method)
 def worker(kind: str, data: str, out: str) -> None:
@@ -111,9 +169,11 @@ def worker(kind: str, data: str, out: str) -> None:
     if kind == "wpeval_cox":
         import wpeval
 
+        res["hwm_before_fit_gb"] = hwm_gb()
         t0 = time.perf_counter()
         fit = wpeval.cox(df, "time", "event", covariates(), strata="stratum")
         res["seconds"] = time.perf_counter() - t0
+        res["hwm_after_fit_gb"] = hwm_gb()
         tab = fit.tidy()
         res.update(
             terms=tab["term"].tolist(),
@@ -160,6 +220,7 @@ def worker(kind: str, data: str, out: str) -> None:
             drop_first=True,
             dtype=float,
         )
+        res["hwm_before_fit_gb"] = hwm_gb()
         t0 = time.perf_counter()
         cph = CoxPHFitter().fit(X, "time", "event", strata=["stratum"])
         res["seconds"] = time.perf_counter() - t0
@@ -177,23 +238,18 @@ def run_worker(kind: str, data: Path, tmp: Path, timeout: float = 3600) -> dict 
     env = dict(os.environ)
     env.setdefault("OPENBLAS_NUM_THREADS", str(BLAS_THREADS))
     t0 = time.perf_counter()
-    try:
-        proc = subprocess.run(
-            [sys.executable, str(HERE), "--worker", kind, "--data", str(data), "--out", str(out)],
-            capture_output=True,
-            text=True,
-            env=env,
-            timeout=timeout,
-            check=False,
-        )
-    except subprocess.TimeoutExpired:
+    log = tmp / f"{kind}.log"
+    cmd = [sys.executable, str(HERE), "--worker", kind, "--data", str(data), "--out", str(out)]
+    code, peak = run_measured(cmd, env, timeout, log)
+    if code == -1:
         print(f"  {kind} did not finish within {timeout:.0f}s")
         return None
-    if proc.returncode != 0:
-        print(f"  {kind} failed:\n{proc.stderr[-2000:]}")
+    if code != 0:
+        print(f"  {kind} failed:\n{log.read_text()[-2000:]}")
         return None
     res = json.loads(out.read_text())
     res["wall_with_load"] = time.perf_counter() - t0
+    res["peak_rss_gb"] = peak
     return res
 
 
@@ -204,25 +260,35 @@ def run_r(csv: Path, tmp: Path, timeout: float = 7200) -> dict | None:
     covs = " + ".join(covariates())
     code = f"""
 suppressPackageStartupMessages({{library(survival); library(data.table); library(jsonlite)}})
+hwm <- function() {{
+  s <- grep('^VmHWM:', readLines('/proc/self/status'), value = TRUE)
+  if (length(s)) as.numeric(strsplit(trimws(sub('VmHWM:', '', s)), ' +')[[1]][1]) / 1e6 else NA
+}}
 d <- fread('{csv}')
 d$arm <- factor(d$arm)
 invisible(gc(reset = TRUE))
+hwm0 <- hwm()
 t <- system.time(f <- coxph(Surv(time, event) ~ {covs} + strata(stratum), data = d,
                              ties = 'efron'))[['elapsed']]
+hwm1 <- hwm()
 mem <- sum(gc()[, 6])
 t2 <- system.time(s <- survdiff(Surv(time, event) ~ arm + strata(stratum), data = d))[['elapsed']]
 write_json(list(seconds = t, coef = unname(coef(f)), se = unname(sqrt(diag(f$var))),
                 names = names(coef(f)), iter = f$iter, max_used_mb = mem,
+                hwm_before_fit_gb = hwm0, hwm_after_fit_gb = hwm1,
                 survdiff_seconds = t2, chisq = s$chisq),
            '{out}', digits = NA, auto_unbox = TRUE)
 """
-    proc = subprocess.run(
-        ["Rscript", "-e", code], capture_output=True, text=True, timeout=timeout, check=False
-    )
-    if proc.returncode != 0:
-        print(f"  R failed:\n{proc.stderr[-2000:]}")
+    script = tmp / "coxph.R"
+    script.write_text(code)
+    log = tmp / "r.log"
+    rcode, peak = run_measured(["Rscript", str(script)], None, timeout, log)
+    if rcode != 0:
+        print(f"  R failed (exit {rcode}):\n{log.read_text()[-2000:]}")
         return None
-    return json.loads(out.read_text())
+    res = json.loads(out.read_text())
+    res["peak_rss_gb"] = peak
+    return res
 
 
 def rel(a, b) -> float:
@@ -251,6 +317,7 @@ def main() -> None:
                 "covariates (40 columns incl. 2 arm dummies) ===",
                 flush=True,
             )
+            load0 = load_avg()
             t0 = time.perf_counter()
             df = make_data(n)
             pq, csv = tmp / f"d{n}.parquet", tmp / f"d{n}.csv"
@@ -263,20 +330,23 @@ def main() -> None:
                 flush=True,
             )
             del df
+            print(f"  load average before: {load0}", flush=True)
             wp = run_worker("wpeval_cox", pq, tmp)
             print(
-                f"  wpeval cox: {wp['seconds']:.1f}s, {wp['iterations']} Newton steps; "
-                f"process peak {wp['maxrss_gb']:.2f} GB (data loaded: "
-                f"{wp['rss_after_load_gb']:.2f} GB), fit's own peak (tracemalloc) "
-                f"{wp['fit_traced_peak_gb']:.2f} GB",
+                f"  wpeval cox:  fit {wp['seconds']:6.1f}s, peak RSS "
+                f"{wp['hwm_after_fit_gb']:.2f} GB "
+                f"(before fit {wp['hwm_before_fit_gb']:.2f} GB; process incl. a 2nd traced fit "
+                f"{wp['peak_rss_gb']:.2f} GB), {wp['iterations']} Newton steps; fit's own "
+                f"allocations (tracemalloc) {wp['fit_traced_peak_gb']:.2f} GB",
                 flush=True,
             )
             r = None if args.no_r else run_r(csv, tmp)
             if r:
                 print(
-                    f"  R coxph:    {r['seconds']:.1f}s, R max used {r['max_used_mb']:.0f} MB, "
-                    f"{r['iter']} iterations; coef rel diff {rel(wp['coef'], r['coef']):.1e}, "
-                    f"se rel diff {rel(wp['se'], r['se']):.1e}",
+                    f"  R coxph:     fit {r['seconds']:6.1f}s, peak RSS {r['peak_rss_gb']:.2f} GB "
+                    f"(before fit {r['hwm_before_fit_gb']:.2f} GB), {r['iter']} iterations, "
+                    f"R gc max used {r['max_used_mb']:.0f} MB; wpeval vs R: coef rel diff "
+                    f"{rel(wp['coef'], r['coef']):.1e}, se rel diff {rel(wp['se'], r['se']):.1e}",
                     flush=True,
                 )
             ll = None
@@ -285,10 +355,23 @@ def main() -> None:
                 if ll:
                     ref = r["coef"] if r else wp["coef"]
                     print(
-                        f"  lifelines:  {ll['seconds']:.1f}s, peak {ll['maxrss_gb']:.2f} GB; "
-                        f"coef rel diff vs {'R' if r else 'wpeval'} {rel(ll['coef'], ref):.1e}",
+                        f"  lifelines:   fit {ll['seconds']:6.1f}s, peak RSS "
+                        f"{ll['peak_rss_gb']:.2f} GB (before fit {ll['hwm_before_fit_gb']:.2f} "
+                        f"GB); coef rel diff vs {'R' if r else 'wpeval'} "
+                        f"{rel(ll['coef'], ref):.1e}",
                         flush=True,
                     )
+            load1 = load_avg()
+            print(
+                "  => stratified Efron Cox, R coxph / wpeval time: "
+                + (f"{r['seconds'] / wp['seconds']:.1f}x" if r else "n/a")
+                + ", lifelines / wpeval: "
+                + (f"{ll['seconds'] / wp['seconds']:.1f}x" if ll else "n/a")
+                + f"; peak RSS wpeval {wp['hwm_after_fit_gb']:.2f} GB"
+                + (f" vs R {r['peak_rss_gb']:.2f} GB" if r else "")
+                + f" (load average after: {load1})",
+                flush=True,
+            )
             cl = run_worker("wpeval_cox_cluster", pq, tmp)
             print(
                 f"  wpeval cox + cluster-robust SE ({n // 3:,} clusters): "
@@ -312,20 +395,23 @@ def main() -> None:
                 {
                     "n": n,
                     "wpeval_cox_s": wp["seconds"],
-                    "wpeval_peak_gb": wp["maxrss_gb"],
+                    "wpeval_peak_gb": wp["hwm_after_fit_gb"],
                     "wpeval_fit_peak_gb": wp["fit_traced_peak_gb"],
                     "R_coxph_s": r["seconds"] if r else np.nan,
                     "R_over_wpeval": r["seconds"] / wp["seconds"] if r else np.nan,
+                    "R_peak_gb": r["peak_rss_gb"] if r else np.nan,
                     "coef_rel_diff_vs_R": rel(wp["coef"], r["coef"]) if r else np.nan,
                     "se_rel_diff_vs_R": rel(wp["se"], r["se"]) if r else np.nan,
                     "lifelines_s": ll["seconds"] if ll else np.nan,
                     "lifelines_over_wpeval": ll["seconds"] / wp["seconds"] if ll else np.nan,
+                    "lifelines_peak_gb": ll["peak_rss_gb"] if ll else np.nan,
                     "lifelines_coef_rel_diff_vs_R": (
                         rel(ll["coef"], r["coef"]) if ll and r else np.nan
                     ),
                     "wpeval_cluster_s": cl["seconds"],
                     "km_logrank_s": km["seconds"],
                     "km_logrank_target_met": km["seconds"] < TARGET_KM_LR,
+                    "load_before_after": f"{load0} / {load1}",
                 }
             )
     print("\nSummary")
