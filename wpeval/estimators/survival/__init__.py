@@ -17,7 +17,9 @@ Every estimator is checked against R ``survival`` in ``tests/reference/survival_
 from wpeval.estimators.survival._curves import CumulativeIncidence, SurvivalCurves
 from wpeval.estimators.survival.competing import competing_risks, cumulative_incidence
 from wpeval.estimators.survival.cox import cox
-from wpeval.estimators.survival.km import kaplan_meier, logrank, rmst
+from wpeval.estimators.survival.km import kaplan_meier
+from wpeval.estimators.survival.logrank import logrank
+from wpeval.estimators.survival.rmst import rmst
 
 __all__ = [
     "CumulativeIncidence",
