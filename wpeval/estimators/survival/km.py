@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from wpeval.estimators.survival._blocks import _group_cumprod, _group_cumsum, blocks
 from wpeval.estimators.survival._common import (
     as_list,
     check_alpha,
@@ -16,40 +17,7 @@ from wpeval.estimators.survival._common import (
     zcrit,
 )
 from wpeval.estimators.survival._curves import SurvivalCurves
-
-
-# ---------------------------------------------------------------------------------------------
-# shared: distinct (curve, time) blocks
-def blocks(duration: np.ndarray, event: np.ndarray, code: np.ndarray):
-    """Collapse rows to distinct (code, time) blocks sorted by code then time.
-
-    Returns a dict of arrays over blocks: ``code``, ``time``, ``n_at`` (rows with that exit
-    time), ``n_event``, ``n_risk`` (rows of the same code with time >= this time), and
-    ``row_block`` (block of every input row) and ``first`` (index of each code's first block).
-    """
-    order = np.lexsort((duration, code))
-    t_s, c_s = duration[order], code[order]
-    n = len(order)
-    brk = np.flatnonzero((np.diff(c_s) != 0) | (np.diff(t_s) != 0)) + 1
-    starts = np.concatenate([[0], brk])
-    n_at = np.diff(np.concatenate([starts, [n]]))
-    bcode = c_s[starts]
-    end_of_code = np.searchsorted(c_s, bcode, side="right")
-    n_risk = end_of_code - starts
-    row_block = np.empty(n, dtype=np.int64)
-    row_block[order] = np.repeat(np.arange(len(starts)), n_at)
-    out = dict(code=bcode, time=t_s[starts], n_at=n_at, n_risk=n_risk, row_block=row_block)
-    if event is not None:
-        out["n_event"] = np.add.reduceat(event[order], starts) if n else np.zeros(0)
-    return out
-
-
-def _group_cumprod(x: np.ndarray, code: np.ndarray) -> np.ndarray:
-    return pd.Series(x).groupby(code, sort=False).cumprod().to_numpy()
-
-
-def _group_cumsum(x: np.ndarray, code: np.ndarray) -> np.ndarray:
-    return pd.Series(x).groupby(code, sort=False).cumsum().to_numpy()
+from wpeval.estimators.survival._weighting import RiskSets, prepare_weighted, robust_choice
 
 
 def km_blocks(duration, event, code):
@@ -72,28 +40,49 @@ def kaplan_meier(
     *,
     group=None,
     strata=None,
+    weights: str | None = None,
+    entry: str | None = None,
+    robust: bool | None = None,
     conf_type: str = "log",
     alpha: float = 0.05,
     id_col: str | None = "person_id",
     timefix: bool = True,
 ) -> SurvivalCurves:
-    """Kaplan-Meier survival curves with Greenwood variance, as R ``survfit``.
+    """Kaplan-Meier curves, optionally case-weighted and with delayed entry, as R ``survfit``.
 
     Estimand: the survival function ``S(t) = P(T > t)`` in each curve (group x stratum),
-    assuming censoring independent of the event time within the curve. Estimator
-    ``S(t) = prod_{t_j <= t} (1 - d_j / Y_j)``. Variance (Greenwood):
-    ``Var(-log S(t)) = sum_{t_j <= t} d_j / (Y_j (Y_j - d_j))`` (``se_cumhaz``), and
+    assuming censoring (and, with ``entry``, left truncation) independent of the event time
+    within the curve; with ``weights`` (e.g. ``1 / allocation_prob``) ``S`` is that of the
+    weighted (pseudo-)population. Estimator ``S(t) = prod_{t_j <= t} (1 - d_j / Y_j)`` with
+    ``d_j`` the (weighted) events at ``t_j`` and ``Y_j`` the (weighted) number at risk: rows
+    with ``entry < t_j <= duration`` (``entry`` = 0 when not given).
+
+    Variance. Unweighted and ``robust`` not True (Greenwood):
+    ``Var(-log S(t)) = sum_{t_j <= t} d_j / (Y_j (Y_j - d_j))`` (``se_cumhaz``) and
     ``SE(S) = S * se_cumhaz`` (``std_err``); where ``Y_j = d_j`` the curve drops to 0 and the
-    variance is infinite (R gives ``Inf``; CI limits are then ``NaN``).
-    Pointwise CIs: ``"log"`` (R default) ``exp(log S -/+ z se)``, upper capped at 1;
-    ``"log-log"`` ``exp(-exp(log(-log S) -/+ z se / log S))``; ``"plain"`` ``S -/+ z SE``.
-    Hand-written (not lifelines' ``KaplanMeierFitter``) to fit hundreds of curves in one
-    vectorised pass and to give R's CI types, median CI and at-risk tables.
+    variance is infinite (R gives ``Inf``; CI limits are then ``NaN``). With ``weights``
+    (default ``robust=None`` -> True): the infinitesimal-jackknife (IJ) robust variance of R
+    ``survfit(..., weights = w, robust = TRUE)`` with one cluster per row,
+    ``Var(S(t)) = sum_i U_i(t)^2``, ``U_i(t) = w_i dS(t)/dw_i
+    = -S(t) w_i (delta_i 1[x_i <= t] / (Y(x_i) - d(x_i)) - sum_{e_i < t_j <= min(t, x_i)}
+    d_j / (Y_j (Y_j - d_j)))``; ``std_err = sqrt(Var)`` (R's ``std.err`` for weighted curves,
+    where R sets ``logse = FALSE``) and ``se_cumhaz = std_err / S`` (0 where ``std_err`` is 0,
+    as R ``survfit_confint``). R ``survfit`` picks this variance by default only when some
+    weight is not a whole number; with whole-number weights it treats them as frequency
+    weights (Greenwood on weighted counts): ask for that with ``robust=False``. Inverse
+    allocation-probability weights (2, 3, ...) are *not* frequency weights, hence the default
+    here. ``robust=True`` without weights gives R's unweighted IJ variance. Rows of one person
+    are not clustered (R's default with (start, stop] data and no ``id``).
+
+    Pointwise CIs: ``"log"`` (R default) ``exp(log S -/+ z se_cumhaz)``, upper capped at 1;
+    ``"log-log"`` ``exp(-exp(log(-log S) -/+ z se_cumhaz / log S))``; ``"plain"``
+    ``S -/+ z std_err``. Hand-written (not lifelines' ``KaplanMeierFitter``) to fit hundreds
+    of curves in one vectorised pass and to give R's CI types, median CI and at-risk tables.
 
     Parameters
     ----------
     data : pandas.DataFrame
-        One row per unit.
+        One row per unit (or per (entry, duration] interval with ``entry``).
     duration : str
         Time to event or censoring (>= 0).
     event : str
@@ -103,6 +92,18 @@ def kaplan_meier(
     strata : str or list of str, optional
         Further columns: a separate curve for every group x stratum combination (e.g. the
         prime curves within each CPA with ``group="prime", strata="cpa"``).
+    weights : str, optional
+        Column of case weights (finite, >= 0, e.g. ``1 / allocation_prob``). A missing,
+        negative or infinite weight raises :class:`~wpeval.exceptions.DataContractError`.
+        The table then has ``wt_risk``, ``wt_event``, ``wt_censor`` (R's weighted
+        ``n.risk``, ``n.event``, ``n.censor``) next to the row counts.
+    entry : str, optional
+        Column of entry times (delayed entry / left truncation, or the start of (start, stop]
+        rows): a row is at risk on ``(entry, duration]``. ``entry >= duration`` or a missing
+        entry raises :class:`~wpeval.exceptions.DataContractError`.
+    robust : bool, optional
+        ``None`` (default): IJ variance with weights, Greenwood without. ``True``: IJ.
+        ``False``: Greenwood (weights as frequency weights).
     conf_type : {"log", "log-log", "plain"}
         Transformation for the pointwise confidence intervals.
     alpha : float
@@ -116,45 +117,68 @@ def kaplan_meier(
     Returns
     -------
     SurvivalCurves
-        ``.tidy()`` (curve table), ``.survival_at(t)``, ``.median()``, ``.at_risk(times)``.
+        ``.tidy()`` (curve table), ``.survival_at(t)``, ``.median()``, ``.at_risk(times)``
+        (row counts). ``method["rows_dropped"]`` counts rows dropped for missing values in
+        ``duration``, ``event``, ``group`` or ``strata``.
     """
     alpha = check_alpha(alpha)
     conf_type = check_conf_type(conf_type)
+    robust = robust_choice(robust, weights)
     cols = as_list(group) + as_list(strata)
-    prep = prepare(
-        data, duration, event, used=cols, id_col=id_col, what="kaplan_meier", timefix=timefix
-    )
-    code, labels = codes(prep.frame, cols)
-    names = label_strings(labels)
-    b = km_blocks(prep.duration, prep.event, code)
     z = zcrit(alpha)
-    se = np.sqrt(b["greenwood"])
-    lo, hi = ci_surv(b["surv"], se, conf_type, z)
-    with np.errstate(invalid="ignore"):
-        std_err = np.where(np.isinf(se), np.nan, b["surv"] * se)
-    table = pd.DataFrame({"curve": np.asarray(names, dtype=object)[b["code"]]})
-    for c in labels.columns:
-        table[c] = labels[c].to_numpy()[b["code"]]
-    table["time"] = b["time"]
-    table["n_risk"] = b["n_risk"]
-    table["n_event"] = b["n_event"].astype(np.int64)
-    table["n_censor"] = b["n_at"] - table["n_event"].to_numpy()
-    table["surv"] = b["surv"]
+    if weights is None and entry is None and not robust:  # the original, unweighted path
+        prep = prepare(
+            data, duration, event, used=cols, id_col=id_col, what="kaplan_meier", timefix=timefix
+        )
+        code, labels = codes(prep.frame, cols)
+        b = km_blocks(prep.duration, prep.event, code)
+        se = np.sqrt(b["greenwood"])
+        surv = b["surv"]
+        with np.errstate(invalid="ignore"):
+            std_err = np.where(np.isinf(se), np.nan, surv * se)
+        counts = {k: b[k] for k in ("code", "time", "n_risk", "n_event", "n_at")}
+        w = None
+    else:
+        prep, w = prepare_weighted(
+            data,
+            duration,
+            event,
+            used=cols,
+            weights=weights,
+            entry=entry,
+            id_col=id_col,
+            what="kaplan_meier",
+            timefix=timefix,
+        )
+        code, labels = codes(prep.frame, cols)
+        rs = RiskSets(prep.duration, prep.event, code, w, prep.entry)
+        surv = rs.km()
+        if robust:
+            std_err = np.sqrt(rs.ij_km(surv))
+            with np.errstate(divide="ignore", invalid="ignore"):
+                se = np.where(std_err == 0, 0.0, std_err / surv)
+        else:
+            se = np.sqrt(rs.greenwood())
+            with np.errstate(invalid="ignore"):
+                std_err = np.where(np.isinf(se), np.nan, surv * se)
+        counts = rs.counts()
+    lo, hi = ci_surv(surv, se, conf_type, z)
+    table, curves = curve_frames(labels, code, prep.event, counts, w)
+    table["surv"] = surv
     table["std_err"] = std_err
     table["se_cumhaz"] = se
     table["conf_low"] = lo
     table["conf_high"] = hi
-    curves = labels.copy()
-    curves.insert(0, "curve", names)
-    curves["n"] = np.bincount(code, minlength=len(labels))
-    curves["events"] = np.bincount(code, weights=prep.event, minlength=len(labels)).astype(int)
     method = {
-        "estimator": "Kaplan-Meier product-limit",
-        "se_type": "Greenwood",
+        "estimator": "Kaplan-Meier product-limit" + design_words(weights, entry),
+        "se_type": se_words(robust, weights, "Greenwood"),
         "ci_method": f"pointwise {100 * (1 - alpha):.0f}% '{conf_type}' (R survfit conf.type)",
         "design": ("separate curves by " + " x ".join(cols)) if cols else "one curve",
         "alpha": alpha,
         "conf_type": conf_type,
+        "weights": weights,
+        "entry": entry,
+        "rows_dropped": prep.n_dropped,
         "notes": "median CI from the pointwise CI curves (R print.survfit)",
     }
     return SurvivalCurves(
@@ -164,3 +188,45 @@ def kaplan_meier(
         title=f"Kaplan-Meier: {duration}",
         extra={"n_input": prep.n_input, "n_dropped": prep.n_dropped, "n_timefix": prep.n_timefix},
     )
+
+
+def curve_frames(labels, code, event, counts, w=None):
+    """The curve table's leading columns and the per-curve frame (shared with Nelson-Aalen)."""
+    names = label_strings(labels)
+    bc = counts["code"]
+    table = pd.DataFrame({"curve": np.asarray(names, dtype=object)[bc]})
+    for c in labels.columns:
+        table[c] = labels[c].to_numpy()[bc]
+    table["time"] = counts["time"]
+    table["n_risk"] = counts["n_risk"]
+    table["n_event"] = counts["n_event"].astype(np.int64)
+    table["n_censor"] = counts["n_at"] - table["n_event"].to_numpy()
+    if w is not None:
+        table["wt_risk"] = counts["w_risk"]
+        table["wt_event"] = counts["w_event"]
+        table["wt_censor"] = counts["w_at"] - counts["w_event"]
+    curves = labels.copy()
+    curves.insert(0, "curve", names)
+    curves["n"] = np.bincount(code, minlength=len(labels))
+    curves["events"] = np.bincount(code, weights=event, minlength=len(labels)).astype(int)
+    if w is not None:
+        curves["sum_weights"] = np.bincount(code, weights=w, minlength=len(labels))
+        curves["wt_events"] = np.bincount(code, weights=w * event, minlength=len(labels))
+    return table, curves
+
+
+def design_words(weights, entry) -> str:
+    """Suffix for the estimator name: case weights and delayed entry."""
+    out = f", case-weighted ({weights})" if weights else ""
+    if entry:
+        out += f", delayed entry (at risk on ({entry}, duration])"
+    return out
+
+
+def se_words(robust: bool, weights, model_based: str) -> str:
+    """Name of the variance used."""
+    if robust:
+        return "IJ robust (infinitesimal jackknife, one cluster per row; R survfit robust=TRUE)"
+    if weights:
+        return f"{model_based} on weighted counts (weights as frequency weights; R robust=FALSE)"
+    return model_based
