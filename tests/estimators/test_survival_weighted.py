@@ -23,7 +23,8 @@ from wpeval.estimators.survival import (
     logrank,
     nelson_aalen,
 )
-from wpeval.estimators.survival.km import _group_cumprod, _group_cumsum, blocks  # noqa: F401
+from wpeval.estimators.survival._weighting import fast_blocks
+from wpeval.estimators.survival.km import _group_cumprod, _group_cumsum, blocks
 from wpeval.exceptions import DataContractError, ParameterError
 
 REF = Path(__file__).resolve().parents[1] / "reference"
@@ -346,3 +347,23 @@ def test_rows_dropped_counted(vet):
 def test_nelson_aalen_bad_conf_type(vet):
     with pytest.raises(ParameterError, match="conf_type"):
         nelson_aalen(vet, "time", "status", conf_type="log-log")
+
+
+@pytest.mark.parametrize("kind", ["days", "fractional", "wide"])
+def test_fast_blocks_equal_blocks(kind):
+    """The sort-free blocks of the weighted path equal the shared ``blocks`` (still importable
+    from ``km`` with ``_group_cumprod`` / ``_group_cumsum``, as ``competing.py`` does)."""
+    assert callable(_group_cumprod) and callable(_group_cumsum)
+    rng = np.random.default_rng(7)
+    n = 5000
+    code = rng.integers(0, 7, n)
+    if kind == "days":
+        t = rng.integers(0, 300, n).astype(float)
+    elif kind == "fractional":
+        t = np.round(rng.exponential(50, n), 1)
+    else:  # many distinct times x many codes: the np.unique fallback
+        t, code = rng.exponential(50, n), rng.integers(0, 3000, n)
+    ev = (rng.random(n) < 0.6).astype(float)
+    a, b = blocks(t, ev, code), fast_blocks(t, ev, code)
+    for k in ("code", "time", "n_at", "n_risk", "row_block", "n_event"):
+        np.testing.assert_array_equal(a[k], b[k], err_msg=k)

@@ -83,6 +83,51 @@ def prepare_weighted(
     return prep, w
 
 
+def fast_blocks(duration: np.ndarray, event: np.ndarray, code: np.ndarray) -> dict:
+    """The output of :func:`~wpeval.estimators.survival._blocks.blocks` without sorting rows.
+
+    Blocks are the distinct (code, time) keys ``code * T + rank(time)``; whole-number times
+    (days) are their own ranks, other times are ranked with ``np.unique``. Counts come from
+    ``bincount`` over the keys, so the cost is linear in the rows (plus a sort of the distinct
+    times when they are not whole numbers). Same blocks, order and counts as ``blocks``.
+    """
+    n = len(duration)
+    if n == 0:
+        return blocks(duration, event, code)
+    lo, hi = float(duration.min()), float(duration.max())
+    if hi - lo < 1e7 and np.array_equal(duration, np.floor(duration)):
+        rank = (duration - lo).astype(np.int64)
+        T = int(hi - lo) + 1
+        times = lo + np.arange(T, dtype=np.float64)
+    else:
+        times, rank = np.unique(duration, return_inverse=True)
+        T = len(times)
+    C = int(code.max()) + 1
+    key = code.astype(np.int64) * T + rank
+    if C * T <= max(4 * n, 1 << 20):
+        cnt = np.bincount(key, minlength=C * T)
+        ukey = np.flatnonzero(cnt)
+        compact = np.cumsum(cnt > 0) - 1
+        row_block = compact[key]
+        n_at = cnt[ukey]
+    else:
+        ukey, row_block = np.unique(key, return_inverse=True)
+        n_at = np.bincount(row_block, minlength=len(ukey))
+    bcode = ukey // T
+    # rows of the same code with time >= the block's time (exact integer arithmetic)
+    rev = np.cumsum(n_at[::-1])[::-1]
+    nxt = np.searchsorted(bcode, bcode, side="right")
+    n_risk = rev - np.concatenate([rev, [0]])[nxt]
+    return dict(
+        code=bcode,
+        time=times[ukey % T],
+        n_at=n_at,
+        n_risk=n_risk,
+        row_block=row_block,
+        n_event=np.bincount(row_block, weights=event, minlength=len(ukey)),
+    )
+
+
 def _group_rcumsum(x: np.ndarray, code: np.ndarray, exclusive: bool = False) -> np.ndarray:
     """Reverse cumulative sum within runs of ``code`` (blocks sorted by code): sum over i' >= i
     (``exclusive``: i' > i) of the same code."""
@@ -105,7 +150,7 @@ class RiskSets:
     """
 
     def __init__(self, duration, event, code, w=None, entry=None):
-        b = blocks(duration, event.astype(np.float64), code)
+        b = fast_blocks(duration, event.astype(np.float64), code)
         self.code, self.time, self.row_block = b["code"], b["time"], b["row_block"]
         self.n_at, self.n_event, self.n_risk = b["n_at"], b["n_event"], b["n_risk"]
         self.event, self.w, self.entry, self.row_code = event, w, entry, code
