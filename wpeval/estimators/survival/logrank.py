@@ -100,31 +100,7 @@ def logrank(
     if G < 2:
         raise DesignError(f"logrank needs at least two groups in {group}; found {G}")
     s, slabels = codes(prep.frame, strata)
-    b = blocks(prep.duration, prep.event.astype(np.float64), s)
-    B = len(b["time"])
-    idx = b["row_block"] * G + g
-    n_at_g = np.bincount(idx, minlength=B * G).reshape(B, G).astype(np.float64)
-    d_g = np.bincount(idx, weights=prep.event, minlength=B * G).reshape(B, G)
-    # at risk per group: reverse cumulative sum within stratum (integers: exact)
-    rev = np.cumsum(n_at_g[::-1], axis=0)[::-1]
-    nxt = np.searchsorted(b["code"], b["code"], side="right")  # first block of next stratum
-    rev_pad = np.vstack([rev, np.zeros((1, G))])
-    Y_g = rev - rev_pad[nxt]
-    d = d_g.sum(axis=1)
-    keep = d > 0
-    wt = _pooled_km_left(b, Y_g.sum(axis=1), d)[keep] ** rho if rho != 0 else None
-    Y_g, d_g, d = Y_g[keep], d_g[keep], d[keep]
-    Y = Y_g.sum(axis=1)
-    P = Y_g / Y[:, None]
-    cvec = np.where(Y > 1, d * (Y - d) / np.maximum(Y - 1, 1), 0.0)
-    if wt is None:
-        obs = d_g.sum(axis=0)
-        E = (d[:, None] * P).sum(axis=0)
-    else:  # R survdiff2.c: O and E weighted by S(t-)^rho, the variance by its square
-        obs = (wt[:, None] * d_g).sum(axis=0)
-        E = ((wt * d)[:, None] * P).sum(axis=0)
-        cvec = cvec * wt * wt
-    V = np.diag((cvec[:, None] * P).sum(axis=0)) - P.T @ (cvec[:, None] * P)
+    obs, E, V = _observed_expected(prep, g, G, s, rho)
     pos = np.flatnonzero(E > 0)
     df = len(pos) - 1
     if df < 1:
@@ -231,3 +207,34 @@ def _pooled_km_left(b, Y, d):
     same = b["code"][1:] == b["code"][:-1]
     left[1:] = np.where(same, surv[:-1], 1.0)
     return left
+
+
+def _observed_expected(prep, g, G, s, rho):
+    """O, E (summed over event times and strata) and the covariance of O - E; with
+    ``rho != 0`` each event time weighted by the pooled ``S(t-)^rho`` (R survdiff2.c)."""
+    b = blocks(prep.duration, prep.event.astype(np.float64), s)
+    B = len(b["time"])
+    idx = b["row_block"] * G + g
+    n_at_g = np.bincount(idx, minlength=B * G).reshape(B, G).astype(np.float64)
+    d_g = np.bincount(idx, weights=prep.event, minlength=B * G).reshape(B, G)
+    # at risk per group: reverse cumulative sum within stratum (integers: exact)
+    rev = np.cumsum(n_at_g[::-1], axis=0)[::-1]
+    nxt = np.searchsorted(b["code"], b["code"], side="right")  # first block of next stratum
+    rev_pad = np.vstack([rev, np.zeros((1, G))])
+    Y_g = rev - rev_pad[nxt]
+    d = d_g.sum(axis=1)
+    keep = d > 0
+    wt = _pooled_km_left(b, Y_g.sum(axis=1), d)[keep] ** rho if rho != 0 else None
+    Y_g, d_g, d = Y_g[keep], d_g[keep], d[keep]
+    Y = Y_g.sum(axis=1)
+    P = Y_g / Y[:, None]
+    cvec = np.where(Y > 1, d * (Y - d) / np.maximum(Y - 1, 1), 0.0)
+    if wt is None:
+        obs = d_g.sum(axis=0)
+        E = (d[:, None] * P).sum(axis=0)
+    else:  # R survdiff2.c: O and E weighted by S(t-)^rho, the variance by its square
+        obs = (wt[:, None] * d_g).sum(axis=0)
+        E = ((wt * d)[:, None] * P).sum(axis=0)
+        cvec = cvec * wt * wt
+    V = np.diag((cvec[:, None] * P).sum(axis=0)) - P.T @ (cvec[:, None] * P)
+    return obs, E, V
