@@ -1,4 +1,4 @@
-"""Kaplan-Meier curves (with case weights and delayed entry) and the shared risk-set blocks."""
+"""Kaplan-Meier curves with case weights and delayed entry; re-exports the shared block helpers."""
 
 from __future__ import annotations
 
