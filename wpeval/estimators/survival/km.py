@@ -1,13 +1,11 @@
-"""Kaplan-Meier curves, the (stratified) k-group log-rank test and restricted mean survival."""
+"""Kaplan-Meier curves with case weights and delayed entry; re-exports the shared block helpers."""
 
 from __future__ import annotations
 
-import warnings
-
 import numpy as np
 import pandas as pd
-from scipy import stats
 
+from wpeval.estimators.survival._blocks import _group_cumprod, _group_cumsum, blocks
 from wpeval.estimators.survival._common import (
     as_list,
     check_alpha,
@@ -19,42 +17,7 @@ from wpeval.estimators.survival._common import (
     zcrit,
 )
 from wpeval.estimators.survival._curves import SurvivalCurves
-from wpeval.exceptions import DesignError, ParameterError, StatisticalWarning
-from wpeval.results import EffectTable
-
-
-# ---------------------------------------------------------------------------------------------
-# shared: distinct (curve, time) blocks
-def blocks(duration: np.ndarray, event: np.ndarray, code: np.ndarray):
-    """Collapse rows to distinct (code, time) blocks sorted by code then time.
-
-    Returns a dict of arrays over blocks: ``code``, ``time``, ``n_at`` (rows with that exit
-    time), ``n_event``, ``n_risk`` (rows of the same code with time >= this time), and
-    ``row_block`` (block of every input row) and ``first`` (index of each code's first block).
-    """
-    order = np.lexsort((duration, code))
-    t_s, c_s = duration[order], code[order]
-    n = len(order)
-    brk = np.flatnonzero((np.diff(c_s) != 0) | (np.diff(t_s) != 0)) + 1
-    starts = np.concatenate([[0], brk])
-    n_at = np.diff(np.concatenate([starts, [n]]))
-    bcode = c_s[starts]
-    end_of_code = np.searchsorted(c_s, bcode, side="right")
-    n_risk = end_of_code - starts
-    row_block = np.empty(n, dtype=np.int64)
-    row_block[order] = np.repeat(np.arange(len(starts)), n_at)
-    out = dict(code=bcode, time=t_s[starts], n_at=n_at, n_risk=n_risk, row_block=row_block)
-    if event is not None:
-        out["n_event"] = np.add.reduceat(event[order], starts) if n else np.zeros(0)
-    return out
-
-
-def _group_cumprod(x: np.ndarray, code: np.ndarray) -> np.ndarray:
-    return pd.Series(x).groupby(code, sort=False).cumprod().to_numpy()
-
-
-def _group_cumsum(x: np.ndarray, code: np.ndarray) -> np.ndarray:
-    return pd.Series(x).groupby(code, sort=False).cumsum().to_numpy()
+from wpeval.estimators.survival._weighting import RiskSets, prepare_weighted, robust_choice
 
 
 def km_blocks(duration, event, code):
@@ -77,28 +40,49 @@ def kaplan_meier(
     *,
     group=None,
     strata=None,
+    weights: str | None = None,
+    entry: str | None = None,
+    robust: bool | None = None,
     conf_type: str = "log",
     alpha: float = 0.05,
     id_col: str | None = "person_id",
     timefix: bool = True,
 ) -> SurvivalCurves:
-    """Kaplan-Meier survival curves with Greenwood variance, as R ``survfit``.
+    """Kaplan-Meier curves, optionally case-weighted and with delayed entry, as R ``survfit``.
 
     Estimand: the survival function ``S(t) = P(T > t)`` in each curve (group x stratum),
-    assuming censoring independent of the event time within the curve. Estimator
-    ``S(t) = prod_{t_j <= t} (1 - d_j / Y_j)``. Variance (Greenwood):
-    ``Var(-log S(t)) = sum_{t_j <= t} d_j / (Y_j (Y_j - d_j))`` (``se_cumhaz``), and
+    assuming censoring (and, with ``entry``, left truncation) independent of the event time
+    within the curve; with ``weights`` (e.g. ``1 / allocation_prob``) ``S`` is that of the
+    weighted (pseudo-)population. Estimator ``S(t) = prod_{t_j <= t} (1 - d_j / Y_j)`` with
+    ``d_j`` the (weighted) events at ``t_j`` and ``Y_j`` the (weighted) number at risk: rows
+    with ``entry < t_j <= duration`` (``entry`` = 0 when not given).
+
+    Variance. Unweighted and ``robust`` not True (Greenwood):
+    ``Var(-log S(t)) = sum_{t_j <= t} d_j / (Y_j (Y_j - d_j))`` (``se_cumhaz``) and
     ``SE(S) = S * se_cumhaz`` (``std_err``); where ``Y_j = d_j`` the curve drops to 0 and the
-    variance is infinite (R gives ``Inf``; CI limits are then ``NaN``).
-    Pointwise CIs: ``"log"`` (R default) ``exp(log S -/+ z se)``, upper capped at 1;
-    ``"log-log"`` ``exp(-exp(log(-log S) -/+ z se / log S))``; ``"plain"`` ``S -/+ z SE``.
-    Hand-written (not lifelines' ``KaplanMeierFitter``) to fit hundreds of curves in one
-    vectorised pass and to give R's CI types, median CI and at-risk tables.
+    variance is infinite (R gives ``Inf``; CI limits are then ``NaN``). With ``weights``
+    (default ``robust=None`` -> True): the infinitesimal-jackknife (IJ) robust variance of R
+    ``survfit(..., weights = w, robust = TRUE)`` with one cluster per row,
+    ``Var(S(t)) = sum_i U_i(t)^2``, ``U_i(t) = w_i dS(t)/dw_i
+    = -S(t) w_i (delta_i 1[x_i <= t] / (Y(x_i) - d(x_i)) - sum_{e_i < t_j <= min(t, x_i)}
+    d_j / (Y_j (Y_j - d_j)))``; ``std_err = sqrt(Var)`` (R's ``std.err`` for weighted curves,
+    where R sets ``logse = FALSE``) and ``se_cumhaz = std_err / S`` (0 where ``std_err`` is 0,
+    as R ``survfit_confint``). R ``survfit`` picks this variance by default only when some
+    weight is not a whole number; with whole-number weights it treats them as frequency
+    weights (Greenwood on weighted counts): ask for that with ``robust=False``. Inverse
+    allocation-probability weights (2, 3, ...) are *not* frequency weights, hence the default
+    here. ``robust=True`` without weights gives R's unweighted IJ variance. Rows of one person
+    are not clustered (R's default with (start, stop] data and no ``id``).
+
+    Pointwise CIs: ``"log"`` (R default) ``exp(log S -/+ z se_cumhaz)``, upper capped at 1;
+    ``"log-log"`` ``exp(-exp(log(-log S) -/+ z se_cumhaz / log S))``; ``"plain"``
+    ``S -/+ z std_err``. Hand-written (not lifelines' ``KaplanMeierFitter``) to fit hundreds
+    of curves in one vectorised pass and to give R's CI types, median CI and at-risk tables.
 
     Parameters
     ----------
     data : pandas.DataFrame
-        One row per unit.
+        One row per unit (or per (entry, duration] interval with ``entry``).
     duration : str
         Time to event or censoring (>= 0).
     event : str
@@ -108,6 +92,18 @@ def kaplan_meier(
     strata : str or list of str, optional
         Further columns: a separate curve for every group x stratum combination (e.g. the
         prime curves within each CPA with ``group="prime", strata="cpa"``).
+    weights : str, optional
+        Column of case weights (finite, >= 0, e.g. ``1 / allocation_prob``). A missing,
+        negative or infinite weight raises :class:`~wpeval.exceptions.DataContractError`.
+        The table then has ``wt_risk``, ``wt_event``, ``wt_censor`` (R's weighted
+        ``n.risk``, ``n.event``, ``n.censor``) next to the row counts.
+    entry : str, optional
+        Column of entry times (delayed entry / left truncation, or the start of (start, stop]
+        rows): a row is at risk on ``(entry, duration]``. ``entry >= duration`` or a missing
+        entry raises :class:`~wpeval.exceptions.DataContractError`.
+    robust : bool, optional
+        ``None`` (default): IJ variance with weights, Greenwood without. ``True``: IJ.
+        ``False``: Greenwood (weights as frequency weights).
     conf_type : {"log", "log-log", "plain"}
         Transformation for the pointwise confidence intervals.
     alpha : float
@@ -121,45 +117,68 @@ def kaplan_meier(
     Returns
     -------
     SurvivalCurves
-        ``.tidy()`` (curve table), ``.survival_at(t)``, ``.median()``, ``.at_risk(times)``.
+        ``.tidy()`` (curve table), ``.survival_at(t)``, ``.median()``, ``.at_risk(times)``
+        (row counts). ``method["rows_dropped"]`` counts rows dropped for missing values in
+        ``duration``, ``event``, ``group`` or ``strata``.
     """
     alpha = check_alpha(alpha)
     conf_type = check_conf_type(conf_type)
+    robust = robust_choice(robust, weights)
     cols = as_list(group) + as_list(strata)
-    prep = prepare(
-        data, duration, event, used=cols, id_col=id_col, what="kaplan_meier", timefix=timefix
-    )
-    code, labels = codes(prep.frame, cols)
-    names = label_strings(labels)
-    b = km_blocks(prep.duration, prep.event, code)
     z = zcrit(alpha)
-    se = np.sqrt(b["greenwood"])
-    lo, hi = ci_surv(b["surv"], se, conf_type, z)
-    with np.errstate(invalid="ignore"):
-        std_err = np.where(np.isinf(se), np.nan, b["surv"] * se)
-    table = pd.DataFrame({"curve": np.asarray(names, dtype=object)[b["code"]]})
-    for c in labels.columns:
-        table[c] = labels[c].to_numpy()[b["code"]]
-    table["time"] = b["time"]
-    table["n_risk"] = b["n_risk"]
-    table["n_event"] = b["n_event"].astype(np.int64)
-    table["n_censor"] = b["n_at"] - table["n_event"].to_numpy()
-    table["surv"] = b["surv"]
+    if weights is None and entry is None and not robust:  # the original, unweighted path
+        prep = prepare(
+            data, duration, event, used=cols, id_col=id_col, what="kaplan_meier", timefix=timefix
+        )
+        code, labels = codes(prep.frame, cols)
+        b = km_blocks(prep.duration, prep.event, code)
+        se = np.sqrt(b["greenwood"])
+        surv = b["surv"]
+        with np.errstate(invalid="ignore"):
+            std_err = np.where(np.isinf(se), np.nan, surv * se)
+        counts = {k: b[k] for k in ("code", "time", "n_risk", "n_event", "n_at")}
+        w = None
+    else:
+        prep, w = prepare_weighted(
+            data,
+            duration,
+            event,
+            used=cols,
+            weights=weights,
+            entry=entry,
+            id_col=id_col,
+            what="kaplan_meier",
+            timefix=timefix,
+        )
+        code, labels = codes(prep.frame, cols)
+        rs = RiskSets(prep.duration, prep.event, code, w, prep.entry)
+        surv = rs.km()
+        if robust:
+            std_err = np.sqrt(rs.ij_km(surv))
+            with np.errstate(divide="ignore", invalid="ignore"):
+                se = np.where(std_err == 0, 0.0, std_err / surv)
+        else:
+            se = np.sqrt(rs.greenwood())
+            with np.errstate(invalid="ignore"):
+                std_err = np.where(np.isinf(se), np.nan, surv * se)
+        counts = rs.counts()
+    lo, hi = ci_surv(surv, se, conf_type, z)
+    table, curves = curve_frames(labels, code, prep.event, counts, w)
+    table["surv"] = surv
     table["std_err"] = std_err
     table["se_cumhaz"] = se
     table["conf_low"] = lo
     table["conf_high"] = hi
-    curves = labels.copy()
-    curves.insert(0, "curve", names)
-    curves["n"] = np.bincount(code, minlength=len(labels))
-    curves["events"] = np.bincount(code, weights=prep.event, minlength=len(labels)).astype(int)
     method = {
-        "estimator": "Kaplan-Meier product-limit",
-        "se_type": "Greenwood",
+        "estimator": "Kaplan-Meier product-limit" + design_words(weights, entry),
+        "se_type": se_words(robust, weights, "Greenwood"),
         "ci_method": f"pointwise {100 * (1 - alpha):.0f}% '{conf_type}' (R survfit conf.type)",
         "design": ("separate curves by " + " x ".join(cols)) if cols else "one curve",
         "alpha": alpha,
         "conf_type": conf_type,
+        "weights": weights,
+        "entry": entry,
+        "rows_dropped": prep.n_dropped,
         "notes": "median CI from the pointwise CI curves (R print.survfit)",
     }
     return SurvivalCurves(
@@ -171,310 +190,43 @@ def kaplan_meier(
     )
 
 
-# ---------------------------------------------------------------------------------------------
-def logrank(
-    data: pd.DataFrame,
-    duration: str,
-    event: str,
-    group,
-    *,
-    strata=None,
-    id_col: str | None = "person_id",
-    timefix: bool = True,
-) -> EffectTable:
-    """k-group log-rank test, optionally stratified, as R ``survdiff(Surv ~ group + strata())``.
-
-    Null hypothesis: the hazard functions of the k groups are equal (within each stratum;
-    the strata may have different baseline hazards). At every distinct event time ``t`` in
-    stratum ``s`` with ``Y`` at risk (``Y_g`` in group ``g``) and ``d`` events, the expected
-    events ``E_g = sum d Y_g / Y`` and the hypergeometric covariance
-    ``V_gh = sum d (Y - d) / (Y - 1) (Y_g / Y) (1[g=h] - Y_h / Y)`` are summed over times and
-    strata. Statistic ``(O - E)' V^- (O - E)`` on ``df = (#groups with E > 0) - 1``, computed
-    as R on all but the first such group; p-value from chi-square(df).
-
-    statsmodels' ``survdiff(..., strata=)`` computes the same statistic; this is vectorised
-    over (stratum, time) blocks with ``bincount`` and ~4x faster (200k rows, 1,000 strata).
-
-    Parameters
-    ----------
-    data : pandas.DataFrame
-        One row per unit.
-    duration : str
-        Time to event or censoring.
-    event : str
-        1 = event, 0 = censored.
-    group : str or list of str
-        Columns defining the groups compared (k >= 2 levels).
-    strata : str or list of str, optional
-        Stratification columns (e.g. the randomisation strata ``["district", "period"]``).
-    id_col : str, optional
-        Column used to show example rows in error messages.
-    timefix : bool
-        Treat times equal within a relative tolerance of sqrt(machine epsilon) as tied, as R
-        (``timefix = TRUE``, ``aeqSurv``); ``extra["n_timefix"]`` counts the rows changed.
-
-    Returns
-    -------
-    EffectTable
-        One row: ``estimate`` = ``statistic`` = the chi-square statistic, ``df``,
-        ``p_value``, ``n``. ``extra["groups"]`` lists observed, expected, O - E and
-        var(O - E) per group, ``extra["variance"]`` the covariance matrix of O - E.
-    """
-    group = as_list(group)
-    strata = as_list(strata)
-    if not group:
-        raise ParameterError("logrank needs a group column")
-    prep = prepare(
-        data, duration, event, used=group + strata, id_col=id_col, what="logrank", timefix=timefix
-    )
-    g, glabels = codes(prep.frame, group)
-    G = len(glabels)
-    if G < 2:
-        raise DesignError(f"logrank needs at least two groups in {group}; found {G}")
-    s, slabels = codes(prep.frame, strata)
-    b = blocks(prep.duration, prep.event.astype(np.float64), s)
-    B = len(b["time"])
-    idx = b["row_block"] * G + g
-    n_at_g = np.bincount(idx, minlength=B * G).reshape(B, G).astype(np.float64)
-    d_g = np.bincount(idx, weights=prep.event, minlength=B * G).reshape(B, G)
-    # at risk per group: reverse cumulative sum within stratum (integers: exact)
-    rev = np.cumsum(n_at_g[::-1], axis=0)[::-1]
-    nxt = np.searchsorted(b["code"], b["code"], side="right")  # first block of next stratum
-    rev_pad = np.vstack([rev, np.zeros((1, G))])
-    Y_g = rev - rev_pad[nxt]
-    d = d_g.sum(axis=1)
-    keep = d > 0
-    Y_g, d_g, d = Y_g[keep], d_g[keep], d[keep]
-    Y = Y_g.sum(axis=1)
-    P = Y_g / Y[:, None]
-    obs = d_g.sum(axis=0)
-    E = (d[:, None] * P).sum(axis=0)
-    cvec = np.where(Y > 1, d * (Y - d) / np.maximum(Y - 1, 1), 0.0)
-    V = np.diag((cvec[:, None] * P).sum(axis=0)) - P.T @ (cvec[:, None] * P)
-    pos = np.flatnonzero(E > 0)
-    df = len(pos) - 1
-    if df < 1:
-        raise DesignError("fewer than two groups have expected events: no test possible")
-    sel = pos[1:]
-    diff = (obs - E)[sel]
-    Vs = V[np.ix_(sel, sel)]
-    # R survdiff solves V directly; when groups never share a stratum at an event time V is
-    # singular, so use the Moore-Penrose inverse with df = rank(V) and say so.
-    eig = np.linalg.eigvalsh(Vs)
-    rank = int(np.sum(eig > 1e-10 * max(eig.max(initial=0.0), 1e-300)))
-    if rank == 0:
-        raise DesignError(
-            "logrank: the groups are never at risk together within a stratum "
-            "(no within-stratum comparison was found); check group and strata"
-        )
-    if rank < len(sel):
-        warnings.warn(
-            f"logrank: the variance matrix is singular (rank {rank} of {len(sel)}: "
-            "some groups are never at risk together within a stratum); using its "
-            f"generalised inverse with df = {rank}",
-            StatisticalWarning,
-            stacklevel=2,
-        )
-        chisq = float(diff @ np.linalg.pinv(Vs, hermitian=True) @ diff)
-        df = rank
-    else:
-        chisq = float(diff @ np.linalg.solve(Vs, diff))
-    pval = float(stats.chi2.sf(chisq, df))
-    gnames = label_strings(glabels)
-    term = f"log-rank: {' x '.join(group)}" + (
-        f" (stratified by {' x '.join(strata)})" if strata else ""
-    )
-    tab = pd.DataFrame(
-        {
-            "term": [term],
-            "estimate": [chisq],
-            "statistic": [chisq],
-            "df": [df],
-            "p_value": [pval],
-            "n": [len(prep.frame)],
-        }
-    )
-    groups = pd.DataFrame(
-        {
-            "group": gnames,
-            "n": np.bincount(g, minlength=G),
-            "observed": obs,
-            "expected": E,
-            "o_minus_e": obs - E,
-            "var_o_minus_e": np.diag(V),
-        }
-    )
-    method = {
-        "estimator": "k-group log-rank test"
-        + (" stratified (O - E and hypergeometric variance summed over strata)" if strata else ""),
-        "se_type": "hypergeometric (permutation) variance of O - E",
-        "ci_method": "none (test); chi-square reference distribution",
-        "design": (
-            f"stratified by {' x '.join(strata)} ({len(slabels)} strata)"
-            if strata
-            else "unstratified"
-        ),
-        "notes": "estimate = chi-square statistic",
-    }
-    return EffectTable(
-        tab,
-        method,
-        title=f"Log-rank test: {duration} by {' x '.join(group)}",
-        extra={
-            "groups": groups.to_dict(orient="records"),
-            "variance": V.tolist(),
-            "n_strata": len(slabels),
-            "n_input": prep.n_input,
-            "n_dropped": prep.n_dropped,
-            "n_timefix": prep.n_timefix,
-        },
-    )
-
-
-# ---------------------------------------------------------------------------------------------
-def rmst(
-    data: pd.DataFrame,
-    duration: str,
-    event: str,
-    group,
-    tau: float,
-    *,
-    alpha: float = 0.05,
-    reference=None,
-    id_col: str | None = "person_id",
-    timefix: bool = True,
-) -> EffectTable:
-    """Restricted mean survival time (RMST) to ``tau`` per group and differences between groups.
-
-    Estimand: ``RMST(tau) = E[min(T, tau)] = int_0^tau S(t) dt`` per group; the difference
-    between groups is the mean gain in event-free time up to ``tau`` (here, days to job
-    entry avoided / spent). Estimator: the area under the Kaplan-Meier curve to ``tau``.
-    Variance (Klein & Moeschberger 2003, eq. 4.5.2; R ``print(survfit, rmean=tau)``):
-    ``Var = sum_{t_j <= tau} A_j^2 d_j / (Y_j (Y_j - d_j))`` with ``A_j = int_{t_j}^tau S``
-    (terms with ``Y_j = d_j`` are 0, as R). Differences use independent groups:
-    ``Var(R_k - R_ref) = Var(R_k) + Var(R_ref)``; Wald CIs.
-    lifelines' ``restricted_mean_survival_time`` variance is wrong (lifelines issue #1682),
-    hence this implementation.
-
-    Parameters
-    ----------
-    data : pandas.DataFrame
-        One row per unit.
-    duration, event : str
-        Time to event or censoring and the 0/1 event indicator.
-    group : str or list of str
-        Columns defining the groups.
-    tau : float
-        Truncation time (> 0), in the units of ``duration`` (e.g. 364 days = 52 weeks).
-        A warning is given when ``tau`` exceeds a group's last follow-up time (the curve is
-        then extended flat, as R does).
-    alpha : float
-        1 - confidence level.
-    reference : optional
-        Label (``"col=value"``, as in the term names) of the reference group for the
-        differences; default the first group.
-    id_col : str, optional
-        Column used to show example rows in error messages.
-    timefix : bool
-        Treat times equal within a relative tolerance of sqrt(machine epsilon) as tied, as R
-        (``timefix = TRUE``, ``aeqSurv``); ``extra["n_timefix"]`` counts the rows changed.
-
-    Returns
-    -------
-    EffectTable
-        Rows ``"RMST[<group>]"`` per group and ``"<group> - <reference>"`` differences.
-    """
-    alpha = check_alpha(alpha)
-    group = as_list(group)
-    try:
-        tau = float(tau)
-    except (TypeError, ValueError):
-        raise ParameterError(f"tau must be a positive number, got {tau!r}") from None
-    if not np.isfinite(tau) or tau <= 0:
-        raise ParameterError(f"tau must be a positive number, got {tau!r}")
-    prep = prepare(data, duration, event, used=group, id_col=id_col, what="rmst", timefix=timefix)
-    code, labels = codes(prep.frame, group)
+def curve_frames(labels, code, event, counts, w=None):
+    """The curve table's leading columns and the per-curve frame (shared with Nelson-Aalen)."""
     names = label_strings(labels)
-    b = km_blocks(prep.duration, prep.event, code)
-    est, var, last = [], [], []
-    for k in range(len(labels)):
-        m = b["code"] == k
-        r, v = _rmst_one(b["time"][m], b["surv"][m], b["hh"][m], tau)
-        est.append(r)
-        var.append(v)
-        last.append(b["time"][m].max())
-    est, var = np.array(est), np.array(var)
-    short = [nm for nm, lt in zip(names, last) if lt < tau]
-    if short:
-        warnings.warn(
-            f"rmst: tau={tau:g} is beyond the last follow-up time of {short}; the "
-            "curve is extended flat to tau",
-            StatisticalWarning,
-            stacklevel=2,
-        )
-    z = zcrit(alpha)
-    terms = [f"RMST[{nm}]" for nm in names]
-    se = np.sqrt(var)
-    rows = pd.DataFrame(
-        {
-            "term": terms,
-            "estimate": est,
-            "std_error": se,
-            "n": np.bincount(code, minlength=len(labels)),
-        }
-    )
-    if len(names) > 1:
-        ref = names[0] if reference is None else reference
-        if ref not in names:
-            raise ParameterError(f"reference {reference!r} is not one of {names}")
-        r = names.index(ref)
-        others = [k for k in range(len(names)) if k != r]
-        diffs = pd.DataFrame(
-            {
-                "term": [f"{names[k]} - {ref}" for k in others],
-                "estimate": est[others] - est[r],
-                "std_error": np.sqrt(var[others] + var[r]),
-                "n": rows["n"].to_numpy()[others] + rows["n"].to_numpy()[r],
-            }
-        )
-        rows = pd.concat([rows, diffs], ignore_index=True)
-    rows["statistic"] = rows["estimate"] / rows["std_error"]
-    rows["p_value"] = np.where(
-        rows["term"].str.startswith("RMST["), np.nan, 2 * stats.norm.sf(np.abs(rows["statistic"]))
-    )
-    rows.loc[rows["term"].str.startswith("RMST["), "statistic"] = np.nan
-    rows["conf_low"] = rows["estimate"] - z * rows["std_error"]
-    rows["conf_high"] = rows["estimate"] + z * rows["std_error"]
-    rows["tau"] = tau
-    method = {
-        "estimator": f"restricted mean survival time to tau={tau:g} (area under Kaplan-Meier)",
-        "se_type": "Klein-Moeschberger / R survfit rmean (Greenwood-type delta method); "
-        "differences: independent groups",
-        "ci_method": f"Wald normal {100 * (1 - alpha):.0f}%",
-        "design": "by " + " x ".join(group) if group else "one group",
-        "alpha": alpha,
-        "tau": tau,
-        "notes": "p_value tests difference = 0",
-    }
-    return EffectTable(
-        rows,
-        method,
-        title=f"RMST to {tau:g}: {duration}",
-        extra={"n_input": prep.n_input, "n_dropped": prep.n_dropped, "n_timefix": prep.n_timefix},
-    )
+    bc = counts["code"]
+    table = pd.DataFrame({"curve": np.asarray(names, dtype=object)[bc]})
+    for c in labels.columns:
+        table[c] = labels[c].to_numpy()[bc]
+    table["time"] = counts["time"]
+    table["n_risk"] = counts["n_risk"]
+    table["n_event"] = counts["n_event"].astype(np.int64)
+    table["n_censor"] = counts["n_at"] - table["n_event"].to_numpy()
+    if w is not None:
+        table["wt_risk"] = counts["w_risk"]
+        table["wt_event"] = counts["w_event"]
+        table["wt_censor"] = counts["w_at"] - counts["w_event"]
+    curves = labels.copy()
+    curves.insert(0, "curve", names)
+    curves["n"] = np.bincount(code, minlength=len(labels))
+    curves["events"] = np.bincount(code, weights=event, minlength=len(labels)).astype(int)
+    if w is not None:
+        curves["sum_weights"] = np.bincount(code, weights=w, minlength=len(labels))
+        curves["wt_events"] = np.bincount(code, weights=w * event, minlength=len(labels))
+    return table, curves
 
 
-def _rmst_one(time, surv, hh, tau):
-    """R survival:::survmean's rmean and its variance for one curve (start time 0)."""
-    keep = time <= tau
-    tt = np.concatenate([time[keep], [tau]])
-    ss = np.concatenate([surv[keep], [surv[keep][-1] if keep.any() else 1.0]])
-    hk = np.concatenate([hh[keep], [0.0]])
-    delta = np.diff(np.concatenate([[0.0], tt]))
-    rect = delta * np.concatenate([[1.0], ss[:-1]])
-    mean = rect.sum()
-    # area from tt[j] to tau, j = 0..n-2, = sum of rect[j+1:]
-    area_after = np.cumsum(rect[::-1])[::-1]
-    A = area_after[1:]
-    var = float(np.sum(A**2 * hk[:-1]))
-    return float(mean), var
+def design_words(weights, entry) -> str:
+    """Suffix for the estimator name: case weights and delayed entry."""
+    out = f", case-weighted ({weights})" if weights else ""
+    if entry:
+        out += f", delayed entry (at risk on ({entry}, duration])"
+    return out
+
+
+def se_words(robust: bool, weights, model_based: str) -> str:
+    """Name of the variance used."""
+    if robust:
+        return "IJ robust (infinitesimal jackknife, one cluster per row; R survfit robust=TRUE)"
+    if weights:
+        return f"{model_based} on weighted counts (weights as frequency weights; R robust=FALSE)"
+    return model_based
