@@ -11,6 +11,7 @@ from scipy import stats
 from wpeval.estimators._newton import NewtonControl
 from wpeval.estimators.survival._common import Design, as_list, check_alpha, codes, prepare, zcrit
 from wpeval.estimators.survival._coxengine import CoxEngine, newton
+from wpeval.estimators.survival._postcore import CoxFitData
 from wpeval.exceptions import DataContractError, DesignError, ParameterError, StatisticalWarning
 from wpeval.results import EffectTable
 
@@ -198,7 +199,7 @@ def cox(
             + fit["notes"]
         ),
     }
-    return _result(
+    res = _result(
         fit,
         alpha,
         method,
@@ -207,6 +208,14 @@ def cox(
         n_clusters,
         title=f"Cox model for {duration} ({event})",
     )
+    # references (no copies) for the post-fit functions (postfit, residuals, ph); not in extra
+    keep = CoxFitData(
+        frame, covariates, strata, names, prep.duration, prep.event, prep.entry, s_codes,
+        s_labels, w, ties, fit["beta"], fit["Vr"] if fit["Vr"] is not None else fit["V"],
+        fit["V"], {"duration": duration, "event": event, "entry": entry, "weights": weights},
+    )  # fmt: skip
+    object.__setattr__(res, "_cox_data", keep)
+    return res
 
 
 SINGULAR = ("na", "error")
