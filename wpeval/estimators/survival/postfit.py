@@ -55,7 +55,8 @@ class _Grid:
         )
         hi = inv + 1
         self.n_risk = np.cumsum(
-            np.bincount(lo, weights=w, minlength=n + 1) - np.bincount(hi, weights=w, minlength=n + 1)
+            np.bincount(lo, weights=w, minlength=n + 1)
+            - np.bincount(hi, weights=w, minlength=n + 1)
         )[:n]
         pos = np.searchsorted(keys, rs.ev_keys)
         haz = np.zeros(n)
@@ -88,7 +89,9 @@ def _encode(fd: CoxFitData, data: pd.DataFrame, what: str):
     cols = []
     for c, (kind, _, width) in zip(fd.covariates, fd.design().parts):
         if c not in data.columns:
-            raise DataContractError(f"{what} lacks covariate {c!r}", column=c, rule="column_present")
+            raise DataContractError(
+                f"{what} lacks covariate {c!r}", column=c, rule="column_present"
+            )
         s = data[c]
         if s.isna().any():
             raise DataContractError(
@@ -281,8 +284,13 @@ def predict_survival(
                 }
             )
         )
-        curves.append({"curve": label, "n": int(np.sum(g.n_risk[sl][:1])),
-                       "events": float(g.n_event[sl].sum())})
+        curves.append(
+            {
+                "curve": label,
+                "n": int(np.sum(g.n_risk[sl][:1])),
+                "events": float(g.n_event[sl].sum()),
+            }
+        )
     method = {
         "estimator": f"Cox model predicted survival exp(-H_s(t) exp(x'beta)) "
         f"({fd.ties} baseline hazard; R survfit.coxph(newdata=))",
@@ -417,8 +425,9 @@ def adjusted_survival(
         with np.errstate(divide="ignore", invalid="ignore"):
             se_log = se_s / mean_s
         lo, hi = ci_surv(mean_s, se_log, conf_type, z)
-        gt = pd.DataFrame({"t": g.time, "n_risk": g.n_risk, "n_event": g.n_event,
-                           "n_censor": g.n_censor})
+        gt = pd.DataFrame(
+            {"t": g.time, "n_risk": g.n_risk, "n_event": g.n_event, "n_censor": g.n_censor}
+        )
         gt = gt[np.isin(g.stratum, strata_used)].groupby("t").sum()
         label = f"{group}={lev}"
         parts.append(
