@@ -21,7 +21,7 @@ fits <- list(
   veteran = coxph(Surv(time, status) ~ celltype + karno + age + trt, data = vet,
                   ties = "breslow"),
   rossi = coxph(Surv(week, arrest) ~ fin + age + prio + strata(wexp), data = rossi,
-                weights = wt, ties = "efron"),
+                weights = wt, ties = "efron"),  # non-integer weights: R uses robust var
   heart = coxph(Surv(start, stop, event) ~ age + surgery + transplant, data = heart,
                 ties = "efron")
 )
@@ -81,7 +81,14 @@ adj <- lapply(sort(unique(vet$celltype)), function(lev) {
   list(level = lev, time = sf$time, surv = unname(rowMeans(sf$surv)))
 })
 out$adjusted_veteran <- adj
-# Reference population of one row: the adjusted curve must equal that row's survfit curve.
+# collapse = id on the (start, stop] data: residuals summed within person
+fh <- fits$heart
+out$heart_collapse <- list(
+  id = sort(unique(heart$id)),
+  martingale = unname(residuals(fh, type = "martingale", collapse = heart$id)),
+  deviance = unname(residuals(fh, type = "deviance", collapse = heart$id)),
+  dfbeta = mat(unname(residuals(fh, type = "dfbeta", collapse = heart$id)))
+)
 out$session <- list(R = R.version.string, survival = as.character(packageVersion("survival")))
 write_json(out, "survival_postfit.json", digits = NA, auto_unbox = TRUE, pretty = FALSE,
            null = "null", na = "null")

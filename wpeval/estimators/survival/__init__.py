@@ -7,6 +7,10 @@ Public functions (all return immutable result objects that name their method):
 - :func:`logrank` -> EffectTable (k-group, stratified log-rank as R ``survdiff``),
 - :func:`cox` -> EffectTable (stratified Cox, Efron / Breslow ties, (start, stop] data,
   model-based, robust and cluster-robust SEs as R ``coxph``),
+- after :func:`cox`: :func:`baseline_hazard` (DataFrame, R ``basehaz``),
+  :func:`predict_survival` and :func:`adjusted_survival` -> :class:`SurvivalCurves` (R
+  ``survfit.coxph(newdata=)``, direct standardisation), :func:`cox_residuals` (R
+  ``residuals.coxph``), :func:`ph_test` -> EffectTable (R ``cox.zph``),
 - :func:`rmst` -> EffectTable (restricted mean survival time and differences),
 - :func:`cumulative_incidence` -> :class:`CumulativeIncidence` (Aalen-Johansen, IJ SEs),
 - :func:`competing_risks` -> EffectTable (cause-specific Cox or Fine-Gray).
@@ -18,14 +22,22 @@ from wpeval.estimators.survival._curves import CumulativeIncidence, SurvivalCurv
 from wpeval.estimators.survival.competing import competing_risks, cumulative_incidence
 from wpeval.estimators.survival.cox import cox
 from wpeval.estimators.survival.km import kaplan_meier, logrank, rmst
+from wpeval.estimators.survival.ph import ph_test
+from wpeval.estimators.survival.postfit import adjusted_survival, baseline_hazard, predict_survival
+from wpeval.estimators.survival.residuals import cox_residuals
 
 __all__ = [
     "CumulativeIncidence",
     "SurvivalCurves",
+    "adjusted_survival",
+    "baseline_hazard",
     "competing_risks",
     "cox",
+    "cox_residuals",
     "cumulative_incidence",
     "kaplan_meier",
     "logrank",
+    "ph_test",
+    "predict_survival",
     "rmst",
 ]

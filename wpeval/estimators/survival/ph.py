@@ -63,7 +63,8 @@ def ph_test(result, transform="km", *, terms: bool = True, global_test: bool = T
         ``estimate`` is NaN (a test, not an estimate). ``extra``: ``transform``,
         ``residuals`` (``time``, ``transformed_time``, strata labels, and per term the scaled
         Schoenfeld residuals, one per event ordered by stratum and time, as R), ``var``
-        (``vmean^{-1}``, R ``cox.zph()$var``).
+        (``vmean^{-1}``, R ``cox.zph()$var``), ``beta`` (per term the level the scaled
+        residuals scatter around under proportional hazards: the coefficient, 1 for a factor).
 
     Raises
     ------
@@ -125,7 +126,12 @@ def ph_test(result, transform="km", *, terms: bool = True, global_test: bool = T
         tab,
         method,
         title="Test of proportional hazards (cox.zph)",
-        extra={"transform": tname, "residuals": resids, "var": var.tolist()},
+        extra={
+            "transform": tname,
+            "residuals": resids,
+            "var": var.tolist(),
+            "beta": {t: float(rs.beta[jj[0]]) if len(jj) == 1 else 1.0 for t, jj in tmap.items()},
+        },
     )
 
 
