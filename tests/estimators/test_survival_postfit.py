@@ -26,6 +26,7 @@ from wpeval.estimators.survival import (
     ph_test,
     predict_survival,
 )
+from wpeval.estimators.survival.ph import ph_residuals
 from wpeval.exceptions import DataContractError, ParameterError
 
 REF = Path(__file__).parents[1] / "reference"
@@ -179,12 +180,14 @@ def test_ph_test_matches_cox_zph(fits, R, model):
     close(tab["statistic"], z["chisq"])
     close(tab["df"], z["df"])
     close(tab["p_value"], z["p"])
-    r = res.extra["residuals"]
+    r = ph_residuals(res)
     close(r["transformed_time"], z["x"])
     close(r["time"], z["time"])
     for k, term in enumerate(z["terms"][:-1]):
-        close(r["terms"][term], z["y"][k])
-    json.dumps(res.to_dict())
+        close(r[term], z["y"][k])
+    if z["strata"] is not None:
+        assert r["stratum"].tolist() == z["strata"]
+    json.dumps(res.to_dict(), allow_nan=False)
 
 
 @pytest.mark.parametrize("model", MODELS)
@@ -318,3 +321,5 @@ def test_ph_plot_draws_residuals_smooth_and_reference(fits):
         plot_ph_residuals(res, "GLOBAL")
     with pytest.raises(ParameterError, match="ph_test"):
         plot_ph_residuals(fits["veteran"])
+    ax = plot_ph_residuals(res, "celltype", band=False, points=False)  # a factor: level 1
+    assert np.allclose([ln for ln in ax.lines if ln.get_linestyle() == "--"][0].get_ydata(), 1)

@@ -95,17 +95,17 @@ def plot_ph_residuals(
     -------
     matplotlib.axes.Axes
     """
-    res = getattr(result, "extra", {}).get("residuals") if hasattr(result, "extra") else None
-    if not isinstance(res, dict) or "terms" not in res:
-        raise ParameterError("plot_ph_residuals needs the result of ph_test()")
-    terms = list(res["terms"])
+    from wpeval.estimators.survival.ph import ph_residuals
+
+    res = ph_residuals(result)
+    terms = [c for c in res.columns if c not in ("time", "transformed_time", "stratum")]
     term = terms[0] if term is None else term
     if term not in terms:
         raise ParameterError(f"unknown term {term!r}; terms are {terms}")
     if not isinstance(df, (int, np.integer)) or df < 1:
         raise ParameterError(f"df must be a positive integer, got {df!r}")
-    x = np.asarray(res["transformed_time"], dtype=float)
-    y = np.asarray(res["terms"][term], dtype=float)
+    x = res["transformed_time"].to_numpy(dtype=float)
+    y = res[term].to_numpy(dtype=float)
     ok = np.isfinite(x) & np.isfinite(y)
     x, y = x[ok], y[ok]
     ax = _axes(ax)
@@ -120,16 +120,13 @@ def plot_ph_residuals(
                 grid, fit - 2 * se, fit + 2 * se, color=colour("estimate"), alpha=0.15, lw=0
             )
     row = result.tidy()
-    est = np.nan
-    beta = getattr(result, "extra", {}).get("beta", {})
-    if term in beta:
-        est = beta[term]
+    est = result.extra.get("beta", {}).get(term, np.nan)
     if np.isfinite(est):
         ax.axhline(est, color=colour("reference"), ls="--", lw=1, label="Cox estimate")
     p = row.loc[row["term"] == term, "p_value"]
     title = f"{term}: PH test p = {float(p.iloc[0]):.3g}" if len(p) else term
     ax.set_title(title)
-    ax.set_xlabel(xlabel or f"time ({res.get('transform', '')} scale)")
+    ax.set_xlabel(xlabel or f"time ({result.extra.get('transform', '')} scale)")
     ax.set_ylabel(f"beta(t) for {term}")
     ax.legend(frameon=False, fontsize="small")
     return ax

@@ -10,7 +10,8 @@ Public functions (all return immutable result objects that name their method):
 - after :func:`cox`: :func:`baseline_hazard` (DataFrame, R ``basehaz``),
   :func:`predict_survival` and :func:`adjusted_survival` -> :class:`SurvivalCurves` (R
   ``survfit.coxph(newdata=)``, direct standardisation), :func:`cox_residuals` (R
-  ``residuals.coxph``), :func:`ph_test` -> EffectTable (R ``cox.zph``),
+  ``residuals.coxph``), :func:`ph_test` -> EffectTable (R ``cox.zph``) and
+  :func:`ph_residuals` (its scaled Schoenfeld residuals),
 - :func:`rmst` -> EffectTable (restricted mean survival time and differences),
 - :func:`cumulative_incidence` -> :class:`CumulativeIncidence` (Aalen-Johansen, IJ SEs),
 - :func:`competing_risks` -> EffectTable (cause-specific Cox or Fine-Gray).
@@ -22,7 +23,7 @@ from wpeval.estimators.survival._curves import CumulativeIncidence, SurvivalCurv
 from wpeval.estimators.survival.competing import competing_risks, cumulative_incidence
 from wpeval.estimators.survival.cox import cox
 from wpeval.estimators.survival.km import kaplan_meier, logrank, rmst
-from wpeval.estimators.survival.ph import ph_test
+from wpeval.estimators.survival.ph import ph_residuals, ph_test
 from wpeval.estimators.survival.postfit import adjusted_survival, baseline_hazard, predict_survival
 from wpeval.estimators.survival.residuals import cox_residuals
 
@@ -37,6 +38,7 @@ __all__ = [
     "cumulative_incidence",
     "kaplan_meier",
     "logrank",
+    "ph_residuals",
     "ph_test",
     "predict_survival",
     "rmst",

@@ -9,12 +9,13 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from wpeval.estimators.survival._common import label_strings
 from wpeval.estimators.survival._postcore import RiskSums, cox_data
 from wpeval.estimators.survival.residuals import schoenfeld_order
 from wpeval.exceptions import DesignError, ParameterError
 from wpeval.results import EffectTable
 
-__all__ = ["TRANSFORMS", "ph_test"]
+__all__ = ["TRANSFORMS", "ph_residuals", "ph_test"]
 
 TRANSFORMS = ("km", "rank", "identity", "log")
 
@@ -36,7 +37,7 @@ def ph_test(result, transform="km", *, terms: bool = True, global_test: bool = T
     ``df = p``; p-values from chi-square. Assumes the model's other assumptions (independent
     censoring given covariates, correct covariate form).
 
-    Scaled Schoenfeld residuals (for plots, ``extra["residuals"]``): per stratum,
+    Scaled Schoenfeld residuals (for plots, :func:`ph_residuals`): per stratum,
     ``s_i vmean^{-1} + beta``, ``vmean`` the information divided by the number of events in
     the strata where each covariate varies (cox.zph's ``vmean``); for a multi-column term
     (a factor) the residual is ``s_i beta_J`` scaled likewise plus 1.
@@ -60,9 +61,7 @@ def ph_test(result, transform="km", *, terms: bool = True, global_test: bool = T
     -------
     EffectTable
         Rows = terms (and ``GLOBAL``): ``statistic`` = ``chisq``, ``df``, ``p_value``;
-        ``estimate`` is NaN (a test, not an estimate). ``extra``: ``transform``,
-        ``residuals`` (``time``, ``transformed_time``, strata labels, and per term the scaled
-        Schoenfeld residuals, one per event ordered by stratum and time, as R), ``var``
+        ``estimate`` is NaN (a test, not an estimate). ``extra``: ``transform``, ``var``
         (``vmean^{-1}``, R ``cox.zph()$var``), ``beta`` (per term the level the scaled
         residuals scatter around under proportional hazards: the coefficient, 1 for a factor).
 
@@ -122,17 +121,41 @@ def ph_test(result, transform="km", *, terms: bool = True, global_test: bool = T
         + (" (factors jointly)" if terms else " (each column)")
         + (" and global" if global_test else ""),
     }
-    return EffectTable(
+    res = EffectTable(
         tab,
         method,
         title="Test of proportional hazards (cox.zph)",
         extra={
             "transform": tname,
-            "residuals": resids,
+            "n_events": len(resids),
             "var": var.tolist(),
             "beta": {t: float(rs.beta[jj[0]]) if len(jj) == 1 else 1.0 for t, jj in tmap.items()},
         },
     )
+    object.__setattr__(res, "_ph_residuals", resids)  # not in extra: one row per event
+    return res
+
+
+def ph_residuals(result) -> pd.DataFrame:
+    """Scaled Schoenfeld residuals kept by :func:`ph_test` (R ``cox.zph()$y``, ``$x``, ``$time``).
+
+    Parameters
+    ----------
+    result : EffectTable
+        The result of :func:`ph_test`.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per event (indexed by the event row's label), ordered by stratum and time as R:
+        ``time``, ``transformed_time`` (``g`` before centring, R ``$x``), ``stratum`` (stratified
+        models) and one column per term. Under proportional hazards each term's residuals
+        scatter around ``result.extra["beta"][term]`` with no trend in time.
+    """
+    df = getattr(result, "_ph_residuals", None)
+    if not isinstance(df, pd.DataFrame):
+        raise ParameterError("ph_residuals needs the result of ph_test()")
+    return df.copy()
 
 
 def _transform(fd, transform):
@@ -176,37 +199,36 @@ def _scaled(fd, rs, I11, tmap, resid, tname, ftime):
     s_dead = fd.strata_codes[order]
     ns = len(fd.strata_labels)
     X = fd.X()[:, fd.kept]
-    used = np.zeros((ns, p))
     nd = np.bincount(fd.strata_codes[rs.dead], minlength=ns)
-    for s in range(ns):
-        xs = X[fd.strata_codes == s]
-        if len(xs):
-            used[s] = np.where(np.any(xs != xs[:1], axis=0), nd[s], 0)
+    srt = np.argsort(fd.strata_codes, kind="stable")
+    starts = np.searchsorted(fd.strata_codes[srt], np.arange(ns))
+    Xs = X[srt]
+    varies = np.minimum.reduceat(Xs, starts, axis=0) != np.maximum.reduceat(Xs, starts, axis=0)
+    used = np.where(varies, nd[:, None], 0)  # cox.zph ``used``: events where x varies
     beta = rs.beta
     T = np.zeros((p, len(tmap)))
     for i, jj in enumerate(tmap.values()):
         T[jj, i] = 1.0 if len(jj) == 1 else beta[jj]
-    wt = sum(np.minimum.outer(u, u) for u in used)
+    wt = np.minimum(used[:, :, None], used[:, None, :]).sum(axis=0)
     vmean = T.T @ (I11 / np.where(wt == 0, 1, wt)) @ T
     used = used[:, [jj[0] for jj in tmap.values()]]
     Y = S @ T
-    for s in range(ns):
-        k = np.flatnonzero(used[s] > 0)
-        rows = s_dead == s
+    pattern = used[s_dead] > 0  # per event: the terms scaled in its stratum
+    pats, which = np.unique(pattern, axis=0, return_inverse=True)
+    for q, pat in enumerate(pats):
+        rows = np.flatnonzero(np.ravel(which) == q)
+        k = np.flatnonzero(pat)
         Y[np.ix_(rows, k)] = np.linalg.solve(vmean[np.ix_(k, k)], Y[np.ix_(rows, k)].T).T
-        Y[np.ix_(rows, np.setdiff1d(np.arange(len(tmap)), k))] = np.nan
+        Y[np.ix_(rows, np.flatnonzero(~pat))] = np.nan
     for i, jj in enumerate(tmap.values()):
         Y[:, i] += beta[jj[0]] if len(jj) == 1 else 1.0
-    out = {
-        "time": fd.duration[order].tolist(),
-        "transformed_time": ftime[order].tolist(),
-        "transform": tname,
-        "strata": None,
-        "terms": {t: Y[:, i].tolist() for i, t in enumerate(tmap)},
-    }
+    out = pd.DataFrame(
+        {"time": fd.duration[order], "transformed_time": ftime[order]},
+        index=fd.frame.index[order],
+    )
     if fd.strata:
-        from wpeval.estimators.survival._common import label_strings
-
-        labels = label_strings(fd.strata_labels.reset_index(drop=True))
-        out["strata"] = [labels[s] for s in s_dead]
+        labels = np.asarray(label_strings(fd.strata_labels.reset_index(drop=True)))
+        out["stratum"] = labels[s_dead]
+    for i, t in enumerate(tmap):
+        out[t] = Y[:, i]
     return out, np.linalg.inv(vmean)
