@@ -323,3 +323,37 @@ def test_ph_plot_draws_residuals_smooth_and_reference(fits):
         plot_ph_residuals(fits["veteran"])
     ax = plot_ph_residuals(res, "celltype", band=False, points=False)  # a factor: level 1
     assert np.allclose([ln for ln in ax.lines if ln.get_linestyle() == "--"][0].get_ydata(), 1)
+
+
+def test_collapse_accepts_values_one_per_row(fits, data):
+    by_name = cox_residuals(fits["heart"], "score", collapse="id")
+    by_values = cox_residuals(fits["heart"], "score", collapse=data["heart"]["id"].to_numpy())
+    pd.testing.assert_frame_equal(by_name, by_values, check_names=False)
+    with pytest.raises(ParameterError, match="one per fitted row"):
+        cox_residuals(fits["heart"], "score", collapse=[1, 2, 3])
+
+
+def test_refuses_data_changed_in_place_after_the_fit(data):
+    df = data["veteran"].copy()
+    fit = cox(df, "time", "status", ["karno", "age"])
+    baseline_hazard(fit)  # unchanged: fine
+    df.loc[df.index[0], "karno"] = 5.0
+    with pytest.raises(DataContractError, match="changed after the fit") as err:
+        cox_residuals(fit, "score")
+    assert err.value.rule == "data_unchanged_since_fit"
+
+
+def test_aliased_covariate_is_left_out_as_R(data):
+    df = data["veteran"].assign(karno2=lambda d: 2 * d["karno"])
+    with pytest.warns(Warning, match="aliased"):
+        fit = cox(df, "time", "status", ["karno", "age", "karno2"])
+    ref = cox(df, "time", "status", ["karno", "age"])
+    got = cox_residuals(fit, "dfbeta")
+    assert list(got.columns) == ["karno", "age"]
+    close(got.to_numpy(), cox_residuals(ref, "dfbeta").to_numpy(), 1e-10)
+    assert ph_test(fit).tidy()["term"].tolist() == ["karno", "age", "GLOBAL"]
+    close(
+        predict_survival(fit, df.iloc[:2]).tidy()["surv"],
+        predict_survival(ref, df.iloc[:2]).tidy()["surv"],
+        1e-10,
+    )

@@ -31,7 +31,7 @@ import numpy as np
 import pandas as pd
 
 from wpeval.estimators.survival._common import Design
-from wpeval.exceptions import ParameterError
+from wpeval.exceptions import DataContractError, ParameterError
 
 
 @dataclass
@@ -53,13 +53,32 @@ class CoxFitData:
     vcov: np.ndarray  # R ``object$var`` (robust when requested)
     vcov_model: np.ndarray  # R ``naive.var`` / model-based
     columns: dict  # duration, event, entry, weights column names
+    fingerprint: np.ndarray | None = None  # of the data at fit time (see :func:`fingerprint`)
 
     def design(self) -> Design:
         return Design(self.frame, self.covariates)
 
     def X(self) -> np.ndarray:
-        """The n x p design in input row order (built on demand, not kept)."""
-        return self.design().build()
+        """The n x p design in input row order (built on demand, not kept).
+
+        Raises DataContractError if the data the fit refers to were changed in place since the
+        fit (the fit keeps references, not copies).
+        """
+        design = self.design()
+        if self.fingerprint is not None:
+            now = fingerprint(
+                design, self.duration, self.event, self.weights, self.strata_codes, self.entry
+            )
+            if now.shape != self.fingerprint.shape or not np.allclose(
+                now, self.fingerprint, rtol=1e-10, atol=0, equal_nan=True
+            ):
+                raise DataContractError(
+                    "the data frame passed to cox() was changed after the fit (the fit keeps "
+                    "a reference to it, not a copy): refit, or pass a copy to cox()",
+                    column=None,
+                    rule="data_unchanged_since_fit",
+                )
+        return design.build()
 
     @property
     def kept(self) -> np.ndarray:
@@ -73,6 +92,19 @@ class CoxFitData:
             out[cov] = list(range(k, k + width))
             k += width
         return out
+
+
+def fingerprint(design: Design, duration, event, weights, strata_codes, entry) -> np.ndarray:
+    """Sums and sums of squares of every covariate part and of the time / event / weight /
+    stratum arrays: O(n p), computed at fit time and checked before any post-fit computation."""
+    arrays = [v for _, v, _ in design.parts] + [duration, event, weights, strata_codes]
+    if entry is not None:
+        arrays.append(entry)
+    out = []
+    for a in arrays:
+        a = np.asarray(a, dtype=np.float64)
+        out += [float(a.sum()), float(a @ a)]
+    return np.array(out)
 
 
 def cox_data(result) -> CoxFitData:

@@ -257,6 +257,7 @@ def predict_survival(
     V = _vcov(fd)
     z = zcrit(alpha)
     slabels = label_strings(fd.strata_labels.reset_index(drop=True)) if fd.strata else None
+    n_rows = np.bincount(fd.strata_codes, minlength=len(fd.strata_labels))
     parts, curves = [], []
     for i in range(len(X)):
         sl = g.rows(code[i])
@@ -287,7 +288,7 @@ def predict_survival(
         curves.append(
             {
                 "curve": label,
-                "n": int(np.sum(g.n_risk[sl][:1])),
+                "n": int(n_rows[code[i]]),  # fitted rows of the stratum
                 "events": float(g.n_event[sl].sum()),
             }
         )

@@ -59,9 +59,10 @@ def cox_residuals(result, type: str = "martingale", *, weighted=None, collapse=N
     weighted : bool, optional
         Multiply by the case weights; default as R: ``True`` for ``dfbeta``/``dfbetas``,
         ``False`` otherwise.
-    collapse : str, optional
-        Column of the fitted data (e.g. a person id with several (start, stop] rows) within
-        which residuals are summed (R ``collapse=``); not for Schoenfeld residuals.
+    collapse : str or array-like, optional
+        Column of the fitted data, or one value per fitted row (e.g. a person id with several
+        (start, stop] rows), within which residuals are summed (R ``collapse=``); not for
+        Schoenfeld residuals.
 
     Returns
     -------
@@ -133,15 +134,24 @@ def cox_residuals(result, type: str = "martingale", *, weighted=None, collapse=N
 def _collapse(fd, collapse):
     if collapse is None:
         return None
-    if not isinstance(collapse, str):
-        raise ParameterError("collapse must be a column name")
-    if collapse not in fd.frame.columns:
-        raise DataContractError(
-            f"collapse column {collapse!r} is not in the fitted data",
-            column=collapse,
-            rule="column_present",
-        )
-    g = fd.frame[collapse]
+    if isinstance(collapse, str):
+        if collapse not in fd.frame.columns:
+            raise DataContractError(
+                f"collapse column {collapse!r} is not among the fitted rows' columns (when "
+                "cox() dropped rows it keeps only the columns it used): pass the values, one "
+                "per fitted row",
+                column=collapse,
+                rule="column_present",
+            )
+        g = fd.frame[collapse]
+    else:
+        vals = np.asarray(collapse)
+        if vals.ndim != 1 or len(vals) != len(fd.frame):
+            raise ParameterError(
+                f"collapse must be a column name or {len(fd.frame)} values (one per fitted row)"
+            )
+        g = pd.Series(vals, index=fd.frame.index)
+        collapse = "collapse"
     if g.isna().any():
         raise DataContractError(
             f"collapse column {collapse!r} has missing values",
