@@ -357,3 +357,14 @@ def test_aliased_covariate_is_left_out_as_R(data):
         predict_survival(ref, df.iloc[:2]).tidy()["surv"],
         1e-10,
     )
+
+
+def test_adjusted_weights_equal_repeated_rows(fits, data):
+    fit = fits["veteran"]
+    ref = data["veteran"].iloc[:12].assign(k=[1, 2, 3] * 4)
+    weighted = adjusted_survival(fit, "celltype", data=ref, weights="k").tidy()
+    repeated = adjusted_survival(fit, "celltype", data=ref.loc[ref.index.repeat(ref["k"])]).tidy()
+    for col in ("surv", "std_err", "conf_low"):
+        close(weighted[col], repeated[col], 1e-12)
+    with pytest.raises(DataContractError, match="non-negative"):
+        adjusted_survival(fit, "celltype", data=ref.assign(k=-1), weights="k")

@@ -311,12 +311,35 @@ def predict_survival(
 
 
 # -- adjusted (directly standardised) curves ---------------------------------------------------
+def _avg_weights(ref: pd.DataFrame, weights) -> np.ndarray:
+    """Averaging weights ``a_i`` (sum 1) of the reference rows."""
+    if weights is None:
+        return np.full(len(ref), 1.0 / len(ref))
+    if not isinstance(weights, str) or weights not in ref.columns:
+        raise DataContractError(
+            f"weights column {weights!r} is not in the reference data",
+            column=str(weights),
+            rule="column_present",
+        )
+    w = pd.to_numeric(ref[weights], errors="coerce").to_numpy(dtype=float)
+    bad = ~np.isfinite(w) | (w < 0)
+    if bad.any() or w.sum() <= 0:
+        raise DataContractError(
+            "reference weights must be finite, non-negative and not all zero",
+            column=weights,
+            rule="weights_nonnegative",
+            examples=ref.index[bad][:5].tolist(),
+        )
+    return w / w.sum()
+
+
 def adjusted_survival(
     result,
     group: str,
     *,
     data: pd.DataFrame | None = None,
     levels=None,
+    weights: str | None = None,
     alpha: float = 0.05,
     conf_type: str = "log",
     chunk: int = 4096,
@@ -351,6 +374,10 @@ def adjusted_survival(
         the model was fitted on.
     levels : list, optional
         Levels of ``group`` to standardise to (default: those in the fitted data, sorted).
+    weights : str, optional
+        Column of the reference rows with non-negative weights (e.g. to standardise to a
+        population the reference sample represents): ``S_g(t) = sum_i a_i S_i(t)``,
+        ``a_i = w_i / sum w``; the variance formula uses ``a_i`` in place of ``1/m``.
     alpha : float
         1 - confidence level of the pointwise intervals.
     conf_type : {"log", "log-log", "plain"}
@@ -384,6 +411,9 @@ def adjusted_survival(
     if not isinstance(chunk, (int, np.integer)) or chunk < 1:
         raise ParameterError(f"chunk must be a positive integer, got {chunk!r}")
     ref = fd.frame if data is None else data
+    if not isinstance(ref, pd.DataFrame) or len(ref) == 0:
+        raise ParameterError("data must be a non-empty pandas DataFrame")
+    avg = _avg_weights(ref, weights)
     if levels is None:
         levels = sorted(pd.unique(fd.frame[group]).tolist())
     fd, rs, g = _prepare(result)
@@ -410,15 +440,15 @@ def adjusted_survival(
             Vh = np.where(ok, g.cumvar[sl][ii], 0.0)
             Xc = np.where(ok[:, None], g.xcum[sl][ii], 0.0)
             rows = np.flatnonzero(code == s)
-            sr = np.zeros(len(times))  # mean_i 1{s_i=s} S_i r_i
-            srx = np.zeros((len(times), rs.p))  # mean_i 1{s_i=s} S_i r_i x_i
+            sr = np.zeros(len(times))  # sum_i a_i 1{s_i=s} S_i r_i
+            srx = np.zeros((len(times), rs.p))  # sum_i a_i 1{s_i=s} S_i r_i x_i
             for b in range(0, len(rows), chunk):
                 rr = rows[b : b + chunk]
-                Si = np.exp(-np.outer(H, r[rr]))  # (times, rows)
-                mean_s += Si.sum(axis=1) / m
+                Si = np.exp(-np.outer(H, r[rr])) * avg[rr]  # (times, rows), a_i S_i
+                mean_s += Si.sum(axis=1)
                 SR = Si * r[rr]
-                sr += SR.sum(axis=1) / m
-                srx += SR @ Xk[rr] / m
+                sr += SR.sum(axis=1)
+                srx += SR @ Xk[rr]
             var_base += Vh * sr**2
             a += srx * H[:, None] - sr[:, None] * Xc
         var = var_base + np.einsum("tj,jk,tk->t", a, V, a)
@@ -455,7 +485,9 @@ def adjusted_survival(
         "baseline-hazard variance with between-row covariances plus a' V a for the "
         "coefficients); reference-population sampling variability not included",
         "ci_method": f"pointwise {100 * (1 - alpha):.0f}% {conf_type} on se(S)/S",
-        "design": f"reference population of {len(ref)} rows; proportional hazards",
+        "design": f"reference population of {len(ref)} rows"
+        + (f" weighted by {weights}" if weights else "")
+        + "; proportional hazards",
         "alpha": alpha,
         "conf_type": conf_type,
     }
