@@ -69,7 +69,8 @@ def plot_ph_residuals(
     """Scaled Schoenfeld residuals of one term against transformed time, with a smooth.
 
     Under proportional hazards the smooth is flat at the Cox coefficient (dashed reference
-    line); a trend suggests a time-varying effect ``beta(t)`` (Grambsch & Therneau 1994). The
+    line; for a factor, whose residuals combine its dummies weighted by their coefficients,
+    at 1); a trend suggests a time-varying effect ``beta(t)`` (Grambsch & Therneau 1994). The
     smooth is a least-squares natural cubic spline with ``df`` degrees of freedom and bands of
     +/- 2 pointwise SEs (as R ``plot.cox.zph``; the bands ignore the residuals' correlation and
     are a visual guide, not a test: see ``result``'s chi-square for that).
@@ -120,13 +121,20 @@ def plot_ph_residuals(
                 grid, fit - 2 * se, fit + 2 * se, color=colour("estimate"), alpha=0.15, lw=0
             )
     row = result.tidy()
+    p = row.loc[row["term"] == term, "p_value"]
+    factor = bool((row.loc[row["term"] == term, "df"] > 1).any())
     est = result.extra.get("beta", {}).get(term, np.nan)
     if np.isfinite(est):
-        ax.axhline(est, color=colour("reference"), ls="--", lw=1, label="Cox estimate")
-    p = row.loc[row["term"] == term, "p_value"]
+        ax.axhline(
+            est,
+            color=colour("reference"),
+            ls="--",
+            lw=1,
+            label="level under PH (1 for a factor)" if factor else "Cox estimate",
+        )
     title = f"{term}: PH test p = {float(p.iloc[0]):.3g}" if len(p) else term
     ax.set_title(title)
     ax.set_xlabel(xlabel or f"time ({result.extra.get('transform', '')} scale)")
-    ax.set_ylabel(f"beta(t) for {term}")
+    ax.set_ylabel(f"{term}: multiplier of its x'beta(t)" if factor else f"beta(t) for {term}")
     ax.legend(frameon=False, fontsize="small")
     return ax
