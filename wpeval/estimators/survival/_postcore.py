@@ -102,8 +102,9 @@ def fingerprint(design: Design, duration, event, weights, strata_codes, entry) -
         arrays.append(entry)
     out = []
     for a in arrays:
-        a = np.asarray(a, dtype=np.float64)
-        out += [float(a.sum()), float(a @ a)]
+        a = np.asarray(a)
+        b = a[::7].astype(np.float64)  # a sum of squares over every 7th row is enough to see
+        out += [float(np.sum(a, dtype=np.float64)), float(b @ b)]  # an edit; cheap at 2M rows
     return np.array(out)
 
 
