@@ -23,14 +23,18 @@ fits <- list(
   rossi = coxph(Surv(week, arrest) ~ fin + age + prio + strata(wexp), data = rossi,
                 weights = wt, ties = "efron"),  # non-integer weights: R uses robust var
   heart = coxph(Surv(start, stop, event) ~ age + surgery + transplant, data = heart,
-                ties = "efron")
+                ties = "efron"),
+  # two strata columns, cluster-robust variance (survfit's std.err uses it), Breslow
+  heart2 = coxph(Surv(start, stop, event) ~ age + transplant + strata(grp, k), data = heart,
+                 cluster = id, ties = "breslow")
 )
 newdata <- list(
   lung = data.frame(age = c(60, 70), ph_ecog = c(1, 2), wt_loss = c(5, 20), sex = c(1, 2)),
   veteran = data.frame(celltype = c("adeno", "squamous"), karno = c(60, 80), age = c(60, 65),
                        trt = c(1, 2)),
   rossi = data.frame(fin = c(0, 1), age = c(20, 30), prio = c(3, 0), wexp = c(0, 1)),
-  heart = data.frame(age = c(-5, 5), surgery = c(0, 1), transplant = c(1, 0))
+  heart = data.frame(age = c(-5, 5), surgery = c(0, 1), transplant = c(1, 0)),
+  heart2 = data.frame(age = c(0, 3), transplant = c(1, 0), grp = c("a", "b"), k = c(1, 0))
 )
 
 mat <- function(m) if (is.matrix(m)) unname(split(m, col(m))) else list(unname(m))

