@@ -155,7 +155,11 @@ def ph_residuals(result) -> pd.DataFrame:
     df = getattr(result, "_ph_residuals", None)
     if not isinstance(df, pd.DataFrame):
         raise ParameterError("ph_residuals needs the result of ph_test()")
-    return df.copy()
+    out = df.copy()
+    out.attrs["method"] = (
+        f"scaled Schoenfeld residuals as R cox.zph()$y ({result.extra.get('transform')} time scale)"
+    )
+    return out
 
 
 def _transform(fd, transform):
