@@ -202,7 +202,7 @@ def _scaled(fd, rs, I11, tmap, resid, tname, ftime):
     p = rs.p
     s_dead = fd.strata_codes[order]
     ns = len(fd.strata_labels)
-    X = fd.X()[:, fd.kept]
+    X = rs.X  # centred design of the estimated columns (constancy is unchanged by centring)
     nd = np.bincount(fd.strata_codes[rs.dead], minlength=ns)
     srt = np.argsort(fd.strata_codes, kind="stable")
     starts = np.searchsorted(fd.strata_codes[srt], np.arange(ns))
