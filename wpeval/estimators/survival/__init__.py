@@ -9,6 +9,11 @@ Public functions (all return immutable result objects that name their method):
   R ``survdiff``),
 - :func:`cox` -> EffectTable (stratified Cox, Efron / Breslow ties, (start, stop] data,
   model-based, robust and cluster-robust SEs as R ``coxph``),
+- after :func:`cox`: :func:`baseline_hazard` (DataFrame, R ``basehaz``),
+  :func:`predict_survival` and :func:`adjusted_survival` -> :class:`SurvivalCurves` (R
+  ``survfit.coxph(newdata=)``, direct standardisation), :func:`cox_residuals` (R
+  ``residuals.coxph``), :func:`ph_test` -> EffectTable (R ``cox.zph``) and
+  :func:`ph_residuals` (its scaled Schoenfeld residuals),
 - :func:`rmst` -> EffectTable (restricted mean survival time and differences),
 - :func:`cumulative_incidence` -> :class:`CumulativeIncidence` (Aalen-Johansen, IJ SEs),
 - :func:`competing_risks` -> EffectTable (cause-specific Cox or Fine-Gray).
@@ -23,17 +28,26 @@ from wpeval.estimators.survival.cox import cox
 from wpeval.estimators.survival.km import kaplan_meier
 from wpeval.estimators.survival.logrank import logrank
 from wpeval.estimators.survival.nelson_aalen import CumulativeHazard, nelson_aalen
+from wpeval.estimators.survival.ph import ph_residuals, ph_test
+from wpeval.estimators.survival.postfit import adjusted_survival, baseline_hazard, predict_survival
+from wpeval.estimators.survival.residuals import cox_residuals
 from wpeval.estimators.survival.rmst import rmst
 
 __all__ = [
     "CumulativeHazard",
     "CumulativeIncidence",
     "SurvivalCurves",
+    "adjusted_survival",
+    "baseline_hazard",
     "competing_risks",
     "cox",
+    "cox_residuals",
     "cumulative_incidence",
     "kaplan_meier",
     "logrank",
     "nelson_aalen",
+    "ph_residuals",
+    "ph_test",
+    "predict_survival",
     "rmst",
 ]

@@ -11,6 +11,7 @@ from scipy import stats
 from wpeval.estimators._newton import NewtonControl
 from wpeval.estimators.survival._common import Design, as_list, check_alpha, codes, prepare, zcrit
 from wpeval.estimators.survival._coxengine import CoxEngine, newton
+from wpeval.estimators.survival._postcore import CoxFitData, fingerprint
 from wpeval.exceptions import DataContractError, DesignError, ParameterError, StatisticalWarning
 from wpeval.results import EffectTable
 
@@ -120,7 +121,10 @@ def cox(
         requested), ``statistic`` (z), ``p_value``, ``conf_low``/``conf_high``, ``n`` (rows),
         plus ``hazard_ratio``, ``hr_conf_low``, ``hr_conf_high`` and ``model_std_error``.
         ``extra`` holds the log-likelihoods, likelihood-ratio and Wald tests, the covariance
-        matrix, iteration count, numbers of events, strata, clusters and dropped rows.
+        matrix, iteration count, numbers of events, strata, clusters and dropped rows. The
+        result also keeps references (not copies) to the fitted rows for the post-fit functions
+        (:mod:`.postfit`, :mod:`.residuals`, :mod:`.ph`); they refuse to run if ``data`` was
+        changed in place after the fit.
 
     Raises
     ------
@@ -161,6 +165,7 @@ def cox(
     engine = CoxEngine(
         design.build, prep.duration, prep.event, s_codes, w, start=prep.entry, ties=ties
     )
+    fp = fingerprint(design, prep.duration, prep.event, w, s_codes, prep.entry)
     del design
     fit = fit_engine(
         engine,
@@ -198,7 +203,7 @@ def cox(
             + fit["notes"]
         ),
     }
-    return _result(
+    res = _result(
         fit,
         alpha,
         method,
@@ -207,6 +212,15 @@ def cox(
         n_clusters,
         title=f"Cox model for {duration} ({event})",
     )
+    # references (no copies) for the post-fit functions (postfit, residuals, ph); not in extra
+    keep = CoxFitData(
+        frame, covariates, strata, names, prep.duration, prep.event, prep.entry, s_codes,
+        s_labels, w, ties, fit["beta"], fit["Vr"] if fit["Vr"] is not None else fit["V"],
+        fit["V"], {"duration": duration, "event": event, "entry": entry, "weights": weights},
+    )  # fmt: skip
+    keep.fingerprint = fp
+    object.__setattr__(res, "_cox_data", keep)
+    return res
 
 
 SINGULAR = ("na", "error")
