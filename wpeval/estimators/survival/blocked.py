@@ -37,7 +37,7 @@ from wpeval.exceptions import DataContractError, ParameterError, StatisticalWarn
 from wpeval.inference.multiplicity import adjust_pvalues
 from wpeval.results import EffectTable
 
-__all__ = ["blocked_curves", "compare_primes_survival"]
+__all__ = ["blocked_curves", "blocked_km_arrays", "compare_primes_survival"]
 
 ESTIMATOR = "blocked Kaplan-Meier difference"
 _ADJUST = ("holm", "bonferroni", "bh", "none")
@@ -620,21 +620,77 @@ def _row(q, kind, ia, ib, w, used, h, alpha, info, ext, na, nb, usable) -> dict:
     if not used.any():
         row.update(estimate=np.nan, std_error=np.nan, estimate_a=np.nan, estimate_b=np.nan)
         return row
+    row.update(_combine(qa, qb, va, vb, w, alpha))
+    return row
+
+
+def _combine(qa, qb, va, vb, w, alpha) -> dict:
+    """``sum w (qa - qb)``, its SE ``sqrt(sum w^2 (va + vb))``, normal test and interval."""
     est = float(w @ (qa - qb))
     se = float(np.sqrt(w**2 @ (va + vb)))
     z = zcrit(alpha)
     stat = est / se if se > 0 else np.nan
-    row.update(
-        estimate=est,
-        std_error=se,
-        statistic=stat,
-        p_value=float(2 * stats.norm.sf(abs(stat))) if np.isfinite(stat) else np.nan,
-        conf_low=est - z * se,
-        conf_high=est + z * se,
-        estimate_a=float(w @ qa),
-        estimate_b=float(w @ qb),
+    return {
+        "estimate": est,
+        "std_error": se,
+        "statistic": stat,
+        "p_value": float(2 * stats.norm.sf(abs(stat))) if np.isfinite(stat) else np.nan,
+        "conf_low": est - z * se,
+        "conf_high": est + z * se,
+        "estimate_a": float(w @ qa),
+        "estimate_b": float(w @ qb),
+    }
+
+
+def blocked_km_arrays(duration, event, block, is_a, horizons=(364, 728), alpha=0.05, min_n=2):
+    """The blocked contrasts of :func:`compare_primes_survival` for one pair, from arrays.
+
+    Used by the design diagnosis (:mod:`wpeval.inference.replicate`), which has the arrays
+    already; same estimator, variance and stratum rules (no timefix, no input checks).
+
+    Parameters
+    ----------
+    duration, event : ndarray
+        Times (>= 0) and 0/1 events.
+    block : ndarray of int
+        Stratum codes 0..K-1.
+    is_a : ndarray of bool
+        True for prime A, False for prime B (estimate = A - B).
+    horizons : sequence of float
+    alpha : float
+    min_n : int
+        Referrals each prime needs in a stratum.
+
+    Returns
+    -------
+    dict
+        ``{("surv" or "rmst", h): {"estimate", "std_error", "conf_low", "conf_high",
+        "p_value", "n_strata_used", ...}}``.
+    """
+    H = _check_horizons(horizons)
+    block = np.asarray(block, dtype=np.int64)
+    K = int(block.max()) + 1
+    cell = block * 2 + np.where(np.asarray(is_a, dtype=bool), 0, 1)
+    cc = _CellCurves(
+        np.asarray(duration, dtype=np.float64), np.asarray(event, dtype=np.float64), cell, 2 * K
     )
-    return row
+    n = cc.n.reshape(K, 2)
+    usable = (n >= min_n).all(axis=1)
+    ia, ib = np.arange(K) * 2, np.arange(K) * 2 + 1
+    out = {}
+    for h in H:
+        q = cc.at(h)
+        used = usable & ((q["at_risk"][ia] + q["at_risk"][ib]) > 0)
+        size = n.sum(axis=1) * used
+        for kind in ("surv", "rmst"):
+            if not used.any():
+                out[(kind, float(h))] = {"estimate": np.nan, "n_strata_used": 0}
+                continue
+            var = "var_surv" if kind == "surv" else "var_rmst"
+            r = _combine(q[kind][ia], q[kind][ib], q[var][ia], q[var][ib], size / size.sum(), alpha)
+            r["n_strata_used"] = int(used.sum())
+            out[(kind, float(h))] = r
+    return out
 
 
 def _warn(tab: pd.DataFrame, min_n: int) -> None:
