@@ -378,9 +378,11 @@ def compare_primes_survival(
     censoring independent of the event time, so the Kaplan-Meier curve is consistent (here other
     exits from the programme and the extract date censor job entry: the estimand is the net
     survival of job entry with those exits removed, under that assumption); the Greenwood and
-    RMST variances are large-sample, so a stratum needs enough referrals for them (the
-    normal approximation is for the *sum* over strata: many small strata are fine, see
-    ``benchmarks/coverage_survival.py``). No interference between referrals.
+    RMST variances are large-sample within each stratum: in the coverage benchmark
+    (``benchmarks/coverage_survival.py``, 500 synthetic programmes) the 95% intervals cover
+    94.6-95.1% with a median of 16-190 referrals per prime and stratum, but about 93% in a CPA
+    whose strata hold a median of 4 referrals per prime (the SEs there are ~7% too small).
+    No interference between referrals.
 
     Strata: a stratum enters a pair's contrast only if it holds both primes (the others are
     counted in ``n_dropped``) with at least ``min_n`` referrals each (else ``n_dropped_small``,
