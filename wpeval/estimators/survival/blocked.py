@@ -404,7 +404,7 @@ def compare_primes_survival(
     2010); it is not a test of the weak null of equal average curves. Seeds: one child of
     ``numpy.random.SeedSequence(seed)`` per pair, in table order; all quantities of a pair share
     the draws. Cost is O(draws x rows log rows): about 0.05 s per draw per million rows of a
-    pair.
+    pair, e.g. ~3 minutes for 1,000 draws over every pair of 1.9 million attached referrals.
 
     Parameters
     ----------
@@ -563,8 +563,7 @@ def compare_primes_survival(
             )
         tab[col] = out
     method = {
-        "estimator": ESTIMATOR + " (S(h) and RMST(h), within-stratum Kaplan-Meier curves "
-        "combined with the design weights)",
+        "estimator": ESTIMATOR,
         "se_type": "blocked Greenwood: sum_s w_s^2 (Var_A,s + Var_B,s), Greenwood for S(h), "
         "Klein-Moeschberger (R survmean) for RMST(h)",
         "ci_method": f"normal (Wald) {100 * (1 - alpha):g}%",
@@ -580,8 +579,9 @@ def compare_primes_survival(
         "prime effect on (duration, event); labels permuted within strata"
         if draws
         else None,
-        "notes": "time in days (364 = 52 weeks, 728 = 104 weeks); p_adjusted_cpa over all "
-        "rows of a CPA, p_adjusted_cpa_quantity over the pairs of a CPA for one quantity",
+        "notes": "S(h) and RMST(h) from within-stratum Kaplan-Meier curves combined with the "
+        "design weights; time in days (364 = 52 weeks, 728 = 104 weeks); p_adjusted_cpa over "
+        "all rows of a CPA, p_adjusted_cpa_quantity over the pairs of a CPA for one quantity",
     }
     return EffectTable(
         tab,
