@@ -10,7 +10,11 @@ The estimator registry (:data:`ESTIMATORS`) maps a name to a callable
 ``fn(pair: PairData, alpha: float, rng) -> (estimate, std_error, conf_low, conf_high, p_value)``
 and the truth column it targets. New estimators (e.g. the blocked RMST difference) are added
 with :func:`register_estimator` and are then available to :func:`wpeval.inference.diagnosis.
-diagnose` by name.
+diagnose` by name. The blocked Kaplan-Meier contrasts of the time from attachment to job entry
+(:mod:`wpeval.estimators.survival.blocked`) are registered as ``blocked_surv_52w``,
+``blocked_surv_104w``, ``blocked_rmst_52w`` and ``blocked_rmst`` (RMST to 104 weeks); their
+truth has no closed form and comes from :func:`survival_truth` (Monte Carlo, once per process
+and configuration).
 
 Design strata. The generator allocates within district x quarter x payment group and, after
 the market-share shift, the shares differ by payment group. Within the coarser district x
