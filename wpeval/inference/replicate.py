@@ -10,7 +10,11 @@ The estimator registry (:data:`ESTIMATORS`) maps a name to a callable
 ``fn(pair: PairData, alpha: float, rng) -> (estimate, std_error, conf_low, conf_high, p_value)``
 and the truth column it targets. New estimators (e.g. the blocked RMST difference) are added
 with :func:`register_estimator` and are then available to :func:`wpeval.inference.diagnosis.
-diagnose` by name.
+diagnose` by name. The blocked Kaplan-Meier contrasts of the time from attachment to job entry
+(:mod:`wpeval.estimators.survival.blocked`) are registered as ``blocked_surv_52w``,
+``blocked_surv_104w``, ``blocked_rmst_52w`` and ``blocked_rmst`` (RMST to 104 weeks); their
+truth has no closed form and comes from :func:`survival_truth` (Monte Carlo, once per process
+and configuration).
 
 Design strata. The generator allocates within district x quarter x payment group and, after
 the market-share shift, the shares differ by payment group. Within the coarser district x
@@ -23,6 +27,7 @@ quarter wherever the shares did not shift).
 
 from __future__ import annotations
 
+import json
 import logging
 import warnings
 from collections.abc import Callable
@@ -38,8 +43,10 @@ __all__ = [
     "OUTCOME_DAYS",
     "EstimatorSpec",
     "PairData",
+    "SURVIVAL_HORIZONS",
     "register_estimator",
     "run_replicate",
+    "survival_truth",
 ]
 
 _LOG = logging.getLogger(__name__)
@@ -52,28 +59,36 @@ FIELDS = ("estimate", "std_error", "conf_low", "conf_high", "p_value", "estimand
 
 @dataclass(frozen=True)
 class EstimatorSpec:
-    """A registered estimator: ``fn(pair, alpha, rng)`` and the truth column it targets."""
+    """A registered estimator: ``fn(pair, alpha, rng)`` and the truth column it targets.
+
+    ``truth``, when set, is ``truth(spec) -> {(cpa, prime, reference): {estimand: value}}``,
+    used instead of ``Truth.contrasts`` for estimands the generator does not give in closed
+    form (the blocked survival contrasts: :func:`survival_truth`)."""
 
     name: str
     fn: Callable
     estimand: str = "diff_p_jo_2y"
     label: str = ""
+    truth: Callable | None = None
 
 
 #: name -> EstimatorSpec
 ESTIMATORS: dict[str, EstimatorSpec] = {}
 
 
-def register_estimator(name: str, estimand: str = "diff_p_jo_2y", label: str = ""):
+def register_estimator(
+    name: str, estimand: str = "diff_p_jo_2y", label: str = "", truth: Callable | None = None
+):
     """Decorator registering ``fn(pair, alpha, rng) -> (est, se, lo, hi, p)`` under ``name``.
 
     ``estimand`` names the column of ``Truth.contrasts`` the estimator targets
     (``diff_p_jo_2y``: difference in 2-year job-outcome probability; ``log_hr``: conditional
-    log hazard ratio of job entry).
+    log hazard ratio of job entry), or, with ``truth``, the key of the estimand in what
+    ``truth(spec)`` returns per contrast.
     """
 
     def deco(fn: Callable) -> Callable:
-        ESTIMATORS[name] = EstimatorSpec(name, fn, estimand, label or name)
+        ESTIMATORS[name] = EstimatorSpec(name, fn, estimand, label or name, truth)
         return fn
 
     return deco
@@ -208,6 +223,115 @@ def _ri(pair: PairData, alpha: float, rng):
     )
 
 
+# ------------------------------------------------------------------------------ survival
+#: horizons (days) of the blocked survival contrasts: 52 and 104 weeks from attachment
+SURVIVAL_HORIZONS = (364.0, 728.0)
+#: Monte Carlo truth of the blocked survival contrasts: TRUTH_REPS programmes of TRUTH_N
+#: referrals (same structure, individuals from SeedSequence(TRUTH_SEED).spawn(TRUTH_REPS))
+TRUTH_N = 2_000_000
+TRUTH_REPS = 5
+TRUTH_SEED = 13_02
+_TRUTH_CACHE: dict[str, tuple[dict, dict]] = {}
+_SURVIVAL = {  # estimator name -> (quantity, horizon, estimand, label)
+    "blocked_surv_52w": ("surv", 364.0, "diff_surv_52w", "S(52 weeks)"),
+    "blocked_surv_104w": ("surv", 728.0, "diff_surv_104w", "S(104 weeks)"),
+    "blocked_rmst_52w": ("rmst", 364.0, "diff_rmst_52w", "RMST to 52 weeks"),
+    "blocked_rmst": ("rmst", 728.0, "diff_rmst_104w", "RMST to 104 weeks"),
+}
+
+
+def _blocked_km(pair: PairData, alpha: float) -> dict:
+    """The blocked Kaplan-Meier contrasts of the pair (time to job entry from attachment,
+    attached referrals, strata = the pair's design blocks), computed once per pair."""
+    key = ("blocked_km", alpha)
+    if key not in pair.cache:
+        from wpeval.estimators.survival.blocked import blocked_km_arrays
+
+        src = pair.source
+        att = src["attached"].to_numpy()[pair.rows]
+        pair.cache[key] = blocked_km_arrays(
+            src["entry_days"].to_numpy()[pair.rows][att],
+            src["entry_event"].to_numpy()[pair.rows][att],
+            pair.block[att],
+            pair.z[att] == 1,
+            SURVIVAL_HORIZONS,
+            alpha,
+        )
+    return pair.cache[key]
+
+
+def survival_truth(spec: dict) -> dict:
+    """True blocked survival contrasts for the generator configuration of ``spec``, by Monte
+    Carlo (they have no closed form: the Kaplan-Meier functional of a stratum mixes payment
+    groups whose other-exit hazards differ, so it is not an average of individual curves).
+
+    The truth of contrast A - B is the blocked estimand at the generator's expected stratum
+    mix: the mean of the blocked estimate (:func:`wpeval.estimators.survival.blocked.
+    blocked_km_arrays`, the design blocks of :func:`run_replicate`) over :data:`TRUTH_REPS`
+    programmes of :data:`TRUTH_N` referrals with the same structure and the same extract
+    date. Its Monte Carlo SE (``sd / sqrt(TRUTH_REPS)``, in ``_TRUTH_CACHE``) is about
+    ``sqrt(n / (TRUTH_N TRUTH_REPS))`` times the SE of an estimate from n referrals, e.g. a
+    tenth at n = 100,000. Computed once per process and configuration (cached).
+
+    Returns
+    -------
+    dict
+        ``{(cpa, prime, reference): {estimand: value}}`` for every contrast of ``spec`` and
+        the estimands ``diff_surv_52w, diff_surv_104w, diff_rmst_52w, diff_rmst_104w``.
+    """
+    key = json.dumps(
+        [
+            spec["config"],
+            int(spec["structure_seed"]),
+            sorted(list(c) for c in spec["contrasts"]),
+            TRUTH_N,
+            TRUTH_REPS,
+            TRUTH_SEED,
+        ],
+        sort_keys=True,
+        default=str,
+    )
+    if key not in _TRUTH_CACHE:
+        vals: dict = {tuple(c): {e[2]: [] for e in _SURVIVAL.values()} for c in spec["contrasts"]}
+        for ss in np.random.SeedSequence(TRUTH_SEED).spawn(TRUTH_REPS):
+            prog, frame, quarter, q0 = simulate({**spec, "n": TRUTH_N}, ss)
+            n_q = int(quarter.max()) + 1
+            P = _prob_table(prog, list(prog.referrals["district"].cat.categories), q0, n_q)
+            for cpa, a, b in spec["contrasts"]:
+                res = _blocked_km(_pair(prog, frame, quarter, q0, P, cpa, a, b), 0.05)
+                for kind, h, estimand, _ in _SURVIVAL.values():
+                    vals[(cpa, a, b)][estimand].append(res[(kind, h)]["estimate"])
+        truth = {c: {e: float(np.mean(v)) for e, v in d.items()} for c, d in vals.items()}
+        mcse = {
+            c: {
+                e: float(np.std(v, ddof=1) / np.sqrt(len(v))) if len(v) > 1 else np.nan
+                for e, v in d.items()
+            }
+            for c, d in vals.items()
+        }
+        _TRUTH_CACHE[key] = (truth, mcse)
+    return _TRUTH_CACHE[key][0]
+
+
+def _register_survival(name: str, kind: str, h: float, estimand: str, what: str) -> None:
+    def fn(pair: PairData, alpha: float, rng):
+        r = _blocked_km(pair, alpha)[(kind, h)]
+        return r["estimate"], r["std_error"], r["conf_low"], r["conf_high"], r["p_value"]
+
+    fn.__name__ = f"_{name}"
+    register_estimator(
+        name,
+        estimand=estimand,
+        label=f"blocked Kaplan-Meier difference in {what} (Greenwood-type blocked variance, "
+        "normal CI; truth by Monte Carlo)",
+        truth=survival_truth,
+    )(fn)
+
+
+for _name, (_kind, _h, _estimand, _what) in _SURVIVAL.items():
+    _register_survival(_name, _kind, _h, _estimand, _what)
+
+
 # ------------------------------------------------------------------------------ simulation
 def _days(col: pd.Series) -> np.ndarray:
     """Days since 1970 (NaT -> a large sentinel)."""
@@ -329,5 +453,8 @@ def run_replicate(spec: dict, ss: np.random.SeedSequence) -> np.ndarray:
                 out[i, j, :5] = est.fn(pair, float(spec["alpha"]), rng)
             except Exception as exc:  # noqa: BLE001 - a failed fit: NaN, counted by diagnose
                 _LOG.debug("%s failed on %s %s - %s: %r", name, cpa, a, b, exc)
-            out[i, j, 5] = float(truth.loc[(cpa, a, b), est.estimand])
+            if est.truth is not None:
+                out[i, j, 5] = float(est.truth(spec)[(cpa, a, b)][est.estimand])
+            else:
+                out[i, j, 5] = float(truth.loc[(cpa, a, b), est.estimand])
     return out
