@@ -181,16 +181,16 @@ def _newton(prob: _Problem, theta0, *, tol: float, max_iter: int):
     """Maximise the log-likelihood by Newton-Raphson with step halving.
 
     Converged when the relative change in the log-likelihood is at most ``tol`` (R survreg's
-    ``rel.tolerance`` rule) and a scaled step below 1e-6, after a full Newton step on a positive-definite
-    information, or
-    when the scaled step is below 1e-12.
+    ``rel.tolerance`` rule) and the scaled step is below 1e-6, after a full Newton step on a
+    positive-definite information; or when the scaled step is below 1e-12.
     """
     theta = np.asarray(theta0, dtype=float).copy()
     ll, U, info = prob.derivatives(theta)
     if not np.isfinite(ll):
         raise DesignError("the log-likelihood is not finite at the starting values")
     it, converged = 0, False
-    for it in range(1, max_iter + 1):
+    while it < max_iter:
+        it += 1
         step, pd_ok = _solve_step(info, U)
         new = theta + step
         ll_new = prob.loglik(new)
@@ -683,7 +683,7 @@ def _result(
     method = {
         "estimator": f"parametric AFT ({dist}), maximum likelihood as R survreg",
         "se_type": "model-based (observed information)",
-        "ci_method": f"Wald normal {100 * (1 - alpha):g}% (log-time scale; Log(scale) on log scale)",
+        "ci_method": f"Wald normal {100 * (1 - alpha):g}% on the log-time scale (Log(scale): log)",
         "design": (
             f"log T = x'beta + sigma W, W {_W_NAME[dist]}; independent rows, right censoring"
             + (f"; case weights {weights}" if weights else "")
