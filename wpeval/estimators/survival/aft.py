@@ -908,8 +908,10 @@ def aft_compare(
     event: str,
     covariates=None,
     distributions=DISTRIBUTIONS,
+    *,
+    return_fits: bool = False,
     **kwargs,
-) -> pd.DataFrame:
+):
     """Fit :func:`aft` with each distribution and compare them by AIC.
 
     Parameters
@@ -918,6 +920,8 @@ def aft_compare(
         As :func:`aft`.
     distributions : sequence of str
         Distributions to fit (default all four).
+    return_fits : bool
+        Also return the fits: ``(table, {distribution: AFTResult})``.
     **kwargs
         Passed to :func:`aft` (``weights``, ``alpha``, ``fitter``, ...).
 
@@ -927,8 +931,7 @@ def aft_compare(
         One row per distribution, sorted by AIC: ``distribution``, ``loglik``, ``n_params``,
         ``aic``, ``delta_aic`` (AIC minus the smallest), ``aic_weight`` (Akaike weight
         ``exp(-delta/2)`` normalised), ``bic``, ``scale``, ``n``, ``n_events``,
-        ``converged``, ``best`` (True on the smallest AIC). The fits are in
-        ``.attrs["fits"]`` (distribution -> AFTResult). The log-likelihoods are of the times
+        ``converged``, ``best`` (True on the smallest AIC). The log-likelihoods are of the times
         themselves, so they are comparable across distributions; exponential is nested in
         Weibull (``Log(scale) = 0``).
     """
@@ -958,5 +961,4 @@ def aft_compare(
     wts = np.exp(-0.5 * tab["delta_aic"].to_numpy())
     tab.insert(5, "aic_weight", wts / wts.sum())
     tab["best"] = np.arange(len(tab)) == 0
-    tab.attrs["fits"] = fits
-    return tab
+    return (tab, fits) if return_fits else tab
