@@ -194,7 +194,11 @@ def test_zero_durations_are_refused_with_rows(frames):
         (lambda d: d.assign(week=-d["week"]), "week", "duration_nonnegative_finite"),
         (lambda d: d.assign(arrest=d["arrest"] * 2), "arrest", "event_0_1"),
         (lambda d: d.drop(columns="prio"), "prio", "column_present"),
-        (lambda d: d.assign(prio=d["prio"].where(d.index != 2, np.inf)), "prio", "finite"),
+        (
+            lambda d: d.assign(prio=d["prio"].astype(float).where(d.index != 2, np.inf)),
+            "prio",
+            "finite",
+        ),
     ],
 )
 def test_bad_columns_name_column_and_rule(frames, change, column, rule):

@@ -331,7 +331,7 @@ def _group_summary(work, duration, event, kept, labels, by, follow, km, fit, hor
     new["curve"] = pd.Categorical(kept, categories=kept)
     km_curve = kept if by else ["all"] * len(kept)
     at_end = []
-    for i, c in enumerate(kept):
+    for i in range(len(kept)):
         one = predict_survival(fit, [end[i]], new.iloc[[i]])
         at_end.append(float(one["surv"].iloc[0]))
     hz = predict_survival(fit, [horizon], new)
