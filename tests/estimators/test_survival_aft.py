@@ -258,3 +258,101 @@ def test_bool_and_categorical_covariates(frames):
     assert list(a.index) == ["Intercept", "fin_b", "wexp_c[T.no]", "Log(scale)"]
     assert a["fin_b"] == pytest.approx(b["fin"], rel=1e-9)
     assert a["wexp_c[T.no]"] == pytest.approx(-b["wexp[T.yes]"], rel=1e-9)
+
+
+# ------------------------------------------------------------- projection (notebook 04)
+@pytest.fixture(scope="module")
+def jobs(synthetic_referrals):
+    from wpeval.data.outcomes import job_retention_times
+
+    return job_retention_times(synthetic_referrals)
+
+
+def _aft_at(proj, curve, times):
+    a = proj.curves[(proj.curves["curve"] == curve) & (proj.curves["source"] == "aft")]
+    return np.interp(times, a["time"], a["surv"])
+
+
+def test_projection_is_close_to_km_over_follow_up(jobs):
+    """Synthetic first-job lengths are Weibull with a scale per payment group (common shape),
+    so the Weibull AFT with a location per group must track each group's KM."""
+    from wpeval.estimators.survival import kaplan_meier
+    from wpeval.estimators.survival.projection import project_retention
+
+    proj = project_retention(jobs, by="payment_group", distribution="weibull")
+    d = jobs["retention_days"].to_numpy()
+    km = kaplan_meier(
+        jobs.assign(retention_days=np.where(d == 0, 0.5, d)),
+        "retention_days",
+        "retention_event",
+        group="payment_group",
+    )
+    times = [91, 182, 365, 730]
+    big = proj.groups[proj.groups["n"] >= 500]
+    assert len(big) >= 3
+    for lab in big["curve"]:
+        k = km.survival_at(times)
+        k = k.loc[k["curve"] == lab, "surv"].to_numpy()
+        np.testing.assert_allclose(_aft_at(proj, lab, times), k, atol=0.03, err_msg=lab)
+    # the KM part of the table is the KM itself
+    one = big["curve"].iloc[0]
+    kmrows = proj.curves[(proj.curves["curve"] == one) & (proj.curves["source"] == "km")]
+    assert kmrows["time"].iloc[0] == 0 and kmrows["surv"].iloc[0] == 1
+    ref = km.tidy()
+    ref = ref[(ref["curve"] == one) & (ref["time"] <= 730)]
+    np.testing.assert_allclose(kmrows["surv"].to_numpy()[1:], ref["surv"].to_numpy())
+    assert proj.method["n_zero_recoded"] == int((d == 0).sum())
+
+
+def test_projection_beyond_follow_up_recovers_the_full_km(jobs):
+    """Censor every job at 365 days, project to 730: the projection must match the KM of the
+    uncensored data, which the model never saw past day 365."""
+    from wpeval.estimators.survival import kaplan_meier
+    from wpeval.estimators.survival.projection import project_retention
+
+    d = jobs["retention_days"].to_numpy()
+    e = jobs["retention_event"].to_numpy()
+    cut = jobs.assign(retention_days=np.minimum(d, 365), retention_event=np.where(d > 365, 0, e))
+    proj = project_retention(cut, by=None, distribution="weibull", horizon_days=730)
+    full = kaplan_meier(
+        jobs.assign(retention_days=np.where(d == 0, 0.5, d)), "retention_days", "retention_event"
+    )
+    truth = full.survival_at([547, 730])["surv"].to_numpy()
+    np.testing.assert_allclose(_aft_at(proj, "all", [547, 730]), truth, atol=0.02)
+    g = proj.groups.iloc[0]
+    assert g["follow_up_end"] == 365
+    assert g["aft_at_horizon_low"] < truth[1] < g["aft_at_horizon_high"]
+    aft_rows = proj.curves[proj.curves["source"] == "aft"]
+    assert (aft_rows["beyond_follow_up"] == (aft_rows["time"] > 365)).all()
+    assert proj.curves.loc[proj.curves["source"] == "km", "time"].max() <= 365
+
+
+def test_projection_chooses_distribution_by_aic_and_leaves_out_small_groups(jobs):
+    from wpeval.estimators.survival.projection import project_retention
+
+    with pytest.warns(StatisticalWarning, match="fewer than 10 ended jobs left out"):
+        proj = project_retention(jobs)  # prime x payment group, distribution by AIC
+    assert proj.comparison is not None
+    assert proj.distribution == proj.comparison["distribution"].iloc[0]
+    assert proj.method["distribution_chosen_by"] == "AIC"
+    assert proj.method["groups_left_out"]
+    assert set(proj.curves.columns) >= {"curve", "prime", "payment_group", "source", "surv"}
+    assert set(proj.curves["curve"]) == set(proj.groups["curve"])
+    assert not set(proj.method["groups_left_out"]) & set(proj.groups["curve"])
+    assert (proj.groups["events"] >= 10).all()
+
+
+def test_projection_inputs(jobs, synthetic_referrals):
+    from wpeval.estimators.survival.projection import project_retention
+
+    with pytest.raises(DataContractError) as e:
+        project_retention(jobs, by="payment_group", distribution="weibull", zero_days=None)
+    assert e.value.rule == "duration_positive"
+    with pytest.raises(ParameterError, match="distribution"):
+        project_retention(jobs, distribution="gamma")
+    with pytest.raises(DataContractError, match="job_retention_times"):
+        project_retention(jobs.drop(columns="retention_days").drop(columns="job_start_date"))
+    # referral-level data are passed through job_retention_times
+    a = project_retention(synthetic_referrals, by="payment_group", distribution="lognormal")
+    b = project_retention(jobs, by="payment_group", distribution="lognormal")
+    pd.testing.assert_frame_equal(a.groups, b.groups)
