@@ -356,3 +356,12 @@ def test_projection_inputs(jobs, synthetic_referrals):
     a = project_retention(synthetic_referrals, by="payment_group", distribution="lognormal")
     b = project_retention(jobs, by="payment_group", distribution="lognormal")
     pd.testing.assert_frame_equal(a.groups, b.groups)
+
+
+def test_level_without_events_is_named(frames):
+    d = frames["rossi"].assign(g=np.where(frames["rossi"].index % 7 == 0, "z", "a"))
+    d.loc[d["g"] == "z", "arrest"] = 0
+    with pytest.warns(StatisticalWarning, match=r"g\[T.z\]'\] have no events"):
+        res = aft(d, "week", "arrest", ["fin", "g"], max_iter=20)
+    assert res.extra["may_be_infinite"] == ["g[T.z]"] and not res.extra["converged"]
+    assert "not converged" in res.method["notes"]

@@ -287,6 +287,16 @@ def _build(frame: pd.DataFrame, spec: list[dict], id_col=None, data=None) -> np.
     return X
 
 
+def _no_event_levels(X: np.ndarray, event: np.ndarray, names: list[str]) -> list[str]:
+    """Dummy (0/1) columns whose rows with value 1 have no events."""
+    out = []
+    for j in range(1, X.shape[1]):
+        col = X[:, j]
+        if "[T." in names[j] and not np.any(event[col == 1] > 0):
+            out.append(names[j])
+    return out
+
+
 def _aliased(X: np.ndarray, w: np.ndarray, names: list[str]) -> list[str]:
     """Columns that are (numerically) linear combinations of the columns before them."""
     G = (X * w[:, None]).T @ X
@@ -507,7 +517,9 @@ def aft(
         Convergence: relative change in the log-likelihood at most ``tol`` after a full Newton
         step (R ``survreg.control(rel.tolerance)`` is 1e-9; the default here is tighter).
     max_iter : int
-        Newton iteration cap; a :class:`StatisticalWarning` when reached.
+        Newton iteration cap; a :class:`StatisticalWarning` when reached (naming any
+        treatment-coded level with no events, whose coefficient is infinite: the estimate
+        reported is the finite value reached and its SE is meaningless).
     id_col : str, optional
         Column used to show example rows in error messages.
 
@@ -522,7 +534,8 @@ def aft(
         ``loglik``, ``loglik_null`` (intercept-only), ``aic``, ``bic``, ``n_params``,
         ``lr_test``, ``scale``, ``n_obs``, ``n_events``, ``n_input``, ``n_dropped``,
         ``dropped_by``, ``vcov`` / ``vcov_terms`` (all parameters, ``Log(scale)`` last),
-        ``iterations``, ``converged``, ``start`` and ``start_gap`` and the covariate coding used
+        ``iterations``, ``converged``, ``may_be_infinite`` (levels without events when the fit
+        did not converge), ``start`` and ``start_gap`` and the covariate coding used
         by :meth:`AFTResult.predict_survival`.
 
     Raises
@@ -599,15 +612,22 @@ def aft(
             null_fit=null.theta,
         )
     notes = []
+    no_events = _no_event_levels(X, ev, names)
     if not fit.converged:
+        why = (
+            f"the levels {no_events} have no events: their coefficients are infinite "
+            "(monotone likelihood); drop or merge them"
+            if no_events
+            else "raise max_iter or check the covariates"
+        )
         warnings.warn(
-            f"aft: Newton-Raphson did not converge in {fit.iterations} iterations; raise "
-            "max_iter or check the covariates (a level with no events has an infinite "
-            "coefficient)",
+            f"aft: Newton-Raphson did not converge in {fit.iterations} iterations; {why}",
             StatisticalWarning,
             stacklevel=2,
         )
         notes.append(f"not converged in {fit.iterations} iterations")
+        if no_events:
+            notes.append(f"coefficient infinite (no events): {no_events}")
     return _result(
         fit,
         null,
@@ -624,6 +644,7 @@ def aft(
         weights,
         covariates,
         notes,
+        no_events if not fit.converged else [],
     )
 
 
@@ -643,6 +664,7 @@ def _result(
     weights,
     covariates,
     notes,
+    may_be_infinite,
 ) -> AFTResult:
     terms = names + ([] if dist == "exponential" else [SCALE_TERM])
     est = fit.theta
@@ -718,6 +740,7 @@ def _result(
         "coef": est.tolist(),
         "iterations": fit.iterations,
         "converged": fit.converged,
+        "may_be_infinite": list(may_be_infinite),
         "start": fit.start,
         "start_gap": fit.start_gap,
         "n_obs": n,
@@ -765,6 +788,11 @@ def _pred_setup(result, data, alpha):
     theta = np.asarray(ex["coef"], dtype=float)
     V = np.asarray(ex["vcov"], dtype=float)
     return X, theta, V, ex["distribution"], alpha
+
+
+def _quad(X: np.ndarray, V: np.ndarray) -> np.ndarray:
+    """Row-wise ``x_i' V x_i``."""
+    return np.einsum("ij,ij->i", X @ V, X)
 
 
 def _times_arg(times, what="times") -> np.ndarray:
@@ -815,13 +843,13 @@ def predict_survival(result: AFTResult, times, data: pd.DataFrame, *, alpha=None
     pos = np.broadcast_to(t[None, :] > 0, zz.shape)
     zsafe = np.where(pos, zz, 0.0)
     logH, dz = _log_cumhaz(dist, zsafe)
-    # gradient of log H in (beta, log sigma): dlogH/dz * (-x / sigma, -z)
-    gb = -(dz / sigma)[:, :, None] * X[:, None, :]  # n x m x p
-    if dist == "exponential":
-        grad = gb
-    else:
-        grad = np.concatenate([gb, (-dz * zsafe)[:, :, None]], axis=2)
-    var = np.einsum("ijk,kl,ijl->ij", grad, V, grad)
+    # gradient of log H in (beta, log sigma): (a x, b) with a = -dlogH/dz / sigma and
+    # b = -z dlogH/dz; Var = a^2 x'V_bb x + 2 a b x'V_bs + b^2 V_ss (n x m, no n x m x p array)
+    a = -dz / sigma
+    var = a * a * _quad(X, V[:p, :p])[:, None]
+    if dist != "exponential":
+        b = -dz * zsafe
+        var += 2 * a * b * (X @ V[:p, p])[:, None] + b * b * V[p, p]
     se = np.sqrt(np.maximum(var, 0.0))
     zc = zcrit(alpha)
     surv = np.where(pos, _surv_w(dist, zsafe), 1.0)
@@ -879,12 +907,11 @@ def predict_quantile(result: AFTResult, p, data: pd.DataFrame, *, alpha=None) ->
     eta = X @ theta[:k]
     uq = eta[:, None] + sigma * wp[None, :]
     n, m = uq.shape
-    gb = np.broadcast_to(X[:, None, :], (n, m, k))
-    if dist == "exponential":
-        grad = gb
-    else:
-        grad = np.concatenate([gb, np.broadcast_to((sigma * wp)[None, :, None], (n, m, 1))], 2)
-    se_u = np.sqrt(np.maximum(np.einsum("ijk,kl,ijl->ij", grad, V, grad), 0.0))
+    var = np.repeat(_quad(X, V[:k, :k])[:, None], m, axis=1)
+    if dist != "exponential":
+        b = sigma * wp  # d log t_p / d log sigma
+        var += 2 * (X @ V[:k, k])[:, None] * b[None, :] + (b * b)[None, :] * V[k, k]
+    se_u = np.sqrt(np.maximum(var, 0.0))
     q = np.exp(uq)
     zc = zcrit(alpha)
     return pd.DataFrame(
