@@ -470,12 +470,13 @@ def aft(
     - starting values come from lifelines' ``WeibullAFTFitter`` / ``LogNormalAFTFitter`` /
       ``LogLogisticAFTFitter`` (default settings);
     - their optimum is then polished by Newton-Raphson with the analytic score and observed
-      information written here, because lifelines stops early: at its defaults its
-      coefficients differ from R ``survreg`` by up to 1.1e-2 relative (log-logistic, lung; the
-      age coefficient) and its SEs by up to 8.6e-4, log-likelihood short by 1.1e-4; the
-      log-normal fitter (BFGS) stays 1.2e-4 away even with a tighter tolerance. After the
-      polish the agreement with R is 1e-8 relative or better (``extra["start_gap"]`` records
-      how far the lifelines start was);
+      information written here, because lifelines stops early: at its defaults (SLSQP,
+      ``ftol=1e-10`` on the mean log-likelihood) its coefficients differ from R ``survreg`` by
+      up to 1.1e-2 relative (log-logistic on lung: age -0.008165 against R's -0.008080, 0.011
+      SE) and its SEs by up to 8.6e-4, with the log-likelihood 1.1e-4 short; its log-normal
+      fitter (BFGS) is 1.2e-4 away on rossi, and tightening SLSQP's ``ftol`` to 1e-15 does not
+      reach it. After the polish the agreement with R is 3e-11 relative or better
+      (``extra["start_gap"]`` records how far the lifelines start was);
     - the exponential model is hand-written entirely: lifelines has no exponential AFT
       regression (its ``ExponentialFitter`` has no covariates). Its likelihood is concave in
       ``beta``, and Newton starts from the closed-form intercept-only MLE;
