@@ -105,7 +105,7 @@ def project_retention(
     conf_type: str = "log",
     min_events: int = 10,
     zero_days: float | None = 0.5,
-    fitter: str = "auto",
+    fitter: str = "newton",
     id_col: str | None = "person_id",
 ) -> RetentionProjection:
     """Project the length of the first job beyond follow-up with an AFT model, next to the KM.
@@ -152,8 +152,11 @@ def project_retention(
         half a day, the midpoint of day 0), for both the AFT and the KM: log-time models need
         durations > 0. ``None`` refuses zeros (:class:`DataContractError`). Counted in
         ``method["n_zero_recoded"]``.
-    fitter : {"auto", "lifelines", "newton"}
-        Passed to :func:`wpeval.estimators.survival.aft.aft`.
+    fitter : {"newton", "auto", "lifelines"}
+        Passed to :func:`wpeval.estimators.survival.aft.aft`. The default here is Newton from
+        the intercept-only fit: with one dummy per group lifelines' starting values cost more
+        than they save (9,500 job starters x 21 groups, four distributions: 5.9 s through
+        lifelines, 0.7 s without; the same estimates to 1e-9).
     id_col : str, optional
         Column used to show example rows in error messages.
 
