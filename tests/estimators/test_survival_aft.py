@@ -365,3 +365,42 @@ def test_level_without_events_is_named(frames):
         res = aft(d, "week", "arrest", ["fin", "g"], max_iter=20)
     assert res.extra["may_be_infinite"] == ["g[T.z]"] and not res.extra["converged"]
     assert "not converged" in res.method["notes"]
+
+
+@pytest.mark.parametrize("dist", DISTS)
+def test_time_rescaling_shifts_only_the_intercept(frames, dist):
+    """AFT equivariance: T -> c T adds log c to the intercept; the log-likelihood of the times
+    falls by (events) x log c (the Jacobian); nothing else changes."""
+    d = frames["rossi"]
+    a = aft(d, "week", "arrest", ["fin", "prio", "wexp"], dist)
+    b = aft(d.assign(week=d["week"] * 7.0), "week", "arrest", ["fin", "prio", "wexp"], dist)
+    shift = a.params.copy()
+    shift["Intercept"] += np.log(7.0)
+    np.testing.assert_allclose(b.params, shift, rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(b.bse, a.bse, rtol=1e-8)
+    events = int(d["arrest"].sum())
+    assert b.extra["loglik"] == pytest.approx(a.extra["loglik"] - events * np.log(7.0), rel=1e-11)
+
+
+@pytest.mark.parametrize("dist", ["weibull", "loglogistic"])
+def test_integer_weights_equal_duplicated_rows(frames, dist):
+    d = frames["veteran"].assign(k=(frames["veteran"]["row"] % 3) + 1)
+    a = aft(d, "time", "status", ["celltype", "karno"], dist, weights="k")
+    dup = d.loc[d.index.repeat(d["k"])].reset_index(drop=True)
+    b = aft(dup, "time", "status", ["celltype", "karno"], dist)
+    np.testing.assert_allclose(a.params, b.params, rtol=1e-9)
+    np.testing.assert_allclose(a.bse, b.bse, rtol=1e-8)
+    assert a.extra["loglik"] == pytest.approx(b.extra["loglik"], rel=1e-12)
+    assert a.extra["n_events_weighted"] == b.extra["n_events"]
+
+
+def test_auto_fitter_skips_lifelines_above_the_row_limit(frames, monkeypatch):
+    from wpeval.estimators.survival import aft as aft_module
+
+    d = frames["rossi"]
+    small = aft(d, "week", "arrest", ["fin", "prio"], "lognormal")
+    assert small.extra["start"] == "lifelines" and small.extra["start_gap"] is not None
+    monkeypatch.setattr(aft_module, "AUTO_LIFELINES_MAX_ROWS", 100)
+    big = aft(d, "week", "arrest", ["fin", "prio"], "lognormal")
+    assert big.extra["start"] == "newton"
+    np.testing.assert_allclose(big.params, small.params, rtol=1e-9)
