@@ -54,6 +54,17 @@ PUBLIC = [
     "regression_contrasts",
     "binary_sensitivity",
     "plots",
+    "nelson_aalen",
+    "compare_primes_survival",
+    "blocked_curves",
+    "baseline_hazard",
+    "predict_survival",
+    "adjusted_survival",
+    "cox_residuals",
+    "ph_test",
+    "aft",
+    "aft_compare",
+    "project_retention",
 ]
 
 

@@ -1,7 +1,7 @@
 """Plots: free functions ``plot_*(result, ax=None, **kw) -> matplotlib.axes.Axes``.
 
 One submodule per area (``checks``, ``randomised``, ``survival``, ``tables``, ``ranking``,
-``value``, ``models``, ``diagnosis``, ``ph``);
+``value``, ``models``, ``diagnosis``, ``ph``, ``aft``);
 every ``plot_*`` function of those submodules is available here, loaded lazily so that
 importing ``wpeval.plots`` does not import matplotlib until a plot is drawn. The look is one
 seaborn theme (:func:`theme`, colour-blind-safe palette; colours by role via :func:`colour`).
@@ -22,6 +22,7 @@ _SUBMODULES = (
     "models",
     "diagnosis",
     "ph",
+    "aft",
 )
 
 

@@ -16,13 +16,22 @@ Public functions (all return immutable result objects that name their method):
   :func:`ph_residuals` (its scaled Schoenfeld residuals),
 - :func:`rmst` -> EffectTable (restricted mean survival time and differences),
 - :func:`cumulative_incidence` -> :class:`CumulativeIncidence` (Aalen-Johansen, IJ SEs),
-- :func:`competing_risks` -> EffectTable (cause-specific Cox or Fine-Gray).
+- :func:`competing_risks` -> EffectTable (cause-specific Cox or Fine-Gray),
+- :func:`compare_primes_survival` -> EffectTable (within-stratum S(h) and RMST differences
+  between primes, blocked variance, randomisation p-value) and :func:`blocked_curves`
+  (stratum-standardised curves),
+- :func:`aft` -> :class:`AFTResult` (parametric AFT models as R ``survreg``; its
+  ``predict_survival`` / ``predict_quantile`` methods), :func:`aft_compare` (AIC across
+  distributions) and :func:`project_retention` -> :class:`RetentionProjection` (retention
+  beyond follow-up).
 
 Every estimator is checked against R ``survival`` in ``tests/reference/survival_reference.R``
 (weights, delayed entry, G-rho and Nelson-Aalen in ``tests/reference/survival_weighted.R``).
 """
 
 from wpeval.estimators.survival._curves import CumulativeIncidence, SurvivalCurves
+from wpeval.estimators.survival.aft import AFTResult, aft, aft_compare
+from wpeval.estimators.survival.blocked import blocked_curves, compare_primes_survival
 from wpeval.estimators.survival.competing import competing_risks, cumulative_incidence
 from wpeval.estimators.survival.cox import cox
 from wpeval.estimators.survival.km import kaplan_meier
@@ -30,10 +39,18 @@ from wpeval.estimators.survival.logrank import logrank
 from wpeval.estimators.survival.nelson_aalen import CumulativeHazard, nelson_aalen
 from wpeval.estimators.survival.ph import ph_residuals, ph_test
 from wpeval.estimators.survival.postfit import adjusted_survival, baseline_hazard, predict_survival
+from wpeval.estimators.survival.projection import RetentionProjection, project_retention
 from wpeval.estimators.survival.residuals import cox_residuals
 from wpeval.estimators.survival.rmst import rmst
 
 __all__ = [
+    "AFTResult",
+    "RetentionProjection",
+    "aft",
+    "aft_compare",
+    "blocked_curves",
+    "compare_primes_survival",
+    "project_retention",
     "CumulativeHazard",
     "CumulativeIncidence",
     "SurvivalCurves",
