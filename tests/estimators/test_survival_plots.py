@@ -8,7 +8,12 @@ import pytest
 
 from wpeval.estimators.survival import cox, cumulative_incidence, kaplan_meier
 from wpeval.exceptions import ParameterError
-from wpeval.plots.survival import plot_cumulative_incidence, plot_hazard_ratios, plot_survival
+from wpeval.plots.survival import (
+    plot_cumulative_incidence,
+    plot_curve_panels,
+    plot_hazard_ratios,
+    plot_survival,
+)
 
 
 @pytest.fixture(scope="module")
@@ -54,3 +59,15 @@ def test_plot_cif_and_forest(data):
     res = cox(data, "time", "event", ["x", "g"])
     ax = plot_hazard_ratios(res)
     assert [t.get_text() for t in ax.get_yticklabels()] == ["x", "g[T.b]"]
+
+
+def test_plot_curve_panels_one_axes_per_result_with_shared_y(data):
+    km = kaplan_meier(data, "time", "event", group="g")
+    km_all = kaplan_meier(data, "time", "event")
+    axes = plot_curve_panels([km, km_all], ["by group", "all"])
+    assert len(axes) == 2
+    assert [ax.get_title() for ax in axes] == ["by group", "all"]
+    assert len(axes[0].get_lines()) == 2 and len(axes[1].get_lines()) == 1
+    assert axes[0].get_shared_y_axes().joined(axes[0], axes[1])
+    with pytest.raises(ParameterError, match="one title per result"):
+        plot_curve_panels([km, km_all], ["only one"])

@@ -78,3 +78,44 @@ def test_wilson_interval_matches_the_closed_form():
     lo, hi = findings.wilson_interval(30, 100)
     assert abs(lo - (centre - half)) < 1e-12 and abs(hi - (centre + half)) < 1e-12
     assert all(v != v for v in findings.wilson_interval(0, 0))
+
+
+def test_survival_contrast_sentence_turns_the_difference_round():
+    row = {
+        "cpa": "CPA03",
+        "prime_a": "Prime B",
+        "prime_b": "Prime C",
+        "quantity": "survival",
+        "horizon_weeks": 104,
+        "estimate": -0.0304,
+        "conf_low": -0.0578,
+        "conf_high": -0.0030,
+        "std_error": 0.0140,
+        "p_adjusted_cpa_quantity": 0.0297,
+        "p_randomisation": 0.0348,
+    }
+    text = findings.survival_contrast_sentence(row, "a job start")
+    assert text == (
+        "In CPA03, 3.0 points more of Prime C's claimants than Prime B's were still without "
+        "a job start at 104 weeks (95% CI 0.3 to 5.8; adjusted p = 0.03; randomisation "
+        "p = 0.035)."
+    )
+
+
+def test_survival_contrast_sentence_for_rmst_without_randomisation_p():
+    row = {
+        "cpa": "CPA01",
+        "prime_a": "Prime A",
+        "prime_b": "Prime B",
+        "quantity": "rmst",
+        "horizon_weeks": 52,
+        "estimate": 4.5,
+        "conf_low": -0.5,
+        "conf_high": 9.5,
+        "std_error": 2.5,
+        "p_adjusted_cpa_quantity": 0.07,
+        "p_randomisation": float("nan"),
+    }
+    text = findings.survival_contrast_sentence(row, "a job start", alpha=0.1)
+    assert text.startswith("In CPA01, Prime A's claimants spent 4.5 more days on average")
+    assert "first 52 weeks (90% CI -0.5 to 9.5; adjusted p = 0.07)." in text

@@ -13,7 +13,12 @@ import pandas as pd
 from wpeval.exceptions import ParameterError
 from wpeval.plots.theme import colour
 
-__all__ = ["plot_cumulative_incidence", "plot_hazard_ratios", "plot_survival"]
+__all__ = [
+    "plot_cumulative_incidence",
+    "plot_curve_panels",
+    "plot_hazard_ratios",
+    "plot_survival",
+]
 
 
 def _axes(ax, size=(8, 5)):
@@ -331,3 +336,58 @@ def plot_hazard_ratios(result, ax=None, *, terms=None, log_scale: bool = True):
         "hazard ratio (95% CI)" if result.method.get("alpha", 0.05) == 0.05 else "hazard ratio"
     )
     return ax
+
+
+def plot_curve_panels(
+    results,
+    titles,
+    *,
+    curves=None,
+    ci: bool = True,
+    xlabel: str = "days",
+    ylabel: str = "proportion without event",
+    width: float = 5.5,
+):
+    """Survival curves of several analyses side by side on a shared y axis, e.g. the pooled
+    Kaplan-Meier curves beside the stratum-standardised (blocked) or covariate-adjusted ones.
+
+    Parameters
+    ----------
+    results : sequence of SurvivalCurves
+        One per panel (from :func:`wpeval.kaplan_meier`, :func:`wpeval.blocked_curves`,
+        :func:`wpeval.adjusted_survival`, ...).
+    titles : sequence of str
+        Panel titles, one per result.
+    curves : sequence of (list of str or None), optional
+        Curve labels to draw in each panel (default: all curves of each result). Curves are
+        drawn in the order given, so give the same order in every panel to keep one colour
+        per group across panels.
+    ci : bool
+        Shade the pointwise confidence bands.
+    xlabel, ylabel : str
+        Axis labels.
+    width : float
+        Width of one panel in inches.
+
+    Returns
+    -------
+    numpy.ndarray of matplotlib.axes.Axes
+        One Axes per panel (``axes[0].figure`` is the figure).
+    """
+    from matplotlib.figure import Figure
+
+    results = list(results)
+    titles = list(titles)
+    if not results or len(titles) != len(results):
+        raise ParameterError("plot_curve_panels needs one title per result (and >= 1 result)")
+    curves = [None] * len(results) if curves is None else list(curves)
+    if len(curves) != len(results):
+        raise ParameterError("curves must give one list (or None) per result")
+    fig = Figure(figsize=(width * len(results), 4.8))
+    axes = np.atleast_1d(fig.subplots(1, len(results), sharey=True))
+    for ax, res, title, which in zip(axes, results, titles, curves):
+        plot_survival(res, ax=ax, curves=which, ci=ci, xlabel=xlabel, ylabel=ylabel)
+        ax.set_title(title)
+    for ax in axes[1:]:
+        ax.set_ylabel("")
+    return axes

@@ -102,6 +102,63 @@ def top_contrasts(tidy: pd.DataFrame, k: int = 2, p_column: str = "p_adjusted") 
     return tab.drop(columns=["_abs", "_p"]).head(k)
 
 
+def survival_contrast_sentence(
+    row: pd.Series | dict,
+    event: str,
+    *,
+    alpha: float = 0.05,
+    p_column: str = "p_adjusted_cpa_quantity",
+) -> str:
+    """One sentence for a blocked survival contrast between two primes
+    (a row of :func:`wpeval.compare_primes_survival`).
+
+    Parameters
+    ----------
+    row : Series or dict
+        ``cpa``, ``prime_a``, ``prime_b``, ``quantity`` (``"survival"`` or ``"rmst"``),
+        ``horizon_weeks``, ``estimate`` (A - B), ``conf_low``, ``conf_high``, ``std_error``,
+        the p-value column and, when computed, ``p_randomisation``.
+    event : str
+        The event in words, e.g. ``"a job start"``.
+    alpha : float
+        1 - the interval's confidence level.
+    p_column : str
+        p-value column to quote (default: adjusted over the CPA's pairs for one quantity).
+
+    Returns
+    -------
+    str
+        "In CPA03, 3.0 points more of Prime C's claimants than Prime B's were still without a
+        job start at 104 weeks (95% CI 0.3 to 5.8; adjusted p = 0.03; randomisation p =
+        0.035)." For the RMST, the difference in mean days without the event.
+    """
+    r = dict(row)
+    a, b = r["prime_a"], r["prime_b"]
+    est, lo, hi = (float(r[k]) for k in ("estimate", "conf_low", "conf_high"))
+    if est < 0:  # say it the positive way round
+        a, b, est, lo, hi = b, a, -est, -hi, -lo
+    weeks = f"{float(r['horizon_weeks']):g}"
+    p_text = ("adjusted " if p_column.startswith("p_adjusted") else "") + F.fmt_p_phrase(
+        r.get(p_column)
+    )
+    if F._num(r.get("p_randomisation")) is not None:
+        p_text += "; randomisation " + F.fmt_p_phrase(r["p_randomisation"])
+    if r["quantity"] == "rmst":
+        fmt = lambda v: f"{v:,.1f}"
+        what = (
+            f"{a}'s claimants spent {fmt(est)} more days on average than {b}'s without "
+            f"{event} in the first {weeks} weeks"
+        )
+    else:
+        dec = max(1, F.decimals_for(r.get("std_error"), 100))
+        fmt = lambda v: F.fmt_points(v, dec)
+        what = (
+            f"{fmt(est)} points more of {a}'s claimants than {b}'s were still without "
+            f"{event} at {weeks} weeks"
+        )
+    return f"In {r['cpa']}, {what} ({level(alpha)} CI {_interval(lo, hi, fmt)}; {p_text})."
+
+
 def count_sentence(k: int, n: int, what: str, condition: str) -> str:
     """``"3 of 40 contrasts have an adjusted p-value below 0.05."``"""
     return f"{F.fmt_count(k)} of {F.fmt_count(n)} {what} {condition}."
