@@ -111,6 +111,28 @@ def prepare(
     if not isinstance(data, pd.DataFrame):
         raise ParameterError(f"data must be a pandas DataFrame, got {type(data).__name__}")
     cols = [duration] + ([event] if event else []) + ([entry] if entry else []) + list(used)
+    _check_columns(data, cols)
+    frame, keep, n_dropped, dropped_by = _drop_missing(data, cols, duration, what)
+    dur = _durations(frame, duration, id_col, data, keep)
+    ev = _event_codes(frame, event, multi_state, id_col, data, keep) if event else None
+    ent = _entry_times(frame, entry, dur, id_col, data, keep) if entry else None
+    n_fix = 0
+    if timefix:
+        dur, ent, n_fix = _merge_near_ties(frame, dur, ent, entry, id_col, data)
+    return Prepared(
+        frame=frame,
+        duration=dur,
+        event=ev,
+        entry=ent,
+        n_input=len(data),
+        n_dropped=n_dropped,
+        dropped_by=dropped_by,
+        n_timefix=n_fix,
+    )
+
+
+def _check_columns(data: pd.DataFrame, cols: list) -> None:
+    """Each column name is a string, present in ``data`` and not duplicated there."""
     for c in cols:
         if not isinstance(c, str):
             raise ParameterError(f"column names must be strings, got {c!r}")
@@ -124,6 +146,14 @@ def prepare(
                 column=c,
                 rule="unique_column_labels",
             )
+
+
+def _drop_missing(data: pd.DataFrame, cols: list, duration: str, what: str):
+    """Drop (and count, per column, warning) rows with a missing value in ``cols``.
+
+    Returns ``(frame, keep, n_dropped, dropped_by)``; ``frame`` is ``data`` itself when no
+    row is dropped.
+    """
     n_input = len(data)
     keep = np.ones(n_input, dtype=bool)
     dropped_by = {}
@@ -137,7 +167,7 @@ def prepare(
         warnings.warn(
             f"{what}: dropped {n_dropped} of {n_input} rows with missing values ({dropped_by})",
             StatisticalWarning,
-            stacklevel=3,
+            stacklevel=4,  # the user's call of the estimator that called prepare
         )
     # no copy unless rows are dropped (the frame is only read column by column)
     frame = data.loc[keep, list(dict.fromkeys(cols))] if n_dropped else data
@@ -145,7 +175,11 @@ def prepare(
         raise DataContractError(
             "no complete rows left after dropping missing values", column=duration, rule="non_empty"
         )
+    return frame, keep, n_dropped, dropped_by
 
+
+def _durations(frame, duration, id_col, data, keep) -> np.ndarray:
+    """Follow-up times as float64; each finite and >= 0."""
     dur = _numeric(frame, duration, id_col, data, keep)
     bad = ~np.isfinite(dur) | (dur < 0)
     if bad.any():
@@ -155,67 +189,67 @@ def prepare(
             rule="duration_nonnegative_finite",
             examples=_examples(frame, bad, id_col, data),
         )
-    ev = None
-    if event:
-        raw = frame[event]
-        if pd.api.types.is_bool_dtype(raw):
-            ev = raw.to_numpy(dtype=np.int64)
-        else:
-            vals = _numeric(frame, event, id_col, data, keep)
-            if np.any(vals != np.round(vals)):
-                nonint = vals != np.round(vals)
-                raise DataContractError(
-                    "event codes must be integers",
-                    column=event,
-                    rule="event_integer",
-                    examples=_examples(frame, nonint, id_col, data),
-                )
-            ev = vals.astype(np.int64)
-        allowed_max = np.inf if multi_state else 1
-        badev = (ev < 0) | (ev > allowed_max)
-        if badev.any():
-            rule = "event_code_nonnegative" if multi_state else "event_0_1"
+    return dur
+
+
+def _event_codes(frame, event, multi_state, id_col, data, keep) -> np.ndarray:
+    """Event codes as int64: 0/1, or 0, 1, 2, ... with ``multi_state``."""
+    raw = frame[event]
+    if pd.api.types.is_bool_dtype(raw):
+        ev = raw.to_numpy(dtype=np.int64)
+    else:
+        vals = _numeric(frame, event, id_col, data, keep)
+        if np.any(vals != np.round(vals)):
+            nonint = vals != np.round(vals)
             raise DataContractError(
-                "event must be 0 (censored) or 1 (event)"
-                if not multi_state
-                else "event type must be 0 (censored) or a positive cause code",
+                "event codes must be integers",
                 column=event,
-                rule=rule,
-                examples=_examples(frame, badev, id_col, data),
+                rule="event_integer",
+                examples=_examples(frame, nonint, id_col, data),
             )
-    ent = None
-    if entry:
-        ent = _numeric(frame, entry, id_col, data, keep)
-        badent = ~np.isfinite(ent) | (ent >= dur)
-        if badent.any():
-            raise DataContractError(
-                f"{badent.sum()} rows have entry >= duration (each "
-                "interval must be (entry, duration] with entry < duration)",
-                column=entry,
-                rule="entry_before_exit",
-                examples=_examples(frame, badent, id_col, data),
-            )
-    n_fix = 0
-    if timefix:
-        dur, ent, n_fix = aeq_times(dur, ent)
-        if ent is not None and np.any(ent >= dur):
-            raise DataContractError(
-                "after merging near-tied times (timefix, as R aeqSurv) some (entry, duration] "
-                "intervals have length 0; correct the times or pass timefix=False",
-                column=entry,
-                rule="timefix_interval_length",
-                examples=_examples(frame, ent >= dur, id_col, data),
-            )
-    return Prepared(
-        frame=frame,
-        duration=dur,
-        event=ev,
-        entry=ent,
-        n_input=n_input,
-        n_dropped=n_dropped,
-        dropped_by=dropped_by,
-        n_timefix=n_fix,
-    )
+        ev = vals.astype(np.int64)
+    allowed_max = np.inf if multi_state else 1
+    badev = (ev < 0) | (ev > allowed_max)
+    if badev.any():
+        rule = "event_code_nonnegative" if multi_state else "event_0_1"
+        raise DataContractError(
+            "event must be 0 (censored) or 1 (event)"
+            if not multi_state
+            else "event type must be 0 (censored) or a positive cause code",
+            column=event,
+            rule=rule,
+            examples=_examples(frame, badev, id_col, data),
+        )
+    return ev
+
+
+def _entry_times(frame, entry, dur, id_col, data, keep) -> np.ndarray:
+    """Entry times as float64; each finite and below the row's duration."""
+    ent = _numeric(frame, entry, id_col, data, keep)
+    badent = ~np.isfinite(ent) | (ent >= dur)
+    if badent.any():
+        raise DataContractError(
+            f"{badent.sum()} rows have entry >= duration (each "
+            "interval must be (entry, duration] with entry < duration)",
+            column=entry,
+            rule="entry_before_exit",
+            examples=_examples(frame, badent, id_col, data),
+        )
+    return ent
+
+
+def _merge_near_ties(frame, dur, ent, entry, id_col, data):
+    """R ``aeqSurv``: merge near-tied times; refuse intervals that it shrinks to length 0."""
+    dur, ent, n_fix = aeq_times(dur, ent)
+    if ent is not None and np.any(ent >= dur):
+        raise DataContractError(
+            "after merging near-tied times (timefix, as R aeqSurv) some (entry, duration] "
+            "intervals have length 0; correct the times or pass timefix=False",
+            column=entry,
+            rule="timefix_interval_length",
+            examples=_examples(frame, ent >= dur, id_col, data),
+        )
+    return dur, ent, n_fix
 
 
 def _numeric(frame: pd.DataFrame, col: str, id_col, data, keep) -> np.ndarray:

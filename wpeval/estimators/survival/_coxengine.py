@@ -42,6 +42,12 @@ Where the time went, and what was done (all numpy / scipy, no compiled code of o
   are accumulated in place (scipy's ``csc_matvecs``) instead of a clusters x p temporary per
   chunk of rows.
 
+Code layout: this module holds :class:`CoxEngine` (risk-set structure, evaluation, ``xtdx``)
+and :func:`newton`; the numerical kernels (segment-sum operators, radix argsort, blocked
+cumulative sum, ``syrk``) are in ``_cox_kernels.py``, the blocked pass over event times and
+the information's risk-set term in ``_cox_blocks.py``, the robust variance in
+``_cox_robust.py``.
+
 Formulation (no per-row p x p products, no N x N matrices)
 ----------------------------------------------------------
 Let ``E_1 < ... < E_T`` be the distinct (stratum, event time) pairs, ordered stratum-major.
@@ -104,21 +110,27 @@ from __future__ import annotations
 
 import numpy as np
 import scipy.sparse as sp
-from scipy.linalg import blas
 
 from wpeval.estimators._newton import NewtonControl, NewtonFit, maximise
+
+# the kernels, the blocked event-time pass and the robust variance live in private siblings;
+# names the tests use are re-exported here (``X as X``)
+from wpeval.estimators.survival._cox_blocks import EVENT_BLOCK as EVENT_BLOCK
+from wpeval.estimators.survival._cox_blocks import information_bracket
+from wpeval.estimators.survival._cox_kernels import (
+    CHUNK,
+    GEMM_CHUNK,
+    _argsort_keys,
+    _cumsum_rows,
+    _r_scale,
+    _SegmentOp,
+    _symmetrise_upper,
+    _syrk_add,
+    _time_ranks,
+)
+from wpeval.estimators.survival._cox_kernels import CUMSUM_ROWS as CUMSUM_ROWS
+from wpeval.estimators.survival._cox_robust import score_outer
 from wpeval.exceptions import DesignError
-
-try:  # Y += A @ X into a preallocated Y (scipy's own kernels behind ``csr/csc @ dense``)
-    from scipy.sparse._sparsetools import csc_matvecs as _csc_matvecs
-    from scipy.sparse._sparsetools import csr_matvecs as _csr_matvecs
-except ImportError:  # pragma: no cover - private scipy API moved
-    _csr_matvecs = _csc_matvecs = None
-
-CHUNK = 1 << 17  # rows per chunk for residuals and centring
-GEMM_CHUNK = 1 << 14  # rows per chunk for X' diag(v) X (fits in cache)
-CUMSUM_ROWS = 256  # rows per block of the in-place cumulative sums down event times
-EVENT_BLOCK = 2048  # event times per block of the information's risk-set term (cache-sized)
 
 
 class CoxEngine:
@@ -365,202 +377,20 @@ class CoxEngine:
             # q2 - q1^2 / q0 = sum_k m_j (f_k - q1/q0)^2 / den^2 >= 0 is summed directly
             fbar = q1 / q0
             z2 = np.bincount(rep, weights=inv2 * (f - fbar[rep]) ** 2, minlength=self.T)
-            info -= self._bracket(r, rd, np.sqrt(q0), fbar, np.sqrt(z2))
+            info -= information_bracket(self, r, rd, np.sqrt(q0), fbar, np.sqrt(z2))
             state.update(q0=q0, q1=q1, q2=q2)
         self.state = state
         return loglik, U, info
 
-    def _event_blocks(self, r, rd):
-        """Yield ``(a, b, S1[a:b], D1[a:b])`` over blocks of ``EVENT_BLOCK`` event times.
-
-        The block's rows of S1 (its difference rows, then the running sum carried from the
-        previous block: the additions of one cumulative sum, in the same order, so the rows
-        are those of :meth:`_risk_sum_matrix`) and of D1 are formed in cache-sized buffers,
-        which are overwritten by the next block; no T x p array is made.
-        """
-        p, T, X = self.p, self.T, self.X
-        ops = [(self._op_lo, self._op_lo.data(r)), (self._op_hi, self._op_hi.data(-r))]
-        tail_ops = []
-        if self.tail is not None:
-            rt = (r * self.tail)[self._tail_rows]
-            tail_ops = [
-                (self._op_tail_hi, self._op_tail_hi.data(rt)),
-                (self._op_tail_end, self._op_tail_end.data(-rt)),
-            ]
-        dead_data = self._op_dead.data(rd)
-        B = EVENT_BLOCK
-        S, St, D = (np.empty((B, p)) for _ in range(3))
-        carry, carry_t = np.zeros(p), np.zeros(p)
-        for a in range(0, T, B):
-            b = min(a + B, T)
-            m = b - a
-            Sb, Db = S[:m], D[:m]
-            Sb.fill(0.0)
-            for op, data in ops:
-                op.accumulate_rows(a, b, data, X, Sb)
-            Sb[0] += carry
-            np.cumsum(Sb, axis=0, out=Sb)
-            carry[:] = Sb[-1]
-            if tail_ops:
-                Stb = St[:m]
-                Stb.fill(0.0)
-                for op, data in tail_ops:
-                    op.accumulate_rows(a, b, data, X, Stb)
-                Stb[0] += carry_t
-                np.cumsum(Stb, axis=0, out=Stb)
-                carry_t[:] = Stb[-1]
-                Stb *= self.g[a:b, None]
-                Sb += Stb
-            Db.fill(0.0)
-            self._op_dead.accumulate_rows(a, b, dead_data, X, Db)
-            yield a, b, Sb, Db
-
-    def _bracket(self, r, rd, l0, fbar, lz):
-        """``sum_j Y_j Y_j' + Z_j Z_j'`` with ``Y = l0 (S1 - fbar D1)``, ``Z = lz D1``: two
-        ``syrk`` updates per block of event times (:meth:`_event_blocks`)."""
-        p = self.p
-        H = np.zeros((p, p), order="F")
-        Y = np.empty((EVENT_BLOCK, p))
-        for a, b, Sb, Db in self._event_blocks(r, rd):
-            Yb = Y[: b - a]
-            np.multiply(Db, fbar[a:b, None], out=Yb)
-            np.subtract(Sb, Yb, out=Yb)
-            Yb *= l0[a:b, None]
-            _syrk_add(H, Yb)
-            np.multiply(Db, lz[a:b, None], out=Yb)
-            _syrk_add(H, Yb)
-        return _symmetrise_upper(H)
-
-    def _residual_tables(self):
-        """Event-indexed tables of the score residuals at the kept evaluation, in one blocked
-        pass (:meth:`_event_blocks`): prefix sums ``P`` (T+1 x p) of ``Gv = q0 S1 - q1 D1``
-        (and ``PGt`` of ``g Gv`` with Fine-Gray tails), ``Fv = q1 S1 - q2 D1`` and
-        ``XB = (S1 c - D1 e) / wd`` (R's ``xbar*``). Three T x p arrays, freed after use."""
-        st = self.state
-        q0, q1, q2, c, e = st["q0"], st["q1"], st["q2"], st["c"], st["e"]
-        T, p = self.T, self.p
-        ca, ea = c / self.wd, e / self.wd
-        P = np.empty((T + 1, p))
-        P[0] = 0.0
-        PGt = None
-        if self.tail is not None:
-            PGt = np.empty((T + 1, p))
-            PGt[0] = 0.0
-        Fv, XB = np.empty((T, p)), np.empty((T, p))
-        tmp = np.empty((EVENT_BLOCK, p))
-        for a, b, Sb, Db in self._event_blocks(st["r"], st["r"][self.dead]):
-            t = tmp[: b - a]
-            G = P[a + 1 : b + 1]
-            np.multiply(Sb, q0[a:b, None], out=G)
-            G -= np.multiply(Db, q1[a:b, None], out=t)
-            if PGt is not None:
-                np.multiply(G, self.g[a:b, None], out=PGt[a + 1 : b + 1])
-            F = Fv[a:b]
-            np.multiply(Sb, q1[a:b, None], out=F)
-            F -= np.multiply(Db, q2[a:b, None], out=t)
-            xb = XB[a:b]
-            np.multiply(Sb, ca[a:b, None], out=xb)
-            xb -= np.multiply(Db, ea[a:b, None], out=t)
-        _cumsum_rows(P)
-        if PGt is not None:
-            _cumsum_rows(PGt)
-        return P, PGt, Fv, XB
-
     # -- residuals ---------------------------------------------------------------------------
     def score_outer(self, V, cluster=None, n_clusters=None):
-        """Robust variance ``V (sum_c s_c s_c') V`` from weighted score residuals.
+        """Robust variance ``V (sum_c s_c s_c') V`` from weighted score residuals
+        (:func:`._cox_robust.score_outer`).
 
         ``cluster`` holds integer cluster codes 0..n_clusters-1 in the caller's row order;
         ``None`` = each row its own cluster (R ``coxph(robust=TRUE)`` without ``cluster``).
         """
-        st = self.state
-        P, PGt, Fv, XB = self._residual_tables()
-        e = st["e"]
-        C, er, w = st["C"], st["er"], self.w
-        p = self.p
-        meat = np.zeros((p, p), order="F")
-        step = GEMM_CHUNK * 2
-        if cluster is not None:
-            cl = np.asarray(cluster)[self.order].astype(np.int64)
-            sums = np.zeros((n_clusters, p))
-            col_ptr, ones = np.arange(step + 1, dtype=np.int64), np.ones(step)
-        dead = self.dead
-        for a in range(0, self.n, step):
-            b = min(a + step, self.n)
-            Xc = self.X[a:b]
-            hi = self.hi[a:b]
-            L = Xc * C[a:b, None]
-            L -= np.take(P, hi, axis=0)
-            L += np.take(P, self.lo[a:b], axis=0)
-            if PGt is not None:
-                L -= self.tail[a:b, None] * (
-                    np.take(PGt, self.end[a:b], axis=0) - np.take(PGt, hi, axis=0)
-                )
-            L *= -er[a:b, None]
-            d0, d1 = np.searchsorted(dead, [a, b])
-            if d1 > d0:
-                di = dead[d0:d1]
-                jj = self.hi[di] - 1
-                xd = np.take(self.X, di, axis=0)
-                add = xd * e[jj, None]
-                add -= np.take(Fv, jj, axis=0)
-                add *= er[di, None]
-                add += xd
-                add -= np.take(XB, jj, axis=0)  # xbar*_j = (S1 c - D1 e)_j / wd_j
-                L[di - a] += add
-            L *= w[a:b, None]
-            if cluster is None:
-                _syrk_add(meat, L)
-            elif _csc_matvecs is not None:  # sums[cl_i] += L_i without a clusters x p temporary
-                m = b - a
-                _csc_matvecs(
-                    n_clusters, m, p, col_ptr[: m + 1], cl[a:b], ones[:m], L.ravel(), sums.ravel()
-                )
-            else:  # pragma: no cover - private scipy API moved
-                np.add.at(sums, cl[a:b], L)
-        if cluster is not None:
-            meat = sums.T @ sums
-        else:
-            meat = _symmetrise_upper(meat)
-        return V @ meat @ V
-
-
-class _SegmentOp:
-    """Sparse (n_rows x n) operator with entries ``(key_k, col_k)``: ``accumulate(w, X, out)``
-    adds ``sum_k w_k X[col_k]`` to ``out[key_k]`` (scipy's CSR kernel, into a preallocated
-    buffer). ``cols=None`` means entry ``k`` is row ``k``. Entries whose keys are already
-    sorted (the usual case: rows are sorted by stratum and exit time) are used in place."""
-
-    def __init__(self, key, cols, n_rows):
-        key = np.asarray(key, dtype=np.int64)
-        m = len(key)
-        self.n_rows = n_rows
-        self.perm = None if m == 0 or np.all(key[1:] >= key[:-1]) else _argsort_keys(key)
-        idx = np.int32 if m < 2**31 - 1 else np.int64
-        indptr = np.zeros(n_rows + 1, dtype=idx)
-        np.cumsum(np.bincount(key, minlength=n_rows)[:n_rows], out=indptr[1:])
-        base = np.arange(m) if cols is None else np.asarray(cols)
-        self.indices = (base if self.perm is None else base[self.perm]).astype(idx)
-        self.indptr = indptr
-
-    def data(self, w):
-        """Entry values in stored order from values in entry order."""
-        return np.ascontiguousarray(w if self.perm is None else w[self.perm], dtype=np.float64)
-
-    def accumulate(self, w, X, out):
-        """``out += M X`` with entry values ``w`` (entry order)."""
-        self.accumulate_rows(0, self.n_rows, self.data(w), X, out)
-
-    def accumulate_rows(self, a, b, data, X, out):
-        """``out += M[a:b] X`` (``out`` has ``b - a`` rows), ``data`` from :meth:`data`."""
-        s0, s1 = int(self.indptr[a]), int(self.indptr[b])
-        indptr = self.indptr[a : b + 1] - self.indptr[a]
-        n, p = X.shape
-        if _csr_matvecs is None:  # pragma: no cover - private scipy API moved
-            M = sp.csr_matrix((data[s0:s1], self.indices[s0:s1], indptr), shape=(b - a, n))
-            out += M @ X
-            return
-        _csr_matvecs(b - a, n, p, indptr, self.indices[s0:s1], data[s0:s1], X.ravel(), out.ravel())
+        return score_outer(self, V, cluster, n_clusters)
 
 
 class _State(dict):
@@ -581,89 +411,6 @@ class _State(dict):
             raise KeyError(key)
         self[key] = val
         return val
-
-
-def _argsort_keys(k):
-    """Stable argsort of non-negative integer keys. Below 2^32 it is two stable passes over
-    16-bit digits (numpy sorts 16-bit integers by radix sort, O(n)), 3x faster than
-    ``argsort(kind="stable")`` on int64 at 2M rows; the permutation is the same (a stable
-    sort's result is unique)."""
-    k = np.asarray(k)
-    if len(k) == 0 or k.min() < 0 or k.max() >= 2**32:
-        return np.argsort(k, kind="stable")
-    o = np.argsort((k & 0xFFFF).astype(np.uint16), kind="stable")
-    if k.max() < 2**16:
-        return o
-    o2 = np.argsort((k >> 16).astype(np.uint16)[o], kind="stable")
-    return o[o2]
-
-
-def _cumsum_rows(a):
-    """In-place ``np.cumsum(a, axis=0)`` of a C-order 2-D array in blocks of rows.
-
-    Each block starts from the previous block's last row, so the additions are those of
-    ``np.cumsum`` in the same order (the result is bit-identical); numpy's own loop walks
-    each column down the whole array with a stride of ``p`` doubles, several times slower
-    at 500k event times.
-    """
-    for s in range(0, a.shape[0], CUMSUM_ROWS):
-        blk = a[s : s + CUMSUM_ROWS]
-        if s:
-            blk[0] += a[s - 1]
-        np.cumsum(blk, axis=0, out=blk)
-    return a
-
-
-def _syrk_add(H, Y, alpha=1.0):
-    """``H += alpha Y'Y`` in the upper triangle of the Fortran-order ``H`` (BLAS ``dsyrk``).
-
-    A C-order ``Y`` (m x p) is the Fortran-order ``Y'`` (p x m), so nothing is copied."""
-    if Y.shape[0] == 0:
-        return H
-    Yt = Y.T
-    if not Yt.flags.f_contiguous:
-        Yt = np.asfortranarray(Yt)
-    out = blas.dsyrk(alpha, Yt, beta=1.0, c=H, trans=0, lower=0, overwrite_c=1)
-    if out is not H:  # pragma: no cover - f2py copied H
-        H[...] = out
-    return H
-
-
-def _symmetrise_upper(H):
-    """Full symmetric matrix (C order) from the upper triangle filled by ``dsyrk``."""
-    U = np.triu(H)
-    return np.ascontiguousarray(U + np.triu(U, 1).T)
-
-
-def _r_scale(X, w, mean):
-    """R ``coxfit6`` covariate scale ``1 / mean_w |x - mean_w(x)|`` (1 for a constant column):
-    the typical size of a coefficient, used to make the convergence, aliasing and
-    infinite-coefficient tests independent of the covariates' units."""
-    acc = np.zeros(X.shape[1])
-    for a in range(0, X.shape[0], CHUNK):
-        acc += w[a : a + CHUNK] @ np.abs(X[a : a + CHUNK] - mean)
-    mad = acc / w.sum()
-    with np.errstate(divide="ignore"):
-        return np.where(mad > 0, 1.0 / np.where(mad > 0, mad, 1.0), 1.0)
-
-
-def _time_ranks(stop, start, n_strata):
-    """Integer ranks of exit (and entry) times, 1-based (0 = -inf), and the inverse map.
-
-    Integer-valued times (days) take a fast path without sorting.
-    """
-    both = stop if start is None else np.concatenate([stop, start])
-    lo_t, hi_t = float(both.min()), float(both.max())
-    if (hi_t - lo_t + 2) * max(n_strata, 1) < 2**62 and np.array_equal(both, np.floor(both)):
-        width = int(hi_t - lo_t) + 2
-        rstop = (stop - lo_t).astype(np.int64) + 1
-        rstart = None if start is None else (start - lo_t).astype(np.int64) + 1
-        return rstop, rstart, width, lambda r: (r - 1 + lo_t).astype(np.float64)
-    utimes, inv = np.unique(both, return_inverse=True)
-    inv = inv.astype(np.int64) + 1
-    n = len(stop)
-    rstart = None if start is None else inv[n:]
-    return inv[:n], rstart, len(utimes) + 1, lambda r: utimes[r - 1]
 
 
 def newton(engine: CoxEngine, control: NewtonControl | None = None) -> NewtonFit:

@@ -150,11 +150,7 @@ def cox(
     names = design.names
     s_codes, s_labels = codes(frame, strata)
     w = _weights(frame, weights)
-    if cluster:
-        cl_codes, cl_labels = codes(frame, [cluster])
-        n_clusters = len(cl_labels)
-    else:
-        cl_codes, n_clusters = None, None
+    cl_codes, n_clusters = _cluster_codes(frame, cluster)
     if entry and robust and not cluster:
         warnings.warn(
             "cox: robust=True with several (entry, duration] rows per unit treats "
@@ -176,22 +172,11 @@ def cox(
         control=control,
         singular=singular,
     )
-    design_txt = (
-        f"stratified: separate baseline hazard for each of {len(s_labels)} levels "
-        f"of {' x '.join(strata)}"
-        if strata
-        else "unstratified (one baseline hazard)"
-    )
-    if entry:
-        design_txt += f"; counting process ({entry}, {duration}] (delayed entry allowed)"
-    if weights:
-        design_txt += f"; case weights {weights}"
-    se_type = _se_name(robust or bool(cluster), cluster, n_clusters)
     method = {
         "estimator": f"Cox proportional hazards, maximum partial likelihood ({ties} ties)",
-        "se_type": se_type,
+        "se_type": _se_name(robust or bool(cluster), cluster, n_clusters),
         "ci_method": f"Wald normal {100 * (1 - alpha):.0f}% on log hazard ratio",
-        "design": design_txt,
+        "design": _design_text(strata, len(s_labels), entry, duration, weights),
         "alpha": alpha,
         "n_events": fit["n_events"],
         "n_strata": len(s_labels),
@@ -203,15 +188,8 @@ def cox(
             + fit["notes"]
         ),
     }
-    res = _result(
-        fit,
-        alpha,
-        method,
-        len(frame),
-        prep,
-        n_clusters,
-        title=f"Cox model for {duration} ({event})",
-    )
+    title = f"Cox model for {duration} ({event})"
+    res = _result(fit, alpha, method, len(frame), prep, n_clusters, title=title)
     # references (no copies) for the post-fit functions (postfit, residuals, ph); not in extra
     keep = CoxFitData(
         frame, covariates, strata, names, prep.duration, prep.event, prep.entry, s_codes,
@@ -221,6 +199,29 @@ def cox(
     keep.fingerprint = fp
     object.__setattr__(res, "_cox_data", keep)
     return res
+
+
+def _cluster_codes(frame: pd.DataFrame, cluster: str | None):
+    """Integer cluster codes (0..n_clusters-1) and their number; ``(None, None)`` without."""
+    if not cluster:
+        return None, None
+    cl_codes, cl_labels = codes(frame, [cluster])
+    return cl_codes, len(cl_labels)
+
+
+def _design_text(strata: list, n_strata: int, entry, duration: str, weights) -> str:
+    """The ``design`` line of the method notes: strata, counting process, case weights."""
+    design_txt = (
+        f"stratified: separate baseline hazard for each of {n_strata} levels "
+        f"of {' x '.join(strata)}"
+        if strata
+        else "unstratified (one baseline hazard)"
+    )
+    if entry:
+        design_txt += f"; counting process ({entry}, {duration}] (delayed entry allowed)"
+    if weights:
+        design_txt += f"; case weights {weights}"
+    return design_txt
 
 
 SINGULAR = ("na", "error")
