@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from wpeval.estimators.survival._aalen_johansen import AalenJohansen, cif_limits
 from wpeval.estimators.survival._common import (
-    Design,
     as_list,
     check_alpha,
     codes,
@@ -14,10 +14,9 @@ from wpeval.estimators.survival._common import (
     prepare,
     zcrit,
 )
-from wpeval.estimators.survival._coxengine import CoxEngine
 from wpeval.estimators.survival._curves import CumulativeIncidence
-from wpeval.estimators.survival.cox import TIES, _control, _fit_note, _result, fit_engine
-from wpeval.estimators.survival.km import _group_cumprod, _group_cumsum, blocks
+from wpeval.estimators.survival._finegray import fine_gray_fit
+from wpeval.estimators.survival.cox import TIES, _control, _fit_note, _result
 from wpeval.exceptions import DesignError, ParameterError
 
 MODELS = ("fine-gray", "cause-specific")
@@ -95,73 +94,61 @@ def cumulative_incidence(
     causes = np.unique(ev[ev > 0])
     if len(causes) == 0:
         raise DesignError(f"no events in {event_type!r}: nothing to estimate")
-    b = blocks(prep.duration, (ev > 0).astype(np.float64), code)
-    B = len(b["time"])
-    cc = b["code"]
-    Y = b["n_risk"].astype(np.float64)
-    d = b["n_event"]
-    surv = _group_cumprod(1.0 - d / Y, cc)
-    first = np.r_[True, cc[1:] != cc[:-1]]
-    s_minus = np.where(first, 1.0, np.r_[1.0, surv[:-1]])
-    h = d / Y
-    A = s_minus / Y
-    with np.errstate(divide="ignore", invalid="ignore"):
-        K = np.where(surv > 0, s_minus / (surv * Y), 0.0)
-    Q = _group_cumsum(K * h, cc)
-    n_after = Y - b["n_at"]
-    ncens = b["n_at"] - d
+    aj = AalenJohansen(prep.duration, ev, code)
     z = zcrit(alpha)
     pieces, curve_rows = [], []
     for k in causes:
-        dk = np.bincount(b["row_block"], weights=(ev == k).astype(np.float64), minlength=B)
-        do = d - dk
-        hk = dk / Y
-        F = _group_cumsum(s_minus * hk, cc)
-        P = _group_cumsum(A * hk, cc)
-        R = _group_cumsum(F * K * h, cc)
-        c_cens, e_cens = -P - R, Q
-        c_k, e_k = A + F * K - P - R, -K + Q
-        c_o, e_o = F * K - P - R, -K + Q
-        C2 = _group_cumsum(ncens * c_cens**2 + dk * c_k**2 + do * c_o**2, cc)
-        CE = _group_cumsum(ncens * c_cens * e_cens + dk * c_k * e_k + do * c_o * e_o, cc)
-        E2 = _group_cumsum(ncens * e_cens**2 + dk * e_k**2 + do * e_o**2, cc)
-        v_after = -(P - F * Q + R)
-        var = n_after * v_after**2 + C2 + 2 * F * CE + F**2 * E2
-        se = np.sqrt(np.clip(var, 0, None))
-        with np.errstate(divide="ignore", invalid="ignore"):
-            if conf_type == "log":
-                pp = np.where(F == 0, np.nan, F)
-                lo = pp * np.exp(-z * se / pp)
-                hi = np.minimum(pp * np.exp(z * se / pp), 1.0)
-            else:
-                lo = np.clip(F - z * se, 0, 1)
-                hi = np.clip(F + z * se, 0, 1)
-        tab = pd.DataFrame({"curve": np.asarray(names, dtype=object)[cc]})
-        for c in labels.columns:
-            tab[c] = labels[c].to_numpy()[cc]
-        tab["cause"] = int(k)
-        tab["time"] = b["time"]
-        tab["n_risk"] = b["n_risk"]
-        tab["n_event"] = dk.astype(np.int64)
-        tab["cif"] = F
-        tab["std_err"] = se
-        tab["conf_low"] = lo
-        tab["conf_high"] = hi
-        pieces.append(tab)
-        cr = labels.copy()
-        cr.insert(0, "curve", names)
-        cr["cause"] = int(k)
-        cr["n"] = np.bincount(code, minlength=len(labels))
-        cr["events"] = np.bincount(code, weights=(ev == k), minlength=len(labels)).astype(int)
-        curve_rows.append(cr)
-    table = pd.concat(pieces, ignore_index=True)
-    table = table.sort_values(
+        dk, F, se = aj.cause(ev, k)
+        lo, hi = cif_limits(F, se, conf_type, z)
+        pieces.append(_cause_table(aj, names, labels, k, dk, F, se, lo, hi))
+        curve_rows.append(_cause_curves(names, labels, code, ev, k))
+    return CumulativeIncidence(
+        table=_sort_by_curve(pd.concat(pieces, ignore_index=True), names),
+        curves=pd.concat(curve_rows, ignore_index=True),
+        method=_cif_method(causes, cols, alpha, conf_type),
+        title=f"Cumulative incidence: {duration} by {event_type}",
+        extra={"n_input": prep.n_input, "n_dropped": prep.n_dropped, "n_timefix": prep.n_timefix},
+    )
+
+
+def _cause_table(aj, names, labels, k, dk, F, se, lo, hi) -> pd.DataFrame:
+    """One cause's rows of the curve x cause x time table."""
+    cc, b = aj.cc, aj.b
+    tab = pd.DataFrame({"curve": np.asarray(names, dtype=object)[cc]})
+    for c in labels.columns:
+        tab[c] = labels[c].to_numpy()[cc]
+    tab["cause"] = int(k)
+    tab["time"] = b["time"]
+    tab["n_risk"] = b["n_risk"]
+    tab["n_event"] = dk.astype(np.int64)
+    tab["cif"] = F
+    tab["std_err"] = se
+    tab["conf_low"] = lo
+    tab["conf_high"] = hi
+    return tab
+
+
+def _cause_curves(names, labels, code, ev, k) -> pd.DataFrame:
+    """One row per curve for cause ``k``: units and events of that cause."""
+    cr = labels.copy()
+    cr.insert(0, "curve", names)
+    cr["cause"] = int(k)
+    cr["n"] = np.bincount(code, minlength=len(labels))
+    cr["events"] = np.bincount(code, weights=(ev == k), minlength=len(labels)).astype(int)
+    return cr
+
+
+def _sort_by_curve(table: pd.DataFrame, names) -> pd.DataFrame:
+    """Curves in label order, causes ascending within a curve (stable: times stay sorted)."""
+    return table.sort_values(
         ["curve", "cause"],
         kind="stable",
         key=lambda s: s.map({nm: i for i, nm in enumerate(names)}) if s.name == "curve" else s,
     ).reset_index(drop=True)
-    curves = pd.concat(curve_rows, ignore_index=True)
-    method = {
+
+
+def _cif_method(causes, cols, alpha, conf_type) -> dict:
+    return {
         "estimator": "Aalen-Johansen cumulative incidence (competing causes "
         f"{[int(c) for c in causes]}; 0 = censored)",
         "se_type": "infinitesimal jackknife (as R multi-state survfit)",
@@ -170,13 +157,6 @@ def cumulative_incidence(
         "alpha": alpha,
         "conf_type": conf_type,
     }
-    return CumulativeIncidence(
-        table=table,
-        curves=curves,
-        method=method,
-        title=f"Cumulative incidence: {duration} by {event_type}",
-        extra={"n_input": prep.n_input, "n_dropped": prep.n_dropped, "n_timefix": prep.n_timefix},
-    )
 
 
 def competing_risks(
@@ -250,8 +230,6 @@ def competing_risks(
     EffectTable
         As :func:`cox`: log hazard ratios (``estimate``) and ``hazard_ratio`` columns.
     """
-    from wpeval.estimators.survival.cox import cox
-
     alpha = check_alpha(alpha)
     if model not in MODELS:
         raise ParameterError(f"model must be one of {MODELS}, got {model!r}")
@@ -270,57 +248,74 @@ def competing_risks(
         what="competing_risks",
         timefix=timefix,
     )
-    ev = prep.event
-    if not np.any(ev == cause):
+    if not np.any(prep.event == cause):
         raise DesignError(f"no events of cause {cause} in {event_type!r}")
     if model == "cause-specific":
-        frame = prep.frame.assign(_cs_event=(ev == cause).astype(np.int64))
-        frame = frame.assign(**{duration: prep.duration})  # times after timefix
-        res = cox(
-            frame,
+        return _cause_specific(
+            prep,
             duration,
-            "_cs_event",
+            event_type,
             covariates,
-            strata=strata or None,
-            ties=ties,
-            alpha=alpha,
-            id_col=id_col,
-            singular=singular,
-            max_iter=max_iter,
-            timefix=False,
+            strata,
+            cause,
+            ties,
+            alpha,
+            id_col,
+            singular,
+            max_iter,
         )
-        method = dict(res.method)
-        method["estimator"] = (
-            f"cause-specific Cox for cause {cause} (other causes censored), {ties} ties"
-        )
-        return type(res)(
-            res.table.assign(cause=cause),
-            method,
-            title=f"Cause-specific Cox: {event_type} = {cause}",
-            extra={
-                **dict(res.extra),
-                "n_input": prep.n_input,
-                "n_dropped": prep.n_dropped,
-                "n_timefix": prep.n_timefix,
-            },
-        )
-    frame = prep.frame
-    design = Design(frame, covariates)
-    names = design.names
-    s_codes, s_labels = codes(frame, strata)
-    T = prep.duration
-    gminus = _censoring_left_limits(T, ev, s_codes)
-    competing = (ev != 0) & (ev != cause)
-    tail = np.where(competing, 1.0 / gminus["at_row"], 0.0)
-
-    n = len(frame)
-    engine = CoxEngine(
-        design.build, T, (ev == cause).astype(np.int64), s_codes, np.ones(n), ties=ties
+    return _fine_gray(
+        prep, event_type, covariates, strata, cause, ties, alpha, control, singular, timefix
     )
-    del design
-    engine.set_tail(tail, gminus["lookup"](engine.ev_stratum, engine.ev_time))
-    # one row per unit: R's cluster = id is the per-row sandwich
-    fit = fit_engine(engine, names, robust=True, control=control, singular=singular)
+
+
+def _cause_specific(
+    prep, duration, event_type, covariates, strata, cause, ties, alpha, id_col, singular, max_iter
+):
+    """Cox model for the cause-specific hazard: other causes censored (times after timefix)."""
+    from wpeval.estimators.survival.cox import cox
+
+    ev = prep.event
+    frame = prep.frame.assign(_cs_event=(ev == cause).astype(np.int64))
+    frame = frame.assign(**{duration: prep.duration})  # times after timefix
+    res = cox(
+        frame,
+        duration,
+        "_cs_event",
+        covariates,
+        strata=strata or None,
+        ties=ties,
+        alpha=alpha,
+        id_col=id_col,
+        singular=singular,
+        max_iter=max_iter,
+        timefix=False,
+    )
+    method = dict(res.method)
+    method["estimator"] = (
+        f"cause-specific Cox for cause {cause} (other causes censored), {ties} ties"
+    )
+    return type(res)(
+        res.table.assign(cause=cause),
+        method,
+        title=f"Cause-specific Cox: {event_type} = {cause}",
+        extra={
+            **dict(res.extra),
+            "n_input": prep.n_input,
+            "n_dropped": prep.n_dropped,
+            "n_timefix": prep.n_timefix,
+        },
+    )
+
+
+def _fine_gray(
+    prep, event_type, covariates, strata, cause, ties, alpha, control, singular, timefix
+):
+    """Fine-Gray fit (:mod:`._finegray`) and its result table with the method description."""
+    fit, n_strata, n_competing = fine_gray_fit(
+        prep, covariates, strata, cause, ties, control, singular
+    )
+    n = len(prep.frame)
     method = {
         "estimator": f"Fine-Gray subdistribution hazards for cause {cause} (censoring-weighted "
         f"Cox, {ties} ties; as R finegray + coxph)",
@@ -328,7 +323,7 @@ def competing_risks(
         "ignores estimation of the censoring distribution",
         "ci_method": f"Wald normal {100 * (1 - alpha):.0f}% on log subdistribution HR",
         "design": (
-            f"stratified by {' x '.join(strata)} ({len(s_labels)} strata; censoring "
+            f"stratified by {' x '.join(strata)} ({n_strata} strata; censoring "
             "distribution within strata)"
             if strata
             else "unstratified"
@@ -336,7 +331,7 @@ def competing_risks(
         "alpha": alpha,
         "cause": cause,
         "n_events": fit["n_events"],
-        "n_competing": int(competing.sum()),
+        "n_competing": n_competing,
         "notes": "; ".join(
             ["estimate = log subdistribution hazard ratio", _fit_note(control, timefix)]
             + fit["notes"]
@@ -344,37 +339,3 @@ def competing_risks(
     }
     res = _result(fit, alpha, method, n, prep, n, title=f"Fine-Gray: {event_type} = {cause}")
     return type(res)(res.table.assign(cause=cause), res.method, title=res.title, extra=res.extra)
-
-
-def _censoring_left_limits(T, ev, strata):
-    """Censoring-distribution Kaplan-Meier left limits ``G(t-)`` within strata (R finegray).
-
-    At a time ``u`` the censorings at ``u`` happen after the events at ``u``:
-    ``G(u) = prod_{c <= u} (1 - ncens_c / (Y_c - d_c))``. Returns ``G(T_i-)`` for every row and
-    a lookup ``(stratum, time) -> G(time-)`` for event times.
-    """
-    b = blocks(T, (ev > 0).astype(np.float64), strata)
-    cc = b["code"]
-    ncens = b["n_at"] - b["n_event"]
-    at_risk_c = b["n_risk"] - b["n_event"]
-    with np.errstate(divide="ignore", invalid="ignore"):
-        factor = np.where(ncens > 0, 1.0 - ncens / at_risk_c, 1.0)
-    G = _group_cumprod(factor, cc)
-    first = np.r_[True, cc[1:] != cc[:-1]]
-    Gm = np.where(first, 1.0, np.r_[1.0, G[:-1]])
-    at_row = Gm[b["row_block"]]
-    if np.any(at_row <= 0):  # pragma: no cover - G(t-) > 0 at any observed time
-        raise DesignError("censoring distribution reaches 0 before an event time")
-    bt, bs = b["time"], cc
-
-    def lookup(stratum, time):
-        # blocks are sorted by (stratum, time); find the block of each (stratum, time)
-        pos = np.empty(len(time), dtype=np.int64)
-        starts = np.searchsorted(bs, np.arange(bs.max() + 2), side="left")
-        for s in np.unique(stratum):
-            m = stratum == s
-            a, e = starts[s], starts[s + 1]
-            pos[m] = a + np.searchsorted(bt[a:e], time[m], side="left")
-        return Gm[pos]
-
-    return {"at_row": at_row, "lookup": lookup}

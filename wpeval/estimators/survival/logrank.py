@@ -79,15 +79,7 @@ def logrank(
         ``p_value``, ``n``. ``extra["groups"]`` lists observed, expected, O - E and
         var(O - E) per group, ``extra["variance"]`` the covariance matrix of O - E.
     """
-    if weights is not None:
-        raise ParameterError(
-            "logrank does not take case weights: R survdiff (the reference) has no weights "
-            "argument, so no checked variance exists; use cox(..., weights=) with its robust "
-            "score test for a weighted comparison"
-        )
-    if isinstance(rho, bool) or not isinstance(rho, (int, float)) or not np.isfinite(rho):
-        raise ParameterError(f"rho must be a finite number, got {rho!r}")
-    rho = float(rho)
+    rho = _check_options(weights, rho)
     group = as_list(group)
     strata = as_list(strata)
     if not group:
@@ -107,7 +99,6 @@ def logrank(
         raise DesignError("fewer than two groups have expected events: no test possible")
     chisq, df = _chisq(obs - E, V, pos)
     pval = float(stats.chi2.sf(chisq, df))
-    gnames = label_strings(glabels)
     test = "log-rank" if rho == 0 else f"G-rho (rho={rho:g})"
     term = f"{test}: {' x '.join(group)}" + (
         f" (stratified by {' x '.join(strata)})" if strata else ""
@@ -124,7 +115,7 @@ def logrank(
     )
     groups = pd.DataFrame(
         {
-            "group": gnames,
+            "group": label_strings(glabels),
             "n": np.bincount(g, minlength=G),
             "observed": obs,
             "expected": E,
@@ -132,7 +123,36 @@ def logrank(
             "var_o_minus_e": np.diag(V),
         }
     )
-    method = {
+    return EffectTable(
+        tab,
+        _logrank_method(rho, strata, len(slabels), prep.n_dropped),
+        title=f"{'Log-rank' if rho == 0 else 'G-rho'} test: {duration} by {' x '.join(group)}",
+        extra={
+            "groups": groups.to_dict(orient="records"),
+            "variance": V.tolist(),
+            "n_strata": len(slabels),
+            "n_input": prep.n_input,
+            "n_dropped": prep.n_dropped,
+            "n_timefix": prep.n_timefix,
+        },
+    )
+
+
+def _check_options(weights, rho) -> float:
+    """Refuse case weights (no checked reference); ``rho`` as a finite float."""
+    if weights is not None:
+        raise ParameterError(
+            "logrank does not take case weights: R survdiff (the reference) has no weights "
+            "argument, so no checked variance exists; use cox(..., weights=) with its robust "
+            "score test for a weighted comparison"
+        )
+    if isinstance(rho, bool) or not isinstance(rho, (int, float)) or not np.isfinite(rho):
+        raise ParameterError(f"rho must be a finite number, got {rho!r}")
+    return float(rho)
+
+
+def _logrank_method(rho, strata, n_strata, n_dropped) -> dict:
+    return {
         "estimator": (
             "k-group log-rank test"
             if rho == 0
@@ -144,27 +164,12 @@ def logrank(
         + ("" if rho == 0 else ", each event time weighted by W(t)^2"),
         "ci_method": "none (test); chi-square reference distribution",
         "design": (
-            f"stratified by {' x '.join(strata)} ({len(slabels)} strata)"
-            if strata
-            else "unstratified"
+            f"stratified by {' x '.join(strata)} ({n_strata} strata)" if strata else "unstratified"
         ),
         "notes": "estimate = chi-square statistic",
         "rho": rho,
-        "rows_dropped": prep.n_dropped,
+        "rows_dropped": n_dropped,
     }
-    return EffectTable(
-        tab,
-        method,
-        title=f"{'Log-rank' if rho == 0 else 'G-rho'} test: {duration} by {' x '.join(group)}",
-        extra={
-            "groups": groups.to_dict(orient="records"),
-            "variance": V.tolist(),
-            "n_strata": len(slabels),
-            "n_input": prep.n_input,
-            "n_dropped": prep.n_dropped,
-            "n_timefix": prep.n_timefix,
-        },
-    )
 
 
 def _chisq(diff_all, V, pos):

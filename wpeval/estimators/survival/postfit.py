@@ -24,131 +24,17 @@ from wpeval.estimators.survival._common import (
     zcrit,
 )
 from wpeval.estimators.survival._curves import SurvivalCurves
-from wpeval.estimators.survival._postcore import CoxFitData, RiskSums, cox_data
-from wpeval.exceptions import DataContractError, ParameterError
+from wpeval.estimators.survival._postcore import cox_data
+from wpeval.estimators.survival._postfit_grid import centred_risk, coef_vcov, fit_grid
+from wpeval.estimators.survival._postfit_newdata import avg_weights, encode_rows
+from wpeval.estimators.survival._postfit_standardise import (
+    level_rows,
+    standardised_survival,
+    standardised_table,
+)
+from wpeval.exceptions import ParameterError
 
 __all__ = ["adjusted_survival", "baseline_hazard", "predict_survival"]
-
-
-# -- shared pieces -----------------------------------------------------------------------------
-class _Grid:
-    """Per-stratum step functions on the distinct exit times of each stratum (R survfit times)."""
-
-    def __init__(self, fd: CoxFitData, rs: RiskSums):
-        keys, inv = np.unique(rs.kstop, return_inverse=True)
-        self.stratum = keys // rs.width
-        self.time = rs.utimes[keys % rs.width - 1]
-        w = fd.weights
-        n = len(keys)
-        ev = rs.event
-        self.n_event = np.bincount(inv, weights=w * ev, minlength=n)
-        self.n_censor = np.bincount(inv, weights=w * ~ev, minlength=n)
-        # weighted number at risk: start < t <= stop (rows of the same stratum)
-        lo = (
-            np.searchsorted(keys, rs.stratum * rs.width, side="right")
-            if fd.entry is None
-            else np.searchsorted(
-                keys,
-                rs.stratum * rs.width + np.searchsorted(rs.utimes, fd.entry) + 1,
-                side="right",
-            )
-        )
-        hi = inv + 1
-        self.n_risk = np.cumsum(
-            np.bincount(lo, weights=w, minlength=n + 1)
-            - np.bincount(hi, weights=w, minlength=n + 1)
-        )[:n]
-        pos = np.searchsorted(keys, rs.ev_keys)
-        haz = np.zeros(n)
-        vh = np.zeros(n)
-        xb = np.zeros((n, rs.p))
-        haz[pos], vh[pos], xb[pos] = rs.c, rs.q0, rs.G
-        self.haz = haz
-        self.cumhaz = self._cum(haz)  # at the covariate means ``rs.center``
-        self.cumvar = self._cum(vh)
-        self.xcum = self._cum(xb)
-        self.bounds = np.searchsorted(self.stratum, np.arange(len(fd.strata_labels) + 1))
-
-    def _cum(self, a):
-        """Cumulative sums restarting at each stratum."""
-        out = np.cumsum(a, axis=0)
-        first = np.r_[True, self.stratum[1:] != self.stratum[:-1]]
-        start = np.maximum.accumulate(np.where(first, np.arange(len(out)), 0))
-        return out - (out[start] - a[start])
-
-    def rows(self, s):
-        return slice(self.bounds[s], self.bounds[s + 1])
-
-
-def _encode(fd: CoxFitData, data: pd.DataFrame, what: str):
-    """Design matrix (fit's coding) and stratum codes for new rows; errors name the column."""
-    if not isinstance(data, pd.DataFrame):
-        raise ParameterError(f"{what} must be a pandas DataFrame, got {type(data).__name__}")
-    if len(data) == 0:
-        raise ParameterError(f"{what} has no rows")
-    cols = []
-    for c, (kind, _, width) in zip(fd.covariates, fd.design().parts):
-        if c not in data.columns:
-            raise DataContractError(
-                f"{what} lacks covariate {c!r}", column=c, rule="column_present"
-            )
-        s = data[c]
-        if s.isna().any():
-            raise DataContractError(
-                f"{what} has missing values in {c!r}",
-                column=c,
-                rule="no_missing",
-                examples=data.index[s.isna().to_numpy()][:5].tolist(),
-            )
-        if kind == "num":
-            if not (pd.api.types.is_numeric_dtype(s) or pd.api.types.is_bool_dtype(s)):
-                raise DataContractError(f"{what}: {c!r} must be numeric", column=c, rule="numeric")
-            cols.append(s.to_numpy(dtype=np.float64)[:, None])
-            continue
-        levels = list(pd.Categorical(fd.frame[c]).remove_unused_categories().categories)
-        code = pd.Categorical(s, categories=levels).codes
-        if (code < 0).any():
-            raise DataContractError(
-                f"{what}: {c!r} has levels not in the fitted data (levels: {levels})",
-                column=c,
-                rule="known_level",
-                examples=data.index[code < 0][:5].tolist(),
-            )
-        cols.append((code[:, None] == np.arange(1, width + 1)[None, :]).astype(np.float64))
-    X = np.hstack(cols)
-    if not fd.strata:
-        return X, np.zeros(len(data), dtype=np.int64)
-    lab = fd.strata_labels.reset_index(drop=True)
-    for c in fd.strata:
-        if c not in data.columns:
-            raise DataContractError(
-                f"{what} lacks strata column {c!r} (the model is stratified: each row needs "
-                "its stratum's baseline hazard)",
-                column=c,
-                rule="column_present",
-            )
-    key = pd.MultiIndex.from_frame(lab[fd.strata])
-    got = pd.MultiIndex.from_frame(data[fd.strata].reset_index(drop=True))
-    code = key.get_indexer(got)
-    if (code < 0).any():
-        raise DataContractError(
-            f"{what} has strata not in the fitted data",
-            column=fd.strata[0],
-            rule="known_stratum",
-            examples=data.index[code < 0][:5].tolist(),
-        )
-    return X, code.astype(np.int64)
-
-
-def _prepare(result):
-    fd = cox_data(result)
-    rs = RiskSums(fd)
-    return fd, rs, _Grid(fd, rs)
-
-
-def _vcov(fd: CoxFitData) -> np.ndarray:
-    keep = fd.kept
-    return np.asarray(fd.vcov)[np.ix_(keep, keep)]
 
 
 # -- baseline hazard ---------------------------------------------------------------------------
@@ -182,7 +68,7 @@ def baseline_hazard(result, *, centered: bool = False) -> pd.DataFrame:
     """
     if not isinstance(centered, bool):
         raise ParameterError("centered must be True or False")
-    fd, rs, g = _prepare(result)
+    fd, rs, g = fit_grid(result)
     shift = 1.0 if centered else float(np.exp(-rs.center @ rs.beta))
     lab = fd.strata_labels.reset_index(drop=True)
     out = lab.iloc[g.stratum].reset_index(drop=True) if fd.strata else pd.DataFrame(index=g.time)
@@ -201,13 +87,6 @@ def baseline_hazard(result, *, centered: bool = False) -> pd.DataFrame:
 
 
 # -- predicted curves --------------------------------------------------------------------------
-def _curve_pieces(fd, rs, g, X, code):
-    """Per new row: (stratum slice of the grid, risk r = exp((x - m) beta), centred x)."""
-    Xk = X[:, fd.kept] - rs.center
-    r = np.exp(Xk @ rs.beta) if rs.p else np.ones(len(X))
-    return Xk, r
-
-
 def predict_survival(
     result, newdata: pd.DataFrame, *, alpha: float = 0.05, conf_type: str = "log"
 ) -> SurvivalCurves:
@@ -251,10 +130,10 @@ def predict_survival(
     """
     alpha = check_alpha(alpha)
     check_conf_type(conf_type)
-    fd, rs, g = _prepare(result)
-    X, code = _encode(fd, newdata, "newdata")
-    Xk, r = _curve_pieces(fd, rs, g, X, code)
-    V = _vcov(fd)
+    fd, rs, g = fit_grid(result)
+    X, code = encode_rows(fd, newdata, "newdata")
+    Xk, r = centred_risk(fd, rs, X)
+    V = coef_vcov(fd)
     z = zcrit(alpha)
     slabels = label_strings(fd.strata_labels.reset_index(drop=True)) if fd.strata else None
     n_rows = np.bincount(fd.strata_codes, minlength=len(fd.strata_labels))
@@ -311,28 +190,6 @@ def predict_survival(
 
 
 # -- adjusted (directly standardised) curves ---------------------------------------------------
-def _avg_weights(ref: pd.DataFrame, weights) -> np.ndarray:
-    """Averaging weights ``a_i`` (sum 1) of the reference rows."""
-    if weights is None:
-        return np.full(len(ref), 1.0 / len(ref))
-    if not isinstance(weights, str) or weights not in ref.columns:
-        raise DataContractError(
-            f"weights column {weights!r} is not in the reference data",
-            column=str(weights),
-            rule="column_present",
-        )
-    w = pd.to_numeric(ref[weights], errors="coerce").to_numpy(dtype=float)
-    bad = ~np.isfinite(w) | (w < 0)
-    if bad.any() or w.sum() <= 0:
-        raise DataContractError(
-            "reference weights must be finite, non-negative and not all zero",
-            column=weights,
-            rule="weights_nonnegative",
-            examples=ref.index[bad][:5].tolist(),
-        )
-    return w / w.sum()
-
-
 def adjusted_survival(
     result,
     group: str,
@@ -403,6 +260,30 @@ def adjusted_survival(
     alpha = check_alpha(alpha)
     check_conf_type(conf_type)
     fd = cox_data(result)
+    ref = _reference_rows(fd, group, data, chunk)
+    avg = avg_weights(ref, weights)
+    if levels is None:
+        levels = sorted(pd.unique(fd.frame[group]).tolist())
+    fd, rs, g = fit_grid(result)
+    V = coef_vcov(fd)
+    z = zcrit(alpha)
+    parts, curves = [], []
+    for lev in levels:
+        X, code = level_rows(fd, ref, group, lev)
+        used, times, mean_s, var = standardised_survival(fd, rs, g, V, X, code, avg, chunk)
+        label = f"{group}={lev}"
+        parts.append(standardised_table(label, g, used, times, mean_s, var, conf_type, z))
+        curves.append({"curve": label, "n": len(X), "events": float(fd.event.sum())})
+    return SurvivalCurves(
+        pd.concat(parts, ignore_index=True),
+        pd.DataFrame(curves),
+        _adjusted_method(fd, group, len(ref), weights, alpha, conf_type),
+        title=f"Adjusted survival by {group}",
+    )
+
+
+def _reference_rows(fd, group, data, chunk) -> pd.DataFrame:
+    """Check ``group`` and ``chunk``; the reference rows (default the fitted rows)."""
     if group not in fd.covariates and group not in fd.strata:
         raise ParameterError(
             f"group {group!r} is neither a covariate ({fd.covariates}) nor a strata column "
@@ -413,87 +294,20 @@ def adjusted_survival(
     ref = fd.frame if data is None else data
     if not isinstance(ref, pd.DataFrame) or len(ref) == 0:
         raise ParameterError("data must be a non-empty pandas DataFrame")
-    avg = _avg_weights(ref, weights)
-    if levels is None:
-        levels = sorted(pd.unique(fd.frame[group]).tolist())
-    fd, rs, g = _prepare(result)
-    V = _vcov(fd)
-    z = zcrit(alpha)
-    parts, curves = [], []
-    for lev in levels:
-        nd = ref[[c for c in dict.fromkeys(fd.covariates + fd.strata)]].copy()
-        nd[group] = lev
-        X, code = _encode(fd, nd, "data")
-        Xk, r = _curve_pieces(fd, rs, g, X, code)
-        strata_used = np.unique(code)
-        times = np.unique(np.concatenate([g.time[g.rows(s)] for s in strata_used]))
-        m = len(X)
-        mean_s = np.zeros(len(times))
-        a = np.zeros((len(times), rs.p))
-        var_base = np.zeros(len(times))
-        for s in strata_used:
-            sl = g.rows(s)
-            idx = np.searchsorted(g.time[sl], times, side="right") - 1
-            ok = idx >= 0
-            ii = np.maximum(idx, 0)
-            H = np.where(ok, g.cumhaz[sl][ii], 0.0)
-            Vh = np.where(ok, g.cumvar[sl][ii], 0.0)
-            Xc = np.where(ok[:, None], g.xcum[sl][ii], 0.0)
-            rows = np.flatnonzero(code == s)
-            sr = np.zeros(len(times))  # sum_i a_i 1{s_i=s} S_i r_i
-            srx = np.zeros((len(times), rs.p))  # sum_i a_i 1{s_i=s} S_i r_i x_i
-            for b in range(0, len(rows), chunk):
-                rr = rows[b : b + chunk]
-                Si = np.exp(-np.outer(H, r[rr])) * avg[rr]  # (times, rows), a_i S_i
-                mean_s += Si.sum(axis=1)
-                SR = Si * r[rr]
-                sr += SR.sum(axis=1)
-                srx += SR @ Xk[rr]
-            var_base += Vh * sr**2
-            a += srx * H[:, None] - sr[:, None] * Xc
-        var = var_base + np.einsum("tj,jk,tk->t", a, V, a)
-        se_s = np.sqrt(np.maximum(var, 0.0))
-        with np.errstate(divide="ignore", invalid="ignore"):
-            se_log = se_s / mean_s
-        lo, hi = ci_surv(mean_s, se_log, conf_type, z)
-        gt = pd.DataFrame(
-            {"t": g.time, "n_risk": g.n_risk, "n_event": g.n_event, "n_censor": g.n_censor}
-        )
-        gt = gt[np.isin(g.stratum, strata_used)].groupby("t").sum()
-        label = f"{group}={lev}"
-        parts.append(
-            pd.DataFrame(
-                {
-                    "curve": label,
-                    "time": times,
-                    "n_risk": gt["n_risk"].reindex(times).to_numpy(),
-                    "n_event": gt["n_event"].reindex(times).to_numpy(),
-                    "n_censor": gt["n_censor"].reindex(times).to_numpy(),
-                    "surv": mean_s,
-                    "std_err": se_s,
-                    "se_cumhaz": se_log,
-                    "conf_low": lo,
-                    "conf_high": hi,
-                }
-            )
-        )
-        curves.append({"curve": label, "n": m, "events": float(fd.event.sum())})
-    method = {
+    return ref
+
+
+def _adjusted_method(fd, group, n_ref, weights, alpha, conf_type) -> dict:
+    return {
         "estimator": "direct standardisation: mean over the reference rows of Cox-predicted "
         f"survival with {group} set to each level ({fd.ties} baseline hazard)",
         "se_type": "delta method conditional on the reference rows' covariates (Tsiatis "
         "baseline-hazard variance with between-row covariances plus a' V a for the "
         "coefficients); reference-population sampling variability not included",
         "ci_method": f"pointwise {100 * (1 - alpha):.0f}% {conf_type} on se(S)/S",
-        "design": f"reference population of {len(ref)} rows"
+        "design": f"reference population of {n_ref} rows"
         + (f" weighted by {weights}" if weights else "")
         + "; proportional hazards",
         "alpha": alpha,
         "conf_type": conf_type,
     }
-    return SurvivalCurves(
-        pd.concat(parts, ignore_index=True),
-        pd.DataFrame(curves),
-        method,
-        title=f"Adjusted survival by {group}",
-    )
