@@ -205,11 +205,11 @@ def check_na(res: CumulativeHazard, r: dict, weighted: bool):
 
 def test_na_unweighted(vet, ref):
     r = ref["na_vet"]
-    res = nelson_aalen(vet, "time", "status", by="trt")
+    res = nelson_aalen(vet, "time", "status", group="trt")
     t = check_na(res, r, weighted=False)
     close(t["conf_low"], _arr(r["log_lower"]))
     close(t["conf_high"], _arr(r["log_upper"]))
-    plain = _aligned(nelson_aalen(vet, "time", "status", by="trt", conf_type="plain").tidy(), r)
+    plain = _aligned(nelson_aalen(vet, "time", "status", group="trt", conf_type="plain").tidy(), r)
     close(plain["conf_low"], _arr(r["plain_lower"]))
     close(plain["conf_high"], _arr(r["plain_upper"]))
     # the same limits R gives for exp(-H) (stype = 2, log CI)
@@ -221,13 +221,13 @@ def test_na_unweighted(vet, ref):
 
 def test_na_weighted_ij(vet, ref):
     r = ref["na_vet_w"]
-    t = check_na(nelson_aalen(vet, "time", "status", by="trt", weights="w"), r, weighted=True)
+    t = check_na(nelson_aalen(vet, "time", "status", group="trt", weights="w"), r, weighted=True)
     close(t["conf_low"], _arr(r["log_lower"]))
     close(t["conf_high"], _arr(r["log_upper"]))
 
 
 def test_na_integer_weights_frequency(vet, ref):
-    res = nelson_aalen(vet, "time", "status", by="trt", weights="wi", robust=False)
+    res = nelson_aalen(vet, "time", "status", group="trt", weights="wi", robust=False)
     check_na(res, ref["na_vet_wi_freq"], weighted=True)
 
 
@@ -235,12 +235,12 @@ def test_na_delayed_entry(heart, ref):
     r = ref["na_heart"]
     t = check_na(nelson_aalen(heart, "stop", "event", entry="start"), r, weighted=False)
     close(t["conf_low"], _arr(r["log_lower"]))
-    res = nelson_aalen(heart, "stop", "event", by="transplant", entry="start", weights="w")
+    res = nelson_aalen(heart, "stop", "event", group="transplant", entry="start", weights="w")
     check_na(res, ref["na_heart_w"], weighted=True)
 
 
 def test_na_weighted_many_curves(gbsg, ref):
-    res = nelson_aalen(gbsg, "time", "cens", by=["horTh", "tgrade"], weights="w")
+    res = nelson_aalen(gbsg, "time", "cens", group=["horTh", "tgrade"], weights="w")
     check_na(res, ref["na_gbsg_w"], weighted=True)
     at = res.cumhaz_at([0.0, 500.0, 1e5])
     assert (at.loc[at["time"] == 0.0, "cumhaz"] == 0).all()

@@ -18,9 +18,9 @@ NA_CONF_TYPES = ("log", "plain")
 
 @dataclass(frozen=True)
 class CumulativeHazard(_CurveResult):
-    """Nelson-Aalen cumulative hazard curves (one per ``by`` combination).
+    """Nelson-Aalen cumulative hazard curves (one per ``group`` combination).
 
-    ``table`` columns: ``curve``, the ``by`` columns, ``time``, ``n_risk``, ``n_event``,
+    ``table`` columns: ``curve``, the ``group`` columns, ``time``, ``n_risk``, ``n_event``,
     ``n_censor`` (row counts), with weights ``wt_risk``, ``wt_event``, ``wt_censor``, then
     ``cumhaz`` (R ``survfit(ctype = 1)$cumhaz``), ``std_err`` (R ``std.chaz``),
     ``conf_low``, ``conf_high``. ``curves`` has one row per curve with ``n`` and ``events``.
@@ -50,7 +50,7 @@ def nelson_aalen(
     duration: str,
     event: str,
     *,
-    by=None,
+    group=None,
     weights: str | None = None,
     entry: str | None = None,
     robust: bool | None = None,
@@ -62,7 +62,7 @@ def nelson_aalen(
     """Nelson-Aalen cumulative hazard with its standard error, as R ``survfit(ctype = 1)``.
 
     Estimand: the cumulative hazard ``H(t) = int_0^t h(u) du`` of the event in each curve
-    (``by`` combination), under independent censoring (and, with ``entry``, independent left
+    (``group`` combination), under independent censoring (and, with ``entry``, independent left
     truncation) within the curve; with ``weights``, that of the weighted pseudo-population.
     Estimator ``H(t) = sum_{t_j <= t} d_j / Y_j`` (``d_j`` (weighted) events at ``t_j``,
     ``Y_j`` (weighted) rows with ``entry < t_j <= duration``; tied events are not split, R's
@@ -88,7 +88,7 @@ def nelson_aalen(
         Time to event or censoring (>= 0).
     event : str
         1 = event observed at ``duration``, 0 = censored.
-    by : str or list of str, optional
+    group : str or list of str, optional
         Columns defining the curves (e.g. ``["cpa", "prime"]``).
     weights : str, optional
         Column of case weights (finite, >= 0); missing, negative or infinite weights raise
@@ -113,13 +113,13 @@ def nelson_aalen(
     -------
     CumulativeHazard
         ``.tidy()`` (curve table), ``.cumhaz_at(times)``; ``method["rows_dropped"]`` counts
-        rows dropped for missing ``duration``, ``event`` or ``by`` values.
+        rows dropped for missing ``duration``, ``event`` or ``group`` values.
     """
     alpha = check_alpha(alpha)
     if conf_type not in NA_CONF_TYPES:
         raise ParameterError(f"conf_type must be one of {NA_CONF_TYPES}, got {conf_type!r}")
     robust = robust_choice(robust, weights)
-    cols = as_list(by)
+    cols = as_list(group)
     prep, w = prepare_weighted(
         data,
         duration,
