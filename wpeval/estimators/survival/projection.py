@@ -166,77 +166,9 @@ def project_retention(
         ``.curves`` (tidy, for plotting), ``.groups``, ``.fit``, ``.comparison``, ``.method``.
     """
     alpha = check_alpha(alpha)
-    if not isinstance(data, pd.DataFrame):
-        raise ParameterError(f"data must be a pandas DataFrame, got {type(data).__name__}")
-    by = as_list(by)
-    if distribution is not None and distribution not in DISTRIBUTIONS:
-        raise ParameterError(
-            f"distribution must be one of {DISTRIBUTIONS} or None, got {distribution!r}"
-        )
-    for name, val in (("horizon_days", horizon_days), ("step_days", step_days)):
-        if not isinstance(val, (int, float)) or not np.isfinite(val) or val <= 0:
-            raise ParameterError(f"{name} must be a positive number, got {val!r}")
-    if not isinstance(min_events, int) or min_events < 1:
-        raise ParameterError(f"min_events must be a positive integer, got {min_events!r}")
-    if zero_days is not None and not (isinstance(zero_days, (int, float)) and 0 < zero_days <= 1):
-        raise ParameterError(f"zero_days must be in (0, 1] days or None, got {zero_days!r}")
-    notes = []
-    if duration not in data.columns and "job_start_date" in data.columns:
-        from wpeval.data.outcomes import job_retention_times
-
-        data = job_retention_times(data)
-        notes.append("job durations derived with job_retention_times")
-    cols = [duration, event] + by + ([id_col] if id_col and id_col in data.columns else [])
-    for c in cols:
-        if c not in data.columns:
-            hint = " (pass the output of wpeval.job_retention_times)" if c == duration else ""
-            raise DataContractError(
-                f"column {c!r} is not in the data{hint}", column=c, rule="column_present"
-            )
-    work = data[list(dict.fromkeys(cols))]
-    miss = work[[duration, event] + by].isna()
-    dropped_by = {c: int(v) for c, v in miss.sum().items() if v}
-    keep = ~miss.any(axis=1).to_numpy()
-    n_dropped = int((~keep).sum())
-    if n_dropped:
-        warnings.warn(
-            f"project_retention: dropped {n_dropped} of {len(work)} rows with missing values "
-            f"({dropped_by})",
-            StatisticalWarning,
-            stacklevel=2,
-        )
-        work = work.loc[keep]
-    work = work.copy()
-    dur = pd.to_numeric(work[duration], errors="coerce").to_numpy(dtype=float)
-    zero = dur == 0
-    n_zero = int(zero.sum())
-    if n_zero and zero_days is not None:
-        work[duration] = np.where(zero, float(zero_days), dur)
-        notes.append(f"{n_zero} jobs ending on their start day set to {zero_days:g} days")
-
-    # groups, and those with too few events
-    code, labels = codes(work, by)
-    names = np.asarray(label_strings(labels), dtype=object)
-    work["curve"] = pd.Categorical(names[code], categories=list(names))
-    ev = pd.to_numeric(work[event], errors="coerce").to_numpy(dtype=float)
-    events = np.bincount(code, weights=np.nan_to_num(ev), minlength=len(names))
-    small = events < min_events
-    left_out = [str(n) for n in names[small]]
-    if small.all():
-        raise DesignError(
-            f"project_retention: every group has fewer than {min_events} ended jobs; "
-            "lower min_events or use fewer grouping columns"
-        )
-    if small.any():
-        warnings.warn(
-            f"project_retention: {len(left_out)} group(s) with fewer than {min_events} ended "
-            f"jobs left out: {left_out[:5]}{'...' if len(left_out) > 5 else ''}",
-            StatisticalWarning,
-            stacklevel=2,
-        )
-        work = work.loc[~small[code]].copy()
-        work["curve"] = work["curve"].cat.remove_unused_categories()
-        labels = labels.loc[~small].reset_index(drop=True)
+    by = _checked_args(data, by, distribution, horizon_days, step_days, min_events, zero_days)
+    work, notes, n_dropped, dropped_by, n_zero = _rows(data, duration, event, by, id_col, zero_days)
+    work, labels, left_out = _groups(work, by, event, min_events)
     kept = list(work["curve"].cat.categories)
     covs = ["curve"] if len(kept) > 1 else None
     id_use = id_col if id_col in work.columns else None
@@ -264,11 +196,121 @@ def project_retention(
     km = kaplan_meier(
         work, duration, event, group=by or None, conf_type=conf_type, alpha=alpha, id_col=id_use
     )
+    follow = work.groupby("curve", observed=True)[duration].max()
+    horizon = float(horizon_days)
+    curves = _curves(km, fit, kept, labels, by, follow, horizon, step_days)
+    groups = _group_summary(work, duration, event, kept, labels, by, follow, km, fit, horizon)
+    method = {
+        **_method_text(distribution, horizon, alpha, conf_type, by),
+        "alpha": alpha,
+        "distribution": distribution,
+        "distribution_chosen_by": "AIC" if comparison is not None else "user",
+        "n_dropped": n_dropped,
+        "dropped_by": dropped_by,
+        "n_zero_recoded": n_zero if zero_days is not None else 0,
+        "groups_left_out": left_out,
+        "notes": "; ".join(notes),
+    }
+    extra = {"horizon_days": horizon, "step_days": float(step_days), "groups_left_out": left_out}
+    return RetentionProjection(curves, groups, fit, comparison, method, extra)
+
+
+def _checked_args(data, by, distribution, horizon_days, step_days, min_events, zero_days):
+    """Refuse arguments out of range; the grouping columns as a list."""
+    if not isinstance(data, pd.DataFrame):
+        raise ParameterError(f"data must be a pandas DataFrame, got {type(data).__name__}")
+    by = as_list(by)
+    if distribution is not None and distribution not in DISTRIBUTIONS:
+        raise ParameterError(
+            f"distribution must be one of {DISTRIBUTIONS} or None, got {distribution!r}"
+        )
+    for name, val in (("horizon_days", horizon_days), ("step_days", step_days)):
+        if not isinstance(val, (int, float)) or not np.isfinite(val) or val <= 0:
+            raise ParameterError(f"{name} must be a positive number, got {val!r}")
+    if not isinstance(min_events, int) or min_events < 1:
+        raise ParameterError(f"min_events must be a positive integer, got {min_events!r}")
+    if zero_days is not None and not (isinstance(zero_days, (int, float)) and 0 < zero_days <= 1):
+        raise ParameterError(f"zero_days must be in (0, 1] days or None, got {zero_days!r}")
+    return by
+
+
+def _rows(data, duration, event, by, id_col, zero_days):
+    """The rows used: job durations derived from referral-level data if need be, rows with
+    missing values dropped (with a warning), zero durations recoded to ``zero_days``.
+
+    Returns ``(work, notes, n_dropped, dropped_by, n_zero)``."""
+    notes = []
+    if duration not in data.columns and "job_start_date" in data.columns:
+        from wpeval.data.outcomes import job_retention_times
+
+        data = job_retention_times(data)
+        notes.append("job durations derived with job_retention_times")
+    cols = [duration, event] + by + ([id_col] if id_col and id_col in data.columns else [])
+    for c in cols:
+        if c not in data.columns:
+            hint = " (pass the output of wpeval.job_retention_times)" if c == duration else ""
+            raise DataContractError(
+                f"column {c!r} is not in the data{hint}", column=c, rule="column_present"
+            )
+    work = data[list(dict.fromkeys(cols))]
+    miss = work[[duration, event] + by].isna()
+    dropped_by = {c: int(v) for c, v in miss.sum().items() if v}
+    keep = ~miss.any(axis=1).to_numpy()
+    n_dropped = int((~keep).sum())
+    if n_dropped:
+        warnings.warn(
+            f"project_retention: dropped {n_dropped} of {len(work)} rows with missing values "
+            f"({dropped_by})",
+            StatisticalWarning,
+            stacklevel=3,
+        )
+        work = work.loc[keep]
+    work = work.copy()
+    dur = pd.to_numeric(work[duration], errors="coerce").to_numpy(dtype=float)
+    zero = dur == 0
+    n_zero = int(zero.sum())
+    if n_zero and zero_days is not None:
+        work[duration] = np.where(zero, float(zero_days), dur)
+        notes.append(f"{n_zero} jobs ending on their start day set to {zero_days:g} days")
+    return work, notes, n_dropped, dropped_by, n_zero
+
+
+def _groups(work, by, event, min_events):
+    """Column ``curve`` (one label per combination of ``by``), with the groups that have fewer
+    than ``min_events`` events left out (with a warning).
+
+    Returns ``(work, labels, left_out)``: ``labels`` has one row of ``by`` values per kept
+    group, in the order of the ``curve`` categories."""
+    code, labels = codes(work, by)
+    names = np.asarray(label_strings(labels), dtype=object)
+    work["curve"] = pd.Categorical(names[code], categories=list(names))
+    ev = pd.to_numeric(work[event], errors="coerce").to_numpy(dtype=float)
+    events = np.bincount(code, weights=np.nan_to_num(ev), minlength=len(names))
+    small = events < min_events
+    left_out = [str(n) for n in names[small]]
+    if small.all():
+        raise DesignError(
+            f"project_retention: every group has fewer than {min_events} ended jobs; "
+            "lower min_events or use fewer grouping columns"
+        )
+    if small.any():
+        warnings.warn(
+            f"project_retention: {len(left_out)} group(s) with fewer than {min_events} ended "
+            f"jobs left out: {left_out[:5]}{'...' if len(left_out) > 5 else ''}",
+            StatisticalWarning,
+            stacklevel=3,
+        )
+        work = work.loc[~small[code]].copy()
+        work["curve"] = work["curve"].cat.remove_unused_categories()
+        labels = labels.loc[~small].reset_index(drop=True)
+    return work, labels, left_out
+
+
+def _curves(km, fit, kept, labels, by, follow, horizon, step_days):
+    """The tidy curve table: KM step points (from time 0) and the AFT grid to ``horizon``."""
     km_tab = km.tidy()
     if not by:
         km_tab["curve"] = kept[0]
-    follow = work.groupby("curve", observed=True)[duration].max()
-    horizon = float(horizon_days)
     grid = np.unique(np.append(np.arange(0.0, horizon, float(step_days)), horizon))
 
     newdata = labels.copy()
@@ -297,9 +339,12 @@ def project_retention(
     curves = curves.sort_values(["curve", "source", "time"], kind="stable")
     curves["curve"] = curves["curve"].astype(object)
     curves = curves[["curve"] + by + CURVE_COLUMNS[1:]].reset_index(drop=True)
+    return curves
 
-    groups = _group_summary(work, duration, event, kept, labels, by, follow, km, fit, horizon)
-    method = {
+
+def _method_text(distribution, horizon, alpha, conf_type, by) -> dict:
+    """Estimator, SE type, CI method and design of the projection."""
+    return {
         "estimator": (
             f"{distribution} AFT (location per group, common scale) projected to "
             f"{horizon:g} days, next to Kaplan-Meier"
@@ -309,17 +354,7 @@ def project_retention(
             f"pointwise {100 * (1 - alpha):g}%: AFT delta method on log(-log S); KM {conf_type}"
         ),
         "design": "groups: " + (" x ".join(by) if by else "one group") + "; job starters only",
-        "alpha": alpha,
-        "distribution": distribution,
-        "distribution_chosen_by": "AIC" if comparison is not None else "user",
-        "n_dropped": n_dropped,
-        "dropped_by": dropped_by,
-        "n_zero_recoded": n_zero if zero_days is not None else 0,
-        "groups_left_out": left_out,
-        "notes": "; ".join(notes),
     }
-    extra = {"horizon_days": horizon, "step_days": float(step_days), "groups_left_out": left_out}
-    return RetentionProjection(curves, groups, fit, comparison, method, extra)
 
 
 def _group_summary(work, duration, event, kept, labels, by, follow, km, fit, horizon):
