@@ -10,6 +10,7 @@ interval ~2e-9 (R's gradient there is a central finite difference).
 
 from __future__ import annotations
 
+import importlib
 import json
 import warnings
 from pathlib import Path
@@ -395,7 +396,7 @@ def test_integer_weights_equal_duplicated_rows(frames, dist):
 
 
 def test_auto_fitter_skips_lifelines_above_the_row_limit(frames, monkeypatch):
-    from wpeval.estimators.survival import aft as aft_module
+    aft_module = importlib.import_module("wpeval.estimators.survival.aft")
 
     d = frames["rossi"]
     small = aft(d, "week", "arrest", ["fin", "prio"], "lognormal")
