@@ -20,9 +20,9 @@ import pytest
 from scipy import stats
 
 from wpeval.estimators.survival import kaplan_meier, rmst
+from wpeval.estimators.survival._blocked_cells import _CellCurves
+from wpeval.estimators.survival._blocked_randomisation import _PairPermutation
 from wpeval.estimators.survival.blocked import (
-    _CellCurves,
-    _PairPermutation,
     blocked_curves,
     blocked_km_arrays,
     compare_primes_survival,

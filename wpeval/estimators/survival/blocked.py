@@ -21,306 +21,38 @@ by ``bincount``, and the randomisation draws as matrix operations over (draws x 
 
 from __future__ import annotations
 
-import itertools
 import warnings
 from typing import Sequence
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
-from wpeval._prepare import group_codes
-from wpeval.estimators.survival._common import as_list, check_alpha, prepare, zcrit
+from wpeval.estimators.survival._blocked_cells import _CellCurves
+from wpeval.estimators.survival._blocked_contrasts import (
+    _add_adjusted_pvalues,
+    _combine,
+    _contrast_method,
+    _pair_contrasts,
+    _sorted_table,
+    _warn,
+)
+from wpeval.estimators.survival._blocked_data import (
+    _check_horizons,
+    _check_int,
+    _Data,
+    _seed_sequence,
+)
+from wpeval.estimators.survival._blocked_randomisation import _randomisation
+from wpeval.estimators.survival._blocked_standardised import _check_times, _standardised_curves
+from wpeval.estimators.survival._common import check_alpha, zcrit
 from wpeval.estimators.survival._curves import SurvivalCurves
-from wpeval.estimators.survival.km import km_blocks
 from wpeval.exceptions import DataContractError, ParameterError, StatisticalWarning
-from wpeval.inference.multiplicity import adjust_pvalues
 from wpeval.results import EffectTable
 
 __all__ = ["blocked_curves", "blocked_km_arrays", "compare_primes_survival"]
 
 ESTIMATOR = "blocked Kaplan-Meier difference"
 _ADJUST = ("holm", "bonferroni", "bh", "none")
-#: randomisation draws: 40 random bits below the stratum code in one int64 sort key
-_RAND_BITS = 40
-
-
-# ------------------------------------------------------------------------------ helpers
-def _group_cumsum(x: np.ndarray, code: np.ndarray) -> np.ndarray:
-    """Cumulative sum within runs of ``code`` (copied from the private helper of
-    :mod:`wpeval.estimators.survival.km`, which this module must not edit)."""
-    return pd.Series(x).groupby(code, sort=False).cumsum().to_numpy()
-
-
-def _check_horizons(horizons) -> np.ndarray:
-    try:
-        h = np.atleast_1d(np.asarray(horizons, dtype=float))
-    except (TypeError, ValueError):
-        raise ParameterError(f"horizons must be positive numbers, got {horizons!r}") from None
-    if h.ndim != 1 or len(h) == 0 or not np.all(np.isfinite(h)) or np.any(h <= 0):
-        raise ParameterError(f"horizons must be positive finite numbers, got {horizons!r}")
-    return np.unique(h)
-
-
-def _check_int(value, name: str, lo: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < lo:
-        raise ParameterError(f"{name} must be an integer >= {lo}, got {value!r}")
-    return int(value)
-
-
-def _seed_sequence(seed) -> np.random.SeedSequence:
-    if seed is None:
-        return np.random.SeedSequence()
-    if isinstance(seed, np.random.SeedSequence):
-        return seed
-    if isinstance(seed, (int, np.integer)) and not isinstance(seed, bool) and seed >= 0:
-        return np.random.SeedSequence(int(seed))
-    raise ParameterError(
-        f"seed must be None, a non-negative integer or a numpy SeedSequence, got {seed!r}"
-    )
-
-
-def _labels_sorted(s: pd.Series) -> tuple[np.ndarray, list[str]]:
-    """Integer codes and sorted string labels of the values present."""
-    codes, uniq = pd.factorize(s.astype(str), sort=True)
-    return codes.astype(np.int64), [str(u) for u in uniq]
-
-
-class _Data:
-    """Validated arrays: durations, events, prime / stratum codes, CPA of each stratum."""
-
-    def __init__(
-        self,
-        data,
-        duration,
-        event,
-        cpa,
-        blocks,
-        prime_col,
-        cpa_col,
-        freq,
-        id_col,
-        timefix,
-        what,
-        prob_col=None,
-    ):
-        if not isinstance(data, pd.DataFrame):
-            raise ParameterError(f"data must be a pandas DataFrame, got {type(data).__name__}")
-        blocks = as_list(blocks)
-        if not blocks:
-            raise ParameterError("blocks must name at least one stratum column")
-        for c in [prime_col, cpa_col, *blocks]:
-            if not isinstance(c, str):
-                raise ParameterError(f"column names must be strings, got {c!r}")
-        if "period" in blocks and "period" not in data.columns:
-            from wpeval.data.design import add_period
-
-            if "referral_date" not in data.columns:
-                raise DataContractError(
-                    "blocks include 'period', which is derived from referral_date; "
-                    "the data have neither",
-                    column="referral_date",
-                    rule="missing_columns",
-                )
-            data = add_period(data, freq)
-        if cpa is not None:
-            if cpa_col not in data.columns:
-                raise DataContractError(
-                    f"column {cpa_col!r} is not in the data", column=cpa_col, rule="column_present"
-                )
-            wanted = as_list(cpa)
-            have = set(data[cpa_col].dropna().astype(str).unique())
-            missing = [c for c in wanted if str(c) not in have]
-            if missing:
-                raise ParameterError(f"CPA(s) {missing} not in the data")
-            data = data[data[cpa_col].astype(str).isin([str(c) for c in wanted]).to_numpy()]
-        used = list(dict.fromkeys([prime_col, cpa_col, *blocks]))
-        prep = prepare(data, duration, event, used=used, id_col=id_col, what=what, timefix=timefix)
-        frame = prep.frame
-        self.duration = prep.duration
-        self.event = prep.event.astype(np.float64)
-        self.pcode, self.primes = _labels_sorted(frame[prime_col])
-        self.stratum, self.n_strata = group_codes(frame, [cpa_col, *blocks])
-        ccode, self.cpas = _labels_sorted(frame[cpa_col])
-        s_cpa = np.full(self.n_strata, -1, dtype=np.int64)
-        s_cpa[self.stratum] = ccode
-        self.s_cpa = s_cpa
-        self.blocks = blocks
-        self.n_input, self.n_dropped, self.n_timefix = prep.n_input, prep.n_dropped, prep.n_timefix
-        self.prob_varies = False
-        if prob_col is not None and prob_col in frame.columns:
-            pr = pd.to_numeric(frame[prob_col], errors="coerce").to_numpy(dtype=float)
-            P = len(self.primes)
-            cell = self.stratum * P + self.pcode
-            ok = np.isfinite(pr)
-            cnt = np.bincount(cell[ok], minlength=self.n_strata * P)
-            mean = np.bincount(cell[ok], weights=pr[ok], minlength=self.n_strata * P)
-            mean = mean / np.maximum(cnt, 1)
-            self.prob_varies = bool(ok.any() and np.max(np.abs(pr[ok] - mean[cell[ok]])) > 1e-9)
-
-
-# ------------------------------------------------------------------------------ KM by cell
-class _CellCurves:
-    """Kaplan-Meier curves of every cell (stratum x prime) in one pass, with what the horizons
-    need: the survival, the finite Greenwood sum, the area under the curve to each distinct
-    time, and the RMST variance sums ``sum hh``, ``sum hh a``, ``sum hh a^2``."""
-
-    def __init__(self, duration, event, code, n_code):
-        b = km_blocks(duration, event, code)
-        c, t, s = b["code"], b["time"], b["surv"]
-        new = np.ones(len(c), dtype=bool)
-        new[1:] = c[1:] != c[:-1]
-        s_prev = np.where(new, 1.0, np.concatenate([[1.0], s[:-1]]))
-        t_prev = np.where(new, 0.0, np.concatenate([[0.0], t[:-1]]))
-        area = _group_cumsum(s_prev * (t - t_prev), c)  # integral of S from 0 to t_j
-        hh = b["hh"]  # d / (Y (Y - d)) where Y > d, else 0 (R survmean)
-        self.code, self.time, self.surv = c, t, s
-        self.area = area
-        self.gw = _group_cumsum(hh, c)
-        self.h1 = _group_cumsum(hh * area, c)
-        self.h2 = _group_cumsum(hh * area**2, c)
-        self.n_event = b["n_event"]
-        self.n_risk = b["n_risk"]
-        self.n_at = b["n_at"]
-        self.first = np.searchsorted(c, np.arange(n_code), side="left")
-        self.n_code = n_code
-        self.duration, self.cell = duration, code
-        self.n = np.bincount(code, minlength=n_code)
-
-    def at(self, h: float) -> dict:
-        """Survival, Greenwood variance, RMST and its variance of every cell at horizon h.
-
-        ``S(h)``; ``Var S(h) = S(h)^2 sum_{t_j <= h, Y_j > d_j} d_j / (Y_j (Y_j - d_j))``;
-        ``RMST(h) = int_0^h S``; ``Var RMST(h) = sum_{t_j <= h} A_j^2 hh_j`` with
-        ``A_j = int_{t_j}^h S = RMST(h) - a_j`` (R ``survmean``; Klein & Moeschberger 4.5.2),
-        expanded as ``R^2 sum hh - 2 R sum hh a + sum hh a^2``. ``at_risk``: rows with
-        duration >= h; ``determined``: someone at risk at h or the curve already 0.
-        """
-        cnt = np.bincount(self.code[self.time <= h], minlength=self.n_code)
-        has = cnt > 0
-        last = np.where(has, self.first + cnt - 1, 0)
-        S = np.where(has, self.surv[last], 1.0)
-        G = np.where(has, self.gw[last], 0.0)
-        R = np.where(has, self.area[last] + S * (h - self.time[last]), h)
-        VR = np.where(has, R**2 * G - 2 * R * self.h1[last] + self.h2[last], 0.0)
-        at_risk = np.bincount(
-            self.cell, weights=(self.duration >= h).astype(float), minlength=self.n_code
-        )
-        return {
-            "surv": S,
-            "var_surv": S**2 * G,
-            "rmst": R,
-            "var_rmst": np.maximum(VR, 0.0),
-            "at_risk": at_risk,
-            "determined": (at_risk > 0) | (S <= 0),
-        }
-
-
-# ------------------------------------------------------------------------------ permutation
-class _PairPermutation:
-    """Re-randomisation of the A / B labels within strata for one pair, vectorised.
-
-    The pair's rows in the strata used are sorted by (stratum, time). For every draw the A
-    labels are a uniformly random subset of each stratum of the observed size (the rows with
-    the ``m_s`` smallest random keys; keys are ``stratum << 40 | 40 random bits``, one int64
-    sort, ties of the random bits within a stratum have probability ~ n_s^2 / 2^41), and the
-    at-risk counts and events of A at every event time are differences of cumulative sums
-    along the sorted rows, so a chunk of draws is a handful of (draws x rows) array operations.
-    The statistics are the blocked differences (not studentised) with the observed weights.
-    """
-
-    def __init__(self, duration, event, stratum, is_a, horizons, weights):
-        order = np.lexsort((duration, stratum))
-        self.t = duration[order]
-        self.ev = event[order]
-        self.st = stratum[order]
-        self.a_obs = is_a[order].astype(np.float64)
-        n = len(order)
-        K = int(self.st.max()) + 1 if n else 0
-        self.K = K
-        self.s_start = np.searchsorted(self.st, np.arange(K), side="left")
-        self.s_end = np.searchsorted(self.st, np.arange(K), side="right")
-        self.m_a = np.bincount(self.st, weights=self.a_obs, minlength=K)
-        # distinct (stratum, time) cells, keep those with an event at or before the last horizon
-        brk = np.flatnonzero((np.diff(self.st) != 0) | (np.diff(self.t) != 0)) + 1
-        starts = np.concatenate([[0], brk]).astype(np.int64)
-        ends = np.concatenate([brk, [n]]).astype(np.int64)
-        d_tot = np.add.reduceat(self.ev, starts) if n else np.zeros(0)
-        keep = (d_tot > 0) & (self.t[starts] <= horizons.max())
-        self.j_start, self.j_end = starts[keep], ends[keep]
-        self.j_d = d_tot[keep]
-        self.j_st = self.st[self.j_start]
-        self.j_t = self.t[self.j_start]
-        self.j_y = (self.s_end[self.j_st] - self.j_start).astype(np.float64)
-        self.j_first = np.searchsorted(self.j_st, np.arange(K), side="left")
-        self.j_new = np.ones(len(self.j_st), dtype=bool)
-        self.j_new[1:] = self.j_st[1:] != self.j_st[:-1]
-        self.horizons = horizons
-        self.weights = weights  # (H, K) for both S(h) and RMST(h)
-        self.last = []
-        for h in horizons:
-            cnt = np.bincount(self.j_st[self.j_t <= h], minlength=K)
-            self.last.append((cnt > 0, np.where(cnt > 0, self.j_first + cnt - 1, 0)))
-        # position of each sorted row inside its stratum
-        self.pos = np.arange(n) - self.s_start[self.st]
-        self.key_hi = self.st.astype(np.int64) << _RAND_BITS
-
-    def _grouped(self, x: np.ndarray) -> np.ndarray:
-        """Cumulative sum along axis 1 within the strata of the event cells."""
-        c = np.cumsum(x, axis=1)
-        off = np.zeros_like(c)
-        first = self.j_first[self.j_st]
-        prev = first - 1
-        has_prev = prev >= 0
-        off[:, has_prev] = c[:, prev[has_prev]]
-        return c - off
-
-    def stats(self, lab: np.ndarray) -> np.ndarray:
-        """Statistics (draws x (S(h)..., RMST(h)...)) for a (draws x rows) 0/1 label matrix."""
-        D = lab.shape[0]
-        z = np.zeros((D, 1))
-        ca = np.concatenate([z, np.cumsum(lab, axis=1)], axis=1)
-        ce = np.concatenate([z, np.cumsum(lab * self.ev, axis=1)], axis=1)
-        y_a = ca[:, self.s_end[self.j_st]] - ca[:, self.j_start]
-        d_a = ce[:, self.j_end] - ce[:, self.j_start]
-        out_s, out_r = [], []
-        curves = []
-        for y, d in ((y_a, d_a), (self.j_y - y_a, self.j_d - d_a)):
-            zero = (d >= y) & (y > 0)
-            with np.errstate(divide="ignore", invalid="ignore"):
-                lf = np.where((y > 0) & ~zero, np.log1p(-d / np.where(y > 0, y, 1.0)), 0.0)
-            S = np.exp(self._grouped(lf)) * (self._grouped(zero.astype(np.float64)) == 0)
-            s_prev = np.where(self.j_new, 1.0, np.concatenate([np.ones((D, 1)), S[:, :-1]], 1))
-            t_prev = np.where(self.j_new, 0.0, np.concatenate([[0.0], self.j_t[:-1]]))
-            area = self._grouped(s_prev * (self.j_t - t_prev))
-            curves.append((S, area))
-        for k, h in enumerate(self.horizons):
-            has, last = self.last[k]
-            vals = []
-            for S, area in curves:
-                Sh = np.where(has, S[:, last], 1.0)
-                Rh = np.where(has, area[:, last] + Sh * (h - self.j_t[last]), h)
-                vals.append((Sh, Rh))
-            w = self.weights[k]
-            out_s.append((vals[0][0] - vals[1][0]) @ w)
-            out_r.append((vals[0][1] - vals[1][1]) @ w)
-        return np.column_stack(out_s + out_r)
-
-    def draws(self, n_draws: int, rng: np.random.Generator, max_elements: int) -> np.ndarray:
-        n = len(self.t)
-        chunk = max(1, int(max_elements) // max(n, 1))
-        flag = (self.pos < self.m_a[self.st]).astype(np.float64)
-        out = []
-        done = 0
-        while done < n_draws:
-            D = min(chunk, n_draws - done)
-            keys = self.key_hi[None, :] | rng.integers(0, 1 << _RAND_BITS, size=(D, n))
-            order = np.argsort(keys, axis=1)
-            lab = np.empty((D, n))
-            np.put_along_axis(lab, order, np.broadcast_to(flag, (D, n)), axis=1)
-            out.append(self.stats(lab))
-            done += D
-        return np.concatenate(out, axis=0)
 
 
 # ------------------------------------------------------------------------------ public API
@@ -491,44 +223,7 @@ def compare_primes_survival(
     P = len(dd.primes)
     cell = dd.stratum * P + dd.pcode
     cc = _CellCurves(dd.duration, dd.event, cell, dd.n_strata * P)
-    at = [cc.at(h) for h in H]
-    n = cc.n.reshape(dd.n_strata, P)
-    rows, strata_info, perms = [], [], []
-    for ci, cpa_label in enumerate(dd.cpas):
-        ss = np.flatnonzero(dd.s_cpa == ci)
-        have = n[ss] > 0
-        cp = np.flatnonzero(have.any(axis=0))
-        for a, b in itertools.combinations(cp, 2):
-            na, nb = n[ss, a], n[ss, b]
-            present = (na > 0) & (nb > 0)
-            usable = (na >= min_n) & (nb >= min_n)
-            info = {
-                "cpa": cpa_label,
-                "prime_a": dd.primes[a],
-                "prime_b": dd.primes[b],
-                "n_strata_cpa": int(len(ss)),
-                "n_dropped": int((~present).sum()),
-                "n_dropped_small": int((present & ~usable).sum()),
-            }
-            weights = np.zeros((len(H), len(ss)))
-            for k, h in enumerate(H):
-                q = at[k]
-                ia, ib = ss * P + a, ss * P + b
-                reach = (q["at_risk"][ia] + q["at_risk"][ib]) > 0
-                used = usable & reach
-                ext = used & ~(q["determined"][ia] & q["determined"][ib])
-                size = (na + nb) * used
-                info[f"n_used_{h:g}"] = int(used.sum())
-                info[f"n_dropped_horizon_{h:g}"] = int((usable & ~reach).sum())
-                info[f"n_extended_{h:g}"] = int(ext.sum())
-                if size.sum() > 0:
-                    weights[k] = size / size.sum()
-                for kind in ("surv", "rmst"):
-                    rows.append(
-                        _row(q, kind, ia, ib, weights[k], used, h, alpha, info, ext, na, nb, usable)
-                    )
-            strata_info.append(info)
-            perms.append((ci, a, b, ss, usable, weights))
+    rows, strata_info, perms = _pair_contrasts(dd, cc, H, min_n, alpha)
     tab = pd.DataFrame(rows)
     if tab.empty or not np.isfinite(tab["estimate"].to_numpy(dtype=float)).any():
         raise DataContractError(
@@ -537,52 +232,12 @@ def compare_primes_survival(
             column=prime_col,
             rule="design_support",
         )
-    order = {"surv": 0, "rmst": 1}
-    tab["_o"] = tab["quantity"].map(order)
-    tab = tab.sort_values(["cpa", "prime_a", "prime_b", "_o", "horizon"], kind="stable")
-    tab = tab.drop(columns="_o").reset_index(drop=True)
-    tab["quantity"] = tab["quantity"].map({"surv": "survival", "rmst": "rmst"})
+    tab = _sorted_table(tab)
     _warn(tab, min_n)
     p_rand, seed_info = _randomisation(dd, perms, H, draws, root, max_elements, tab, P)
     tab["p_randomisation"] = p_rand
-    ok = np.isfinite(tab["p_value"].to_numpy(dtype=float))
-    for col, groups, src in (
-        ("p_adjusted_cpa", tab["cpa"], "p_value"),
-        (
-            "p_adjusted_cpa_quantity",
-            tab["cpa"] + "|" + tab["term"].str.split(": ").str[1],
-            "p_value",
-        ),
-        ("p_randomisation_adjusted_cpa", tab["cpa"], "p_randomisation"),
-    ):
-        out = np.full(len(tab), np.nan)
-        good = ok & np.isfinite(tab[src].to_numpy(dtype=float))
-        if good.any():
-            out[good] = adjust_pvalues(
-                tab.loc[good, src].to_numpy(dtype=float), adjust, groups=groups[good].to_numpy()
-            )
-        tab[col] = out
-    method = {
-        "estimator": ESTIMATOR,
-        "se_type": "blocked Greenwood: sum_s w_s^2 (Var_A,s + Var_B,s), Greenwood for S(h), "
-        "Klein-Moeschberger (R survmean) for RMST(h)",
-        "ci_method": f"normal (Wald) {100 * (1 - alpha):g}%",
-        "design": f"randomised within {cpa_col} x {' x '.join(dd.blocks)} strata; weights = "
-        "stratum share of the pair's referrals",
-        "alpha": alpha,
-        "adjust": adjust,
-        "blocks": dd.blocks,
-        "horizons": [float(h) for h in H],
-        "min_n": min_n,
-        "draws": draws,
-        "randomisation_statistic": "blocked difference (not studentised); sharp null of no "
-        "prime effect on (duration, event); labels permuted within strata"
-        if draws
-        else None,
-        "notes": "S(h) and RMST(h) from within-stratum Kaplan-Meier curves combined with the "
-        "design weights; time in days (364 = 52 weeks, 728 = 104 weeks); p_adjusted_cpa over "
-        "all rows of a CPA, p_adjusted_cpa_quantity over the pairs of a CPA for one quantity",
-    }
+    _add_adjusted_pvalues(tab, adjust)
+    method = _contrast_method(ESTIMATOR, dd, alpha, adjust, H, min_n, draws, cpa_col)
     return EffectTable(
         tab,
         method,
@@ -597,51 +252,6 @@ def compare_primes_survival(
             **seed_info,
         },
     )
-
-
-def _row(q, kind, ia, ib, w, used, h, alpha, info, ext, na, nb, usable) -> dict:
-    est_key, var_key = (kind, f"var_{kind}") if kind == "rmst" else ("surv", "var_surv")
-    qa, qb = q[est_key][ia], q[est_key][ib]
-    va, vb = q[var_key][ia], q[var_key][ib]
-    label = "S" if kind == "surv" else "RMST"
-    row = {
-        "term": f"{info['prime_a']} - {info['prime_b']}: {label}({h:g})",
-        "cpa": info["cpa"],
-        "prime_a": info["prime_a"],
-        "prime_b": info["prime_b"],
-        "quantity": kind,
-        "horizon": float(h),
-        "horizon_weeks": float(h) / 7.0,
-        "n_strata_used": int(used.sum()),
-        "n_dropped": info["n_dropped"],
-        "n_dropped_small": info["n_dropped_small"],
-        "n_dropped_horizon": int((usable & ~used).sum()),
-        "n_extended": int(ext.sum()),
-        "n": int(((na + nb) * used).sum()),
-    }
-    if not used.any():
-        row.update(estimate=np.nan, std_error=np.nan, estimate_a=np.nan, estimate_b=np.nan)
-        return row
-    row.update(_combine(qa, qb, va, vb, w, alpha))
-    return row
-
-
-def _combine(qa, qb, va, vb, w, alpha) -> dict:
-    """``sum w (qa - qb)``, its SE ``sqrt(sum w^2 (va + vb))``, normal test and interval."""
-    est = float(w @ (qa - qb))
-    se = float(np.sqrt(w**2 @ (va + vb)))
-    z = zcrit(alpha)
-    stat = est / se if se > 0 else np.nan
-    return {
-        "estimate": est,
-        "std_error": se,
-        "statistic": stat,
-        "p_value": float(2 * stats.norm.sf(abs(stat))) if np.isfinite(stat) else np.nan,
-        "conf_low": est - z * se,
-        "conf_high": est + z * se,
-        "estimate_a": float(w @ qa),
-        "estimate_b": float(w @ qb),
-    }
 
 
 def blocked_km_arrays(duration, event, block, is_a, horizons=(364, 728), alpha=0.05, min_n=2):
@@ -693,82 +303,6 @@ def blocked_km_arrays(duration, event, block, is_a, horizons=(364, 728), alpha=0
             r["n_strata_used"] = int(used.sum())
             out[(kind, float(h))] = r
     return out
-
-
-def _warn(tab: pd.DataFrame, min_n: int) -> None:
-    first = tab.drop_duplicates(["cpa", "prime_a", "prime_b"])
-    small = int(first["n_dropped_small"].sum())
-    if small:
-        warnings.warn(
-            f"{small} stratum x pair combination(s) dropped because a prime had fewer than "
-            f"{min_n} referrals there (counted in n_dropped_small)",
-            StatisticalWarning,
-            stacklevel=3,
-        )
-    ext = tab.loc[tab["quantity"] == "survival"]
-    if int(ext["n_extended"].sum()):
-        warnings.warn(
-            f"{int(ext['n_extended'].sum())} stratum x pair x horizon combination(s) have a "
-            "prime curve ending (censored) before the horizon; carried flat to the horizon "
-            "(counted in n_extended)",
-            StatisticalWarning,
-            stacklevel=3,
-        )
-    none = tab.loc[~np.isfinite(tab["estimate"].to_numpy(dtype=float)), "term"]
-    if len(none):
-        warnings.warn(
-            f"{len(none)} contrast(s) have no usable stratum and are not estimated: "
-            f"{list(none[:5])}",
-            StatisticalWarning,
-            stacklevel=3,
-        )
-
-
-def _randomisation(dd, perms, H, draws, root, max_elements, tab, P):
-    p = np.full(len(tab), np.nan)
-    info = {"randomisation_draws": draws}
-    if draws == 0:
-        return p, info
-    info["randomisation_seed_entropy"] = str(root.entropy)
-    children = root.spawn(len(perms))
-    nH = len(H)
-    for (ci, a, b, ss, usable, weights), child in zip(perms, children):
-        rows_sel = np.isin(dd.stratum, ss[usable]) & np.isin(dd.pcode, [a, b])
-        if not rows_sel.any():
-            continue
-        local = np.full(dd.n_strata, -1, dtype=np.int64)
-        local[ss[usable]] = np.arange(int(usable.sum()))
-        st = local[dd.stratum[rows_sel]]
-        w = weights[:, usable]
-        perm = _PairPermutation(
-            dd.duration[rows_sel],
-            dd.event[rows_sel],
-            st,
-            dd.pcode[rows_sel] == a,
-            H,
-            w,
-        )
-        obs = perm.stats(perm.a_obs[None, :])[0]
-        null = perm.draws(draws, np.random.default_rng(child), max_elements)
-        size = np.maximum(np.abs(obs), np.max(np.abs(null), axis=0))
-        tol = 1e-9 * np.where(np.isfinite(size), size, 0.0)
-        cnt = (np.abs(null) >= np.abs(obs) - tol).sum(axis=0)
-        pv = (1 + cnt) / (draws + 1)
-        sel = (
-            (tab["cpa"] == dd.cpas[ci])
-            & (tab["prime_a"] == dd.primes[a])
-            & (tab["prime_b"] == dd.primes[b])
-        ).to_numpy()
-        for k, h in enumerate(H):
-            for j, quantity in ((k, "survival"), (nH + k, "rmst")):
-                r = (
-                    sel
-                    & (tab["quantity"] == quantity).to_numpy()
-                    & (tab["horizon"] == h).to_numpy()
-                )
-                if np.isfinite(tab.loc[r, "estimate"].to_numpy(dtype=float)).all():
-                    p[r] = pv[j]
-    return p, info
 
 
 def blocked_curves(
@@ -826,12 +360,7 @@ def blocked_curves(
     """
     alpha = check_alpha(alpha)
     min_n = _check_int(min_n, "min_n", 1)
-    grid = None
-    if times is not None:
-        tt = np.unique(np.asarray(times, dtype=float))
-        if not np.all(np.isfinite(tt)) or np.any(tt < 0):
-            raise ParameterError("times must be finite and >= 0")
-        grid = tt
+    grid = _check_times(times)
     dd = _Data(
         data,
         duration,
@@ -848,70 +377,7 @@ def blocked_curves(
     P = len(dd.primes)
     cell = dd.stratum * P + dd.pcode
     cc = _CellCurves(dd.duration, dd.event, cell, dd.n_strata * P)
-    n = cc.n.reshape(dd.n_strata, P)
-    z = zcrit(alpha)
-    tables, curves, strata_info = [], [], []
-    for ci, cpa_label in enumerate(dd.cpas):
-        ss = np.flatnonzero(dd.s_cpa == ci)
-        cp = np.flatnonzero((n[ss] > 0).any(axis=0))
-        usable = (n[np.ix_(ss, cp)] >= min_n).all(axis=1)
-        strata_info.append(
-            {
-                "cpa": cpa_label,
-                "n_strata_cpa": int(len(ss)),
-                "n_strata_used": int(usable.sum()),
-                "n_dropped": int((~usable).sum()),
-            }
-        )
-        if not usable.any():
-            continue
-        su = ss[usable]
-        w = n[su].sum(axis=1).astype(float)
-        w /= w.sum()
-        in_cpa = np.isin(dd.stratum, su)
-        if grid is None:
-            ev_t = dd.duration[in_cpa & (dd.event > 0)]
-            g = np.unique(np.concatenate([[0.0], ev_t]))
-        else:
-            g = grid
-        for p in cp:
-            codes = su * P + p
-            S, V, nr, ne, nc = _curves_on_grid(cc, codes, g)
-            surv = w @ S
-            var = (w**2) @ V
-            se = np.sqrt(var)
-            label = f"cpa={cpa_label}, prime={dd.primes[p]}"
-            with np.errstate(divide="ignore", invalid="ignore"):
-                se_ch = np.where(surv > 0, se / surv, np.nan)
-            tables.append(
-                pd.DataFrame(
-                    {
-                        "curve": label,
-                        "cpa": cpa_label,
-                        "prime": dd.primes[p],
-                        "time": g,
-                        "n_risk": nr,
-                        "n_event": ne,
-                        "n_censor": nc,
-                        "surv": surv,
-                        "std_err": se,
-                        "se_cumhaz": se_ch,
-                        "conf_low": np.clip(surv - z * se, 0.0, 1.0),
-                        "conf_high": np.clip(surv + z * se, 0.0, 1.0),
-                    }
-                )
-            )
-            rows_p = in_cpa & (dd.pcode == p)
-            curves.append(
-                {
-                    "curve": label,
-                    "cpa": cpa_label,
-                    "prime": dd.primes[p],
-                    "n": int(rows_p.sum()),
-                    "events": int(dd.event[rows_p].sum()),
-                    "n_strata": int(len(su)),
-                }
-            )
+    tables, curves, strata_info = _standardised_curves(dd, cc, grid, min_n, zcrit(alpha))
     if not tables:
         raise DataContractError(
             f"no CPA has a stratum holding all its primes with at least {min_n} referrals each",
@@ -941,37 +407,3 @@ def blocked_curves(
             "n_timefix": dd.n_timefix,
         },
     )
-
-
-def _curves_on_grid(cc: _CellCurves, codes: np.ndarray, grid: np.ndarray):
-    """S and Var S (strata x grid) of the cells ``codes`` and the at-risk / event / censor
-    counts summed over them at each grid time."""
-    K, G = len(codes), len(grid)
-    S = np.ones((K, G))
-    V = np.zeros((K, G))
-    nr = np.zeros(G)
-    ne = np.zeros(G)
-    nc = np.zeros(G)
-    for i, c in enumerate(codes):
-        lo = cc.first[c]
-        hi = lo + int(cc.n[c] > 0) * _n_blocks(cc, c)
-        t = cc.time[lo:hi]
-        idx = np.searchsorted(t, grid, side="right") - 1
-        has = idx >= 0
-        ii = np.maximum(idx, 0)
-        s = cc.surv[lo:hi]
-        S[i] = np.where(has, s[ii], 1.0)
-        V[i] = np.where(has, s[ii] ** 2 * cc.gw[lo:hi][ii], 0.0)
-        j = np.searchsorted(t, grid, side="left")
-        nrisk = cc.n_risk[lo:hi]
-        nr += np.where(j < len(t), nrisk[np.minimum(j, len(t) - 1)], 0)
-        exact = (j < len(t)) & (t[np.minimum(j, len(t) - 1)] == grid)
-        jj = np.minimum(j, len(t) - 1)
-        ne += np.where(exact, cc.n_event[lo:hi][jj], 0)
-        nc += np.where(exact, cc.n_at[lo:hi][jj] - cc.n_event[lo:hi][jj], 0)
-    return S, V, nr.astype(np.int64), ne.astype(np.int64), nc.astype(np.int64)
-
-
-def _n_blocks(cc: _CellCurves, c: int) -> int:
-    nxt = cc.first[c + 1] if c + 1 < cc.n_code else len(cc.code)
-    return int(nxt - cc.first[c])
