@@ -4,15 +4,9 @@
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
 
+from wpeval.estimators.survival._blocks import _group_cumsum
 from wpeval.estimators.survival.km import km_blocks
-
-
-def _group_cumsum(x: np.ndarray, code: np.ndarray) -> np.ndarray:
-    """Cumulative sum within runs of ``code`` (copied from the private helper of
-    :mod:`wpeval.estimators.survival.km`, which this module must not edit)."""
-    return pd.Series(x).groupby(code, sort=False).cumsum().to_numpy()
 
 
 class _CellCurves:
