@@ -139,19 +139,9 @@ def kaplan_meier(
         counts = {k: b[k] for k in ("code", "time", "n_risk", "n_event", "n_at")}
         w = None
     else:
-        prep, w = prepare_weighted(
-            data,
-            duration,
-            event,
-            used=cols,
-            weights=weights,
-            entry=entry,
-            id_col=id_col,
-            what="kaplan_meier",
-            timefix=timefix,
+        prep, w, code, labels, rs = risk_sets(
+            data, duration, event, cols, weights, entry, id_col, "kaplan_meier", timefix
         )
-        code, labels = codes(prep.frame, cols)
-        rs = RiskSets(prep.duration, prep.event, code, w, prep.entry)
         surv = rs.km()
         if robust:
             std_err = np.sqrt(rs.ij_km(surv))
@@ -169,25 +159,62 @@ def kaplan_meier(
     table["se_cumhaz"] = se
     table["conf_low"] = lo
     table["conf_high"] = hi
-    method = {
-        "estimator": "Kaplan-Meier product-limit" + design_words(weights, entry),
-        "se_type": se_words(robust, weights, "Greenwood"),
-        "ci_method": f"pointwise {100 * (1 - alpha):.0f}% '{conf_type}' (R survfit conf.type)",
-        "design": ("separate curves by " + " x ".join(cols)) if cols else "one curve",
-        "alpha": alpha,
-        "conf_type": conf_type,
-        "weights": weights,
-        "entry": entry,
-        "rows_dropped": prep.n_dropped,
-        "notes": "median CI from the pointwise CI curves (R print.survfit)",
-    }
+    method = curve_method(
+        "Kaplan-Meier product-limit" + design_words(weights, entry),
+        se_words(robust, weights, "Greenwood"),
+        f"pointwise {100 * (1 - alpha):.0f}% '{conf_type}' (R survfit conf.type)",
+        cols,
+        alpha=alpha,
+        conf_type=conf_type,
+        weights=weights,
+        entry=entry,
+        prep=prep,
+        notes="median CI from the pointwise CI curves (R print.survfit)",
+    )
     return SurvivalCurves(
         table=table,
         curves=curves,
         method=method,
         title=f"Kaplan-Meier: {duration}",
-        extra={"n_input": prep.n_input, "n_dropped": prep.n_dropped, "n_timefix": prep.n_timefix},
+        extra=prep_extra(prep),
     )
+
+
+def risk_sets(data, duration, event, cols, weights, entry, id_col, what, timefix):
+    """Rows prepared for the weighted / delayed-entry curves (shared with Nelson-Aalen):
+    ``(prep, w, code, labels, RiskSets)``."""
+    prep, w = prepare_weighted(
+        data,
+        duration,
+        event,
+        used=cols,
+        weights=weights,
+        entry=entry,
+        id_col=id_col,
+        what=what,
+        timefix=timefix,
+    )
+    code, labels = codes(prep.frame, cols)
+    return prep, w, code, labels, RiskSets(prep.duration, prep.event, code, w, prep.entry)
+
+
+def curve_method(estimator, se_type, ci_method, cols, *, prep, notes, **options) -> dict:
+    """The ``method`` dict of a curve result (shared with Nelson-Aalen); ``options`` are
+    ``alpha``, ``conf_type``, ``weights``, ``entry``."""
+    return {
+        "estimator": estimator,
+        "se_type": se_type,
+        "ci_method": ci_method,
+        "design": ("separate curves by " + " x ".join(cols)) if cols else "one curve",
+        **options,
+        "rows_dropped": prep.n_dropped,
+        "notes": notes,
+    }
+
+
+def prep_extra(prep) -> dict:
+    """Row counts of the preparation, for a result's ``extra``."""
+    return {"n_input": prep.n_input, "n_dropped": prep.n_dropped, "n_timefix": prep.n_timefix}
 
 
 def curve_frames(labels, code, event, counts, w=None):

@@ -7,10 +7,17 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from wpeval.estimators.survival._common import as_list, check_alpha, codes, zcrit
+from wpeval.estimators.survival._common import as_list, check_alpha, zcrit
 from wpeval.estimators.survival._curves import _CurveResult
-from wpeval.estimators.survival._weighting import RiskSets, prepare_weighted, robust_choice
-from wpeval.estimators.survival.km import curve_frames, design_words, se_words
+from wpeval.estimators.survival._weighting import robust_choice
+from wpeval.estimators.survival.km import (
+    curve_frames,
+    curve_method,
+    design_words,
+    prep_extra,
+    risk_sets,
+    se_words,
+)
 from wpeval.exceptions import ParameterError
 
 NA_CONF_TYPES = ("log", "plain")
@@ -120,19 +127,9 @@ def nelson_aalen(
         raise ParameterError(f"conf_type must be one of {NA_CONF_TYPES}, got {conf_type!r}")
     robust = robust_choice(robust, weights)
     cols = as_list(group)
-    prep, w = prepare_weighted(
-        data,
-        duration,
-        event,
-        used=cols,
-        weights=weights,
-        entry=entry,
-        id_col=id_col,
-        what="nelson_aalen",
-        timefix=timefix,
+    prep, w, code, labels, rs = risk_sets(
+        data, duration, event, cols, weights, entry, id_col, "nelson_aalen", timefix
     )
-    code, labels = codes(prep.frame, cols)
-    rs = RiskSets(prep.duration, prep.event, code, w, prep.entry)
     H, var = rs.nelson_aalen()
     if robust:
         var = rs.ij_na()
@@ -149,22 +146,22 @@ def nelson_aalen(
     table["std_err"] = se
     table["conf_low"] = lo
     table["conf_high"] = hi
-    method = {
-        "estimator": "Nelson-Aalen cumulative hazard" + design_words(weights, entry),
-        "se_type": se_words(robust, weights, "Aalen (sum d / Y^2)"),
-        "ci_method": f"pointwise {100 * (1 - alpha):.0f}% '{conf_type}' for the cumulative hazard",
-        "design": ("separate curves by " + " x ".join(cols)) if cols else "one curve",
-        "alpha": alpha,
-        "conf_type": conf_type,
-        "weights": weights,
-        "entry": entry,
-        "rows_dropped": prep.n_dropped,
-        "notes": "ties not split (R survfit ctype = 1)",
-    }
+    method = curve_method(
+        "Nelson-Aalen cumulative hazard" + design_words(weights, entry),
+        se_words(robust, weights, "Aalen (sum d / Y^2)"),
+        f"pointwise {100 * (1 - alpha):.0f}% '{conf_type}' for the cumulative hazard",
+        cols,
+        alpha=alpha,
+        conf_type=conf_type,
+        weights=weights,
+        entry=entry,
+        prep=prep,
+        notes="ties not split (R survfit ctype = 1)",
+    )
     return CumulativeHazard(
         table=table,
         curves=curves,
         method=method,
         title=f"Nelson-Aalen cumulative hazard: {duration}",
-        extra={"n_input": prep.n_input, "n_dropped": prep.n_dropped, "n_timefix": prep.n_timefix},
+        extra=prep_extra(prep),
     )
