@@ -1,17 +1,27 @@
 """Benchmark: survival estimators side by side with R survival and lifelines.
 
-Headline: stratified Efron Cox, wpeval ``cox(strata=...)`` against R ``survival::coxph`` on the
-same 2M rows in the same run, with the time of the fit and the peak resident memory of each
-process, and their ratio (target: wpeval at least 5x faster than R, peak under 4 GB).
+Headline, on the same 2M rows in one run: (a) stratified Efron Cox, wpeval ``cox(strata=...)``
+against R ``survival::coxph``, with the time of the fit and the peak resident memory of each
+process, and their ratio (target: wpeval at least 5x faster than R); (b) weighted Kaplan-Meier
+of the 42 contract curves, wpeval ``kaplan_meier(group="contract", weights="w")`` against
+lifelines ``KaplanMeierFitter`` unweighted, one fit per contract (target: no slower); (c) peak
+resident memory of every wpeval process under 4 GB.
 
-Data (synthetic, generated here with numpy so that size and shape are controlled): n rows
-in ~1,000 randomisation strata (district x quarter), integer days to job entry censored at
-728 days (104 weeks) or an extract date (heavy ties), 38 covariates (19 binary, 19
-continuous, rounded to 3 decimals so CSV round trips exactly) plus a 3-level "prime" arm
-allocated at random (2 dummies) = 40 Cox covariates.
+Data (synthetic, generated here with numpy so that size and shape are controlled): n rows in
+~1,000 randomisation strata (district x quarter), integer days to job entry censored at 728
+days (104 weeks) or an extract date (heavy ties), 38 covariates (19 binary, 19 continuous,
+rounded to 3 decimals so CSV round trips exactly) plus a 3-level "prime" arm (2 dummies) = 40
+Cox covariates. The arm is allocated at random within each stratum with that stratum's shares,
+drawn once per stratum from a Dirichlet(6, 6, 6), so allocation probabilities vary by stratum;
+``w = 1 / P(arm received | stratum)`` (at 2M rows the probabilities of the arms received run
+from 0.07 to 0.71, the weights from 1.4 to 13.8). ``contract`` = "CPA" (14 groups of
+consecutive strata) x arm: 42 levels, ~48k rows each at 2M.
 
 Compared, each in its own child process of this script (one process group, run one after
-the other on the same data, written once as Parquet for Python and CSV for R):
+the other on the same data, written once as Parquet for Python and CSV for R; the CSV holds
+the columns R reads, i.e. all but ``contract`` and ``w``, and the Cox and log-rank workers
+load the same columns from the Parquet file, while the two contract-curve workers load it
+whole):
 
 - stratified Cox, Efron ties, model-based SE:
   wpeval ``cox(strata="stratum")`` vs R ``survival::coxph(Surv(time, event) ~ . +
@@ -23,15 +33,32 @@ the other on the same data, written once as Parquet for Python and CSV for R):
 - wpeval cluster-robust SE (cluster = pseudo person id of 3 rows) for information.
 - Kaplan-Meier by arm within strata plus the stratified 3-group log-rank (target < 5 s at 2M);
   R ``survdiff(Surv ~ arm + strata(stratum))`` for the statistic.
+- weighted Kaplan-Meier of the 42 contract curves: wpeval ``kaplan_meier(df, "time", "event",
+  group="contract", weights="w")`` (all curves in one call, with the infinitesimal-jackknife
+  robust SE that weights select by default) vs lifelines 0.30 ``KaplanMeierFitter().fit(T,
+  E)`` unweighted, once per contract in a loop over ``df.groupby("contract")`` as a user
+  would write it (the groupby is inside the timing, as wpeval's grouping is; lifelines is
+  imported before timing) -- the ratio lifelines-unweighted / wpeval-weighted should be
+  >= 1 -- and, for information, lifelines weighted (``weights=w``) per contract in the same
+  child (lifelines gives weighted point estimates with a Greenwood-type SE on weighted
+  counts, not the IJ variance). Agreement: max |S_wpeval - S_lifelines| of the weighted
+  curves at every time of every wpeval curve.
 
 Memory: "peak RSS" is the child's maximum resident set size from ``os.wait4`` (the kernel's
-``ru_maxrss`` for that process, the same number ``/usr/bin/time -v`` prints), for R and for
-the Python workers alike; it includes the loaded data. For the wpeval Cox worker, which runs
-a second, untimed fit under ``tracemalloc`` afterwards, "peak RSS" is the process's
-high-water mark (``VmHWM`` in ``/proc/self/status``) right after the timed fit, and the
-``os.wait4`` figure is printed beside it. "before fit" is ``VmHWM`` just before the fit, so
-peak minus before-fit bounds what the fit itself added. The wpeval worker also reports the
-fit's own allocations from ``tracemalloc`` and R its ``gc()`` "max used".
+``ru_maxrss`` for that process, the same number ``/usr/bin/time -v`` prints), for R and for the
+Python workers alike; it includes the loaded data. A child inherits the memory high-water mark
+of the process that starts it (Linux carries it across exec into ``ru_maxrss``), so the data
+are generated in a child of their own and this parent stays at ~0.1 GB (printed at the end as
+the floor under every child's figure). For the wpeval Cox worker, which runs a second, untimed
+fit under ``tracemalloc`` afterwards, "peak RSS" is the process's high-water mark (``VmHWM`` in
+``/proc/self/status``) right after the timed fit, and the ``os.wait4`` figure is printed beside
+it. "before fit" is ``VmHWM`` just before the fit, so peak minus before-fit bounds what the fit
+itself added. The wpeval worker also reports the fit's own allocations from ``tracemalloc`` and
+R its ``gc()`` "max used".
+
+Target (c) is checked on the largest peak of the wpeval processes (the Cox worker's peak after
+its timed fit, and the ``os.wait4`` peaks of the cluster-robust Cox, log-rank and weighted
+Kaplan-Meier workers): ``peak_rss_wpeval_max_gb`` in the summary.
 
 Timing: wall time of the fit only (data already in memory), one run per size and tool (the R
 fit at 2M takes about a minute); the load average is printed before and after each size,
@@ -47,6 +74,7 @@ Reproduce with public tools only (Linux; numbers in the engine docstring come fr
     Rscript -e 'install.packages(c("survival", "data.table", "jsonlite"))'
     .venv/bin/python benchmarks/survival.py                      # 200k and 2M rows
     .venv/bin/python benchmarks/survival.py --sizes 2000000 --lifelines-max 0   # headline only
+    # add --json out.json to keep the summary rows; --no-r to skip R
 """
 
 from __future__ import annotations
@@ -68,7 +96,10 @@ import pandas as pd
 N_STRATA = 1000
 N_BIN = 19
 N_CONT = 19
+N_CPA = 14  # "CPA" groups of consecutive strata; contract = CPA x arm (42 curves)
+ALLOC_CONCENTRATION = 6.0  # Dirichlet concentration of the per-stratum arm shares
 TARGET_KM_LR = 5.0
+TARGET_PEAK_GB = 4.0
 # Single-threaded BLAS in the Python workers (R's coxph is single-threaded too): on a shared,
 # CPU-contended machine multi-threaded OpenBLAS spins and ran 10-60x slower in our runs.
 # Override with OPENBLAS_NUM_THREADS=2 in the environment on a quiet machine.
@@ -77,11 +108,22 @@ HERE = Path(__file__).resolve()
 
 
 def make_data(n: int, seed: int = 20110601) -> pd.DataFrame:
-    """Synthetic job-entry data with ~1,000 strata and 40 Cox covariates."""
+    """Synthetic job-entry data: ~1,000 strata, 40 Cox covariates, 42 contracts and weights.
+
+    The arm is drawn within each stratum from that stratum's allocation shares (drawn once per
+    stratum from a Dirichlet), so allocation probabilities vary by stratum and
+    ``w = 1 / P(arm received | stratum)`` is the inverse allocation-probability weight. The
+    contract is the "CPA" (14 groups of consecutive strata) x arm: 42 curves.
+    """
     rng = np.random.default_rng(seed)
     stratum = rng.integers(0, N_STRATA, n)
     frailty = rng.normal(0, 0.3, N_STRATA)[stratum]
-    arm = rng.integers(0, 3, n)
+    shares = rng.dirichlet(np.full(3, ALLOC_CONCENTRATION), N_STRATA)  # per-stratum arm shares
+    cum = np.cumsum(shares, axis=1)[stratum]
+    u = rng.random(n)
+    arm = (u >= cum[:, 0]).astype(np.int64) + (u >= cum[:, 1])
+    prob = shares[stratum, arm]
+    del cum, u
     cols = {}
     for j in range(N_BIN):
         cols[f"b{j:02d}"] = (rng.random(n) < rng.uniform(0.1, 0.5)).astype(np.float64)
@@ -93,13 +135,22 @@ def make_data(n: int, seed: int = 20110601) -> pd.DataFrame:
     t = np.ceil(rng.exponential(400.0 / np.exp(lin)))
     extract = np.ceil(rng.uniform(100, 1000, n))
     cens = np.minimum(728, extract)
+    cpa = stratum * N_CPA // N_STRATA
+    labels = np.array([f"C{c:02d}-p{a}" for c in range(N_CPA) for a in range(3)])
     df = pd.DataFrame(cols)
     df.insert(0, "stratum", stratum)
     df.insert(1, "arm", np.array(["p0", "p1", "p2"])[arm])
     df.insert(2, "time", np.minimum(t, cens))
     df.insert(3, "event", (t <= cens).astype(np.int64))
     df.insert(4, "person", np.arange(n) // 3)
+    df["contract"] = labels[cpa * 3 + arm]
+    df["w"] = 1.0 / prob
     return df
+
+
+def r_columns() -> list[str]:
+    """Columns written to the CSV for R: those it reads (``contract`` and ``w`` stay in Parquet)."""
+    return ["stratum", "arm", "time", "event", "person"] + covariates()[:-1]
 
 
 def covariates() -> list[str]:
@@ -156,12 +207,57 @@ def run_measured(cmd: list[str], env: dict | None, timeout: float, log: Path) ->
             time.sleep(0.05)
 
 
+def write_data(n: int, pq: Path, csv: Path | None, tmp: Path) -> None:
+    """Generate the data in a child process and write it as Parquet (and CSV for R).
+
+    In a child so that this parent stays small: a child started by ``subprocess`` inherits the
+    high-water mark of the parent's memory at exec (Linux keeps it in the child's
+    ``ru_maxrss``), so every ``os.wait4`` peak is at least the parent's peak, which would
+    otherwise be the ~2.5 GB of building the 2M-row frame.
+    """
+    t0 = time.perf_counter()
+    out = tmp / "data.json"
+    cmd = [sys.executable, str(HERE), "--worker", "make_data", "--n", str(n), "--data", str(pq)]
+    cmd += ["--out", str(out)] + (["--csv", str(csv)] if csv else [])
+    code, _ = run_measured(cmd, None, 3600, tmp / "data.log")
+    if code != 0:
+        raise SystemExit(f"data generation failed:\n{(tmp / 'data.log').read_text()[-2000:]}")
+    d = json.loads(out.read_text())
+    print(
+        f"  data: {d['events']:.1%} events, {d['days']} distinct days, {d['contracts']} "
+        f"contracts (per-stratum allocation probabilities {d['p_min']:.3f} to {d['p_max']:.3f}, "
+        f"weights w = 1 / probability {d['w_min']:.2f} to {d['w_max']:.2f}), written in "
+        f"{time.perf_counter() - t0:.0f}s",
+        flush=True,
+    )
+
+
+def data_worker(n: int, pq: str, csv: str | None, out: str) -> None:
+    df = make_data(n)
+    df.to_parquet(pq, index=False)
+    if csv:
+        df[r_columns()].to_csv(csv, index=False)
+    stats = dict(
+        events=float(df["event"].mean()),
+        days=int(df["time"].nunique()),
+        contracts=int(df["contract"].nunique()),
+        w_min=float(df["w"].min()),
+        w_max=float(df["w"].max()),
+        p_min=float(1 / df["w"].max()),
+        p_max=float(1 / df["w"].min()),
+    )
+    Path(out).write_text(json.dumps(stats))
+
+
 # --------------------------------------------------------------------------------------------
 # workers (run in subprocesses so that peak memory is per method)
 def worker(kind: str, data: str, out: str) -> None:
     import pyarrow as pa
 
-    df = pd.read_parquet(data)
+    # the Cox and log-rank workers load the columns they loaded before ``contract`` and ``w``
+    # were added (the same columns R reads); the contract-curve workers load the whole file
+    km_kinds = ("wpeval_km_weighted", "lifelines_km")
+    df = pd.read_parquet(data, columns=None if kind in km_kinds else r_columns())
     pa.default_memory_pool().release_unused()  # drop pyarrow's cached read buffers
     import wpeval.estimators.survival  # imported before timing, as R's library()
 
@@ -211,6 +307,45 @@ def worker(kind: str, data: str, out: str) -> None:
             n_curves=len(km.curve_labels),
             chisq=lr.estimate,
         )
+    elif kind == "wpeval_km_weighted":
+        import wpeval
+
+        res["hwm_before_fit_gb"] = hwm_gb()
+        t0 = time.perf_counter()
+        km = wpeval.kaplan_meier(df, "time", "event", group="contract", weights="w")
+        res["seconds"] = time.perf_counter() - t0
+        res["hwm_after_fit_gb"] = hwm_gb()
+        res["n_curves"] = len(km.curve_labels)
+        km.tidy()[["contract", "time", "surv"]].to_parquet(Path(out).with_suffix(".parquet"))
+    elif kind == "lifelines_km":
+        import warnings
+
+        from lifelines import KaplanMeierFitter
+
+        warnings.filterwarnings("ignore", module="lifelines")  # "weights are not integers"
+        res["hwm_before_fit_gb"] = hwm_gb()
+        t0 = time.perf_counter()
+        for _, sub in df.groupby("contract", sort=True):
+            KaplanMeierFitter().fit(sub["time"], sub["event"])
+        res["seconds"] = time.perf_counter() - t0
+        res["hwm_after_unweighted_gb"] = hwm_gb()
+        t0 = time.perf_counter()
+        fits = {}
+        for key, sub in df.groupby("contract", sort=True):
+            fits[key] = KaplanMeierFitter().fit(sub["time"], sub["event"], weights=sub["w"])
+        res["weighted_seconds"] = time.perf_counter() - t0
+        res["n_curves"] = len(fits)
+        curves = [
+            pd.DataFrame(
+                {
+                    "contract": key,
+                    "time": k.survival_function_.index,
+                    "surv": k.survival_function_.iloc[:, 0].to_numpy(),
+                }
+            )
+            for key, k in fits.items()
+        ]
+        pd.concat(curves, ignore_index=True).to_parquet(Path(out).with_suffix(".parquet"))
     elif kind == "lifelines_cox":
         from lifelines import CoxPHFitter
 
@@ -296,15 +431,31 @@ def rel(a, b) -> float:
     return float(np.max(np.abs(a - b) / np.abs(b)))
 
 
+def km_max_abs_diff(tmp: Path) -> float:
+    """Largest |S_wpeval - S_lifelines| of the weighted curves, at every time wpeval reports."""
+    ours = pd.read_parquet(tmp / "wpeval_km_weighted.parquet")
+    theirs = pd.read_parquet(tmp / "lifelines_km.parquet")
+    both = ours.merge(theirs, on=["contract", "time"], how="left", suffixes=("", "_ll"))
+    if both["surv_ll"].isna().any():  # a time wpeval reports that lifelines does not
+        return float("nan")
+    return float(np.max(np.abs(both["surv"] - both["surv_ll"])))
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--sizes", type=int, nargs="+", default=[200_000, 2_000_000])
     ap.add_argument("--lifelines-max", type=int, default=200_000)
     ap.add_argument("--no-r", action="store_true")
+    ap.add_argument("--json", help="also write the summary rows to this JSON file")
     ap.add_argument("--worker")
     ap.add_argument("--data")
     ap.add_argument("--out")
+    ap.add_argument("--n", type=int)
+    ap.add_argument("--csv")
     args = ap.parse_args()
+    if args.worker == "make_data":
+        data_worker(args.n, args.data, args.csv, args.out)
+        return
     if args.worker:
         worker(args.worker, args.data, args.out)
         return
@@ -318,18 +469,8 @@ def main() -> None:
                 flush=True,
             )
             load0 = load_avg()
-            t0 = time.perf_counter()
-            df = make_data(n)
             pq, csv = tmp / f"d{n}.parquet", tmp / f"d{n}.csv"
-            df.to_parquet(pq, index=False)
-            if not args.no_r:
-                df.to_csv(csv, index=False)
-            print(
-                f"  data: {df['event'].mean():.1%} events, {df['time'].nunique()} distinct "
-                f"days, written in {time.perf_counter() - t0:.0f}s",
-                flush=True,
-            )
-            del df
+            write_data(n, pq, None if args.no_r else csv, tmp)
             print(f"  load average before: {load0}", flush=True)
             wp = run_worker("wpeval_cox", pq, tmp)
             print(
@@ -391,6 +532,39 @@ def main() -> None:
                 ),
                 flush=True,
             )
+            kw = run_worker("wpeval_km_weighted", pq, tmp)
+            kl = run_worker("lifelines_km", pq, tmp)
+            km_diff = km_max_abs_diff(tmp) if kw and kl else np.nan
+            if kw:
+                print(
+                    f"  wpeval weighted KM, {kw['n_curves']} contract curves in one call (IJ "
+                    f"robust SE): {kw['seconds']:.2f}s, peak RSS {kw['peak_rss_gb']:.2f} GB "
+                    f"(before fit {kw['hwm_before_fit_gb']:.2f} GB)",
+                    flush=True,
+                )
+            if kl:
+                print(
+                    f"  lifelines KaplanMeierFitter, one fit per contract ({kl['n_curves']}): "
+                    f"unweighted {kl['seconds']:.2f}s, weighted {kl['weighted_seconds']:.2f}s, "
+                    f"peak RSS {kl['peak_rss_gb']:.2f} GB (before fits "
+                    f"{kl['hwm_before_fit_gb']:.2f} GB, after the unweighted ones "
+                    f"{kl['hwm_after_unweighted_gb']:.2f} GB)",
+                    flush=True,
+                )
+            if kw and kl:
+                ratio = kl["seconds"] / kw["seconds"]
+                print(
+                    f"  => KM, lifelines unweighted / wpeval weighted time: {ratio:.2f}x "
+                    f"(target >= 1: {'met' if ratio >= 1 else 'NOT met'}); lifelines weighted / "
+                    f"wpeval weighted: {kl['weighted_seconds'] / kw['seconds']:.2f}x; "
+                    f"max |S_wpeval - S_lifelines| (weighted) {km_diff:.1e} "
+                    f"(load average: {load_avg()})",
+                    flush=True,
+                )
+            peak_all = max(
+                [wp["hwm_after_fit_gb"], cl["peak_rss_gb"], km["peak_rss_gb"]]
+                + [x["peak_rss_gb"] for x in (kw, kl) if x]
+            )
             rows.append(
                 {
                     "n": n,
@@ -411,9 +585,23 @@ def main() -> None:
                     "wpeval_cluster_s": cl["seconds"],
                     "km_logrank_s": km["seconds"],
                     "km_logrank_target_met": km["seconds"] < TARGET_KM_LR,
+                    "km_w_wpeval_s": kw["seconds"] if kw else np.nan,
+                    "km_w_wpeval_peak_gb": kw["peak_rss_gb"] if kw else np.nan,
+                    "km_lifelines_unw_s": kl["seconds"] if kl else np.nan,
+                    "km_lifelines_w_s": kl["weighted_seconds"] if kl else np.nan,
+                    "km_lifelines_peak_gb": kl["peak_rss_gb"] if kl else np.nan,
+                    "km_lifelines_unw_over_wpeval_w": (
+                        kl["seconds"] / kw["seconds"] if kw and kl else np.nan
+                    ),
+                    "km_target_met": bool(kw and kl and kl["seconds"] >= kw["seconds"]),
+                    "km_w_max_abs_diff": km_diff,
+                    "peak_rss_wpeval_max_gb": peak_all,
+                    "peak_under_4gb": peak_all < TARGET_PEAK_GB,
                     "load_before_after": f"{load0} / {load1}",
                 }
             )
+    if args.json:
+        Path(args.json).write_text(json.dumps(rows, indent=1, default=float))
     print("\nSummary")
     with pd.option_context(
         "display.width",
@@ -424,6 +612,10 @@ def main() -> None:
         lambda v: f"{v:.3g}",
     ):
         print(pd.DataFrame(rows).to_string(index=False))
+    print(
+        f"this parent process peaked at {maxrss_gb():.2f} GB: a floor under every child's "
+        "os.wait4 peak (a child inherits it at exec)"
+    )
     print(
         f"machine: {os.cpu_count()} cores; Python BLAS threads "
         f"{os.environ.get('OPENBLAS_NUM_THREADS', BLAS_THREADS)}; R single-threaded coxph"
