@@ -57,6 +57,7 @@ PUBLIC = [
     "nelson_aalen",
     "compare_primes_survival",
     "blocked_curves",
+    "hazard_ratio_pairs",
     "baseline_hazard",
     "predict_survival",
     "adjusted_survival",

@@ -48,6 +48,7 @@ _API = {
     "nelson_aalen": "wpeval.estimators.survival",
     "compare_primes_survival": "wpeval.estimators.survival",
     "blocked_curves": "wpeval.estimators.survival",
+    "hazard_ratio_pairs": "wpeval.estimators.survival",
     "baseline_hazard": "wpeval.estimators.survival",
     "predict_survival": "wpeval.estimators.survival",
     "adjusted_survival": "wpeval.estimators.survival",

@@ -47,6 +47,7 @@ EXPECTED_KEYS: dict[str, list[str]] = {
         "blocked_survival_contrasts",
         "blocked_survival_cpa",
         "blocked_curves_cpa",
+        "hazard_ratio_beside_blocked",
     ],
     "04_job_retention": [
         "in_work_13w",

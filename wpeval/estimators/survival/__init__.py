@@ -19,7 +19,8 @@ Public functions (all return immutable result objects that name their method):
 - :func:`competing_risks` -> EffectTable (cause-specific Cox or Fine-Gray),
 - :func:`compare_primes_survival` -> EffectTable (within-stratum S(h) and RMST differences
   between primes, blocked variance, randomisation p-value) and :func:`blocked_curves`
-  (stratum-standardised curves),
+  (stratum-standardised curves); :func:`hazard_ratio_pairs` and :func:`beside_blocked` set a
+  Cox fit's hazard ratio of every pair beside them,
 - :func:`aft` -> :class:`AFTResult` (parametric AFT models as R ``survreg``; its
   ``predict_survival`` / ``predict_quantile`` methods), :func:`aft_compare` (AIC across
   distributions) and :func:`project_retention` -> :class:`RetentionProjection` (retention
@@ -37,6 +38,7 @@ from wpeval.estimators.survival.cox import cox
 from wpeval.estimators.survival.km import kaplan_meier
 from wpeval.estimators.survival.logrank import logrank
 from wpeval.estimators.survival.nelson_aalen import CumulativeHazard, nelson_aalen
+from wpeval.estimators.survival.pairs import beside_blocked, hazard_ratio_pairs
 from wpeval.estimators.survival.ph import ph_residuals, ph_test
 from wpeval.estimators.survival.postfit import adjusted_survival, baseline_hazard, predict_survival
 from wpeval.estimators.survival.projection import RetentionProjection, project_retention
@@ -56,10 +58,12 @@ __all__ = [
     "SurvivalCurves",
     "adjusted_survival",
     "baseline_hazard",
+    "beside_blocked",
     "competing_risks",
     "cox",
     "cox_residuals",
     "cumulative_incidence",
+    "hazard_ratio_pairs",
     "kaplan_meier",
     "logrank",
     "nelson_aalen",
