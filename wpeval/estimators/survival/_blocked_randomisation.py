@@ -116,7 +116,7 @@ class _PairPermutation:
         return np.concatenate(out, axis=0)
 
 
-def _randomisation(dd, perms, H, draws, root, max_elements, tab, P):
+def _randomisation(dd, perms, H, draws, root, max_elements, tab):
     p = np.full(len(tab), np.nan)
     info = {"randomisation_draws": draws}
     if draws == 0:

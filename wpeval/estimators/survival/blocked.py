@@ -234,7 +234,7 @@ def compare_primes_survival(
         )
     tab = _sorted_table(tab)
     _warn(tab, min_n)
-    p_rand, seed_info = _randomisation(dd, perms, H, draws, root, max_elements, tab, P)
+    p_rand, seed_info = _randomisation(dd, perms, H, draws, root, max_elements, tab)
     tab["p_randomisation"] = p_rand
     _add_adjusted_pvalues(tab, adjust)
     method = _contrast_method(ESTIMATOR, dd, alpha, adjust, H, min_n, draws, cpa_col)
