@@ -351,8 +351,8 @@ def test_nelson_aalen_bad_conf_type(vet):
 
 @pytest.mark.parametrize("kind", ["days", "fractional", "wide"])
 def test_fast_blocks_equal_blocks(kind):
-    """The sort-free blocks of the weighted path equal the shared ``blocks`` (still importable
-    from ``km`` with ``_group_cumprod`` / ``_group_cumsum``, as ``competing.py`` does)."""
+    """The sort-free blocks of the weighted path equal the shared ``blocks`` (``_blocks``,
+    still importable from ``km`` with ``_group_cumprod`` / ``_group_cumsum``)."""
     assert callable(_group_cumprod) and callable(_group_cumsum)
     rng = np.random.default_rng(7)
     n = 5000
