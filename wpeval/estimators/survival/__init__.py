@@ -6,7 +6,7 @@ Public functions (all return immutable result objects that name their method):
   weights; delayed entry; log / log-log / plain CIs; median with CI; at-risk tables),
 - :func:`nelson_aalen` -> :class:`CumulativeHazard` (Nelson-Aalen with Aalen or IJ SE),
 - :func:`logrank` -> EffectTable (k-group, stratified log-rank and Fleming-Harrington G-rho as
-  R ``survdiff``),
+  R ``survdiff``; with case weights the robust Cox score test at beta = 0, R ``robscore``),
 - :func:`cox` -> EffectTable (stratified Cox, Efron / Breslow ties, (start, stop] data,
   model-based, robust and cluster-robust SEs as R ``coxph``),
 - after :func:`cox`: :func:`baseline_hazard` (DataFrame, R ``basehaz``),
@@ -27,7 +27,8 @@ Public functions (all return immutable result objects that name their method):
   beyond follow-up).
 
 Every estimator is checked against R ``survival`` in ``tests/reference/survival_reference.R``
-(weights, delayed entry, G-rho and Nelson-Aalen in ``tests/reference/survival_weighted.R``).
+(weights, delayed entry, G-rho and Nelson-Aalen in ``tests/reference/survival_weighted.R``, the
+weighted log-rank test in ``tests/reference/survival_logrank_weighted.R``).
 """
 
 from wpeval.estimators.survival._curves import CumulativeIncidence, SurvivalCurves
