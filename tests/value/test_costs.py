@@ -224,3 +224,22 @@ def test_publish_costs_suppresses_small_cells_unless_synthetic():
     assert open_.published.set_index("prime").loc["A4e", "total_paid"] == pytest.approx(6055)
     with pytest.raises(ParameterError, match="synthetic"):
         publish_costs(costs, title="t", disclosure=False, synthetic=False)
+
+
+def test_sensitivity_equals_recomputing_every_scenario():
+    # referrals that share a payment cell are priced once per tariff scenario; every result
+    # must equal deadweight on payments recomputed for all referrals (discounts included)
+    from wpeval.payments import default_tariff_dict, payments
+    from wpeval.value.sensitivity import _set, _u_parameters
+
+    df = frame(extra_esa=True)
+    df = pd.concat([df, df.assign(person_id=df["person_id"] + 10, prime="A4e")], ignore_index=True)
+    tdict = default_tariff_dict()
+    tdict["discounts"] = {"default": {"value": 0.05, "status": "V"}, "contracts": {}}
+    s = sensitivity(df, outcome="jo", overrides=0.25, tariff=tdict).set_index("parameter")
+    for label, path, value in _u_parameters(tdict, payments(df, tdict, warn=False)):
+        for f, col in ((0.75, "result_low"), (1.25, "result_high")):
+            v = float(max(0, round(value * f))) if path[-1] == "sustainment_cap" else value * f
+            pay = payments(df, _set(tdict, path, v), warn=False)
+            want = deadweight(df, outcome="jo", overrides=0.25, by=(), pay=pay).tidy()
+            assert s.loc[label, col] == want["estimate"].iloc[0]

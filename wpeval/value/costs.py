@@ -171,13 +171,19 @@ def _outcome(data: pd.DataFrame, outcome: str) -> np.ndarray:
     return y
 
 
-def _baseline_rates(base: Baseline, groups, years: np.ndarray):
-    """Baseline rate and status of every row (looked up once per group x year)."""
+def _baseline_cells(groups, years) -> tuple[list[tuple[str, int]], np.ndarray]:
+    """The distinct (group, contract year) cells, sorted, and each row's cell number."""
     gcode, glabels = pd.factorize(pd.Series(groups).astype(str), sort=True)
     years = np.asarray(years, dtype=np.int64)
     key = gcode.astype(np.int64) * 10_000 + years
     uniq, inv = np.unique(key, return_inverse=True)
-    cells = [base.rate(str(glabels[k // 10_000]), int(k % 10_000)) for k in uniq]
+    return [(str(glabels[k // 10_000]), int(k % 10_000)) for k in uniq], inv
+
+
+def _baseline_rates(base: Baseline, groups, years: np.ndarray):
+    """Baseline rate and status of every row (looked up once per group x year)."""
+    keys, inv = _baseline_cells(groups, years)
+    cells = [base.rate(g, y) for g, y in keys]
     rate = np.array([c[0] for c in cells])[inv]
     status = np.array([c[1] for c in cells], dtype=object)[inv]
     return rate, status
@@ -190,12 +196,19 @@ def _status(statuses: np.ndarray) -> str:
     return "V"
 
 
+def _point_estimate(c: np.ndarray, d: np.ndarray) -> tuple[float, float, float]:
+    """Means of the costs ``c`` and excess outcomes ``d = y - b``, and their ratio (NaN if
+    ``dbar`` is 0): the point estimate of :func:`deadweight` (also used by
+    :func:`wpeval.value.sensitivity.sensitivity`)."""
+    cbar, dbar = c.mean(), d.mean()
+    return cbar, dbar, (cbar / dbar if dbar != 0 else math.nan)
+
+
 def _ratio_row(c: np.ndarray, y: np.ndarray, b: np.ndarray, st: np.ndarray, alpha: float) -> dict:
     """Cost per additional outcome for one group: sum c / sum (y - b), delta SE, Fieller."""
     n = len(c)
     d = y - b
-    cbar, dbar = c.mean(), d.mean()
-    ratio = cbar / dbar if dbar != 0 else math.nan
+    cbar, dbar, ratio = _point_estimate(c, d)
     if n > 1:
         vc, vd = c.var(ddof=1) / n, d.var(ddof=1) / n
         cv = float(np.sum((c - cbar) * (d - dbar)) / (n - 1) / n)

@@ -8,8 +8,13 @@ with one assumption moved at a time, low and high:
 - every tariff value with status **U** that the data use (default x0.75 and x1.25; the
   sustainment cap is rounded to whole payments), including the attachment phase-down shares.
 
-Payments are recomputed with :func:`wpeval.payments` for every tariff scenario (0.1 s for
-200,000 referrals, so a full sweep takes seconds). The result feeds the tornado plot
+Only the cost per additional outcome is needed per scenario, so the work that does not depend
+on the moved value is done once (:class:`_Sweep`): the baseline cell of every referral, and
+the payment cell (the engine's inputs that fix a referral's amounts). A tariff scenario then
+runs :func:`wpeval.payments` on one representative referral per payment cell (about a
+thousand rows) instead of on every referral: recomputing the engine on all rows made a sweep
+take about 44 s for 2 million referrals, now about 2 s. The figures are identical to
+recomputing everything. The result feeds the tornado plot
 (:func:`wpeval.plots.value.plot_tornado`). :func:`headlines` turns the results into plain
 sentences for a report, each carrying its caveat.
 """
@@ -26,8 +31,16 @@ import pandas as pd
 import yaml
 
 from wpeval.exceptions import ParameterError
-from wpeval.payments import default_tariff_dict, payments
-from wpeval.value.costs import CAVEAT, _outcome, deadweight, load_baseline
+from wpeval.payments import PaymentsResult, default_tariff_dict, payments
+from wpeval.payments.columns import sustainment_counts
+from wpeval.value.baseline import Baseline
+from wpeval.value.costs import (
+    CAVEAT,
+    _baseline_cells,
+    _outcome,
+    _point_estimate,
+    load_baseline,
+)
 
 __all__ = ["headlines", "sensitivity"]
 
@@ -81,6 +94,68 @@ def _set(tdict: dict, path: tuple, value: float) -> dict:
     return new
 
 
+def _payment_cells(frame: pd.DataFrame, pay: PaymentsResult) -> np.ndarray:
+    """Cell number of every referral: referrals in one cell have the same engine inputs
+    (payment group, contract year, discount, attached, attached on/after the end of
+    attachment fees, job outcome or not, sustainment payments made), so the same payments
+    under any tariff values (the tariff's dates and discounts are never moved)."""
+    r = pay.referrals
+    attached = r["attached"].to_numpy(bool)
+    cut = pay.tariff.no_attachment_fee_from[0]
+    late = np.zeros(len(r), dtype=bool)
+    if cut is not None:
+        late = attached & (r["attachment_date"].to_numpy() >= np.datetime64(cut, "ns"))
+    parts = [
+        pd.factorize(r["payment_group"].to_numpy())[0],
+        r["contract_year"].to_numpy(np.int64),
+        pd.factorize(r["discount"].to_numpy())[0],
+        attached,
+        late,
+        r["job_outcome_date"].notna().to_numpy(),
+        sustainment_counts(frame),
+    ]
+    key = np.zeros(len(r), dtype=np.int64)
+    for p in parts:
+        p = np.asarray(p, dtype=np.int64)
+        key = key * (int(p.max(initial=0)) + 1) + p
+    return pd.factorize(key)[0]
+
+
+class _Sweep:
+    """The cost per additional outcome of ``frame`` under a baseline and tariff, with the
+    per-referral work shared by all scenarios. Each result equals that of
+    :func:`~wpeval.value.costs.deadweight` (``by=()``, the same arithmetic on the same
+    per-referral values), or NaN where outcomes do not exceed the baseline."""
+
+    def __init__(self, frame: pd.DataFrame, y: np.ndarray, pay: PaymentsResult, tdict: dict):
+        keep = ~np.isnan(y)
+        if not keep.any():
+            raise ParameterError("the outcome is missing (window not observed) for every referral")
+        r = pay.referrals
+        self.cells, binv = _baseline_cells(r["payment_group"], r["contract_year"])
+        codes = _payment_cells(frame, pay)
+        rep = np.empty(codes.max() + 1, dtype=np.int64)
+        rep[codes] = np.arange(len(codes))  # any referral of a cell represents it
+        self.frame, self.y, self.binv, self.codes = frame.iloc[rep], y[keep], binv[keep], codes
+        self.central = self.paid(tdict)
+        if not np.array_equal(self.central[codes], r["total_paid"].to_numpy(float)):
+            # safety net should the engine ever read another input: one cell per referral
+            self.frame, self.codes = frame, np.arange(len(frame))
+            self.central = r["total_paid"].to_numpy(float)
+        self.codes = self.codes[keep]
+
+    def paid(self, tdict: dict) -> np.ndarray:
+        """Total paid in each payment cell under the tariff ``tdict``."""
+        return payments(self.frame, tdict, warn=False).referrals["total_paid"].to_numpy(float)
+
+    def result(self, base: Baseline, paid: np.ndarray | None = None) -> float:
+        rate = np.array([base.rate(g, yr)[0] for g, yr in self.cells])
+        c = (self.central if paid is None else paid)[self.codes]
+        _, dbar, ratio = _point_estimate(c, self.y - rate[self.binv])
+        # no outcomes above the baseline: there is no cost per additional outcome (NaN)
+        return float(ratio) if dbar > 0 else math.nan
+
+
 def sensitivity(
     data: pd.DataFrame,
     *,
@@ -119,16 +194,12 @@ def sensitivity(
         raise ParameterError("baseline_factors and tariff_factors are (low, high) pairs")
     base = load_baseline(baseline, overrides=overrides)
     outcome = outcome or f"job_outcome_{base.window_months}m"
-    frame = data.assign(**{outcome: _outcome(data, outcome)})
+    y = _outcome(data, outcome)
+    frame = data.assign(**{outcome: y})
     tdict = _tariff_dict(tariff)
     pay = payments(frame, tdict, warn=False)
-
-    def result(b, p) -> float:
-        row = deadweight(frame, outcome=outcome, baseline=b, by=(), pay=p).tidy().iloc[0]
-        # no outcomes above the baseline: there is no cost per additional outcome (NaN)
-        return float(row["estimate"]) if row["above_baseline"] else math.nan
-
-    central = result(base, pay)
+    sweep = _Sweep(frame, y, pay, tdict)
+    central = sweep.result(base)
     groups = sorted(set(pay.referrals["payment_group"].astype(str)))
     rows = []
     for label, cells in [("baseline: all groups", list(base.rates))] + [
@@ -137,7 +208,7 @@ def sensitivity(
         res, vals = [], []
         for f in baseline_factors:
             new = load_baseline(base, overrides={k: min(1.0, base.rates[k][0] * f) for k in cells})
-            res.append(result(new, pay))
+            res.append(sweep.result(new))
             vals.append(float(np.mean([new.rates[k][0] for k in cells])))
         status = "U" if any(base.rates[k][1] == "U" for k in cells) else "V/D"
         rows.append(
@@ -159,7 +230,7 @@ def sensitivity(
             if path[-1] == "sustainment_cap":
                 v = float(max(0, round(v)))
             vals.append(v)
-            res.append(result(base, payments(frame, _set(tdict, path, v), warn=False)))
+            res.append(sweep.result(base, sweep.paid(_set(tdict, path, v))))
         rows.append(
             {
                 "parameter": label,
