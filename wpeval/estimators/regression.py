@@ -39,7 +39,7 @@ from wpeval.estimators.se import regression as se_linear
 from wpeval.exceptions import DesignError, ParameterError, StatisticalWarning
 from wpeval.results import EffectTable
 
-__all__ = ["SE_TYPES", "regress"]
+__all__ = ["SE_TYPES", "regress", "regress_variances"]
 
 SE_TYPES = ("classical", "HC0", "HC1", "HC2", "HC3", "CR0", "CR1", "CR2")
 _ALIAS = {"stata": "CR1", "iid": "classical"}
@@ -174,11 +174,38 @@ def regress(
     """
     alpha = check_alpha(alpha)
     se_type = _check_args(data, formula, se_type, clusters, weights)
+    return _fit(data, formula, as_list(fixed_effects), [(se_type, clusters)], weights, alpha)[0]
+
+
+def regress_variances(
+    data: pd.DataFrame,
+    formula: str,
+    specs: Sequence[tuple[str, str | None]],
+    *,
+    fixed_effects: str | Sequence[str] | None = None,
+    alpha: float = 0.05,
+) -> list[EffectTable]:
+    """:func:`regress` with several standard errors from one fit: the table of
+    ``regress(data, formula, fixed_effects=..., se_type=s, clusters=c, alpha=alpha)`` for each
+    ``(s, c)`` in ``specs``, with the sample, the design and the within transformation built
+    once. When a clusters column has missing values the samples differ, so each is fitted
+    separately."""
+    alpha = check_alpha(alpha)
+    specs = [(_check_args(data, formula, s, c, None), c) for s, c in specs]
     fes = as_list(fixed_effects)
+    if any(c is not None and data[c].isna().any() for _, c in specs if c in data):
+        return [_fit(data, formula, fes, [sc], None, alpha)[0] for sc in specs]
+    return _fit(data, formula, fes, specs, None, alpha)
+
+
+def _fit(data, formula, fes, specs, weights, alpha):
+    """Sample, design, within transformation and solve once; one table per ``(se_type,
+    clusters)`` in ``specs`` (their clusters columns observed wherever ``data`` is)."""
     from formulaic import Formula
 
     variables = sorted(Formula(formula).required_variables)
-    frame, dropped, n_dropped = _sample(data, variables, fes, clusters, weights)
+    clusters_all = list(dict.fromkeys(c for _, c in specs if c is not None))
+    frame, dropped, n_dropped = _sample(data, variables, fes, clusters_all, weights)
     M, names, outcome = _design(formula, frame, drop_intercept=bool(fes))
     n = len(M)
     w = None if weights is None else frame[weights].to_numpy(dtype=float)
@@ -187,7 +214,8 @@ def regress(
     absorbed, fe_rank = None, 0
     ref = _col_norms(M[:, 1:])
     if fes:
-        absorbed = absorb(frame, fes, M, w, need_projection=se_type in ("HC2", "HC3", "CR2"))
+        need = any(se in ("HC2", "HC3", "CR2") for se, _ in specs)
+        absorbed = absorb(frame, fes, M, w, need_projection=need)
         fe_rank = absorbed.rank
     y, X = M[:, 0], M[:, 1:]
     if w is not None:
@@ -202,7 +230,7 @@ def regress(
             f"regress: {collinear} collinear with other terms or absorbed by the "
             "fixed effects; not estimated",
             StatisticalWarning,
-            stacklevel=2,
+            stacklevel=3,
         )
     if len(keep) == 0:
         raise DesignError("no estimable term after the fixed effects are absorbed")
@@ -215,28 +243,18 @@ def regress(
         )
     beta, bread = _solve(Xk, y, Gx[np.ix_(keep, keep)])
     e = y - Xk @ beta
-    V, df, G = _variance(Xk, e, bread, se_type, n, rank_total, frame, clusters, absorbed)
-    return _table(
-        names,
-        keep,
-        beta,
-        V,
-        df,
-        alpha,
-        n,
-        G,
-        outcome=outcome,
-        formula=formula,
-        se_type=se_type,
-        fes=fes,
-        clusters=clusters,
-        weights=weights,
-        rank_total=rank_total,
-        fe_rank=fe_rank,
-        dropped=dropped,
-        n_dropped=n_dropped,
-        collinear=collinear,
-    )
+    info = dict(outcome=outcome, formula=formula, fes=fes, weights=weights)
+    info.update(rank_total=rank_total, fe_rank=fe_rank, dropped=dropped)
+    info.update(n_dropped=n_dropped, collinear=collinear)
+    tables = []
+    for se_type, clusters in specs:
+        V, df, G = _variance(Xk, e, bread, se_type, n, rank_total, frame, clusters, absorbed)
+        tables.append(
+            _table(
+                names, keep, beta, V, df, alpha, n, G, se_type=se_type, clusters=clusters, **info
+            )
+        )
+    return tables
 
 
 def _variance(X, e, bread, se_type, n, rank_total, frame, clusters, absorbed):
@@ -256,7 +274,7 @@ def _variance(X, e, bread, se_type, n, rank_total, frame, clusters, absorbed):
                     f"level held by one row); they add nothing to the {se_type} "
                     "variance (as estimatr)",
                     StatisticalWarning,
-                    stacklevel=3,
+                    stacklevel=4,
                 )
         V, df = se_linear.lm_hc(X, e, bread, se_type, n, rank_total, lev)
         return V, np.full(k, df), None

@@ -141,14 +141,23 @@ def lm_cr(
 
 
 def _inv_sqrt_apply(Z: np.ndarray, M: np.ndarray) -> np.ndarray:
-    """``(I - Z Z')^(-1/2) M`` from the thin SVD of ``Z``; eigenvalues of ``I - ZZ'`` below
-    1e-12 are given weight 0 (estimatr's and clubSandwich's generalised inverse)."""
+    """``(I - Z Z')^(-1/2) M`` as ``M + Z W Z'M`` with ``W = V g(Lambda) V'`` from the
+    eigendecomposition ``Z'Z = V Lambda V'`` (m x m), ``g(l) = ((1 - l)^(-1/2) - 1) / l``
+    written as ``1 / (r (1 + r))``, ``r = sqrt(1 - l)``, so it is exact near ``l = 0``.
+    Eigenvalues of ``I - ZZ'`` below 1e-12 are given weight 0 (``g = -1/l``; estimatr's and
+    clubSandwich's generalised inverse). Same as via the thin SVD of ``Z`` (``Z'Z`` has the
+    squared singular values, all <= 1 as ``ZZ'`` is a block of a projection), but numpy's SVD
+    of a 50,000 x 25 block took 36 ms against 6 ms for this (one thread; 5-10x that on a busy
+    machine, where the SVD took 18 s of the 2M-row prime contrasts)."""
     if Z.shape[1] == 0:
         return M
-    U, s, _ = np.linalg.svd(Z, full_matrices=False)
-    ev = 1.0 - s * s
-    f = np.where(ev > 1e-12, 1.0 / np.sqrt(np.maximum(ev, 1e-300)), 0.0)
-    return M + U @ ((f - 1.0)[:, None] * (U.T @ M))
+    lam, V = np.linalg.eigh(Z.T @ Z)
+    lam = np.clip(lam, 0.0, None)
+    ev = 1.0 - lam
+    r = np.sqrt(np.maximum(ev, 0.0))
+    with np.errstate(divide="ignore"):
+        g = np.where(ev > 1e-12, 1.0 / (r * (1.0 + r)), -1.0 / np.maximum(lam, 1e-300))
+    return M + Z @ ((V * g) @ (V.T @ (Z.T @ M)))
 
 
 @register("lm_CR2")
