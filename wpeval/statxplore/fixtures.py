@@ -169,6 +169,7 @@ def demo_responses(
     seed: int = 0,
     totals: bool = True,
     databases=None,
+    monthly: pd.DataFrame | None = None,
 ) -> list[Path]:
     """Write one Stat-Xplore-shaped JSON file per Work Programme database from referral data.
 
@@ -187,6 +188,9 @@ def demo_responses(
         Include Total items.
     databases : sequence of str, optional
         Only these database ids (default every database of the lookup).
+    monthly : pandas.DataFrame, optional
+        ``monthly_tables(data, programme=lookup.programme)`` when the caller has it already
+        (the demo notebook reconciles the same extract): used instead of computing it again.
 
     Returns
     -------
@@ -199,7 +203,9 @@ def demo_responses(
     if unknown:
         raise ParameterError(f"unknown database(s) {unknown}; known: {list(lookup.databases)}")
     tables = [lookup.databases[d]["table"] for d in wanted]
-    tabs = monthly_tables(data, programme=lookup.programme, tables=tables)
+    if monthly is None:
+        monthly = monthly_tables(data, programme=lookup.programme, tables=tables)
+    tabs = monthly[monthly["table"].isin(tables)]
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     paths = []
