@@ -264,3 +264,14 @@ def test_dask_backend_runs_a_sweep_with_the_same_results(batch, sweep, tmp_path)
     a, b = (json.loads((d / "results.json").read_text()) for d in (mine, theirs))
     assert a["results"] == b["results"] and a["results"]["n_values"] == 50
     assert json.loads((mine / "provenance.json").read_text())["status"] == "ok"
+
+
+def test_kernels_get_one_blas_thread_unless_the_user_set_it(monkeypatch):
+    from wpeval.publish.run.execute import BLAS_THREAD_VARS, blas_threads
+
+    for k in BLAS_THREAD_VARS:
+        monkeypatch.delenv(k, raising=False)
+    assert blas_threads() == {k: "1" for k in BLAS_THREAD_VARS}
+    monkeypatch.setenv("OPENBLAS_NUM_THREADS", "4")
+    got = blas_threads()
+    assert "OPENBLAS_NUM_THREADS" not in got and got["OMP_NUM_THREADS"] == "1"

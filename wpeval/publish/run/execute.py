@@ -125,6 +125,23 @@ def _run_papermill(job: Job, nb_out: Path, progress: bool | dict, timeout: float
         shutil.rmtree(folder, ignore_errors=True)
 
 
+#: BLAS / OpenMP thread variables set for every notebook kernel unless already set
+BLAS_THREAD_VARS = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
+
+
+def blas_threads() -> dict[str, str]:
+    """One BLAS thread per notebook kernel, for the variables the user has not set.
+
+    Why: the kit's numerical work is many small matrix products, where threaded OpenBLAS
+    costs more than it saves and, with several notebooks at once, the threads contend for the
+    cores (the CR2 blocks of ``regression_contrasts`` at 2M rows: 19.3 s with one thread,
+    43.2 s with the default, on 2 cores). One fixed count also keeps the numbers independent
+    of ``--jobs``, since threaded BLAS may sum in another order. Set ``OPENBLAS_NUM_THREADS``
+    (or ``OMP_NUM_THREADS`` / ``MKL_NUM_THREADS``) before ``wpeval run`` to override.
+    """
+    return {k: "1" for k in BLAS_THREAD_VARS if k not in os.environ}
+
+
 def execute_job(job: Job, progress: bool | dict = False, timeout: float | None = None) -> JobResult:
     """Run one job in a fresh kernel, export its HTML and write its provenance.json.
 
@@ -140,6 +157,7 @@ def execute_job(job: Job, progress: bool | dict = False, timeout: float | None =
         "WPEVAL_RUN_ID": job.run_id,
         "WPEVAL_OUTPUT_DIR": job.run_dir,
         "MPLBACKEND": "Agg",
+        **blas_threads(),
     }
     saved = {k: os.environ.get(k) for k in env}
     os.environ.update(env)
