@@ -12,7 +12,37 @@ import pandas as pd
 from wpeval._prepare import as_list, examples
 from wpeval.exceptions import DataContractError, ParameterError
 
-__all__ = ["_design", "_plain_design", "_sample"]
+__all__ = ["_design", "_plain_design", "_sample", "formula_variables"]
+
+
+def formula_variables(formula) -> list[str]:
+    """Names the formula reads from the data, sorted.
+
+    formulaic's ``required_variables`` leaves out the arguments of its stateful transforms
+    (``center(age)`` gives no ``age``; formulaic 1.x), so the names inside every Python
+    factor are added from its syntax tree (function and module names such as ``center`` or
+    ``np`` are attributes or callees, not data, and are skipped).
+    """
+    import ast
+
+    from formulaic import Formula
+
+    f = formula if not isinstance(formula, str) else Formula(formula)
+    names = set(f.required_variables)
+    parts = [f.lhs, f.rhs] if hasattr(f, "rhs") else [f]
+    for part in parts:
+        for term in part:
+            for factor in term.factors:
+                if factor.eval_method.value != "python":
+                    continue
+                tree = ast.parse(factor.expr, mode="eval")
+                callees = {id(n.func) for n in ast.walk(tree) if isinstance(n, ast.Call)} | {
+                    id(n.value) for n in ast.walk(tree) if isinstance(n, ast.Attribute)
+                }
+                names |= {
+                    n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and id(n) not in callees
+                }
+    return sorted(names)
 
 
 def _sample(data: pd.DataFrame, variables: list[str], fes, clusters, weights):

@@ -21,7 +21,7 @@ import pandas as pd
 from scipy import stats
 
 from wpeval._prepare import as_list, check_alpha, examples
-from wpeval.estimators._formula import _sample
+from wpeval.estimators._formula import _sample, formula_variables
 from wpeval.estimators._logit_ames import _ames
 from wpeval.exceptions import DataContractError, DesignError, ParameterError
 from wpeval.results import EffectTable
@@ -132,7 +132,7 @@ def logit(
 
     fes = as_list(fixed_effects)
     f = Formula(formula)
-    variables = sorted(f.required_variables)
+    variables = formula_variables(f)
     frame, dropped, n_dropped = _sample(data, variables, fes, clusters, None)
     outcome = str(f.lhs)
     yv = _binary_outcome(frame, outcome, fes)
@@ -165,7 +165,7 @@ def logit(
         return EffectTable(
             coef, meth, title=f"Logit coefficients (log-odds): {formula}", extra=extra
         )
-    rhs_vars = sorted(Formula(str(f.rhs)).required_variables)
+    rhs_vars = formula_variables(str(f.rhs))
     am_names, kinds, est, Va = _ames(spec, frame, X, beta, V, rhs_vars)
     tab = _z_table(am_names, est, Va, alpha, n, kind=kinds)
     meth = {**meth, "estimator": "logit average marginal effects (delta method)"}

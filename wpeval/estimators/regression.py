@@ -34,7 +34,7 @@ from scipy.linalg import blas
 
 from wpeval._prepare import as_list, check_alpha
 from wpeval.estimators._absorb import absorb
-from wpeval.estimators._formula import _design, _sample
+from wpeval.estimators._formula import _design, _sample, formula_variables
 from wpeval.estimators.se import regression as se_linear
 from wpeval.exceptions import DesignError, ParameterError, StatisticalWarning
 from wpeval.results import EffectTable
@@ -201,9 +201,8 @@ def regress_variances(
 def _fit(data, formula, fes, specs, weights, alpha):
     """Sample, design, within transformation and solve once; one table per ``(se_type,
     clusters)`` in ``specs`` (their clusters columns observed wherever ``data`` is)."""
-    from formulaic import Formula
 
-    variables = sorted(Formula(formula).required_variables)
+    variables = formula_variables(formula)
     clusters_all = list(dict.fromkeys(c for _, c in specs if c is not None))
     frame, dropped, n_dropped = _sample(data, variables, fes, clusters_all, weights)
     M, names, outcome = _design(formula, frame, drop_intercept=bool(fes))
