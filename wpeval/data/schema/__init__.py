@@ -128,7 +128,8 @@ def validate(
         read_info = {}
     pre_headers = int(read_info.get("repeated_header", 0) or 0)
     header_ex = [str(x) for x in read_info.get("repeated_header_lines", [])][:5]
-    data = df.reset_index(drop=True).copy()
+    data = df.copy()  # a private copy, changed in place by the checks
+    data.index = pd.RangeIndex(len(data))
     data.attrs = {}
     hdr = _header_rows(data)
     if hdr.any():

@@ -371,7 +371,8 @@ def check_rows(
     _judge_duplicates(data, ck, dup_at)
     pid = data["person_id"]
     first, table, failing = _attribute_failures(ck, pid, strict, n_headers, header_ex)
-    kept = data.loc[~first].reset_index(drop=True) if not strict else data
+    # nothing to drop: keep the frame (its index is already 0..n-1), no 2M-row copy
+    kept = data if strict or not first.any() else data.loc[~first].reset_index(drop=True)
     _add_warnings(table, ck, kept, pid, strict, failing, period_freq)
     rules = pd.DataFrame(
         table,
