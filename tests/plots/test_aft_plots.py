@@ -66,3 +66,10 @@ def test_aft_compare_bars(projection):
     assert [t.get_text() for t in ax.get_yticklabels()] == list(tab["distribution"])
     with pytest.raises(ParameterError):
         plot_aft_compare(tab.drop(columns="delta_aic"))
+
+
+def test_projection_legend_uses_given_names(projection):
+    curves = ["payment_group=jsa_18_24", "payment_group=jsa_25_plus"]
+    ax = plot_retention_projection(projection, curves=curves, names={"jsa_18_24": "JSA 18-24"})
+    texts = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert texts[:2] == ["JSA 18-24", "jsa_25_plus"]

@@ -27,6 +27,7 @@ def plot_retention_projection(
     max_curves: int = 10,
     xlabel: str = "days since job start",
     ylabel: str = "proportion still in first job",
+    names=None,
 ):
     """Kaplan-Meier curves (solid steps) with the AFT projection (dashed) to the horizon.
 
@@ -50,6 +51,9 @@ def plot_retention_projection(
         Refuse to draw more curves than this without an explicit ``curves`` list.
     xlabel, ylabel : str
         Axis labels.
+    names : mapping, optional
+        Display names for the legend, keyed by the group value as shown (e.g. payment-group
+        codes to their labels: ``Programme.group_labels()``).
 
     Returns
     -------
@@ -71,6 +75,7 @@ def plot_retention_projection(
         km = tab[(tab["curve"] == lab) & (tab["source"] == "km")]
         fit = tab[(tab["curve"] == lab) & (tab["source"] == "aft")]
         name = short[lab] if len(chosen) > 1 or lab != "all" else "all job starters"
+        name = dict(names or {}).get(name, name)
         ax.step(km["time"], km["surv"], where="post", color=col, linewidth=1.6, label=name)
         if km_ci:
             ax.fill_between(
