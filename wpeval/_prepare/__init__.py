@@ -63,6 +63,7 @@ from wpeval._prepare.tables import (
     result_row,
     t_inference,
     term_name,
+    wald_table,
 )
 
 __all__ = [
@@ -90,4 +91,5 @@ __all__ = [
     "drop_missing_cov",
     "flag_nonfinite",
     "compact_codes",
+    "wald_table",
 ]

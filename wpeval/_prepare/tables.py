@@ -98,3 +98,39 @@ def flag_nonfinite(table: pd.DataFrame, method: dict, *, stacklevel: int = 3) ->
     method = dict(method)
     method["notes"] = "; ".join(x for x in (method.get("notes"), note) if x)
     return method
+
+
+def wald_table(terms, est, se, alpha, n, *, df=None, ratio=None, ratio_rows=None, **cols):
+    """Normal (Wald) inference for each term: ``statistic = est / se``, two-sided p-value,
+    ``est -/+ z se`` (``z = z_{1 - alpha/2}``); a zero or NaN SE gives NaN statistic and p.
+
+    ``df`` adds a ``df`` column (``np.inf`` for normal reference) before ``n``. ``ratio`` =
+    ``(name, low, high)`` adds ``exp`` of the estimate and limits (hazard or time ratios),
+    NaN where ``ratio_rows`` (a boolean mask, default all rows) is False. ``cols`` are added
+    last, in order.
+    """
+    from scipy import stats
+
+    est, se = np.asarray(est, dtype=float), np.asarray(se, dtype=float)
+    z = float(stats.norm.ppf(1 - alpha / 2))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        stat = est / se
+    out = {
+        "term": terms,
+        "estimate": est,
+        "std_error": se,
+        "statistic": stat,
+        "p_value": 2 * stats.norm.sf(np.abs(stat)),
+        "conf_low": est - z * se,
+        "conf_high": est + z * se,
+    }
+    if df is not None:
+        out["df"] = df
+    out["n"] = n
+    if ratio is not None:
+        rows = np.ones(len(est), dtype=bool) if ratio_rows is None else np.asarray(ratio_rows)
+        with np.errstate(over="ignore", invalid="ignore"):  # exp of a runaway coefficient
+            for name, value in zip(ratio, (est, est - z * se, est + z * se)):
+                out[name] = np.where(rows, np.exp(value), np.nan)
+    out.update(cols)
+    return pd.DataFrame(out)

@@ -18,9 +18,8 @@ from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
-from wpeval._prepare import as_list, check_alpha, examples
+from wpeval._prepare import as_list, check_alpha, examples, wald_table
 from wpeval.estimators._formula import _sample, formula_variables
 from wpeval.estimators._logit_ames import _ames
 from wpeval.exceptions import DataContractError, DesignError, ParameterError
@@ -59,23 +58,7 @@ def _fit(y, X, groups):
 
 def _z_table(names, est, V, alpha, n, **cols):
     se = np.sqrt(np.clip(np.diag(V), 0, None))
-    z = stats.norm.ppf(1 - alpha / 2)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        stat = est / se
-    return pd.DataFrame(
-        {
-            "term": names,
-            "estimate": est,
-            "std_error": se,
-            "statistic": stat,
-            "p_value": 2 * stats.norm.sf(np.abs(stat)),
-            "conf_low": est - z * se,
-            "conf_high": est + z * se,
-            "df": np.inf,
-            "n": n,
-            **cols,
-        }
-    )
+    return wald_table(names, est, se, alpha, n, df=np.inf, **cols)
 
 
 def logit(

@@ -11,8 +11,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from wpeval._prepare import wald_table
 from wpeval.estimators.survival._aft_likelihood import _W_NAME
-from wpeval.estimators.survival._common import zcrit
 
 SCALE_TERM = "Log(scale)"
 
@@ -68,29 +68,9 @@ def _result_parts(
 
 def _coef_table(terms, est, se, alpha, n) -> pd.DataFrame:
     """Wald table on the log-time scale, with time ratios for the covariate terms."""
-    z = zcrit(alpha)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        stat = est / se
     is_cov = np.array([t not in ("Intercept", SCALE_TERM) for t in terms])
-    with np.errstate(over="ignore"):
-        tr = np.where(is_cov, np.exp(est), np.nan)
-        trl = np.where(is_cov, np.exp(est - z * se), np.nan)
-        trh = np.where(is_cov, np.exp(est + z * se), np.nan)
-    return pd.DataFrame(
-        {
-            "term": terms,
-            "estimate": est,
-            "std_error": se,
-            "statistic": stat,
-            "p_value": 2 * stats.norm.sf(np.abs(stat)),
-            "conf_low": est - z * se,
-            "conf_high": est + z * se,
-            "n": n,
-            "time_ratio": tr,
-            "tr_conf_low": trl,
-            "tr_conf_high": trh,
-        }
-    )
+    ratio = ("time_ratio", "tr_conf_low", "tr_conf_high")
+    return wald_table(terms, est, se, alpha, n, ratio=ratio, ratio_rows=is_cov)
 
 
 def _method(fit, dist, alpha, prep, weights, n_events, notes) -> dict:

@@ -8,8 +8,9 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from wpeval._prepare import wald_table
 from wpeval.estimators._newton import NewtonControl
-from wpeval.estimators.survival._common import Design, as_list, check_alpha, codes, prepare, zcrit
+from wpeval.estimators.survival._common import Design, as_list, check_alpha, codes, prepare
 from wpeval.estimators.survival._coxengine import CoxEngine, newton
 from wpeval.estimators.survival._postcore import CoxFitData, fingerprint
 from wpeval.exceptions import DataContractError, DesignError, ParameterError, StatisticalWarning
@@ -386,29 +387,8 @@ def _result(
     se_model = np.sqrt(np.diag(fit["V"]))
     V_use = fit["Vr"] if fit["Vr"] is not None else fit["V"]
     se = np.sqrt(np.diag(V_use))
-    z = zcrit(alpha)
-    with np.errstate(invalid="ignore"):
-        stat = beta / se
-    with np.errstate(
-        over="ignore", invalid="ignore"
-    ):  # exp of a runaway (monotone) coefficient: warned above
-        hr, hr_low, hr_high = np.exp(beta), np.exp(beta - z * se), np.exp(beta + z * se)
-    tab = pd.DataFrame(
-        {
-            "term": fit["names"],
-            "estimate": beta,
-            "std_error": se,
-            "statistic": stat,
-            "p_value": 2 * stats.norm.sf(np.abs(stat)),
-            "conf_low": beta - z * se,
-            "conf_high": beta + z * se,
-            "n": n,
-            "hazard_ratio": hr,
-            "hr_conf_low": hr_low,
-            "hr_conf_high": hr_high,
-            "model_std_error": se_model,
-        }
-    )
+    ratio = ("hazard_ratio", "hr_conf_low", "hr_conf_high")  # exp of a runaway beta: warned
+    tab = wald_table(fit["names"], beta, se, alpha, n, ratio=ratio, model_std_error=se_model)
     keep = ~np.isnan(beta) & ~np.isnan(np.diag(V_use))
     p = int(keep.sum())
     lr = 2 * (fit["loglik"] - fit["loglik0"])
