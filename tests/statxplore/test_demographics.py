@@ -214,3 +214,23 @@ def test_demo_files_by_gender_and_age_band(tmp_path):
     res = reconcile(monthly_tables(broken, programme=lk.programme, by=("age_band",)), published)
     ref = res.disagreements().query("table == 'referrals'")
     assert list(zip(ref["month"], ref["age_band"])) == [(busiest, "25-34")]
+
+
+def test_tables_like_takes_the_published_breakdowns(lookup):
+    from wpeval.statxplore import tables_like
+
+    pub = work_programme(
+        parse_response(
+            to_response(
+                monthly_tables(_people(), tables=["referrals"], by=("age_band",)),
+                "WP_Referrals",
+                lookup=lookup,
+                breakdowns=("month", "age_band"),
+            )
+        ),
+        lookup=lookup,
+    )
+    ours = tables_like(_people(), pub, lookup=lookup)
+    assert list(ours.columns) == ["table", "month", "age_band", "value"]
+    assert ours["value"].sum() == 8 and set(ours["table"]) == {"referrals"}
+    assert reconcile(ours, pub, noise=NoiseModel(scale=0, base=1)).n_disagreeing == 0

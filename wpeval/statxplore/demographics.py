@@ -15,7 +15,7 @@ The labels, the bands and age at referral are placeholders (status U, docs/assum
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
@@ -102,7 +102,7 @@ def demographics_from_config(raw: dict | None, source: str = "lookup") -> Demogr
         if str(label) not in known:
             raise ParameterError(f"{source}: alias {alias!r} maps to {label!r}, not a label")
         aliases[str(alias).strip().lower()] = str(label)
-    return Demographics(**{**demo.__dict__, "aliases": aliases})
+    return replace(demo, aliases=aliases)
 
 
 def _age_band(age: pd.Series, demo: Demographics) -> tuple[np.ndarray, int, int]:
@@ -118,32 +118,34 @@ def _age_band(age: pd.Series, demo: Demographics) -> tuple[np.ndarray, int, int]
     return pos, int(missing.sum()), int(((pos < 0) & ~missing).sum())
 
 
+def _key(value, column: str):
+    """The configured key of one extract value (None: not known)."""
+    text = str(value).strip()
+    if column == "disability":
+        low = text.lower()
+        return (
+            True if low in ("true", "1", "1.0") else False if low in ("false", "0", "0.0") else None
+        )
+    return text.upper()
+
+
 def _coded(values: pd.Series, mapping: dict, column: str) -> tuple[np.ndarray, int]:
     """Positions in ``mapping``'s labels (-1: missing) and the number missing; a value that is
-    neither missing nor in ``mapping`` is an error naming it."""
+    neither missing nor in ``mapping`` is an error naming it. Works on the distinct values."""
     keys = list(mapping)
-    if column == "disability":
-        text = values.astype("string").str.strip().str.lower()
-        norm = pd.Series(pd.NA, index=values.index, dtype="object")
-        norm[text.isin(["true", "1", "1.0"]).fillna(False).to_numpy(bool)] = True
-        norm[text.isin(["false", "0", "0.0"]).fillna(False).to_numpy(bool)] = False
-        bad = values.notna() & norm.isna()
-    else:
-        norm = values.astype("string").str.strip().str.upper()
-        bad = norm.notna() & ~norm.isin(keys).fillna(False)
-    if bad.any():
+    codes, uniques = pd.factorize(values, use_na_sentinel=True)
+    where = {k: i for i, k in enumerate(keys)}
+    upos = np.array([where.get(_key(u, column), -2) for u in uniques] + [-1], dtype=int)
+    bad = [str(u) for u, p in zip(uniques, upos) if p == -2]
+    if bad:
         raise DataContractError(
-            f"{column} values {list(pd.unique(values[bad].astype(str))[:5])} have no published "
-            f"label (known: {keys}); add them to the demographics section of "
-            "statxplore_contracts.yaml",
+            f"{column} values {bad[:5]} have no published label (known: {keys}); add them to "
+            "the demographics section of statxplore_contracts.yaml",
             column=column,
             rule=f"known_{column}_value",
-            examples=list(pd.unique(values[bad].astype(str))[:5]),
+            examples=bad[:5],
         )
-    pos = np.full(len(values), -1)
-    for i, k in enumerate(keys):
-        pos[(norm == k).fillna(False).to_numpy(bool)] = i
-    return pos, int(values.isna().sum())
+    return upos[codes], int((codes < 0).sum())
 
 
 def derive(df: pd.DataFrame, by, demo: Demographics) -> tuple[pd.DataFrame, dict]:

@@ -35,7 +35,7 @@ from wpeval.exceptions import DataContractError, ParameterError
 from wpeval.statxplore.demographics import BREAKDOWNS, derive
 from wpeval.statxplore.lookup import load_lookup
 
-__all__ = ["KEYS", "TABLES", "monthly_tables"]
+__all__ = ["KEYS", "TABLES", "monthly_tables", "tables_like"]
 
 TABLES = ("referrals", "attachments", "job_outcomes", "sustainments", "sustainment_individuals")
 #: key columns of every table, in order (``jo_length_weeks`` only in job_outcomes)
@@ -201,3 +201,29 @@ def monthly_tables(
         res[c] = res[c].astype(str)
     res.attrs["statxplore_tables"] = notes
     return res
+
+
+def tables_like(data: pd.DataFrame, published: pd.DataFrame, *, lookup=None) -> pd.DataFrame:
+    """:func:`monthly_tables` of ``data`` for the tables of ``published`` and with its
+    breakdowns (contract, payment group, age band, gender, disability: those it carries), ready
+    for :func:`wpeval.statxplore.reconcile`.
+
+    Parameters
+    ----------
+    data : pandas.DataFrame
+        Referral-level extract.
+    published : pandas.DataFrame
+        :func:`wpeval.statxplore.work_programme` output (one or more databases).
+    lookup : ContractLookup, optional
+        Its programme and demographic labels are used (default :func:`load_lookup`).
+    """
+    lookup = lookup or load_lookup()
+    present = [c for c in published.columns if published[c].notna().any()]
+    by = [c for c in ("cpa", "prime", "payment_group", *BREAKDOWNS) if c in present]
+    return monthly_tables(
+        data,
+        tables=[t for t in TABLES if t in set(published["table"])],
+        by=by,
+        programme=lookup.programme,
+        demographics=lookup.demographics,
+    )
