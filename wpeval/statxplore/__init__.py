@@ -4,7 +4,9 @@
   a tidy long frame; :func:`work_programme` maps a Work Programme database to
   ``(table, month, cpa, prime, payment_group, ..., value)`` through an editable label lookup
   (``wpeval/config/statxplore_contracts.yaml``);
-- :func:`monthly_tables` computes the same monthly flow tables from referral-level data;
+- :func:`monthly_tables` computes the same monthly flow tables from referral-level data (also
+  by age band, gender and disability, :mod:`wpeval.statxplore.demographics`);
+  :func:`tables_like` computes them with a published frame's tables and breakdowns;
 - :func:`reconcile` compares the two cell by cell within a tolerance for Stat-Xplore's noise and
   rounding (:class:`NoiseModel`);
 - :func:`flow_rates` gives descriptive performance measures from the flows alone;
@@ -24,7 +26,7 @@ from wpeval.statxplore.lookup import programme_from_data
 from wpeval.statxplore.noise import NoiseModel
 from wpeval.statxplore.reader import parse_response, read, read_csv, read_json
 from wpeval.statxplore.reconcile import Reconciliation, flag_cells, reconcile
-from wpeval.statxplore.tables import monthly_tables
+from wpeval.statxplore.tables import monthly_tables, tables_like
 from wpeval.statxplore.workprogramme import (
     ContractLookup,
     load_lookup,
@@ -54,6 +56,7 @@ __all__ = [
     "read_work_programme",
     "reconcile",
     "scale_cells",
+    "tables_like",
     "to_response",
     "work_programme",
     "write_lookup",

@@ -25,11 +25,16 @@ from wpeval.statxplore.workprogramme import ContractLookup, load_lookup
 
 __all__ = ["break_extract", "demo_responses", "scale_cells", "to_response"]
 
+#: breakdown -> the monthly-table columns it is made of
+_BY = {"contract": ("cpa", "prime")}
 _FIELD_LABELS = {
     "month": "Month",
     "contract": "Contract Package Area and Contract",
     "payment_group": "Payment Group",
     "jo_length_weeks": "Job Outcome Length",
+    "age_band": "Age Band",
+    "gender": "Gender",
+    "disability": "Disability",
 }
 
 
@@ -50,6 +55,9 @@ def _axes(table: pd.DataFrame, lookup: ContractLookup, breakdowns) -> list[tuple
         elif b == "jo_length_weeks":
             weeks = sorted({g.jo_trigger_weeks for g in prog.payment_groups.values()})
             axes.append((b, [f"{w} weeks" for w in weeks], weeks))
+        elif b in ("age_band", "gender", "disability"):
+            labels = lookup.demographics.labels(b)
+            axes.append((b, labels, labels))
         else:
             raise ParameterError(f"unknown breakdown {b!r}; use {list(_FIELD_LABELS)}")
     return axes
@@ -103,7 +111,8 @@ def to_response(
         Labels (default :func:`load_lookup`).
     breakdowns : sequence of str
         Fields, in order, from ``month``, ``contract``, ``payment_group``,
-        ``jo_length_weeks``.
+        ``jo_length_weeks``, ``age_band``, ``gender``, ``disability`` (the last three: every
+        configured label and the unknown one, see :mod:`wpeval.statxplore.demographics`).
     noise : NoiseModel, optional
         Applied independently to every cell, totals included (None: exact counts).
     seed : int or numpy Generator, optional
@@ -170,6 +179,7 @@ def demo_responses(
     totals: bool = True,
     databases=None,
     monthly: pd.DataFrame | None = None,
+    breakdowns=("month", "contract", "payment_group"),
 ) -> list[Path]:
     """Write one Stat-Xplore-shaped JSON file per Work Programme database from referral data.
 
@@ -191,6 +201,10 @@ def demo_responses(
     monthly : pandas.DataFrame, optional
         ``monthly_tables(data, programme=lookup.programme)`` when the caller has it already
         (the demo notebook reconciles the same extract): used instead of computing it again.
+        It must be broken down by ``breakdowns``.
+    breakdowns : sequence of str
+        Fields of every file, as in :func:`to_response` (``jo_length_weeks`` is added for the
+        job-outcome database); e.g. ``("month", "gender")`` for referrals by month x gender.
 
     Returns
     -------
@@ -203,8 +217,16 @@ def demo_responses(
     if unknown:
         raise ParameterError(f"unknown database(s) {unknown}; known: {list(lookup.databases)}")
     tables = [lookup.databases[d]["table"] for d in wanted]
+    breakdowns = tuple(b for b in breakdowns if b != "jo_length_weeks")
     if monthly is None:
-        monthly = monthly_tables(data, programme=lookup.programme, tables=tables)
+        by = [c for b in breakdowns if b != "month" for c in _BY.get(b, (b,))]
+        monthly = monthly_tables(
+            data,
+            programme=lookup.programme,
+            tables=tables,
+            by=by,
+            demographics=lookup.demographics,
+        )
     tabs = monthly[monthly["table"].isin(tables)]
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
@@ -217,7 +239,7 @@ def demo_responses(
         t = t[(t["month"] >= lo) & (t["month"] <= hi)]
         if t.empty:
             continue
-        bd = ("month", "contract", "payment_group") + (
+        bd = breakdowns + (
             ("jo_length_weeks",) if "jo_length_weeks" in spec.get("fields_uri", {}) else ()
         )
         resp = to_response(
@@ -243,12 +265,15 @@ def scale_cells(
     cpa: str | None = None,
     prime: str | None = None,
     month=None,
+    where: dict | None = None,
 ) -> pd.DataFrame:
     """A copy of ``tables`` with the selected cells multiplied by ``factor`` (rounded to whole
-    counts): how the tests and the demo plant a known discrepancy."""
+    counts): how the tests and the demo plant a known discrepancy. ``where`` selects on other
+    columns, e.g. ``{"age_band": "25-34"}``."""
     out = tables.copy()
     sel = np.ones(len(out), dtype=bool)
-    for col, val in (("table", table), ("cpa", cpa), ("prime", prime), ("month", month)):
+    pairs = [("table", table), ("cpa", cpa), ("prime", prime), ("month", month)]
+    for col, val in [*pairs, *(where or {}).items()]:
         if val is not None:
             sel &= (out[col] == (pd.Period(val, "M") if col == "month" else val)).to_numpy()
     if not sel.any():

@@ -16,6 +16,7 @@ import yaml
 
 from wpeval.data import programme as _programme
 from wpeval.exceptions import ParameterError
+from wpeval.statxplore.demographics import Demographics, demographics_from_config
 
 __all__ = ["ContractLookup", "load_lookup", "programme_from_data", "write_lookup"]
 
@@ -36,6 +37,9 @@ class ContractLookup:
         Database id -> ``table``, ``measure``, ``measure_label``, ``coverage``, ``fields_uri``.
     programme : wpeval.data.programme.Programme
         The programme the labels were generated from.
+    demographics : Demographics
+        Labels of the age-band, gender and disability breakdowns (the ``demographics``
+        section).
     """
 
     contracts: dict
@@ -43,6 +47,7 @@ class ContractLookup:
     fields: dict
     databases: dict
     programme: object
+    demographics: Demographics = demographics_from_config(None)
 
     def label_of(self, cpa: str, prime: str) -> str:
         """The first label that maps to ``(cpa, prime)`` (the one wpeval writes)."""
@@ -162,6 +167,7 @@ def load_lookup(path: str | Path | None = None, programme=None) -> ContractLooku
         fields=fields,
         databases=dict(raw.get("databases") or {}),
         programme=prog,
+        demographics=demographics_from_config(raw.get("demographics"), source),
     )
 
 

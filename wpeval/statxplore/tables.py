@@ -32,8 +32,10 @@ import pandas as pd
 
 from wpeval.data import programme as _programme
 from wpeval.exceptions import DataContractError, ParameterError
+from wpeval.statxplore.demographics import BREAKDOWNS, derive
+from wpeval.statxplore.lookup import load_lookup
 
-__all__ = ["KEYS", "TABLES", "monthly_tables"]
+__all__ = ["KEYS", "TABLES", "monthly_tables", "tables_like"]
 
 TABLES = ("referrals", "attachments", "job_outcomes", "sustainments", "sustainment_individuals")
 #: key columns of every table, in order (``jo_length_weeks`` only in job_outcomes)
@@ -95,7 +97,12 @@ def _individuals(ev: pd.DataFrame) -> pd.DataFrame:
 
 
 def monthly_tables(
-    data: pd.DataFrame, *, tables=TABLES, by=("cpa", "prime", "payment_group"), programme=None
+    data: pd.DataFrame,
+    *,
+    tables=TABLES,
+    by=("cpa", "prime", "payment_group"),
+    programme=None,
+    demographics=None,
 ) -> pd.DataFrame:
     """Monthly flow counts in Stat-Xplore's shape from referral-level data.
 
@@ -106,11 +113,17 @@ def monthly_tables(
     tables : sequence of str
         Which of :data:`TABLES` to compute.
     by : sequence of str
-        Breakdown columns besides the month (default contract and payment group; add e.g.
-        ``"sex"`` for a characteristic).
+        Breakdown columns besides the month (default contract and payment group). The
+        demographic breakdowns ``"age_band"``, ``"gender"`` and ``"disability"`` are derived
+        from the extract's ``age``, ``sex`` and ``disability`` columns and hold the published
+        labels (:mod:`wpeval.statxplore.demographics`); any other name is an extract column
+        used as it is.
     programme : Programme or path, optional
         Gives each payment group's job-outcome trigger (``jo_length_weeks``); default
         :func:`wpeval.data.programme.load`.
+    demographics : Demographics, optional
+        Labels and age bands of the demographic breakdowns (default: those of
+        :func:`wpeval.statxplore.load_lookup`, e.g. ``lookup.demographics``).
 
     Returns
     -------
@@ -119,22 +132,31 @@ def monthly_tables(
         outcomes only, NaN elsewhere) and ``value`` (float count). Only non-zero cells appear.
         ``attrs["statxplore_tables"]`` counts what was imputed or left out:
         ``attachments_dated_by_referral`` (attached rows without an attachment date) and
-        ``sustainments_after_extract`` (payments placed after the extract date, dropped).
+        ``sustainments_after_extract`` (payments placed after the extract date, dropped);
+        for each demographic breakdown, ``unknown_<column>`` (referrals with the value missing,
+        or an age in no band, counted under the unknown label), and for ``age_band``
+        ``age_outside_bands``.
     """
     unknown = [t for t in tables if t not in TABLES]
     if unknown:
         raise ParameterError(f"unknown table(s) {unknown}; known: {list(TABLES)}")
     by = list(by)
-    _need(data, ["referral_date", *by])
+    sources = [BREAKDOWNS.get(c, c) for c in by]
+    _need(data, ["referral_date", *sources])
     prog = programme if hasattr(programme, "payment_groups") else _programme.load(programme)
-    notes: dict[str, int] = {}
     out = []
-    wanted = [*by, "referral_date", "attached", "attachment_date", "job_outcome_date"]
+    wanted = [*sources, "referral_date", "attached", "attachment_date", "job_outcome_date"]
     wanted += ["payment_group", "sustainment_payments", "data_end_date"]
     df = data[[c for c in dict.fromkeys(wanted) if c in data.columns]].copy()  # only what is used
     for col in ("referral_date", "attachment_date", "job_outcome_date", "data_end_date"):
         if col in df:
             df[col] = pd.to_datetime(df[col])
+    if set(by) & set(BREAKDOWNS):
+        if demographics is None:
+            demographics = load_lookup(programme=prog).demographics
+        df, notes = derive(df, by, demographics)
+    else:
+        notes = {}
     if "referrals" in tables:
         out.append(_count(df, df["referral_date"].dt.to_period("M"), "referrals", by))
     if "attachments" in tables:
@@ -179,3 +201,29 @@ def monthly_tables(
         res[c] = res[c].astype(str)
     res.attrs["statxplore_tables"] = notes
     return res
+
+
+def tables_like(data: pd.DataFrame, published: pd.DataFrame, *, lookup=None) -> pd.DataFrame:
+    """:func:`monthly_tables` of ``data`` for the tables of ``published`` and with its
+    breakdowns (contract, payment group, age band, gender, disability: those it carries), ready
+    for :func:`wpeval.statxplore.reconcile`.
+
+    Parameters
+    ----------
+    data : pandas.DataFrame
+        Referral-level extract.
+    published : pandas.DataFrame
+        :func:`wpeval.statxplore.work_programme` output (one or more databases).
+    lookup : ContractLookup, optional
+        Its programme and demographic labels are used (default :func:`load_lookup`).
+    """
+    lookup = lookup or load_lookup()
+    present = [c for c in published.columns if published[c].notna().any()]
+    by = [c for c in ("cpa", "prime", "payment_group", *BREAKDOWNS) if c in present]
+    return monthly_tables(
+        data,
+        tables=[t for t in TABLES if t in set(published["table"])],
+        by=by,
+        programme=lookup.programme,
+        demographics=lookup.demographics,
+    )

@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from wpeval.exceptions import DataContractError, ParameterError
+from wpeval.statxplore.demographics import BREAKDOWNS, to_labels
 from wpeval.statxplore.lookup import ContractLookup, load_lookup, write_lookup
 
 __all__ = [
@@ -34,7 +35,7 @@ CANONICAL = (
     "prime",
     "payment_group",
     "jo_length_weeks",
-    "age",
+    "age_band",
     "gender",
     "disability",
 )
@@ -141,15 +142,18 @@ def work_programme(
     pandas.DataFrame
         ``table`` (the lookup's table name, e.g. ``"job_outcomes"``), ``month``
         (``Period[M]``), ``cpa``, ``prime``, ``payment_group`` (code), then any of
-        ``jo_length_weeks`` (int), ``age``, ``gender``, ``disability`` present, then ``value``.
+        ``jo_length_weeks`` (int), ``age_band``, ``gender``, ``disability`` present (their
+        labels in the lookup's spelling, :mod:`wpeval.statxplore.demographics`), then
+        ``value``. A table broken down by a demographic field need not have a contract
+        breakdown (then no ``cpa``, ``prime``).
         Total items are dropped (never summed with their categories); their number is in
         ``attrs["statxplore"]["n_total_rows_dropped"]``.
 
     Raises
     ------
     DataContractError
-        No month or contract breakdown, or an unknown contract, payment-group or month label
-        (the message names the label).
+        No month breakdown, no contract nor demographic breakdown, or an unknown contract,
+        payment-group, month, age-band, gender or disability label (the message names it).
     """
     lookup = lookup or load_lookup()
     db = _database_id(frame, database, lookup)
@@ -177,9 +181,10 @@ def work_programme(
         out["prime"] = pairs.str[1]
     elif {"cpa", "prime"} <= set(work.columns):
         out["cpa"], out["prime"] = work["cpa"].astype(str), work["prime"].astype(str)
-    else:
+    elif not set(BREAKDOWNS) & set(work.columns):
         raise DataContractError(
-            "no 'Contract Package Area and Contract' breakdown (nor cpa and prime columns)",
+            "no 'Contract Package Area and Contract' breakdown (nor cpa and prime columns, "
+            "nor a demographic breakdown)",
             column="contract",
             rule="required_breakdown",
         )
@@ -199,9 +204,9 @@ def work_programme(
                 examples=work.loc[weeks.isna(), "jo_length_weeks"].head(5).tolist(),
             )
         out["jo_length_weeks"] = weeks.astype(int)
-    for extra in ("age", "gender", "disability"):
+    for extra in BREAKDOWNS:
         if extra in work:
-            out[extra] = work[extra].astype(str)
+            out[extra] = to_labels(work[extra], extra, lookup.demographics)
     out["value"] = work["value"].astype(float)
     out = out.reset_index(drop=True)
     out.attrs["statxplore"] = {
