@@ -104,6 +104,7 @@ EXPECTED_KEYS: dict[str, list[str]] = {
         "icer",
         "n_pairs_bounded",
         "projected_sustainment_amount",
+        "estimate_rows_suppressed",
         "headlines",
     ],
     "10_official_statistics": [

@@ -178,6 +178,11 @@ def test_small_strata_are_dropped_and_counted():
     row = icer(pd.concat([data, extra]), "cost", "effect", blocks=["block"]).tidy().iloc[0]
     assert row["strata_dropped"] == 1 and row["rows_dropped_small_strata"] == 2
     assert row["n"] == len(data)
+    # per-prime units behind the estimate (disclosure control), in the strata used only
+    assert row["n_prime"] == (data.prime == "A").sum()
+    assert row["n_reference"] == (data.prime == "B").sum()
+    assert row["outcomes_prime"] == data.loc[data.prime == "A", "effect"].sum()
+    assert row["outcomes_reference"] == data.loc[data.prime == "B", "effect"].sum()
 
 
 def test_quadrants():

@@ -135,7 +135,8 @@ def plot_ce_plane(result, ax=None, *, cpa: str | None = None, alpha: float = 0.0
         x: difference in job outcomes per referral (A - B); y: difference in payments per
         referral (pounds); one point per pair, with marginal confidence bars on both axes,
         labelled ``A - B`` and coloured by CPA. The axes cross at zero: top right, A costs
-        more and delivers more; bottom right, A dominates.
+        more and delivers more; bottom right, A dominates. Pairs without differences (e.g.
+        suppressed by :func:`wpeval.publish.estimates.publish_estimates`) are left out.
     """
     from scipy import stats
 
@@ -148,6 +149,7 @@ def plot_ce_plane(result, ax=None, *, cpa: str | None = None, alpha: float = 0.0
         tab = tab[tab["cpa"] == cpa]
         if tab.empty:
             raise ParameterError(f"no prime pairs for CPA {cpa!r}")
+    tab = tab.dropna(subset=["d_effect", "d_cost"])  # e.g. pairs suppressed for disclosure
     ax = _axes(ax, 7, 5.5)
     z = stats.norm.ppf(1 - alpha / 2)
     cpas = list(dict.fromkeys(tab["cpa"]))

@@ -232,6 +232,9 @@ def icer(
         (delta-method SE of the ratio, for reference only), ``conf_low``, ``conf_high``,
         ``interval_kind``, ``d_cost, se_cost, d_effect, se_effect, cov, corr, quadrant,
         p_effect`` (two-sided p-value of the effect difference), ``cpa, prime, reference``,
+        ``n_prime, n_reference`` (referrals of each prime in the strata used),
+        ``outcomes_prime, outcomes_reference`` (their summed ``effect``: job outcomes for a
+        0/1 flag; the unit counts behind the estimate, for disclosure control),
         ``strata_used, strata_dropped``. The method names estimator, SE, CI and design.
 
     Notes
@@ -342,6 +345,10 @@ def _one_pair(
         "conf_low": fi.lower,
         "conf_high": fi.upper,
         "n": bd["n"],
+        "n_prime": int(arm.sum()),
+        "n_reference": int(len(arm) - arm.sum()),
+        "outcomes_prime": float(e[arm == 1].sum()),
+        "outcomes_reference": float(e[arm == 0].sum()),
         "interval_kind": fi.kind,
         "d_cost": dC,
         "se_cost": math.sqrt(vC),
